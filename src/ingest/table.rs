@@ -1,0 +1,161 @@
+//! `FlowTable`: the in-memory result of ingest, N flows × 72 features plus metadata and labels.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::dialect::Dialect;
+use super::label::{AttackFamily, FlowLabel};
+use super::validate::ValidationReport;
+use crate::features::N_FEATURES;
+
+/// Per-flow identifiers and context: never model inputs, always shown to the analyst.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlowMeta {
+    pub flow_id: Option<Arc<str>>,
+    pub src_ip: Option<IpAddr>,
+    pub src_port: Option<u16>,
+    pub dst_ip: Option<IpAddr>,
+    pub dst_port: Option<u16>,
+    pub protocol: Option<u8>,
+    /// Start of the flow, microseconds since 1970-01-01 in the capture's local time
+    /// (CICFlowMeter writes no zone).
+    pub timestamp_us: Option<i64>,
+    /// Index into [`FlowTable::sources`].
+    pub source: u32,
+    /// 1-based line of the file this flow came from (the header is line 1).
+    pub line: u64,
+}
+
+impl FlowMeta {
+    /// Day of the week of the flow's start, 0 = Monday ... 6 = Sunday.
+    pub fn weekday(&self) -> Option<u8> {
+        self.timestamp_us.map(|us| {
+            let days = us.div_euclid(86_400_000_000);
+            // 1970-01-01 was a Thursday (index 3).
+            ((days + 3).rem_euclid(7)) as u8
+        })
+    }
+}
+
+/// What one input file contributed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub dialect: Dialect,
+    pub rows: usize,
+    pub report: ValidationReport,
+}
+
+/// N flows: a row-major N×72 `f32` matrix, metadata per flow, labels when the data has them.
+#[derive(Debug, Clone, Default)]
+pub struct FlowTable {
+    features: Vec<f32>,
+    meta: Vec<FlowMeta>,
+    /// `Some` when every source carried a label column; one entry per flow.
+    labels: Option<Vec<FlowLabel>>,
+    pub sources: Vec<SourceFile>,
+}
+
+impl FlowTable {
+    /// Builds a table from its parts; `features.len()` must be `meta.len() * 72`.
+    pub fn from_parts(
+        features: Vec<f32>,
+        meta: Vec<FlowMeta>,
+        labels: Option<Vec<FlowLabel>>,
+        sources: Vec<SourceFile>,
+    ) -> Self {
+        assert_eq!(features.len(), meta.len() * N_FEATURES, "feature matrix shape");
+        if let Some(l) = &labels {
+            assert_eq!(l.len(), meta.len(), "one label per flow");
+        }
+        FlowTable { features, meta, labels, sources }
+    }
+
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
+    /// The whole matrix, row-major.
+    pub fn features(&self) -> &[f32] {
+        &self.features
+    }
+
+    pub fn features_mut(&mut self) -> &mut [f32] {
+        &mut self.features
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.features[i * N_FEATURES..(i + 1) * N_FEATURES]
+    }
+
+    pub fn meta(&self) -> &[FlowMeta] {
+        &self.meta
+    }
+
+    pub fn labels(&self) -> Option<&[FlowLabel]> {
+        self.labels.as_deref()
+    }
+
+    pub fn families(&self) -> Option<Vec<AttackFamily>> {
+        self.labels.as_ref().map(|l| l.iter().map(|x| x.family).collect())
+    }
+
+    /// Appends another table (e.g. the next file of a folder). Labels survive only when both
+    /// sides have them.
+    pub fn append(&mut self, mut other: FlowTable) {
+        let offset = self.sources.len() as u32;
+        for m in &mut other.meta {
+            m.source += offset;
+        }
+        self.labels = match (self.labels.take(), other.labels.take()) {
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Some(a)
+            }
+            (None, Some(b)) if self.meta.is_empty() => Some(b),
+            _ => None,
+        };
+        self.features.extend_from_slice(&other.features);
+        self.meta.extend(other.meta);
+        self.sources.extend(other.sources);
+    }
+
+    /// A new table with the given rows, in the given order (sources are kept whole).
+    pub fn select(&self, rows: &[usize]) -> FlowTable {
+        let mut features = Vec::with_capacity(rows.len() * N_FEATURES);
+        for &r in rows {
+            features.extend_from_slice(self.row(r));
+        }
+        FlowTable {
+            features,
+            meta: rows.iter().map(|&r| self.meta[r].clone()).collect(),
+            labels: self.labels.as_ref().map(|l| rows.iter().map(|&r| l[r].clone()).collect()),
+            sources: self.sources.clone(),
+        }
+    }
+
+    /// Indices of the first occurrence of every distinct (features, label) row, in order.
+    /// Exact duplicates are dropped before any split so test rows cannot leak into training.
+    pub fn unique_rows(&self) -> Vec<usize> {
+        let mut seen = HashSet::with_capacity(self.len());
+        (0..self.len()).filter(|&i| seen.insert(self.row_key(i))).collect()
+    }
+
+    /// Number of rows that exactly repeat an earlier row (features and label).
+    pub fn duplicate_count(&self) -> usize {
+        self.len() - self.unique_rows().len()
+    }
+
+    fn row_key(&self, i: usize) -> (Vec<u32>, Option<Arc<str>>) {
+        let bits = self.row(i).iter().map(|v| v.to_bits()).collect();
+        (bits, self.labels.as_ref().map(|l| l[i].raw.clone()))
+    }
+}

@@ -1,0 +1,7 @@
+//! NetVigil: offline detection of attacks in network flows.
+//!
+//! Data flows one way: `features` (the 72-feature schema) → `ingest` (CSV dialects, captures,
+//! validation) → `model` (Mixture-of-Experts) → `train` → `store` (SQLite) → `app` (GUI) / `cli`.
+
+pub mod features;
+pub mod ingest;
