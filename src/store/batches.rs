@@ -103,3 +103,20 @@ impl Store {
         stmt.query_map([], batch_from_row).and_then(Iterator::collect).map_err(|e| self.err(e))
     }
 }
+
+impl Store {
+    /// Saves per-flow results as `results/<sha256>.parquet` (written atomically, named by its
+    /// content) and returns the file name and hash for [`FinishedBatch::results_file`].
+    pub fn save_results(&self, df: &mut polars::prelude::DataFrame) -> Result<(String, String)> {
+        let dir = self.results_dir();
+        let io = |source| super::StoreError::Io { path: dir.clone(), source };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let tmp = dir.join(format!(".incoming-{}.parquet", own_pid()));
+        crate::ingest::export::write_frame(df, &tmp)
+            .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        let sha = crate::ingest::hash::sha256_file(&tmp).map_err(io)?;
+        let name = format!("{sha}.parquet");
+        std::fs::rename(&tmp, dir.join(&name)).map_err(io)?;
+        Ok((name, sha))
+    }
+}
