@@ -11,6 +11,7 @@ mod batches;
 mod investigations;
 mod migrations;
 mod models;
+pub mod recorded;
 mod runs;
 
 use std::path::{Path, PathBuf};
