@@ -5,3 +5,5 @@
 
 pub mod features;
 pub mod ingest;
+pub mod model;
+pub mod train;
