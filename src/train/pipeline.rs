@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Sender;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,8 @@ pub struct TrainingReport {
     pub split: String,
     pub seed: u64,
     pub experts: String,
+    /// Trainable parameters.
+    pub params: usize,
     pub duplicates_removed: usize,
     pub train_rows: usize,
     pub valid_rows: usize,
@@ -89,6 +92,7 @@ pub fn fit(
         split: split_kind.name(),
         seed: training.seed,
         experts: model_config.experts.name().into(),
+        params: outcome.model.num_params(),
         duplicates_removed: parts.duplicates_removed,
         train_rows: train_set.len(),
         valid_rows: valid_set.len(),
