@@ -7,3 +7,6 @@ pub mod features;
 pub mod ingest;
 pub mod model;
 pub mod train;
+pub mod store;
+pub mod cli;
+pub mod app;

@@ -1,1 +1,6 @@
-#[test] fn smoke(){}
+//! The one integration-test binary (each test binary is a slow link on 2 cores).
+
+mod common;
+mod ingest;
+mod model;
+mod store;
