@@ -1,9 +1,13 @@
 //! The command line: `netvigil [FILE...]` opens the workstation, subcommands work headless.
 
+mod bench;
 mod bench_ingest;
 mod convert;
+mod evaluate;
 mod history;
 mod inspect;
+mod predict;
+mod train;
 
 use std::path::PathBuf;
 
@@ -44,6 +48,14 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Manage the model registry.
     Models(history::ModelsArgs),
+    /// Train a Mixture-of-Experts detector on labelled flows and save it as a bundle.
+    Train(train::TrainArgs),
+    /// Score flow files: P(attack), family, family probabilities and gate weights per flow.
+    Predict(predict::PredictArgs),
+    /// Detection metrics of a model on labelled flows.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Inference flows/s per backend and batch size, and training seconds per epoch.
+    Bench(bench::BenchArgs),
 }
 
 /// Options shared by every command that reads flow files.
@@ -77,5 +89,9 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::BenchIngest(args) => bench_ingest::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Predict(args) => predict::run(&args),
+        Command::Evaluate(args) => evaluate::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }

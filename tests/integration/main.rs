@@ -2,5 +2,6 @@
 
 mod common;
 mod ingest;
+mod model;
 mod store;
 mod gui;
