@@ -7,6 +7,7 @@ pub mod inference;
 #[allow(clippy::module_inception)]
 pub mod model;
 pub mod preprocess;
+pub mod ranges;
 
 pub use bundle::{BundleError, DataFile, Manifest, ModelBundle};
 pub use config::{ExpertSet, FtTransformerConfig, MoeConfig, TemporalCnnConfig};

@@ -23,6 +23,10 @@ pub struct Preprocessor {
     /// Mean and standard deviation after the log transform.
     pub mean: Vec<f32>,
     pub std: Vec<f32>,
+    /// Per feature, the 0th..100th percentiles of the raw training values: the inspector
+    /// shows where a value sits in the training data. Empty in bundles older than this field.
+    #[serde(default)]
+    pub quantiles: Vec<Vec<f32>>,
 }
 
 /// Ratios are bounded; every other unit (µs, bytes, packets, rates, counts) spans orders of
@@ -81,6 +85,7 @@ impl Preprocessor {
             raw_max,
             mean,
             std,
+            quantiles: super::ranges::quantiles(rows),
         })
     }
 
