@@ -89,8 +89,8 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::BenchIngest(args) => bench_ingest::run(&args),
-        Command::Train(args) => train::run(&args),
-        Command::Predict(args) => predict::run(&args),
+        Command::Train(args) => train::run(&args, &data_dir),
+        Command::Predict(args) => predict::run(&args, &data_dir),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Bench(args) => bench::run(&args),
     }

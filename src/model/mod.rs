@@ -6,6 +6,7 @@ pub mod config;
 pub mod inference;
 #[allow(clippy::module_inception)]
 pub mod model;
+pub mod output;
 pub mod preprocess;
 pub mod ranges;
 

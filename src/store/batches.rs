@@ -121,24 +121,6 @@ impl Store {
     }
 }
 
-/// Per-flow results of a scoring batch: the input's metadata, P(attack), the predicted
-/// family and the two gate weights. This is what `predict` writes and the history keeps.
-pub fn results_frame(
-    table: &crate::ingest::FlowTable,
-    verdicts: &[crate::model::Verdict],
-) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
-    use polars::prelude::*;
-    let mut df = crate::ingest::export::metadata_frame(table)?;
-    df.with_column(Column::new("p_attack".into(), verdicts.iter().map(|v| v.p_attack).collect::<Vec<f32>>()))?;
-    df.with_column(Column::new(
-        "predicted_family".into(),
-        verdicts.iter().map(|v| v.family.name()).collect::<Vec<&str>>(),
-    ))?;
-    df.with_column(Column::new("gate_tabular".into(), verdicts.iter().map(|v| v.gate[0]).collect::<Vec<f32>>()))?;
-    df.with_column(Column::new("gate_temporal".into(), verdicts.iter().map(|v| v.gate[1]).collect::<Vec<f32>>()))?;
-    Ok(df)
-}
-
 impl Store {
     /// Records a whole scoring batch: started, results saved, finished (one row, two
     /// transactions: a crash in between leaves it `running`, then `interrupted`).
@@ -151,7 +133,8 @@ impl Store {
         seconds: f64,
     ) -> Result<i64> {
         let id = self.start_batch(input, model_name)?;
-        let mut df = results_frame(table, verdicts)
+        let mut df = crate::ingest::export::metadata_frame(table)
+            .and_then(|df| crate::model::output::verdict_frame(df, verdicts))
             .map_err(|e| super::StoreError::Io { path: self.results_dir(), source: std::io::Error::other(e.to_string()) })?;
         let results = self.save_results(&mut df)?;
         self.finish_batch(id, &summarise(verdicts, Some(results), seconds))?;

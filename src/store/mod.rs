@@ -7,7 +7,7 @@
 //! after its bundle was completely written and renamed into place, so it never points to a
 //! partial bundle.
 
-mod batches;
+pub mod batches;
 mod investigations;
 mod migrations;
 mod models;

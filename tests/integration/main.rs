@@ -5,3 +5,4 @@ mod ingest;
 mod model;
 mod store;
 mod gui;
+mod crash;
