@@ -10,6 +10,7 @@ install -Dm755 "$CARGO_TARGET_DIR/release/netvigil" "$prefix/bin/netvigil"
 mkdir -p "$prefix/share/netvigil/models"
 rm -rf "$prefix/share/netvigil/models/default"
 cp -r models/default "$prefix/share/netvigil/models/default"
+mkdir -p "$prefix/share/applications"
 install -Dm644 assets/netvigil.svg "$prefix/share/icons/hicolor/scalable/apps/netvigil.svg"
 sed "s|^Exec=netvigil|Exec=env NETVIGIL_DEFAULT_MODEL=$prefix/share/netvigil/models/default $prefix/bin/netvigil|" \
   packaging/netvigil.desktop > "$prefix/share/applications/netvigil.desktop"
