@@ -1,6 +1,7 @@
 //! The command line: `netvigil [FILE...]` opens the workstation, subcommands work headless.
 
 mod bench;
+mod bench_gui;
 mod bench_ingest;
 mod convert;
 mod evaluate;
@@ -44,6 +45,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Time loading flow files (parse, validate, metadata) into the 72-feature table.
     BenchIngest(bench_ingest::BenchIngestArgs),
+    /// Time frames of the window with a large file loaded, while scrolling and sorting.
+    BenchGui(bench_gui::BenchGuiArgs),
     /// Past runs, models, scoring batches and investigations.
     History(history::HistoryArgs),
     /// Manage the model registry.
@@ -89,8 +92,9 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::BenchIngest(args) => bench_ingest::run(&args),
-        Command::Train(args) => train::run(&args),
-        Command::Predict(args) => predict::run(&args),
+        Command::BenchGui(args) => bench_gui::run(&args),
+        Command::Train(args) => train::run(&args, &data_dir),
+        Command::Predict(args) => predict::run(&args, &data_dir),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Bench(args) => bench::run(&args),
     }

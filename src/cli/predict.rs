@@ -1,15 +1,16 @@
 //! `netvigil predict`: score flow files with a model bundle.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use polars::prelude::{Column, DataFrame};
 
 use super::InputArgs;
 use crate::ingest::export::{OutputFormat, metadata_frame, write_frame};
-use crate::ingest::label::AttackFamily;
 use crate::ingest::read_flows;
-use crate::model::inference::{DeviceChoice, Scorer, Verdict};
+use crate::model::inference::{DeviceChoice, Scorer};
+use crate::model::output::verdict_frame;
+use crate::store::Store;
+use crate::store::batches::summarise;
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
@@ -25,29 +26,22 @@ pub struct PredictArgs {
     pub device: DeviceChoice,
 }
 
-/// The input's metadata plus P(attack), predicted family, a probability per family and the
-/// two gate weights.
-pub fn verdict_frame(mut df: DataFrame, verdicts: &[Verdict]) -> polars::prelude::PolarsResult<DataFrame> {
-    let col = |name: &str, f: &dyn Fn(&Verdict) -> f32| Column::new(name.into(), verdicts.iter().map(f).collect::<Vec<f32>>());
-    df.with_column(col("P(attack)", &|v| v.p_attack))?;
-    df.with_column(Column::new("Predicted Family".into(), verdicts.iter().map(|v| v.family.name()).collect::<Vec<_>>()))?;
-    for family in AttackFamily::ALL {
-        df.with_column(col(&format!("P({})", family.name()), &|v| v.family_probs[family.index()]))?;
-    }
-    df.with_column(col("Gate Tabular", &|v| v.gate[0]))?;
-    df.with_column(col("Gate Temporal", &|v| v.gate[1]))?;
-    Ok(df)
-}
-
-pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
+pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     OutputFormat::from_path(&args.output)?;
     let (scorer, _bundle, selected) = Scorer::load(&args.model, args.device)?;
     let table = read_flows(&args.input.inputs, &args.input.read_options())?;
+    let mut store = Store::open(data_dir)?;
+    let input = table.sources.iter().map(|s| s.path.display().to_string()).collect::<Vec<_>>().join("\n");
+    let model_name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // The batch is `running` in the history while scoring: a crash leaves it `interrupted`.
+    let batch = store.start_batch(&input, &model_name)?;
     let started = std::time::Instant::now();
     let verdicts = scorer.score_table(&table);
     let seconds = started.elapsed().as_secs_f64();
     let mut df = verdict_frame(metadata_frame(&table)?, &verdicts)?;
     write_frame(&mut df, &args.output)?;
+    let results = store.save_results(&mut df)?;
+    store.finish_batch(batch, &summarise(&verdicts, Some(results), seconds))?;
     let attacks = verdicts.iter().filter(|v| v.is_attack()).count();
     eprintln!(
         "scored {} flows on {} in {:.2} s ({:.0} flows/s): {} flagged as attacks; wrote {}",

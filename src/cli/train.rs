@@ -1,7 +1,7 @@
 //! `netvigil train`: train a detector on labelled flows and save it as a bundle.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 
@@ -11,11 +11,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::InputArgs;
 use crate::ingest::label::AttackFamily;
-use crate::ingest::read_flows;
-use crate::model::inference::{DeviceChoice, select_device};
+use crate::model::inference::DeviceChoice;
 use crate::model::{ExpertSet, MoeConfig};
+use crate::store::recorded::{TrainRequest, train_recorded};
+use crate::train::SplitKind;
 use crate::train::training::{TrainEvent, TrainingConfig};
-use crate::train::{SplitKind, fit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SplitArg {
@@ -67,6 +67,9 @@ pub struct TrainArgs {
     /// Output bundle directory, e.g. models/NAME.
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
+    /// Name of the model in the registry (default: the output folder's name).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Print the final report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -112,9 +115,9 @@ pub fn model_config(args: &TrainArgs) -> anyhow::Result<MoeConfig> {
     Ok(config)
 }
 
-pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    let kind = split_kind(args)?;
-    let config = model_config(args)?;
+pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
+    let split = split_kind(args)?;
+    let model = model_config(args)?;
     let mut training = TrainingConfig::new();
     if let Some(e) = args.epochs {
         training.epochs = e.max(1);
@@ -122,23 +125,39 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     if let Some(s) = args.seed {
         training.seed = s;
     }
-    let table = read_flows(&args.input.inputs, &args.input.read_options())?;
-    if table.labels().is_none() {
-        anyhow::bail!("training needs labelled flows: these files have no Label column");
-    }
-    let selected = select_device(args.device)?;
-    eprintln!("training on {} flows ({} files), split {}, device {}", table.len(), table.sources.len(), kind.name(), selected.description);
-
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => args.output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()),
+    };
+    let request = TrainRequest {
+        inputs: args.input.inputs.clone(),
+        split,
+        model,
+        training: training.clone(),
+        device: args.device,
+        bundle_dir: args.output.clone(),
+        name,
+        kind: "train".into(),
+    };
+    eprintln!("training, split {}, recording into {}", split.name(), data_dir.display());
     let (tx, rx) = mpsc::channel();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let (bundle, report) = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| fit(&table, &config, &training, kind, &selected.device, Some(&tx), &cancel));
+    let cancel = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let tx = Mutex::new(tx);
+            let send = |e: &TrainEvent| {
+                if let Ok(tx) = tx.lock() {
+                    let _ = tx.send(e.clone());
+                }
+            };
+            train_recorded(data_dir, &request, &send, &cancel)
+        });
         show_progress(rx, training.epochs);
         worker.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
     })?;
-    bundle.save(&args.output)?;
+    let report = &result.report;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
         println!(
             "split {}: {} train / {} validation / {} test rows ({} duplicates removed)\nbest epoch {} of {} ({:.1} s, {:.1} s/epoch)\n\ntest set:\n{}",
@@ -154,7 +173,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             report.test.to_text()
         );
     }
-    eprintln!("saved {}", args.output.display());
+    eprintln!("saved {} as model '{}' (run {})", args.output.display(), result.name, result.run_id);
     Ok(())
 }
 

@@ -6,7 +6,9 @@ pub mod config;
 pub mod inference;
 #[allow(clippy::module_inception)]
 pub mod model;
+pub mod output;
 pub mod preprocess;
+pub mod ranges;
 
 pub use bundle::{BundleError, DataFile, Manifest, ModelBundle};
 pub use config::{ExpertSet, FtTransformerConfig, MoeConfig, TemporalCnnConfig};

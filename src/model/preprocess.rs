@@ -23,6 +23,10 @@ pub struct Preprocessor {
     /// Mean and standard deviation after the log transform.
     pub mean: Vec<f32>,
     pub std: Vec<f32>,
+    /// Per feature, the 0th..100th percentiles of the raw training values: the inspector
+    /// shows where a value sits in the training data. Empty in bundles older than this field.
+    #[serde(default)]
+    pub quantiles: Vec<Vec<f32>>,
 }
 
 /// Ratios are bounded; every other unit (µs, bytes, packets, rates, counts) spans orders of
@@ -54,7 +58,7 @@ impl Preprocessor {
                 }
                 raw_min[j] = raw_min[j].min(v);
                 raw_max[j] = raw_max[j].max(v);
-                let t = if signed_log[j] { signed_log(v) } else { v } as f64;
+                let t = if signed_log[j] { self::signed_log(v) } else { v } as f64;
                 sum[j] += t;
                 sum_sq[j] += t * t;
                 count[j] += 1;
@@ -81,6 +85,7 @@ impl Preprocessor {
             raw_max,
             mean,
             std,
+            quantiles: super::ranges::quantiles(rows),
         })
     }
 

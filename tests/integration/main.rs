@@ -4,3 +4,5 @@ mod common;
 mod ingest;
 mod model;
 mod store;
+mod gui;
+mod crash;
