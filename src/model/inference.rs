@@ -158,7 +158,7 @@ pub fn predict_preprocessed(model: &MoeModel, x: &[f32], device: &Device, batch_
 
 fn tensor_to_vec(t: Tensor<2>) -> Vec<f32> {
     // The model builds f32 tensors only, so the conversion cannot fail on a dtype mismatch.
-    t.into_data().convert::<f32>().into_vec::<f32>().unwrap_or_default()
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
 }
 
 /// Turns flat outputs into verdicts.
