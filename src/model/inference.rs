@@ -194,7 +194,7 @@ impl Scorer {
             model: bundle.model.clone().to_device(&selected.device).valid(),
             preprocessor: bundle.preprocessor.clone(),
             device: selected.device.clone(),
-            batch_size: 1024,
+            batch_size: 256,
             // A GPU already runs a batch in parallel; more host threads would only contend.
             threads: if selected.is_gpu { 1 } else { cores },
         }
