@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/root/.cache/netvigil-target}
-BIN=$CARGO_TARGET_DIR/release/netvigil
+BIN=${NETVIGIL_BIN:-$CARGO_TARGET_DIR/release/netvigil}
 DATA=../shared/data/cicids2017-improved
 EPOCHS=${1:-30}
 OUT=target-ablation
