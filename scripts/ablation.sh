@@ -10,11 +10,11 @@ DATA=../shared/data/cicids2017-improved
 EPOCHS=${1:-30}
 OUT=target-ablation
 mkdir -p "$OUT"
-for split in ${SPLITS:-random time}; do
-  for experts in ${EXPERTS:-tabular temporal moe}; do
+for split in ${SPLITS-random time}; do
+  for experts in ${EXPERTS-tabular temporal moe}; do
     "$BIN" train "$DATA" --split "$split" --experts "$experts" --epochs "$EPOCHS" -o "$OUT/$split-$experts" --data-dir "$OUT/store" --json > "$OUT/$split-$experts.json"
   done
 done
-for family in ${FAMILIES:-}; do
+for family in ${FAMILIES-}; do
   "$BIN" train "$DATA" --split family --holdout "$family" --epochs "$EPOCHS" -o "$OUT/family-$family" --data-dir "$OUT/store" --json > "$OUT/family-$family.json"
 done
