@@ -157,7 +157,7 @@ pub fn predict_preprocessed(model: &MoeModel, x: &[f32], device: &Device, batch_
 
 fn tensor_to_vec(t: Tensor<2>) -> Vec<f32> {
     // The model builds f32 tensors only, so the conversion cannot fail on a dtype mismatch.
-    t.into_data().convert::<f32>().into_vec::<f32>().unwrap_or_default()
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
 }
 
 /// Turns flat outputs into verdicts.
@@ -193,7 +193,7 @@ impl Scorer {
             model: bundle.model.clone().to_device(&selected.device).valid(),
             preprocessor: bundle.preprocessor.clone(),
             device: selected.device.clone(),
-            batch_size: 1024,
+            batch_size: 256,
             // A GPU already runs a batch in parallel; more host threads would only contend.
             threads: if selected.is_gpu { 1 } else { cores },
         }
