@@ -22,7 +22,7 @@ use crate::store::Store;
     name = "netvigil",
     version,
     about = "Offline detection of attacks in network flows (CICFlowMeter CSV and captures)",
-    args_conflicts_with_subcommands = true
+    subcommand_precedence_over_arg = true
 )]
 pub struct Cli {
     /// Folder of the history database and result files (default: the XDG data directory,
