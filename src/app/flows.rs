@@ -310,8 +310,8 @@ impl FlowsView {
                 for (title, col) in all {
                     header.col(|ui| {
                         let arrow = match (query.sort == col, query.descending) {
-                            (true, false) => " ⏶",
-                            (true, true) => " ⏷",
+                            (true, false) => " (asc)",
+                            (true, true) => " (desc)",
                             _ => "",
                         };
                         if ui.button(format!("{title}{arrow}")).clicked() {
@@ -341,7 +341,7 @@ impl FlowsView {
                     cell(&mut row, meta.protocol.map(protocol_name).unwrap_or_default());
                     cell(&mut row, meta.timestamp_us.map(format_timestamp).unwrap_or_default());
                     cell(&mut row, table.labels().map(|l| l[r].raw.to_string()).unwrap_or_default());
-                    cell(&mut row, verdict.map(|v| v.family.name().to_string()).unwrap_or_else(|| "—".into()));
+                    cell(&mut row, verdict.map(|v| v.family.name().to_string()).unwrap_or_else(|| "-".into()));
                     cell(&mut row, verdict.map(|v| format!("{:.3}", v.p_attack)).unwrap_or_default());
                     cell(&mut row, format_value(table.row(r)[feature_col]));
                     if row.response().clicked() {
@@ -371,7 +371,7 @@ impl View for FlowsView {
             ui.vertical_centered(|ui| {
                 ui.add_space(40.0);
                 ui.heading("No flows loaded");
-                ui.label("Open CICFlowMeter CSV files with File → Open (Ctrl+O), drop them on this window,");
+                ui.label("Open CICFlowMeter CSV files with File -> Open (Ctrl+O), drop them on this window,");
                 ui.label("or pick a real attack flow from the Examples menu.");
             });
             return;
@@ -382,7 +382,7 @@ impl View for FlowsView {
         if !self.is_settled() {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("Filtering and sorting…");
+                ui.label("Filtering and sorting...");
             });
         }
         ui.separator();

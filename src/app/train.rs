@@ -109,7 +109,7 @@ impl TrainView {
     pub fn cancel(&mut self) {
         if let Some(job) = &self.job {
             job.cancel();
-            self.status = "cancelling…".into();
+            self.status = "cancelling...".into();
         }
     }
 
@@ -155,7 +155,7 @@ impl TrainView {
                 self.f1s.push([r.epoch as f64, r.valid_f1]);
                 self.status = format!("epoch {}: loss {:.4}, validation F1 {:.4}", r.epoch, r.train_loss, r.valid_f1);
             }
-            TrainEvent::Finished { .. } => self.status = "evaluating and saving…".into(),
+            TrainEvent::Finished { .. } => self.status = "evaluating and saving...".into(),
         }
     }
 
@@ -172,7 +172,7 @@ impl TrainView {
             } else {
                 self.inputs.iter().map(|p| super::state::file_name(p)).collect::<Vec<_>>().join(", ")
             });
-            if ui.button("Choose…").clicked() {
+            if ui.button("Choose...").clicked() {
                 if let Some(files) = rfd::FileDialog::new().add_filter("Labelled flows", &["csv"]).pick_files() {
                     self.inputs = files;
                 }
@@ -181,7 +181,7 @@ impl TrainView {
         ui.horizontal(|ui| {
             ui.label("Split");
             ui.selectable_value(&mut self.split, SplitChoice::Random, "random (stratified)");
-            ui.selectable_value(&mut self.split, SplitChoice::Time, "by day (Mon–Wed / Thu–Fri)");
+            ui.selectable_value(&mut self.split, SplitChoice::Time, "by day (Mon-Wed / Thu-Fri)");
             ui.selectable_value(&mut self.split, SplitChoice::Family, "leave one family out");
             if self.split == SplitChoice::Family {
                 egui::ComboBox::from_id_salt("left-out").selected_text(self.left_out.name()).show_ui(ui, |ui| {
@@ -245,7 +245,7 @@ impl TrainView {
                 test.recall,
                 test.accuracy,
                 test.false_positive_rate,
-                test.roc_auc.map_or("—".into(), |a| format!("{a:.4}"))
+                test.roc_auc.map_or("-".into(), |a| format!("{a:.4}"))
             ));
         });
         egui::Grid::new("confusion").striped(true).show(ui, |ui| {

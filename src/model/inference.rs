@@ -72,11 +72,10 @@ pub struct AdapterSummary {
 /// Lists the adapters wgpu can open on this machine (empty when there are none).
 pub fn gpu_adapters() -> Vec<AdapterSummary> {
     use burn::tensor::wgpu::wgpu;
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
-        return Vec::new();
-    };
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapters = runtime.block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    // pollster, not a tokio runtime: this runs inside the GUI's tokio jobs too, where starting
+    // a second runtime would panic.
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     adapters
         .iter()
         .map(|a| {

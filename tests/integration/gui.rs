@@ -23,7 +23,11 @@ fn harness(app: NetVigilApp) -> Harness<'static, NetVigilApp> {
 fn wait_until(h: &mut Harness<'_, NetVigilApp>, what: &str, done: impl Fn(&NetVigilApp) -> bool) {
     let start = Instant::now();
     while !done(h.state()) {
-        assert!(start.elapsed() < Duration::from_secs(240), "timed out waiting for {what}");
+        let failed = h.state().state.notices.iter().any(|n| n.is_error);
+        if failed || start.elapsed() > Duration::from_secs(240) {
+            let notices: Vec<String> = h.state().state.notices.iter().map(|n| format!("{}: {:?}", n.summary, n.details)).collect();
+            panic!("gave up waiting for {what}; messages: {notices:?}");
+        }
         h.step();
         std::thread::sleep(Duration::from_millis(20));
     }
