@@ -128,6 +128,7 @@ impl FlowsView {
             let row = self.order[i] as usize;
             if state.verdict(row).is_some_and(|v| v.is_attack()) {
                 state.select_row(row);
+                state.view = ViewId::Inspector;
                 self.scroll_to = Some(i);
                 return;
             }
@@ -178,19 +179,21 @@ impl FlowsView {
 
     fn filter_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.label("Filter");
+            let filter = ui.label("Filter");
             let edit = ui.add(
                 egui::TextEdit::singleline(&mut self.query.text)
                     .hint_text("address, port, label, family")
                     .desired_width(220.0),
-            );
+            )
+            .labelled_by(filter.id);
             if std::mem::take(&mut self.focus_filter) {
                 edit.request_focus();
             }
-            ui.label("P(attack)");
-            ui.add(egui::DragValue::new(&mut self.query.min_score).range(0.0..=1.0).speed(0.01));
-            ui.label("to");
-            ui.add(egui::DragValue::new(&mut self.query.max_score).range(0.0..=1.0).speed(0.01));
+            let from = ui.label("P(attack)");
+            ui.add(egui::DragValue::new(&mut self.query.min_score).range(0.0..=1.0).speed(0.01)).labelled_by(from.id);
+            let to = ui.label("to");
+            ui.add(egui::DragValue::new(&mut self.query.max_score).range(0.0..=1.0).speed(0.01)).labelled_by(to.id);
+            let family = ui.label("Family");
             egui::ComboBox::from_id_salt("family-filter")
                 .selected_text(self.query.family.map_or("all families", |f| f.name()))
                 .show_ui(ui, |ui| {
@@ -198,8 +201,10 @@ impl FlowsView {
                     for f in AttackFamily::ALL {
                         ui.selectable_value(&mut self.query.family, Some(f), f.name());
                     }
-                });
-            ui.label("Column");
+                })
+                .response
+                .labelled_by(family.id);
+            let column = ui.label("Column");
             egui::ComboBox::from_id_salt("feature-column")
                 .selected_text(FEATURES[self.feature_column].name)
                 .height(400.0)
@@ -207,7 +212,9 @@ impl FlowsView {
                     for (i, f) in FEATURES.iter().enumerate() {
                         ui.selectable_value(&mut self.feature_column, i, f.name);
                     }
-                });
+                })
+                .response
+                .labelled_by(column.id);
             if ui.button("Clear").clicked() {
                 self.query = TableQuery { sort: self.query.sort, descending: self.query.descending, ..TableQuery::default() };
             }
@@ -247,7 +254,9 @@ impl FlowsView {
                 Bar::new(x, n as f64).width(1.0 / HISTOGRAM_BINS as f64).fill(style::score_color(x as f32))
             })
             .collect();
-        let timeline: Vec<Bar> = s.timeline.iter().map(|&(t, n)| Bar::new(t, n as f64).fill(style::ATTACK)).collect();
+        let bin = s.timeline.get(1).map_or(1.0, |b| b.0) - s.timeline.first().map_or(0.0, |b| b.0);
+        let timeline: Vec<Bar> =
+            s.timeline.iter().map(|&(t, n)| Bar::new(t, n as f64).width(bin.max(1e-9)).fill(style::ATTACK)).collect();
         ui.horizontal(|ui| {
             Plot::new("score-histogram")
                 .height(110.0)

@@ -117,13 +117,13 @@ impl InspectorView {
                 for (i, spec) in FEATURES.iter().enumerate().filter(|(_, f)| f.tab == tab) {
                     let name = ui.label(spec.name).on_hover_text(spec.description);
                     let changed = subject.edited[i].to_bits() != subject.original[i].to_bits();
-                    let mut edit = egui::TextEdit::singleline(&mut self.texts[i]).desired_width(120.0);
+                    let mut edit = egui::TextEdit::singleline(&mut self.texts[i]);
                     if self.problems[i].is_some() {
                         edit = edit.text_color(ui.visuals().error_fg_color);
                     } else if changed {
                         edit = edit.text_color(style::TEMPORAL);
                     }
-                    let response = ui.add(edit).labelled_by(name.id);
+                    let response = ui.add_sized([130.0, 18.0], edit).labelled_by(name.id);
                     if response.changed() {
                         self.apply_text(i, subject);
                     }

@@ -115,6 +115,7 @@ impl TrainView {
 
     fn poll(&mut self, state: &mut AppState) {
         let Some(job) = &self.job else { return };
+        let cancelled = job.is_cancelled();
         let (events, done) = match job.poll() {
             Poll::Running(e) => (e, None),
             Poll::Done(e, r) => (e, Some(r)),
@@ -134,8 +135,13 @@ impl TrainView {
                 self.job = None;
             }
             Some(Err(e)) => {
-                self.status = format!("stopped: {e}");
-                state.error("Training stopped", e);
+                // Cancelling is the analyst's choice, not a failure worth an error message.
+                if cancelled {
+                    self.status = format!("cancelled: {e}");
+                } else {
+                    self.status = format!("stopped: {e}");
+                    state.error("Training stopped", e);
+                }
                 self.job = None;
             }
         }
@@ -184,24 +190,34 @@ impl TrainView {
             ui.selectable_value(&mut self.split, SplitChoice::Time, "by day (Mon-Wed / Thu-Fri)");
             ui.selectable_value(&mut self.split, SplitChoice::Family, "leave one family out");
             if self.split == SplitChoice::Family {
-                egui::ComboBox::from_id_salt("left-out").selected_text(self.left_out.name()).show_ui(ui, |ui| {
-                    for f in AttackFamily::ALL.into_iter().filter(|f| f.is_attack()) {
-                        ui.selectable_value(&mut self.left_out, f, f.name());
-                    }
-                });
+                let left_out = ui.label("left out:");
+                egui::ComboBox::from_id_salt("left-out")
+                    .selected_text(self.left_out.name())
+                    .show_ui(ui, |ui| {
+                        for f in AttackFamily::ALL.into_iter().filter(|f| f.is_attack()) {
+                            ui.selectable_value(&mut self.left_out, f, f.name());
+                        }
+                    })
+                    .response
+                    .labelled_by(left_out.id);
             }
         });
         ui.horizontal(|ui| {
-            ui.label("Epochs");
-            ui.add(egui::DragValue::new(&mut self.epochs).range(1..=200));
-            ui.label("Token width");
-            egui::ComboBox::from_id_salt("d-token").selected_text(self.d_token.to_string()).show_ui(ui, |ui| {
-                for d in [16, 32, 64] {
-                    ui.selectable_value(&mut self.d_token, d, d.to_string());
-                }
-            });
-            ui.label("Name");
-            ui.add(egui::TextEdit::singleline(&mut self.name).hint_text("model-<time>").desired_width(140.0));
+            let epochs = ui.label("Epochs");
+            ui.add(egui::DragValue::new(&mut self.epochs).range(1..=200)).labelled_by(epochs.id);
+            let width = ui.label("Token width");
+            egui::ComboBox::from_id_salt("d-token")
+                .selected_text(self.d_token.to_string())
+                .show_ui(ui, |ui| {
+                    for d in [16, 32, 64] {
+                        ui.selectable_value(&mut self.d_token, d, d.to_string());
+                    }
+                })
+                .response
+                .labelled_by(width.id);
+            let name = ui.label("Name");
+            ui.add(egui::TextEdit::singleline(&mut self.name).hint_text("model-<time>").desired_width(140.0))
+                .labelled_by(name.id);
             let running = self.job.is_some();
             if ui.add_enabled(!running && !self.inputs.is_empty(), egui::Button::new("Start training")).clicked() {
                 self.start(state, ui.ctx());
