@@ -253,3 +253,29 @@ fn roc_auc_counts_ranks_and_ties() {
     assert_eq!(roc_auc(&[0.5, 0.5], &[false, true]), Some(0.5));
     assert_eq!(roc_auc(&[0.5, 0.7], &[true, true]), None);
 }
+
+#[test]
+fn same_seed_gives_identical_models() {
+    let training = TrainingConfig::new().with_epochs(1).with_batch_size(128).with_seed(11);
+    let run = || {
+        fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false))
+            .expect("training runs")
+            .0
+    };
+    let (a, b) = (run(), run());
+    let rows = &small_table().features()[..300 * N_FEATURES];
+    assert_eq!(Scorer::new(&a, &cpu()).score_raw(rows), Scorer::new(&b, &cpu()).score_raw(rows));
+}
+
+#[test]
+fn manifest_cannot_point_outside_its_bundle() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    t.bundle.save(&path).unwrap();
+    let manifest_path = path.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).unwrap();
+    std::fs::write(&manifest_path, text.replace("\"weights.bpk\"", "\"../weights.bpk\"")).unwrap();
+    let err = ModelBundle::load(&path, &cpu_device()).unwrap_err();
+    assert!(err.to_string().contains("not allowed"), "{err}");
+}
