@@ -5,3 +5,5 @@
 
 pub mod features;
 pub mod ingest;
+pub mod cli;
+pub mod app;

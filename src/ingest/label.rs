@@ -111,8 +111,10 @@ pub struct FlowLabel {
     pub family: AttackFamily,
 }
 
-/// True for the values CICFlowMeter writes when a flow has no label at all.
+/// True for the values CICFlowMeter writes when it was given no label: `No Label` (V4),
+/// `CIC` (the V3 header's default) and `NeedManualLabel` (later releases).
 pub fn is_no_label(raw: &str) -> bool {
     let t = raw.trim();
-    t.is_empty() || t.eq_ignore_ascii_case("no label") || t.eq_ignore_ascii_case("nolabel")
+    t.is_empty()
+        || ["no label", "nolabel", "cic", "needmanuallabel"].iter().any(|m| t.eq_ignore_ascii_case(m))
 }

@@ -154,6 +154,24 @@ impl FlowTable {
         self.len() - self.unique_rows().len()
     }
 
+    /// Rows per raw label, in label order.
+    pub fn label_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for l in self.labels.iter().flatten() {
+            *counts.entry(l.raw.to_string()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Rows per attack family (empty when the table is unlabelled).
+    pub fn family_counts(&self) -> std::collections::BTreeMap<AttackFamily, u64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for l in self.labels.iter().flatten() {
+            *counts.entry(l.family).or_insert(0) += 1;
+        }
+        counts
+    }
+
     fn row_key(&self, i: usize) -> (Vec<u32>, Option<Arc<str>>) {
         let bits = self.row(i).iter().map(|v| v.to_bits()).collect();
         (bits, self.labels.as_ref().map(|l| l[i].raw.clone()))

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Ingest speed, side by side: netvigil against pandas.read_csv on one 1,000,000-row
+CICIDS2017-format CSV made by repeating the real rows of ../shared/data/cicids2017-improved.
+
+Usage: scripts/bench_ingest.py [--rows 1000000] [--dir /tmp/netvigil-bench] [--runs 3]
+Needs pandas (pip install pandas) and a release build (scripts/test or scripts/run builds it).
+"""
+import argparse, glob, os, statistics, subprocess, sys, time, json
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(ROOT, "..", "shared", "data", "cicids2017-improved")
+
+
+def make_csv(path, rows):
+    """Header once, then the real rows of every label file, repeated until `rows`."""
+    files = sorted(glob.glob(os.path.join(SHARED, "*.csv")))
+    header, body = None, []
+    for f in files:
+        with open(f, newline="") as fh:
+            lines = fh.read().splitlines()
+        header = header or lines[0]
+        body.extend(lines[1:])
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as out:
+        out.write(header + "\n")
+        for i in range(rows):
+            out.write(body[i % len(body)] + "\n")
+    os.replace(tmp, path)
+
+
+def time_pandas(path, runs):
+    import pandas as pd
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        df = pd.read_csv(path)
+        times.append(time.perf_counter() - t)
+        n = len(df)
+        del df
+    return n, times, pd.__version__
+
+
+def time_netvigil(path, runs):
+    exe = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/netvigil-target")), "release", "netvigil")
+    out = subprocess.run([exe, "bench-ingest", path, "--runs", str(runs), "--json"], check=True, capture_output=True, text=True)
+    r = json.loads(out.stdout)
+    return r["rows"], r["runs_s"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--dir", default="/tmp/netvigil-bench")
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    path = os.path.join(a.dir, f"cicids2017-{a.rows}.csv")
+    if not os.path.exists(path):
+        make_csv(path, a.rows)
+    size_mb = os.path.getsize(path) / 1e6
+    with open(path, "rb") as fh:  # page cache
+        while fh.read(1 << 24):
+            pass
+    nv_rows, nv = time_netvigil(path, a.runs)
+    pd_rows, pdt, pdv = time_pandas(path, a.runs)
+    nv_med, pd_med = statistics.median(nv), statistics.median(pdt)
+    print(f"file: {path} ({a.rows} rows, {size_mb:.0f} MB), {os.cpu_count()} cores, {a.runs} runs, median")
+    print("| reader | rows | median s | best s | MB/s |")
+    print("|---|---|---|---|---|")
+    print(f"| netvigil (read_flows: parse, validate, metadata) | {nv_rows} | {nv_med:.2f} | {min(nv):.2f} | {size_mb / nv_med:.0f} |")
+    print(f"| pandas {pdv} read_csv | {pd_rows} | {pd_med:.2f} | {min(pdt):.2f} | {size_mb / pd_med:.0f} |")
+    print(f"netvigil takes {nv_med / pd_med:.2f} of pandas' time ({pd_med / nv_med:.1f}x faster)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+//! The command line: `netvigil [FILE...]` opens the workstation, subcommands work headless.
+
+mod bench_ingest;
+mod convert;
+mod inspect;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ingest::ReadOptions;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netvigil",
+    version,
+    about = "Offline detection of attacks in network flows (CICFlowMeter CSV and captures)",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Files to open in the workstation window (CSV flow records).
+    pub files: Vec<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report dialect, rows, labels, duplicates and the validation report of flow files.
+    Inspect(inspect::InspectArgs),
+    /// Write the normalised 72-feature table with metadata and labels to CSV or Parquet.
+    Convert(convert::ConvertArgs),
+    /// Time loading flow files (parse, validate, metadata) into the 72-feature table.
+    BenchIngest(bench_ingest::BenchIngestArgs),
+}
+
+/// Options shared by every command that reads flow files.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Flow files, folders or glob patterns (e.g. 'data/*.csv').
+    #[arg(required = true, value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    /// Drop rows with text in a numeric column or an unknown label (counted in the report)
+    /// instead of stopping at the first.
+    #[arg(long)]
+    pub lenient: bool,
+}
+
+impl InputArgs {
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions { lenient: self.lenient, ..ReadOptions::default() }
+    }
+}
+
+/// Runs a parsed command line. `None` means: open the GUI.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Convert(args) => convert::run(&args),
+        Command::BenchIngest(args) => bench_ingest::run(&args),
+    }
+}

@@ -1,0 +1,117 @@
+//! The normalised table on disk: metadata, the 72 features under their canonical names,
+//! label and family. Metadata and feature columns use the 2017 TrafficLabelling spellings,
+//! so NetVigil (and any CICIDS2017 tool) reads its own output back. Written atomically (temporary file in the same folder, then rename),
+//! so a crash or a full disk never leaves a half-written output behind.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::error::IngestError;
+use super::table::FlowTable;
+use super::timestamp::format_timestamp;
+use crate::features::{FEATURES, N_FEATURES};
+
+/// Output formats, chosen by the file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Csv,
+    Parquet,
+}
+
+impl OutputFormat {
+    pub fn from_path(path: &Path) -> Result<OutputFormat, IngestError> {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("csv") => Ok(OutputFormat::Csv),
+            Some("parquet") => Ok(OutputFormat::Parquet),
+            _ => Err(IngestError::Write {
+                path: path.to_path_buf(),
+                message: "unknown output format: the name must end in .csv or .parquet".into(),
+            }),
+        }
+    }
+}
+
+/// The metadata and label columns of a table as a polars frame (no features).
+pub fn metadata_frame(table: &FlowTable) -> PolarsResult<DataFrame> {
+    let meta = table.meta();
+    let text = |f: &dyn Fn(usize) -> Option<String>| -> Vec<Option<String>> { (0..meta.len()).map(f).collect() };
+    let mut cols: Vec<Column> = vec![
+        Column::new("Flow ID".into(), text(&|i| meta[i].flow_id.as_deref().map(str::to_string))),
+        Column::new("Source IP".into(), text(&|i| meta[i].src_ip.map(|a| a.to_string()))),
+        Column::new("Source Port".into(), meta.iter().map(|m| m.src_port.map(u32::from)).collect::<Vec<_>>()),
+        Column::new("Destination IP".into(), text(&|i| meta[i].dst_ip.map(|a| a.to_string()))),
+        Column::new("Destination Port".into(), meta.iter().map(|m| m.dst_port.map(u32::from)).collect::<Vec<_>>()),
+        Column::new("Protocol".into(), meta.iter().map(|m| m.protocol.map(u32::from)).collect::<Vec<_>>()),
+        Column::new("Timestamp".into(), text(&|i| meta[i].timestamp_us.map(format_timestamp))),
+        Column::new(
+            "Source File".into(),
+            meta.iter()
+                .map(|m| table.sources.get(m.source as usize).map(|s| s.path.display().to_string()))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("Source Line".into(), meta.iter().map(|m| m.line).collect::<Vec<u64>>()),
+    ];
+    if let Some(labels) = table.labels() {
+        cols.push(Column::new("Label".into(), labels.iter().map(|l| l.raw.to_string()).collect::<Vec<_>>()));
+        cols.push(Column::new("Family".into(), labels.iter().map(|l| l.family.name()).collect::<Vec<_>>()));
+    }
+    DataFrame::new_infer_height(cols)
+}
+
+/// The normalised table: metadata, 72 features, label and family.
+pub fn table_frame(table: &FlowTable) -> PolarsResult<DataFrame> {
+    let mut df = metadata_frame(table)?;
+    let x = table.features();
+    let n = table.len();
+    for (f, spec) in FEATURES.iter().enumerate() {
+        let values: Vec<f32> = (0..n).map(|r| x[r * N_FEATURES + f]).collect();
+        df.with_column(Column::new(spec.name.into(), values))?;
+    }
+    Ok(df)
+}
+
+/// Writes a frame to `path` (CSV or Parquet by extension), atomically.
+pub fn write_frame(df: &mut DataFrame, path: &Path) -> Result<(), IngestError> {
+    let format = OutputFormat::from_path(path)?;
+    write_atomically(path, |file| {
+        match format {
+            OutputFormat::Csv => CsvWriter::new(file).finish(df).map(|_| ()),
+            OutputFormat::Parquet => ParquetWriter::new(file).finish(df).map(|_| ()),
+        }
+        .map_err(|e| std::io::Error::other(e.to_string()))
+    })
+}
+
+/// Runs `write` on a temporary file beside `path`, syncs it and renames it into place.
+/// On any error the temporary file is removed and `path` is untouched.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<(), IngestError> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut out = BufWriter::new(File::create(&tmp)?);
+        write(&mut out)?;
+        out.flush()?;
+        out.get_ref().sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        IngestError::Write { path: path.to_path_buf(), message: e.to_string() }
+    })
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Writes the normalised table to a CSV or Parquet file.
+pub fn write_table(table: &FlowTable, path: &Path) -> Result<(), IngestError> {
+    let mut df = table_frame(table).map_err(|e| IngestError::Write { path: path.to_path_buf(), message: e.to_string() })?;
+    write_frame(&mut df, path)
+}

@@ -1,0 +1,94 @@
+//! Ingest: files in, a [`FlowTable`] out. CSV in every CICFlowMeter dialect (and captures,
+//! through the extractor), many files and globs at once, one value policy, one report.
+
+mod csv;
+pub mod dialect;
+pub mod error;
+pub mod export;
+pub mod label;
+pub mod table;
+pub mod timestamp;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use dialect::Dialect;
+pub use error::IngestError;
+pub use label::{AttackFamily, FlowLabel};
+pub use table::{FlowMeta, FlowTable, SourceFile};
+pub use validate::ValidationReport;
+
+/// How to read input files.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Drop (and count) rows with text in a numeric column or an unknown label instead of
+    /// failing on the first one.
+    pub lenient: bool,
+    /// Bytes of CSV parsed at a time; bounds memory beyond the output table.
+    pub chunk_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { lenient: false, chunk_bytes: 128 << 20 }
+    }
+}
+
+/// File extensions taken from a folder.
+const INPUT_EXTENSIONS: [&str; 1] = ["csv"];
+
+/// Expands files, folders (their input files, sorted) and glob patterns into file paths.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let text = input.to_string_lossy();
+        if input.is_dir() {
+            files.extend(folder_inputs(input)?);
+        } else if !input.exists() && text.contains(['*', '?', '[']) {
+            let paths = glob::glob(&text)
+                .map_err(|e| IngestError::BadPattern { pattern: text.to_string(), message: e.to_string() })?;
+            let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+            if matched.is_empty() {
+                return Err(IngestError::NoMatch { pattern: text.to_string() });
+            }
+            matched.sort();
+            files.extend(matched);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn folder_inputs(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| IngestError::io(dir, e))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| INPUT_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+        })
+        .collect();
+    if files.is_empty() {
+        return Err(IngestError::NoMatch { pattern: format!("{}/*.csv", dir.display()) });
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads one file of any supported kind.
+pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestError> {
+    csv::read_csv(path, opts)
+}
+
+/// Reads many files, folders and globs into one table (sources in order).
+pub fn read_flows(inputs: &[PathBuf], opts: &ReadOptions) -> Result<FlowTable, IngestError> {
+    let mut table = FlowTable::default();
+    for path in expand_inputs(inputs)? {
+        table.append(read_file(&path, opts)?);
+    }
+    Ok(table)
+}

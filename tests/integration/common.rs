@@ -1,0 +1,29 @@
+//! Paths to the real data and helpers to derive bad inputs from real rows.
+
+use std::path::{Path, PathBuf};
+
+/// A file under `../shared/data` (CI clones the repository next to `shared/`).
+pub fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(rel)
+}
+
+/// A file under the repository's own `data/` slice.
+pub fn repo_data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(rel)
+}
+
+/// The header line and the first `n` data lines of a real file, without line ends.
+pub fn real_lines(rel: &str, n: usize) -> (String, Vec<String>) {
+    let text = std::fs::read(shared(rel)).expect("shared data present");
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let mut lines = text.lines().map(str::to_string);
+    let header = lines.next().expect("header");
+    (header, lines.take(n).collect())
+}
+
+/// Writes `content` to a new file `name` in `dir` and returns its path.
+pub fn write(dir: &tempfile::TempDir, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).expect("write test file");
+    path
+}

@@ -1,0 +1,386 @@
+//! Ingest on the real CICIDS2017 files of every dialect, and on every kind of bad input
+//! (each derived from real rows).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use netvigil::features::{FeatureId, N_FEATURES};
+use netvigil::ingest::{
+    AttackFamily, Dialect, IngestError, ReadOptions, export, read_file, read_flows,
+};
+
+use crate::common::{real_lines, shared, write};
+
+const IMPROVED_DDOS: &str = "cicids2017-improved/DDoS_5000.csv";
+const MLCVE: &str = "cicids2017-original/MachineLearningCVE_Friday-DDos_head9998_BENIGN.csv";
+const TRAFFIC: &str = "cicids2017-original/TrafficLabelling_Friday-DDos_head299_BENIGN.csv";
+const V4: &str = "cicflowmeter-reference/official-test/test_v4header.csv";
+
+fn strict() -> ReadOptions {
+    ReadOptions::default()
+}
+
+fn lenient() -> ReadOptions {
+    ReadOptions { lenient: true, ..ReadOptions::default() }
+}
+
+fn value(t: &netvigil::ingest::FlowTable, row: usize, f: FeatureId) -> f32 {
+    t.row(row)[f as usize]
+}
+
+#[test]
+fn improved_release_has_all_rows_and_labels_of_the_readme() {
+    let t = read_flows(&[shared("cicids2017-improved")], &strict()).unwrap();
+    assert_eq!(t.len(), 43_419);
+    assert!(t.sources.iter().all(|s| s.dialect == Dialect::Improved2021));
+    let expected: BTreeMap<&str, u64> = [
+        ("BENIGN", 5000), ("DDoS", 5000), ("DoS Hulk", 5000), ("DoS GoldenEye", 5000),
+        ("Portscan", 5000), ("Infiltration - Portscan", 5000), ("DoS Slowloris", 3859),
+        ("DoS Slowhttptest", 1740), ("FTP-Patator", 3972), ("SSH-Patator", 2961),
+        ("Botnet", 736), ("Web Attack - Brute Force", 73), ("Infiltration", 36),
+        ("Web Attack - XSS", 18), ("Web Attack - SQL Injection", 13), ("Heartbleed", 11),
+    ]
+    .into_iter()
+    .collect();
+    let got = t.label_counts();
+    assert_eq!(got.len(), expected.len());
+    for (label, n) in expected {
+        assert_eq!(got.get(label), Some(&n), "label {label}");
+    }
+    let families = t.family_counts();
+    assert_eq!(families[&AttackFamily::Benign], 5000);
+    assert_eq!(families[&AttackFamily::Webattack], 73 + 18 + 13);
+    assert_eq!(families[&AttackFamily::Bruteforce], 3972 + 2961);
+    // Every flow has its identifiers and a capture day in the week of 3-7 July 2017.
+    assert!(t.meta().iter().all(|m| m.src_ip.is_some() && m.dst_port.is_some()));
+    assert!(t.meta().iter().all(|m| m.weekday().is_some_and(|d| d < 5)));
+    // The corrected sample repeats rows (GoldenEye above all): they are counted.
+    assert!(t.duplicate_count() > 1000);
+}
+
+#[test]
+fn inspect_command_reports_the_improved_release() {
+    let files: Vec<_> = std::fs::read_dir(shared("cicids2017-improved"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_netvigil"))
+        .arg("inspect")
+        .args(&files)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["rows"], 43_419);
+    assert_eq!(json["files"].as_array().unwrap().len(), 16);
+    assert_eq!(json["labels"]["Heartbleed"], 11);
+    assert_eq!(json["families"]["dos"], 5000 * 2 + 3859 + 1740);
+    assert!(json["duplicate_rows"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn original_release_dialects_are_recognised() {
+    let ml = read_file(&shared(MLCVE), &strict()).unwrap();
+    assert_eq!(ml.sources[0].dialect, Dialect::MachineLearningCve);
+    assert_eq!(ml.len(), 9998);
+    assert!(ml.meta()[0].dst_port.is_some() && ml.meta()[0].src_ip.is_none());
+    // `Fwd Header Length` appears twice in this dialect; the repeat is reported.
+    assert!(ml.sources[0].report.warnings.iter().any(|w| w.contains("Fwd Header Length")));
+    assert_eq!(ml.family_counts()[&AttackFamily::Benign], 9998);
+
+    let tl = read_file(&shared(TRAFFIC), &strict()).unwrap();
+    assert_eq!(tl.sources[0].dialect, Dialect::TrafficLabelling);
+    assert_eq!(tl.len(), 299);
+    let m = &tl.meta()[0];
+    assert_eq!(m.flow_id.as_deref(), Some("192.168.10.5-104.16.207.165-54865-443-6"));
+    assert_eq!(m.src_port, Some(443));
+    assert_eq!(m.protocol, Some(6));
+    assert_eq!(m.weekday(), Some(4), "7/7/2017 was a Friday");
+    assert_eq!(value(&tl, 0, FeatureId::FlowDuration), 3.0);
+}
+
+#[test]
+fn cicflowmeter_reference_headers_are_recognised() {
+    let v4 = read_file(&shared(V4), &strict()).unwrap();
+    assert_eq!(v4.sources[0].dialect, Dialect::CicFlowMeterV4);
+    assert_eq!(v4.len(), 96);
+    assert!(v4.labels().is_none(), "'No Label' rows are unlabelled");
+    let v3 = read_file(&shared("cicflowmeter-reference/official-test/test_v3header_nolabel.csv"), &strict()).unwrap();
+    assert_eq!(v3.sources[0].dialect, Dialect::CicFlowMeterV3);
+    let cic = read_file(&shared("cicflowmeter-reference/official-test/test.pcap_CIC.csv"), &strict()).unwrap();
+    assert_eq!(cic.sources[0].dialect, Dialect::TrafficLabelling);
+    // The three outputs of the official tool for one capture carry the same features.
+    assert_eq!(v4.features(), v3.features());
+    assert_eq!(v4.features(), cic.features());
+    let single = read_file(&shared("cicflowmeter-reference/cicids2017-single-flow/sample.csv"), &strict()).unwrap();
+    assert_eq!(single.sources[0].dialect, Dialect::Improved2021);
+    assert_eq!(single.len(), 1);
+}
+
+#[test]
+fn chunked_reading_gives_the_same_table() {
+    let whole = read_file(&shared(IMPROVED_DDOS), &strict()).unwrap();
+    let chunked = read_file(&shared(IMPROVED_DDOS), &ReadOptions { chunk_bytes: 50_000, ..strict() }).unwrap();
+    assert_eq!(whole.features(), chunked.features());
+    assert_eq!(whole.meta(), chunked.meta());
+    assert_eq!(chunked.meta().last().unwrap().line, 5001);
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let err = read_file(&shared("no-such-file.csv"), &strict()).unwrap_err();
+    assert!(matches!(err, IngestError::Io { .. }));
+    assert!(err.to_string().contains("no-such-file.csv"), "{err}");
+}
+
+#[test]
+fn empty_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = read_file(&write(&dir, "empty.csv", ""), &strict()).unwrap_err();
+    assert!(matches!(err, IngestError::Empty { .. }), "{err}");
+    assert!(err.to_string().contains("empty.csv"));
+}
+
+#[test]
+fn header_only_is_an_empty_table_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, _) = real_lines(IMPROVED_DDOS, 0);
+    let t = read_file(&write(&dir, "header.csv", format!("{header}\n")), &strict()).unwrap();
+    assert_eq!(t.len(), 0);
+    assert!(t.sources[0].report.warnings.iter().any(|w| w.contains("no data rows")));
+}
+
+#[test]
+fn unknown_header_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "other.csv", "name,age,city\nalice,30,paris\n");
+    let err = read_file(&path, &strict()).unwrap_err();
+    assert!(matches!(err, IngestError::UnknownHeader { recognised: 0, .. }), "{err}");
+    assert!(err.to_string().contains("line 1") && err.to_string().contains("'name'"));
+}
+
+#[test]
+fn missing_required_columns_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows) = real_lines(IMPROVED_DDOS, 3);
+    // Drop two required columns (by name) from the header and every row.
+    let cols: Vec<&str> = header.split(',').collect();
+    let drop: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == "Flow IAT Max" || **c == "Bwd Init Win Bytes")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(drop.len(), 2);
+    let cut = |line: &str| {
+        line.split(',').enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, v)| v).collect::<Vec<_>>().join(",")
+    };
+    let mut text = cut(&header) + "\n";
+    for r in &rows {
+        text += &(cut(r) + "\n");
+    }
+    let err = read_file(&write(&dir, "missing.csv", text), &strict()).unwrap_err();
+    match &err {
+        IngestError::MissingColumns { missing, .. } => {
+            assert_eq!(missing, &vec!["Flow IAT Max".to_string(), "Bwd Init Win Bytes".to_string()])
+        }
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+fn missing_optional_columns_are_imputed_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows) = real_lines(IMPROVED_DDOS, 3);
+    let cols: Vec<&str> = header.split(',').collect();
+    let drop = cols.iter().position(|c| *c == "ECE Flag Count").unwrap();
+    let cut = |line: &str| {
+        line.split(',').enumerate().filter(|(i, _)| *i != drop).map(|(_, v)| v).collect::<Vec<_>>().join(",")
+    };
+    let text = std::iter::once(cut(&header)).chain(rows.iter().map(|r| cut(r))).collect::<Vec<_>>().join("\n");
+    let t = read_file(&write(&dir, "optional.csv", text), &strict()).unwrap();
+    assert_eq!(t.len(), 3);
+    assert_eq!(t.sources[0].report.imputed_columns, vec!["ECE Flag Count".to_string()]);
+    assert!((0..3).all(|r| value(&t, r, FeatureId::EceFlagCount) == 0.0));
+}
+
+/// Real rows with the `Flow IAT Max` cell of the second data row replaced.
+fn with_cell(replacement: &str) -> (String, usize) {
+    let (header, mut rows) = real_lines(IMPROVED_DDOS, 4);
+    let col = header.split(',').position(|c| c == "Flow IAT Max").unwrap();
+    let mut cells: Vec<String> = rows[1].split(',').map(str::to_string).collect();
+    cells[col] = replacement.to_string();
+    rows[1] = cells.join(",");
+    (std::iter::once(header).chain(rows).collect::<Vec<_>>().join("\n") + "\n", col)
+}
+
+#[test]
+fn text_in_a_numeric_column_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, _) = with_cell("12ab");
+    let path = write(&dir, "text.csv", text);
+    let err = read_file(&path, &strict()).unwrap_err();
+    match &err {
+        IngestError::NotNumeric { line, column, value, .. } => {
+            assert_eq!((*line, column.as_str(), value.as_str()), (3, "Flow IAT Max", "12ab"));
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(err.to_string().contains("text.csv, line 3, column 'Flow IAT Max'"), "{err}");
+
+    let t = read_file(&path, &lenient()).unwrap();
+    assert_eq!(t.len(), 3);
+    let report = &t.sources[0].report;
+    assert_eq!(report.dropped_rows, 1);
+    assert_eq!(report.dropped_examples[0].line, 3);
+    assert_eq!(t.meta().iter().map(|m| m.line).collect::<Vec<_>>(), vec![2, 4, 5]);
+}
+
+#[test]
+fn nan_infinity_and_empty_cells_follow_the_policy_and_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    for (cell, expect) in [("NaN", "nan"), ("Infinity", "infinite"), ("-Infinity", "infinite"), ("", "empty"), ("-5", "negative")] {
+        let (text, _) = with_cell(cell);
+        let t = read_file(&write(&dir, "values.csv", text), &strict()).unwrap();
+        assert_eq!(t.len(), 4);
+        assert_eq!(value(&t, 1, FeatureId::FlowIatMax), 0.0, "{cell:?} becomes 0");
+        let c = t.sources[0].report.columns["Flow IAT Max"];
+        let counted = match expect {
+            "nan" => c.nan,
+            "infinite" => c.infinite,
+            "empty" => c.empty,
+            _ => c.negative,
+        };
+        assert_eq!(counted, 1, "{cell:?} counted as {expect}");
+    }
+}
+
+#[test]
+fn minus_one_window_sentinel_is_kept_and_counted() {
+    let t = read_file(&shared(IMPROVED_DDOS), &strict()).unwrap();
+    let report = &t.sources[0].report;
+    let sentinels: u64 = ["Init_Win_bytes_forward", "Init_Win_bytes_backward"]
+        .iter()
+        .filter_map(|c| report.columns.get(*c))
+        .map(|c| c.sentinel)
+        .sum();
+    let in_table = (0..t.len())
+        .filter(|&r| value(&t, r, FeatureId::InitWinBytesFwd) == -1.0)
+        .count()
+        + (0..t.len()).filter(|&r| value(&t, r, FeatureId::InitWinBytesBwd) == -1.0).count();
+    assert!(sentinels > 0);
+    assert_eq!(sentinels as usize, in_table);
+}
+
+#[test]
+fn a_binary_file_is_refused() {
+    let err = read_file(&shared("pcaps/normal/http.pcap"), &strict()).unwrap_err();
+    assert!(matches!(err, IngestError::Binary { .. }), "{err}");
+    assert!(err.to_string().contains("http.pcap"));
+}
+
+#[test]
+fn utf8_bom_and_crlf_read_like_plain_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows) = real_lines(TRAFFIC, 20);
+    let plain = std::iter::once(header.clone()).chain(rows.clone()).collect::<Vec<_>>().join("\n") + "\n";
+    let crlf = plain.replace('\n', "\r\n");
+    let bom = format!("\u{feff}{plain}");
+    let a = read_file(&write(&dir, "plain.csv", &plain), &strict()).unwrap();
+    let b = read_file(&write(&dir, "crlf.csv", &crlf), &strict()).unwrap();
+    let c = read_file(&write(&dir, "bom.csv", &bom), &strict()).unwrap();
+    assert_eq!(a.len(), 20);
+    assert_eq!(a.features(), b.features());
+    assert_eq!(a.features(), c.features());
+    assert_eq!(a.labels(), b.labels());
+    assert_eq!(c.sources[0].dialect, Dialect::TrafficLabelling);
+}
+
+#[test]
+fn ragged_rows_are_errors_or_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, mut rows) = real_lines(TRAFFIC, 3);
+    rows[2] = rows[2].rsplitn(4, ',').last().unwrap().to_string();
+    let text = std::iter::once(header).chain(rows).collect::<Vec<_>>().join("\n");
+    let path = write(&dir, "ragged.csv", text);
+    let err = read_file(&path, &strict()).unwrap_err();
+    assert!(matches!(err, IngestError::FieldCount { line: 4, .. }), "{err}");
+    assert_eq!(read_file(&path, &lenient()).unwrap().len(), 2);
+}
+
+#[test]
+fn windows_1252_dash_in_web_attack_labels_is_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows) = real_lines("cicids2017-improved/Web_Attack_-_XSS_18.csv", 2);
+    let mut bytes = format!("{header}\n").into_bytes();
+    for r in rows {
+        // The 2017 release spells this label with a Windows-1252 en dash (byte 0x96).
+        bytes.extend(r.replace("Web Attack - XSS", "Web Attack \u{1} XSS").into_bytes().iter().map(|&b| if b == 1 { 0x96 } else { b }));
+        bytes.push(b'\n');
+    }
+    let t = read_file(&write(&dir, "xss.csv", bytes), &strict()).unwrap();
+    let labels = t.labels().unwrap();
+    assert!(labels.iter().all(|l| l.family == AttackFamily::Webattack));
+    assert!(labels[0].raw.contains('\u{fffd}'));
+}
+
+#[test]
+fn unknown_labels_are_errors_or_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, mut rows) = real_lines(TRAFFIC, 3);
+    rows[1] = rows[1].replace("BENIGN", "Mystery");
+    let text = std::iter::once(header).chain(rows).collect::<Vec<_>>().join("\n");
+    let path = write(&dir, "labels2.csv", text);
+    let err = read_file(&path, &strict()).unwrap_err();
+    assert!(matches!(err, IngestError::UnknownLabel { line: 3, .. }), "{err}");
+    assert_eq!(read_file(&path, &lenient()).unwrap().len(), 2);
+}
+
+#[test]
+fn globs_and_folders_expand_in_order() {
+    let pattern = shared("cicids2017-improved/Web_Attack*.csv");
+    let t = read_flows(&[pattern], &strict()).unwrap();
+    assert_eq!(t.len(), 73 + 18 + 13);
+    assert_eq!(t.sources.len(), 3);
+    let err = read_flows(&[shared("cicids2017-improved/Nothing*.csv")], &strict()).unwrap_err();
+    assert!(matches!(err, IngestError::NoMatch { .. }));
+}
+
+#[test]
+fn convert_writes_a_table_netvigil_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = read_file(&shared(TRAFFIC), &strict()).unwrap();
+    let csv = dir.path().join("out.csv");
+    export::write_table(&t, &csv).unwrap();
+    let back = read_file(&csv, &strict()).unwrap();
+    assert_eq!(back.len(), t.len());
+    assert_eq!(back.features(), t.features());
+    assert_eq!(back.labels(), t.labels());
+    assert_eq!(back.meta()[5].flow_id, t.meta()[5].flow_id);
+    assert_eq!(back.meta()[5].timestamp_us, t.meta()[5].timestamp_us);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_netvigil"))
+        .args(["convert", shared(MLCVE).to_str().unwrap(), "-o"])
+        .arg(dir.path().join("out.parquet"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta = std::fs::metadata(dir.path().join("out.parquet")).unwrap();
+    assert!(meta.len() > 10_000);
+    // No temporary file is left beside the output.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    let _ = N_FEATURES;
+}
+
+#[test]
+fn cli_errors_are_messages_not_panics() {
+    let out = Command::new(env!("CARGO_BIN_EXE_netvigil"))
+        .args(["inspect", shared("cicids2017-improved/missing-day.csv").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: ") && stderr.contains("missing-day.csv"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+}
