@@ -2,6 +2,7 @@
 
 mod bench_ingest;
 mod convert;
+mod extract;
 mod inspect;
 
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Time loading flow files (parse, validate, metadata) into the 72-feature table.
     BenchIngest(bench_ingest::BenchIngestArgs),
+    /// Turn pcap/pcapng captures (optionally gzip-compressed) into CICFlowMeter flows.
+    Extract(extract::ExtractArgs),
 }
 
 /// Options shared by every command that reads flow files.
@@ -59,5 +62,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::BenchIngest(args) => bench_ingest::run(&args),
+        Command::Extract(args) => extract::run(&args),
     }
 }

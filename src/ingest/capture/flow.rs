@@ -12,7 +12,13 @@
 //! - `Cicids2017` reproduces the official tool that produced the 2017 release and the
 //!   reference outputs of test.pcap (flags of the first packet only, printed in Java
 //!   HashMap order; first packet counted twice in the length statistics; integer down/up
-//!   ratio; bulk always 0; a backward initial window of -1 when no backward packet).
+//!   ratio; bulk always 0; subflows = totals; the backward initial window of the last
+//!   backward packet, -1 when none).
+//! - `CicFlowMeter4` reproduces the later official CICFlowMeter-V4 that produced the single
+//!   CICIDS2017 sample flow (first FIN ends a flow; flags counted over the flow but PSH/URG
+//!   per direction from the first packet only; subflows split at gaps over a second, which
+//!   also update active/idle; integer bulk and subflow averages; first packet counted twice
+//!   in the length statistics and the last backward window, as the 2017 tool).
 
 use std::net::IpAddr;
 
@@ -32,6 +38,18 @@ pub enum Compat {
     /// The original 2017 tool (CICIDS2017 and its reference outputs): a flow ends on the first
     /// FIN, RST is ignored.
     Cicids2017,
+    /// The later official CICFlowMeter-V4 (the single CICIDS2017 sample flow): first FIN ends
+    /// a flow, flags counted over the flow, subflows split at gaps over one second.
+    #[value(name = "cicflowmeter4")]
+    #[serde(rename = "cicflowmeter4")]
+    CicFlowMeter4,
+}
+
+impl Compat {
+    /// A flow ends on the first FIN (both official tools).
+    fn first_fin_closes(self) -> bool {
+        matches!(self, Compat::Cicids2017 | Compat::CicFlowMeter4)
+    }
 }
 
 /// Running statistics as Apache Commons' `SummaryStatistics` keeps them (Welford updates;
@@ -181,9 +199,10 @@ pub struct FlowBuilder {
     idle: Stats,
     start_active: i64,
     end_active: i64,
-    subflow_gaps: u64,
     fin_fwd: bool,
     fin_bwd: bool,
+    /// Gaps over one second (CICFlowMeter-V4's subflow count).
+    subflow_gaps: u64,
 }
 
 /// Whether the packet just added ends the flow.
@@ -227,9 +246,9 @@ impl FlowBuilder {
             idle: Stats::default(),
             start_active: p.ts_us,
             end_active: p.ts_us,
-            subflow_gaps: 0,
             fin_fwd: false,
             fin_bwd: false,
+            subflow_gaps: 0,
         };
         if forward {
             f.fwd.last_ts = p.ts_us;
@@ -238,8 +257,8 @@ impl FlowBuilder {
             f.bwd.last_ts = p.ts_us;
             f.bwd.bulk.add(p.ts_us, u64::from(p.payload), 0);
         }
-        if compat == Compat::Cicids2017 {
-            // The 2017 tool adds the first packet's length to the flow statistics twice.
+        if compat.first_fin_closes() {
+            // Both official tools add the first packet's length to the flow statistics twice.
             f.all_len.add(f64::from(p.payload));
         }
         f.account(p, forward);
@@ -260,13 +279,16 @@ impl FlowBuilder {
         let forward = self.is_forward(p);
         let ts = p.ts_us;
         let fin = p.flags & flag::FIN != 0;
-        let closes_now = self.compat == Compat::Cicids2017 && fin;
+        let closes_now = self.compat.first_fin_closes() && fin;
+        if self.compat == Compat::CicFlowMeter4 && ts - self.last_ts > 1_000_000 {
+            // V4 starts a subflow after a second of silence and updates active/idle there,
+            // closing FIN included.
+            self.subflow_gaps += 1;
+            self.update_active_idle(ts);
+        }
         if !closes_now {
             // The official generator updates active/idle before every packet but a closing FIN.
             self.update_active_idle(ts);
-        }
-        if ts - self.last_ts > 1_000_000 {
-            self.subflow_gaps += 1;
         }
         if forward {
             let other = self.bwd.bulk.last;
@@ -300,7 +322,9 @@ impl FlowBuilder {
         let side = if forward { &mut self.fwd } else { &mut self.bwd };
         side.len.add(payload);
         side.header_bytes += u64::from(p.header);
-        if p.proto == PROTO_TCP && side.init_win.is_none() {
+        // Both official tools overwrite the backward initial window with every backward packet.
+        let overwrite = !forward && self.compat.first_fin_closes();
+        if p.proto == PROTO_TCP && (side.init_win.is_none() || overwrite) {
             side.init_win = Some(p.window);
         }
         if self.compat == Compat::Corrected {
@@ -310,6 +334,8 @@ impl FlowBuilder {
             if p.flags & flag::URG != 0 {
                 side.urg += 1;
             }
+        }
+        if self.compat != Compat::Cicids2017 {
             for (bit, count) in self.flags.iter_mut().enumerate() {
                 if p.flags & (1 << bit) != 0 {
                     *count += 1;
@@ -323,7 +349,7 @@ impl FlowBuilder {
             return Close::Open;
         }
         match self.compat {
-            Compat::Cicids2017 => {
+            Compat::Cicids2017 | Compat::CicFlowMeter4 => {
                 if p.flags & flag::FIN != 0 {
                     Close::Closed
                 } else {
@@ -436,15 +462,21 @@ impl FlowBuilder {
             FeatureId::EceFlagCount,
         ];
         match self.compat {
-            Compat::Corrected => {
+            Compat::Corrected | Compat::CicFlowMeter4 => {
                 let bits = [flag::FIN, flag::SYN, flag::RST, flag::PSH, flag::ACK, flag::URG, flag::CWR, flag::ECE];
                 for (id, bit) in ids.iter().zip(bits) {
                     set(*id, f64::from(self.flags[bit.trailing_zeros() as usize]));
                 }
-                set(FeatureId::FwdPshFlags, f64::from(self.fwd.psh));
-                set(FeatureId::BwdPshFlags, f64::from(self.bwd.psh));
-                set(FeatureId::FwdUrgFlags, f64::from(self.fwd.urg));
-                set(FeatureId::BwdUrgFlags, f64::from(self.bwd.urg));
+                if self.compat == Compat::Corrected {
+                    set(FeatureId::FwdPshFlags, f64::from(self.fwd.psh));
+                    set(FeatureId::BwdPshFlags, f64::from(self.bwd.psh));
+                    set(FeatureId::FwdUrgFlags, f64::from(self.fwd.urg));
+                    set(FeatureId::BwdUrgFlags, f64::from(self.bwd.urg));
+                } else {
+                    // V4 counts PSH/URG per direction in the first packet only.
+                    set(FeatureId::FwdPshFlags, if self.first_flags & flag::PSH != 0 { 1.0 } else { 0.0 });
+                    set(FeatureId::FwdUrgFlags, if self.first_flags & flag::URG != 0 { 1.0 } else { 0.0 });
+                }
             }
             Compat::Cicids2017 => {
                 // The 2017 tool records the first packet's flags only and prints them by
@@ -466,21 +498,29 @@ impl FlowBuilder {
                 set(FeatureId::DownUpRatio, if nf > 0 { nb as f64 / nf as f64 } else { 0.0 });
                 // The corrected tool's subflow counter increments on every packet (an operator
                 // precedence slip), so each value is the total divided by the packet count.
-                let div = |x: f64| if n > 0 { (x as u64 / n) as f64 } else { 0.0 };
+                let div = |x: f64| (x as u64).checked_div(n).unwrap_or(0) as f64;
+                set(FeatureId::SubflowFwdPackets, div(nf as f64));
+                set(FeatureId::SubflowFwdBytes, div(fwd_bytes));
+                set(FeatureId::SubflowBwdPackets, div(nb as f64));
+                set(FeatureId::SubflowBwdBytes, div(bwd_bytes));
+            }
+            Compat::CicFlowMeter4 => {
+                set(FeatureId::DownUpRatio, if nf > 0 { nb as f64 / nf as f64 } else { 0.0 });
+                // Subflow count = gaps over one second; integer division; 0 without any gap.
+                let div = |x: f64| (x as u64).checked_div(self.subflow_gaps).unwrap_or(0) as f64;
                 set(FeatureId::SubflowFwdPackets, div(nf as f64));
                 set(FeatureId::SubflowFwdBytes, div(fwd_bytes));
                 set(FeatureId::SubflowBwdPackets, div(nb as f64));
                 set(FeatureId::SubflowBwdBytes, div(bwd_bytes));
             }
             Compat::Cicids2017 => {
-                set(FeatureId::DownUpRatio, if nf > 0 { (nb / nf) as f64 } else { 0.0 });
-                // Subflows are separated by gaps over one second; integer division.
-                let subflows = 1 + self.subflow_gaps;
-                let div = |x: f64| (x as u64 / subflows) as f64;
-                set(FeatureId::SubflowFwdPackets, div(nf as f64));
-                set(FeatureId::SubflowFwdBytes, div(fwd_bytes));
-                set(FeatureId::SubflowBwdPackets, div(nb as f64));
-                set(FeatureId::SubflowBwdBytes, div(bwd_bytes));
+                set(FeatureId::DownUpRatio, nb.checked_div(nf).unwrap_or(0) as f64);
+                // The 2017 tool never splits a flow into subflows: every subflow value equals
+                // the flow's total (true of all 96 reference flows and the whole 2017 release).
+                set(FeatureId::SubflowFwdPackets, nf as f64);
+                set(FeatureId::SubflowFwdBytes, fwd_bytes);
+                set(FeatureId::SubflowBwdPackets, nb as f64);
+                set(FeatureId::SubflowBwdBytes, bwd_bytes);
             }
         }
     }
@@ -501,7 +541,7 @@ impl FlowBuilder {
 
     fn initial_windows(&self) -> (f64, f64) {
         let missing = match self.compat {
-            Compat::Corrected => 0.0,
+            Compat::Corrected | Compat::CicFlowMeter4 => 0.0,
             Compat::Cicids2017 => -1.0,
         };
         let w = |s: &Side| s.init_win.map_or(missing, f64::from);

@@ -63,7 +63,15 @@ pub struct Frame<'a> {
 pub fn is_capture(path: &Path) -> bool {
     let mut magic = [0u8; 4];
     match File::open(path).and_then(|mut f| f.read_exact(&mut magic)) {
-        Ok(()) => is_capture_magic(&magic) || magic[..2] == [0x1f, 0x8b],
+        Ok(()) if magic[..2] == [0x1f, 0x8b] => {
+            // gzip: a capture only if what it holds starts like one (a .csv.gz is not).
+            let mut inner = [0u8; 4];
+            File::open(path)
+                .map(|f| flate2::read::MultiGzDecoder::new(BufReader::new(f)))
+                .and_then(|mut gz| gz.read_exact(&mut inner))
+                .is_ok_and(|()| is_capture_magic(&inner))
+        }
+        Ok(()) => is_capture_magic(&magic),
         Err(_) => false,
     }
 }
