@@ -82,7 +82,13 @@ pub enum Decoded {
 /// Decodes a frame of any supported link type.
 pub fn decode(frame: &Frame<'_>) -> Result<Decoded, SkipReason> {
     let sliced = match frame.link_type {
-        link::ETHERNET => LaxSlicedPacket::from_ethernet(frame.data).map_err(|_| SkipReason::MalformedHeader)?,
+        link::ETHERNET => {
+            let sliced = LaxSlicedPacket::from_ethernet(frame.data).map_err(|_| SkipReason::MalformedHeader)?;
+            match pppoe_ip(&sliced) {
+                Some(ip) => LaxSlicedPacket::from_ip(ip).map_err(|_| SkipReason::MalformedHeader)?,
+                None => sliced,
+            }
+        }
         link::NULL | link::LOOP => {
             let body = frame.data.get(4..).ok_or(SkipReason::MalformedHeader)?;
             LaxSlicedPacket::from_ip(body).map_err(|_| not_ip_or_malformed(body))?
@@ -106,6 +112,27 @@ pub fn decode(frame: &Frame<'_>) -> Result<Decoded, SkipReason> {
         _ => return Err(SkipReason::UnknownLinkType),
     };
     from_sliced(frame, &sliced)
+}
+
+/// PPPoE session traffic (EtherType 0x8864), which etherparse does not slice: a 6-byte PPPoE
+/// header and a 2-byte PPP protocol (0x0021 IPv4, 0x0057 IPv6) precede the IP packet.
+fn pppoe_ip<'a>(sliced: &LaxSlicedPacket<'a>) -> Option<&'a [u8]> {
+    if sliced.net.is_some() {
+        return None;
+    }
+    let payload = match (sliced.link_exts.last(), &sliced.link) {
+        (Some(etherparse::LaxLinkExtSlice::Vlan(v)), _) => v.payload(),
+        (None, Some(etherparse::LinkSlice::Ethernet2(e))) => e.payload(),
+        _ => return None,
+    };
+    if payload.ether_type != EtherType(0x8864) {
+        return None;
+    }
+    let proto = payload.payload.get(6..8)?;
+    match proto {
+        [0x00, 0x21] | [0x00, 0x57] => payload.payload.get(8..),
+        _ => None,
+    }
 }
 
 fn not_ip_or_malformed(body: &[u8]) -> SkipReason {
