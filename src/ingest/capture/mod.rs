@@ -43,8 +43,29 @@ pub fn extract_file(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
     let mut report = CaptureReport::default();
-    let mut reader = reader::CaptureReader::open(path, &mut report)
+    let reader = reader::CaptureReader::open(path, &mut report)
         .map_err(|source| CaptureError::Open { path: path.to_path_buf(), source })?;
+    Ok(extract_from(reader, report, opts, progress))
+}
+
+/// Extracts the flows of a capture held in memory (plain or gzip); used by the fuzz target.
+pub fn extract_bytes(bytes: Vec<u8>, opts: &ExtractOptions) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
+    let mut report = CaptureReport::default();
+    let gz = bytes.starts_with(&[0x1f, 0x8b]);
+    let cursor = std::io::Cursor::new(bytes);
+    let src: Box<dyn std::io::Read + Send> =
+        if gz { Box::new(flate2::read::MultiGzDecoder::new(cursor)) } else { Box::new(cursor) };
+    let reader = reader::CaptureReader::from_reader(src, gz, &mut report)
+        .map_err(|source| CaptureError::Open { path: "<memory>".into(), source })?;
+    Ok(extract_from(reader, report, opts, &mut |_, _| {}))
+}
+
+fn extract_from(
+    mut reader: reader::CaptureReader,
+    mut report: CaptureReport,
+    opts: &ExtractOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> (Vec<FlowRecord>, CaptureReport) {
     let mut extractor = FlowExtractor::new(opts.clone());
     loop {
         let decoded = match reader.next_frame(&mut report) {
@@ -77,7 +98,7 @@ pub fn extract_file(
     report.bytes = reader.consumed();
     let flows = extractor.finish(&mut report);
     progress(report.bytes, report.packets);
-    Ok((flows, report))
+    (flows, report)
 }
 
 /// Reads a capture into a [`FlowTable`] (one source, dialect `Capture`), with its report.

@@ -251,9 +251,9 @@ impl CaptureReader {
             }
             let fields = RecordFields::read(self.avail(), header.endianness);
             let number = self.number + 1;
+            // Damage is reported at the number the next packet will get, and is not itself
+            // counted as a packet, so numbers stay those of the intact records.
             if !fields.plausible(&header, self.have_ts.then_some(self.last_ts_us)) {
-                self.number = number;
-                report.packets += 1;
                 report.note(SkipReason::DamagedRecord, number);
                 self.resync_pcap(&header);
                 continue;
@@ -269,8 +269,6 @@ impl CaptureReader {
             let (ts_sec, ts_frac, data_len, orig_len) = match parsed {
                 Ok(v) => v,
                 Err(_) => {
-                    self.number = number;
-                    report.packets += 1;
                     report.note(SkipReason::DamagedRecord, number);
                     self.resync_pcap(&header);
                     continue;
@@ -354,8 +352,6 @@ impl CaptureReader {
                 }
                 BlockStep::Other { used } => self.advance(used),
                 BlockStep::Damaged => {
-                    self.number = number;
-                    report.packets += 1;
                     report.note(SkipReason::DamagedBlock, number);
                     self.skip_damaged_block(declared, endianness);
                 }

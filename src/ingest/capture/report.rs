@@ -149,8 +149,14 @@ impl fmt::Display for CaptureReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{}: {} packets, {} in {} flows (peak {} active), link types {:?}",
-            self.format, self.packets, self.packets_in_flows, self.flows, self.peak_active_flows, self.link_types
+            "{}: {} packets, {} in {} flows, {} in flows too small to output (peak {} active flows), link types {:?}",
+            self.format,
+            self.packets,
+            self.packets_in_flows,
+            self.flows,
+            self.packets_in_small_flows,
+            self.peak_active_flows,
+            self.link_types
         )?;
         for (reason, rc) in &self.reasons {
             writeln!(f, "  {reason}: {} (first at packet {})", rc.count, rc.first_packet)?;
