@@ -227,12 +227,19 @@ fn corrected_mode_differs_from_the_official_tool_only_where_it_fixes_it() {
     let (flows, _) = extract(&shared("cicflowmeter-reference/official-test/test.pcap"), &corrected());
     let official = Official::csv("cicflowmeter-reference/official-test/test.pcap_CIC.csv");
     let (matched, agreeing) = compare(&flows, &official, -3);
-    // Flows that the first FIN split in two are one flow here: fewer, but most still match,
-    // and what the extra packets (empty FIN/ACKs) cannot change agrees on every match.
-    assert!(matched >= 45 && flows.len() < 96, "matched {matched}, ours {}", flows.len());
+    // Flows that the first FIN split in two or three are one flow here (the teardown's last
+    // ACKs and retransmissions stay in the connection's flow): every one of our flows is
+    // an official flow's start, and what those extra packets cannot change agrees.
+    assert_eq!(matched, flows.len());
+    assert!(flows.len() >= 45 && flows.len() < 96, "ours {}", flows.len());
     use netvigil::features::FeatureId as F;
-    for id in [F::TotalLenFwdPackets, F::TotalLenBwdPackets, F::InitWinBytesFwd, F::MinSegSizeFwd, F::ActDataPktFwd] {
+    for id in [F::InitWinBytesFwd, F::MinSegSizeFwd, F::ActDataPktFwd, F::FwdPacketLenMax] {
         assert_eq!(agreeing[id as usize], matched, "{:?}", id);
+    }
+    // Payload totals differ only where a segment was retransmitted after both FINs (one
+    // flow: the official tool makes that retransmission a flow of its own).
+    for id in [F::TotalLenFwdPackets, F::TotalLenBwdPackets] {
+        assert!(agreeing[id as usize] + 1 >= matched, "{:?}: {}", id, agreeing[id as usize]);
     }
     // The 2017 tool reports one flag per flow; the corrected one counts them.
     assert!(agreeing[F::AckFlagCount as usize] < matched / 2);
@@ -307,7 +314,7 @@ fn absurd_and_zero_lengths_are_skipped_and_reading_resumes() {
     assert!(report.count(SkipReason::ZeroLength) >= 1, "{report}");
     // Nearly all of the 3,292 packets still reach their flows.
     assert!(report.packets_in_flows + report.packets_in_small_flows > 3200, "{report}");
-    assert!(flows.len() >= 50);
+    assert!(flows.len() >= 40);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
 use super::flow::{Close, Compat, FlowBuilder, FlowParams};
-use super::packet::{Decoded, FragKey, FragmentInfo, PacketInfo};
+use super::packet::{Decoded, FragKey, FragmentInfo, PacketInfo, flag};
 use super::report::{CaptureReport, SkipReason};
 use crate::features::N_FEATURES;
 
@@ -265,10 +265,12 @@ impl FlowExtractor {
         }
         let key = FlowKey::of(&p);
         let ts = p.ts_us;
+        let new_connection = p.flags & flag::SYN != 0 && p.flags & flag::ACK == 0;
         match self.flows.get_mut(&key) {
-            Some(flow) if ts - flow.start_ts > self.opts.flow_timeout_us => {
-                // Timed out: finish it; this packet starts the next flow. The 2017 tool keeps
-                // the old flow's direction, the corrected one takes the packet's.
+            Some(flow) if ts - flow.start_ts > self.opts.flow_timeout_us || (flow.is_terminated() && new_connection) => {
+                // Timed out, or a new connection on a finished one: finish it; this packet
+                // starts the next flow. The official tools keep the old flow's direction on a
+                // timeout, the corrected one takes the packet's.
                 let forward = self.opts.compat == Compat::Corrected || flow.is_forward(&p);
                 let next = FlowBuilder::oriented(&p, self.params, forward);
                 let old = std::mem::replace(flow, next);
@@ -298,8 +300,14 @@ impl FlowExtractor {
         }
         self.last_sweep_ts = now;
         let timeout = self.opts.flow_timeout_us;
-        let expired: Vec<FlowKey> =
-            self.flows.iter().filter(|(_, f)| now - f.start_ts > timeout).map(|(k, _)| *k).collect();
+        // A finished TCP connection quiet for an activity timeout takes no more leftovers.
+        let linger = self.opts.activity_timeout_us;
+        let expired: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| now - f.start_ts > timeout || (f.is_terminated() && now - f.last_ts > linger))
+            .map(|(k, _)| *k)
+            .collect();
         for k in expired {
             if let Some(f) = self.flows.remove(&k) {
                 Self::emit(&mut self.done, &self.opts, f, report);

@@ -203,6 +203,10 @@ pub struct FlowBuilder {
     fin_bwd: bool,
     /// Gaps over one second (CICFlowMeter-V4's subflow count).
     subflow_gaps: u64,
+    /// Corrected mode: FIN seen from both sides, or RST. The flow stays open to take the
+    /// teardown's last ACKs and retransmissions (the corrected data has no flows made of
+    /// such leftovers) until a new SYN, the timeouts or the end of the capture.
+    terminated: bool,
 }
 
 /// Whether the packet just added ends the flow.
@@ -249,6 +253,7 @@ impl FlowBuilder {
             fin_fwd: false,
             fin_bwd: false,
             subflow_gaps: 0,
+            terminated: false,
         };
         if forward {
             f.fwd.last_ts = p.ts_us;
@@ -268,6 +273,11 @@ impl FlowBuilder {
     /// Whether `p` travels in the flow's forward direction.
     pub fn is_forward(&self, p: &PacketInfo) -> bool {
         p.src == self.src && p.sport == self.sport && p.dst == self.dst && p.dport == self.dport
+    }
+
+    /// Whether the TCP connection has ended (corrected mode); see `terminated`.
+    pub fn is_terminated(&self) -> bool {
+        self.terminated
     }
 
     pub fn packets(&self) -> u64 {
@@ -365,10 +375,9 @@ impl FlowBuilder {
                     }
                 }
                 if p.flags & flag::RST != 0 || (self.fin_fwd && self.fin_bwd) {
-                    Close::Closed
-                } else {
-                    Close::Open
+                    self.terminated = true;
                 }
+                Close::Open
             }
         }
     }
