@@ -12,7 +12,12 @@ fuzz_target!(|data: &[u8]| {
         Some(1) => Compat::Cicids2017,
         _ => Compat::CicFlowMeter4,
     };
-    let opts = ExtractOptions { max_flows: 64, max_pending: 64, min_packets: 1, ..ExtractOptions::for_compat(compat) };
+    let opts = ExtractOptions {
+        max_flows: 64,
+        max_pending: 64,
+        min_packets: 1,
+        ..ExtractOptions::for_compat(compat)
+    };
     if let Ok((flows, report)) = extract_bytes(data.get(1..).unwrap_or(&[]).to_vec(), &opts) {
         assert_eq!(report.flows as usize, flows.len());
         assert!(report.packets_in_flows + report.packets_in_small_flows <= report.packets);

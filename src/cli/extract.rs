@@ -43,7 +43,10 @@ pub struct ExtractArgs {
 impl ExtractArgs {
     pub fn options(&self) -> anyhow::Result<ExtractOptions> {
         let secs = |s: f64, name: &str| -> anyhow::Result<i64> {
-            anyhow::ensure!(s.is_finite() && s > 0.0 && s < 1e9, "--{name} must be a positive number of seconds");
+            anyhow::ensure!(
+                s.is_finite() && s > 0.0 && s < 1e9,
+                "--{name} must be a positive number of seconds"
+            );
             Ok((s * 1e6).round() as i64)
         };
         Ok(ExtractOptions {
@@ -89,9 +92,19 @@ pub fn run(args: &ExtractArgs) -> anyhow::Result<()> {
 }
 
 /// One capture: its table, report and extraction time (reading to finished flows).
-fn extract_one(path: &std::path::Path, opts: &ExtractOptions, quiet: bool) -> anyhow::Result<(FlowTable, CaptureReport, Duration)> {
-    let size = std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?.len();
-    let bar = if quiet { ProgressBar::hidden() } else { progress_bar(path, size) };
+fn extract_one(
+    path: &std::path::Path,
+    opts: &ExtractOptions,
+    quiet: bool,
+) -> anyhow::Result<(FlowTable, CaptureReport, Duration)> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?
+        .len();
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        progress_bar(path, size)
+    };
     let started = Instant::now();
     let (flows, report) = capture::extract_file(path, opts, &mut |bytes, packets| {
         bar.set_position(bytes.min(size));
@@ -100,7 +113,11 @@ fn extract_one(path: &std::path::Path, opts: &ExtractOptions, quiet: bool) -> an
     })?;
     let took = started.elapsed();
     bar.finish_and_clear();
-    Ok((capture::records_to_table(path, &flows, &report), report, took))
+    Ok((
+        capture::records_to_table(path, &flows, &report),
+        report,
+        took,
+    ))
 }
 
 fn progress_bar(path: &std::path::Path, size: u64) -> ProgressBar {
@@ -109,12 +126,19 @@ fn progress_bar(path: &std::path::Path, size: u64) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
     bar.set_style(style);
-    bar.set_prefix(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    bar.set_prefix(
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
 
-fn write_reports(path: &std::path::Path, reports: &[(PathBuf, CaptureReport)]) -> anyhow::Result<()> {
+fn write_reports(
+    path: &std::path::Path,
+    reports: &[(PathBuf, CaptureReport)],
+) -> anyhow::Result<()> {
     let value: Vec<serde_json::Value> = reports
         .iter()
         .map(|(p, r)| serde_json::json!({ "capture": p.display().to_string(), "report": r }))

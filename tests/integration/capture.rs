@@ -7,12 +7,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use netvigil::features::{FEATURES, N_FEATURES};
-use netvigil::ingest::capture::{self, CaptureReport, Compat, ExtractOptions, FlowRecord, SkipReason};
+use netvigil::ingest::capture::{
+    self, CaptureReport, Compat, ExtractOptions, FlowRecord, SkipReason,
+};
 
 use crate::common::shared;
 
 fn extract(path: &Path, opts: &ExtractOptions) -> (Vec<FlowRecord>, CaptureReport) {
-    capture::extract_file(path, opts, &mut |_, _| {}).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    capture::extract_file(path, opts, &mut |_, _| {})
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn corrected() -> ExtractOptions {
@@ -21,7 +24,13 @@ fn corrected() -> ExtractOptions {
 
 fn all_shared_captures() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in ["pcaps/normal", "pcaps/attacks", "pcaps/edge", "cicflowmeter-reference/official-test", "cicflowmeter-reference/cicids2017-single-flow"] {
+    for dir in [
+        "pcaps/normal",
+        "pcaps/attacks",
+        "pcaps/edge",
+        "cicflowmeter-reference/official-test",
+        "cicflowmeter-reference/cicids2017-single-flow",
+    ] {
         for entry in std::fs::read_dir(shared(dir)).expect("shared data present") {
             let path = entry.expect("dir entry").path();
             if capture::is_capture(&path) {
@@ -41,7 +50,10 @@ fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
 
 /// Feature vectors keyed by (first packet, src port, dst port) for order-independent equality.
 fn by_first_packet(flows: &[FlowRecord]) -> HashMap<(u64, u16, u16), [f64; N_FEATURES]> {
-    flows.iter().map(|f| ((f.first_packet, f.sport, f.dport), f.features)).collect()
+    flows
+        .iter()
+        .map(|f| ((f.first_packet, f.sport, f.dport), f.features))
+        .collect()
 }
 
 // ------------------------------------------------------------------ every shared capture
@@ -49,7 +61,11 @@ fn by_first_packet(flows: &[FlowRecord]) -> HashMap<(u64, u16, u16), [f64; N_FEA
 #[test]
 fn every_shared_capture_is_read_with_a_report() {
     let files = all_shared_captures();
-    assert!(files.len() >= 22, "expected the shared captures, found {}", files.len());
+    assert!(
+        files.len() >= 22,
+        "expected the shared captures, found {}",
+        files.len()
+    );
     for path in &files {
         for compat in [Compat::Corrected, Compat::Cicids2017, Compat::CicFlowMeter4] {
             let (flows, report) = extract(path, &ExtractOptions::for_compat(compat));
@@ -57,9 +73,15 @@ fn every_shared_capture_is_read_with_a_report() {
             assert!(report.packets > 0, "{name}: no packets");
             assert!(!report.link_types.is_empty(), "{name}: no link type");
             assert_eq!(report.flows as usize, flows.len(), "{name}");
-            assert!(report.packets_in_flows + report.packets_in_small_flows <= report.packets, "{name}: {report}");
+            assert!(
+                report.packets_in_flows + report.packets_in_small_flows <= report.packets,
+                "{name}: {report}"
+            );
             for f in &flows {
-                assert!(f.features.iter().all(|v| v.is_finite()), "{name}: non-finite feature");
+                assert!(
+                    f.features.iter().all(|v| v.is_finite()),
+                    "{name}: non-finite feature"
+                );
                 assert!(f.features[0] >= 0.0, "{name}: negative duration");
                 let n = f.features[netvigil::features::FeatureId::TotalFwdPackets as usize]
                     + f.features[netvigil::features::FeatureId::TotalBwdPackets as usize];
@@ -75,29 +97,46 @@ fn every_shared_capture_is_read_with_a_report() {
 #[test]
 fn damaged_capture_is_resynchronised_and_loses_no_intact_packet() {
     let (good, good_report) = extract(&shared("pcaps/edge/pcapfix_test.pcap"), &corrected());
-    let (flows, report) = extract(&shared("pcaps/edge/pcapfix_test_damaged.pcap"), &corrected());
-    let damaged = report.reasons.get(&SkipReason::DamagedRecord).expect("damage reported");
+    let (flows, report) = extract(
+        &shared("pcaps/edge/pcapfix_test_damaged.pcap"),
+        &corrected(),
+    );
+    let damaged = report
+        .reasons
+        .get(&SkipReason::DamagedRecord)
+        .expect("damage reported");
     assert!(damaged.count >= 1);
     assert_eq!(damaged.first_packet, 2, "first damaged record");
-    assert_eq!(report.packets_in_flows, good_report.packets_in_flows, "{report}");
+    assert_eq!(
+        report.packets_in_flows, good_report.packets_in_flows,
+        "{report}"
+    );
     assert_eq!(flows.len(), good.len());
 }
 
 #[test]
 fn snap_length_cut_packet_keeps_its_headers() {
-    let opts = ExtractOptions { min_packets: 1, ..corrected() };
+    let opts = ExtractOptions {
+        min_packets: 1,
+        ..corrected()
+    };
     let (flows, report) = extract(&shared("pcaps/edge/dpkt_truncated_dns.pcap"), &opts);
     assert_eq!(report.count(SkipReason::CutBySnapLength), 1, "{report}");
     assert_eq!(flows.len(), 1);
     // The payload length comes from the IP header, not from the captured bytes.
-    let captured = std::fs::metadata(shared("pcaps/edge/dpkt_truncated_dns.pcap")).expect("file").len();
+    let captured = std::fs::metadata(shared("pcaps/edge/dpkt_truncated_dns.pcap"))
+        .expect("file")
+        .len();
     let fwd_bytes = flows[0].features[netvigil::features::FeatureId::TotalLenFwdPackets as usize];
     assert!(fwd_bytes > 0.0 && fwd_bytes < captured as f64 * 64.0);
 }
 
 #[test]
 fn loopback_null_link_type_is_decoded() {
-    let (flows, report) = extract(&shared("pcaps/edge/gopacket_test_loopback.pcap"), &corrected());
+    let (flows, report) = extract(
+        &shared("pcaps/edge/gopacket_test_loopback.pcap"),
+        &corrected(),
+    );
     assert_eq!(report.link_types, vec![0]);
     assert!(!flows.is_empty());
     assert_eq!(report.packets_in_flows, report.packets, "{report}");
@@ -105,11 +144,20 @@ fn loopback_null_link_type_is_decoded() {
 
 #[test]
 fn pcapng_byte_orders_give_identical_flows() {
-    let (be, _) = extract(&shared("pcaps/edge/gopacket_pcapng_be_test001.pcapng"), &corrected());
-    let (le, _) = extract(&shared("pcaps/edge/gopacket_pcapng_le_test001.pcapng"), &corrected());
+    let (be, _) = extract(
+        &shared("pcaps/edge/gopacket_pcapng_be_test001.pcapng"),
+        &corrected(),
+    );
+    let (le, _) = extract(
+        &shared("pcaps/edge/gopacket_pcapng_le_test001.pcapng"),
+        &corrected(),
+    );
     assert!(!be.is_empty());
     assert_eq!(by_first_packet(&be), by_first_packet(&le));
-    assert_eq!(be.iter().map(|f| f.start_us).collect::<Vec<_>>(), le.iter().map(|f| f.start_us).collect::<Vec<_>>());
+    assert_eq!(
+        be.iter().map(|f| f.start_us).collect::<Vec<_>>(),
+        le.iter().map(|f| f.start_us).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -121,7 +169,10 @@ fn pppoe_traffic_is_decoded() {
 
 #[test]
 fn ipv6_and_icmp_flows_are_built() {
-    let opts = ExtractOptions { min_packets: 1, ..corrected() };
+    let opts = ExtractOptions {
+        min_packets: 1,
+        ..corrected()
+    };
     let (flows, _) = extract(&shared("pcaps/normal/hieulw_cicflowmeter_test.pcap"), &opts);
     assert!(flows.iter().any(|f| f.src.is_ipv6()), "IPv6 flows");
     let (flows, _) = extract(&shared("pcaps/edge/dpkt_dns_icmp.pcap"), &opts);
@@ -141,14 +192,28 @@ impl Official {
     fn csv(rel: &str) -> Self {
         let text = std::fs::read_to_string(shared(rel)).expect("reference present");
         let mut lines = text.lines();
-        let header = lines.next().expect("header").split(',').map(|h| h.trim().to_string()).collect();
-        let rows = lines.map(|l| l.split(',').map(|v| v.trim().to_string()).collect()).collect();
+        let header = lines
+            .next()
+            .expect("header")
+            .split(',')
+            .map(|h| h.trim().to_string())
+            .collect();
+        let rows = lines
+            .map(|l| l.split(',').map(|v| v.trim().to_string()).collect())
+            .collect();
         Official { header, rows }
     }
 
     fn col(&self, spellings: &[&str]) -> Option<usize> {
-        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-        spellings.iter().find_map(|s| self.header.iter().position(|h| norm(h) == norm(s)))
+        let norm = |s: &str| {
+            s.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        spellings
+            .iter()
+            .find_map(|s| self.header.iter().position(|h| norm(h) == norm(s)))
     }
 }
 
@@ -169,7 +234,11 @@ fn agree(a: f64, b: f64) -> bool {
 }
 
 /// Matches every official row to one of our flows; returns per-feature agreement counts.
-fn compare(ours: &[FlowRecord], official: &Official, offset_h: i64) -> (usize, [usize; N_FEATURES]) {
+fn compare(
+    ours: &[FlowRecord],
+    official: &Official,
+    offset_h: i64,
+) -> (usize, [usize; N_FEATURES]) {
     let c = |names: &[&str]| official.col(names).expect("official column");
     let (sip, sp, dip, dp, pr, ts) = (
         c(&["Source IP", "Src IP"]),
@@ -209,8 +278,10 @@ fn compare(ours: &[FlowRecord], official: &Official, offset_h: i64) -> (usize, [
 
 #[test]
 fn official_test_pcap_is_reproduced_in_cicids2017_mode() {
-    let (flows, report) =
-        extract(&shared("cicflowmeter-reference/official-test/test.pcap"), &ExtractOptions::for_compat(Compat::Cicids2017));
+    let (flows, report) = extract(
+        &shared("cicflowmeter-reference/official-test/test.pcap"),
+        &ExtractOptions::for_compat(Compat::Cicids2017),
+    );
     let official = Official::csv("cicflowmeter-reference/official-test/test.pcap_CIC.csv");
     assert_eq!(official.rows.len(), 96);
     assert_eq!(flows.len(), 96, "{report}");
@@ -224,22 +295,39 @@ fn official_test_pcap_is_reproduced_in_cicids2017_mode() {
 
 #[test]
 fn corrected_mode_differs_from_the_official_tool_only_where_it_fixes_it() {
-    let (flows, _) = extract(&shared("cicflowmeter-reference/official-test/test.pcap"), &corrected());
+    let (flows, _) = extract(
+        &shared("cicflowmeter-reference/official-test/test.pcap"),
+        &corrected(),
+    );
     let official = Official::csv("cicflowmeter-reference/official-test/test.pcap_CIC.csv");
     let (matched, agreeing) = compare(&flows, &official, -3);
     // Flows that the first FIN split in two or three are one flow here (the teardown's last
     // ACKs and retransmissions stay in the connection's flow): every one of our flows is
     // an official flow's start, and what those extra packets cannot change agrees.
     assert_eq!(matched, flows.len());
-    assert!(flows.len() >= 45 && flows.len() < 96, "ours {}", flows.len());
+    assert!(
+        flows.len() >= 45 && flows.len() < 96,
+        "ours {}",
+        flows.len()
+    );
     use netvigil::features::FeatureId as F;
-    for id in [F::InitWinBytesFwd, F::MinSegSizeFwd, F::ActDataPktFwd, F::FwdPacketLenMax] {
+    for id in [
+        F::InitWinBytesFwd,
+        F::MinSegSizeFwd,
+        F::ActDataPktFwd,
+        F::FwdPacketLenMax,
+    ] {
         assert_eq!(agreeing[id as usize], matched, "{:?}", id);
     }
     // Payload totals differ only where a segment was retransmitted after both FINs (one
     // flow: the official tool makes that retransmission a flow of its own).
     for id in [F::TotalLenFwdPackets, F::TotalLenBwdPackets] {
-        assert!(agreeing[id as usize] + 1 >= matched, "{:?}: {}", id, agreeing[id as usize]);
+        assert!(
+            agreeing[id as usize] + 1 >= matched,
+            "{:?}: {}",
+            id,
+            agreeing[id as usize]
+        );
     }
     // The 2017 tool reports one flag per flow; the corrected one counts them.
     assert!(agreeing[F::AckFlagCount as usize] < matched / 2);
@@ -251,13 +339,30 @@ fn cicids2017_sample_flow_is_reproduced_in_cicflowmeter4_mode() {
         &shared("cicflowmeter-reference/cicids2017-single-flow/sample.pcap"),
         &ExtractOptions::for_compat(Compat::CicFlowMeter4),
     );
-    let text = std::fs::read_to_string(shared("cicflowmeter-reference/cicids2017-single-flow/sample.json")).expect("json");
-    let rows: Vec<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(&text).expect("json rows");
+    let text = std::fs::read_to_string(shared(
+        "cicflowmeter-reference/cicids2017-single-flow/sample.json",
+    ))
+    .expect("json");
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(&text).expect("json rows");
     let row = &rows[0];
-    let flow = flows.iter().find(|f| f.sport == 49545 && f.dport == 443).expect("the sample flow");
+    let flow = flows
+        .iter()
+        .find(|f| f.sport == 49545 && f.dport == 443)
+        .expect("the sample flow");
     for (k, spec) in FEATURES.iter().enumerate() {
-        let theirs = spec.spellings().iter().find_map(|s| row.get(*s)).and_then(|v| v.as_f64()).expect(spec.name);
-        assert!(agree(flow.features[k], theirs), "{}: ours {} official {theirs}", spec.name, flow.features[k]);
+        let theirs = spec
+            .spellings()
+            .iter()
+            .find_map(|s| row.get(*s))
+            .and_then(|v| v.as_f64())
+            .expect(spec.name);
+        assert!(
+            agree(flow.features[k], theirs),
+            "{}: ours {} official {theirs}",
+            spec.name,
+            flow.features[k]
+        );
     }
 }
 
@@ -285,11 +390,21 @@ fn truncated_captures_never_panic_and_report_the_cut() {
     let dir = tempfile::tempdir().expect("tempdir");
     let offsets = record_offsets(&bytes);
     // Cut inside a record header, inside packet data, and at odd places near the start.
-    let cuts = [offsets[1000] + 7, offsets[2000] + 30, 25, 40, bytes.len() - 1];
+    let cuts = [
+        offsets[1000] + 7,
+        offsets[2000] + 30,
+        25,
+        40,
+        bytes.len() - 1,
+    ];
     for cut in cuts {
         let path = write_temp(&dir, &format!("cut{cut}.pcap"), &bytes[..cut]);
         let (_, report) = extract(&path, &corrected());
-        assert_eq!(report.count(SkipReason::TruncatedRecord), 1, "cut at {cut}: {report}");
+        assert_eq!(
+            report.count(SkipReason::TruncatedRecord),
+            1,
+            "cut at {cut}: {report}"
+        );
     }
     // A file shorter than its own header is an error, not a panic.
     let path = write_temp(&dir, "tiny.pcap", &bytes[..10]);
@@ -309,11 +424,17 @@ fn absurd_and_zero_lengths_are_skipped_and_reading_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_temp(&dir, "damaged.pcap", &bytes);
     let (flows, report) = extract(&path, &corrected());
-    let damaged = report.reasons.get(&SkipReason::DamagedRecord).expect("damage reported");
+    let damaged = report
+        .reasons
+        .get(&SkipReason::DamagedRecord)
+        .expect("damage reported");
     assert_eq!(damaged.first_packet, 501, "{report}");
     assert!(report.count(SkipReason::ZeroLength) >= 1, "{report}");
     // Nearly all of the 3,292 packets still reach their flows.
-    assert!(report.packets_in_flows + report.packets_in_small_flows > 3200, "{report}");
+    assert!(
+        report.packets_in_flows + report.packets_in_small_flows > 3200,
+        "{report}"
+    );
     assert!(flows.len() >= 40);
 }
 
@@ -326,16 +447,30 @@ fn garbage_after_the_header_does_not_hang() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_temp(&dir, "garbage.pcap", &garbage);
     let (_, report) = extract(&path, &corrected());
-    assert!(report.count(SkipReason::DamagedRecord) + report.count(SkipReason::TruncatedRecord) >= 1, "{report}");
+    assert!(
+        report.count(SkipReason::DamagedRecord) + report.count(SkipReason::TruncatedRecord) >= 1,
+        "{report}"
+    );
 }
 
 /// Rewrites a little-endian microsecond pcap as big-endian and/or nanosecond.
 fn reencode(bytes: &[u8], big_endian: bool, nanos: bool) -> Vec<u8> {
-    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
-    let put = |out: &mut Vec<u8>, v: u32| out.extend(if big_endian { v.to_be_bytes() } else { v.to_le_bytes() });
+    let u32_at =
+        |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+    let put = |out: &mut Vec<u8>, v: u32| {
+        out.extend(if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        })
+    };
     let mut out = Vec::with_capacity(bytes.len());
     put(&mut out, if nanos { 0xA1B2_3C4D } else { 0xA1B2_C3D4 });
-    let version = if big_endian { [0, 2, 0, 4] } else { [2, 0, 4, 0] };
+    let version = if big_endian {
+        [0, 2, 0, 4]
+    } else {
+        [2, 0, 4, 0]
+    };
     out.extend(version);
     for at in [8, 12, 16, 20] {
         put(&mut out, u32_at(bytes, at));
@@ -355,7 +490,10 @@ fn reencode(bytes: &[u8], big_endian: bool, nanos: bool) -> Vec<u8> {
 #[test]
 fn byte_order_nanoseconds_and_gzip_give_identical_flows() {
     let bytes = test_pcap_bytes();
-    let (reference, _) = extract(&shared("cicflowmeter-reference/official-test/test.pcap"), &corrected());
+    let (reference, _) = extract(
+        &shared("cicflowmeter-reference/official-test/test.pcap"),
+        &corrected(),
+    );
     let reference = by_first_packet(&reference);
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, data) in [
@@ -393,7 +531,9 @@ fn swapped_packets_are_reordered_and_duplicates_counted() {
         i64::from(u32::from_le_bytes(r[0..4].try_into().expect("4"))) * 1_000_000
             + i64::from(u32::from_le_bytes(r[4..8].try_into().expect("4")))
     };
-    let i = (100..offsets.len() - 1).find(|&i| ts(i + 1) - ts(i) > 0 && ts(i + 1) - ts(i) < 50_000).expect("close pair");
+    let i = (100..offsets.len() - 1)
+        .find(|&i| ts(i + 1) - ts(i) > 0 && ts(i + 1) - ts(i) < 50_000)
+        .expect("close pair");
     let mut swapped = bytes[..offsets[i]].to_vec();
     swapped.extend(record(i + 1));
     swapped.extend(record(i));
@@ -402,8 +542,15 @@ fn swapped_packets_are_reordered_and_duplicates_counted() {
     let path = write_temp(&dir, "swapped.pcap", &swapped);
     let (flows, report) = extract(&path, &corrected());
     assert_eq!(report.count(SkipReason::Reordered), 1, "{report}");
-    let (reference, _) = extract(&shared("cicflowmeter-reference/official-test/test.pcap"), &corrected());
-    let features = |v: &[FlowRecord]| v.iter().map(|f| f.features.map(f64::to_bits)).collect::<Vec<_>>();
+    let (reference, _) = extract(
+        &shared("cicflowmeter-reference/official-test/test.pcap"),
+        &corrected(),
+    );
+    let features = |v: &[FlowRecord]| {
+        v.iter()
+            .map(|f| f.features.map(f64::to_bits))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(features(&flows), features(&reference));
 
     // The same record twice in a row is a duplicate: counted and dropped.
@@ -418,7 +565,11 @@ fn swapped_packets_are_reordered_and_duplicates_counted() {
 
 #[test]
 fn flow_table_is_bounded_by_max_flows() {
-    let opts = ExtractOptions { max_flows: 50, min_packets: 1, ..corrected() };
+    let opts = ExtractOptions {
+        max_flows: 50,
+        min_packets: 1,
+        ..corrected()
+    };
     let (flows, report) = extract(&shared("pcaps/attacks/synscan.pcapng"), &opts);
     assert!(report.count(SkipReason::FlowEvicted) > 0, "{report}");
     assert!(report.peak_active_flows <= 51, "{report}");
@@ -431,11 +582,21 @@ fn flow_table_is_bounded_by_max_flows() {
 fn timeouts_are_options() {
     let path = shared("cicflowmeter-reference/official-test/test.pcap");
     let (default, _) = extract(&path, &corrected());
-    let short = ExtractOptions { flow_timeout_us: 1_000_000, activity_timeout_us: 100_000, ..corrected() };
+    let short = ExtractOptions {
+        flow_timeout_us: 1_000_000,
+        activity_timeout_us: 100_000,
+        ..corrected()
+    };
     let (split, _) = extract(&path, &short);
-    assert!(split.len() > default.len(), "a 1 s flow timeout splits flows");
+    assert!(
+        split.len() > default.len(),
+        "a 1 s flow timeout splits flows"
+    );
     let idle = netvigil::features::FeatureId::IdleMean as usize;
-    assert!(split.iter().filter(|f| f.features[idle] > 0.0).count() > default.iter().filter(|f| f.features[idle] > 0.0).count());
+    assert!(
+        split.iter().filter(|f| f.features[idle] > 0.0).count()
+            > default.iter().filter(|f| f.features[idle] > 0.0).count()
+    );
 }
 
 // ------------------------------------------------------------------ ingest and CLI
@@ -443,7 +604,9 @@ fn timeouts_are_options() {
 #[test]
 fn read_flows_takes_captures_like_csvs() {
     let path = shared("cicflowmeter-reference/official-test/test.pcap");
-    let table = netvigil::ingest::read_flows(&[path.clone()], &netvigil::ingest::ReadOptions::default()).expect("read");
+    let table =
+        netvigil::ingest::read_flows(&[path.clone()], &netvigil::ingest::ReadOptions::default())
+            .expect("read");
     let (flows, _) = extract(&path, &corrected());
     assert_eq!(table.len(), flows.len());
     assert_eq!(table.sources[0].dialect, netvigil::ingest::Dialect::Capture);
@@ -472,7 +635,11 @@ fn extract_command_writes_csv_and_parquet_that_read_back() {
         let json = std::fs::read_to_string(&report).expect("report written");
         assert!(json.contains("\"packets\": 3292"), "{json}");
         if out.extension().is_some_and(|e| e == "csv") {
-            let table = netvigil::ingest::read_flows(&[out.clone()], &netvigil::ingest::ReadOptions::default()).expect("read back");
+            let table = netvigil::ingest::read_flows(
+                &[out.clone()],
+                &netvigil::ingest::ReadOptions::default(),
+            )
+            .expect("read back");
             assert_eq!(table.len(), 96);
         } else {
             assert!(std::fs::metadata(&out).expect("parquet written").len() > 1000);

@@ -61,7 +61,11 @@ impl Default for ExtractOptions {
 impl ExtractOptions {
     /// Defaults for a compatibility mode.
     pub fn for_compat(compat: Compat) -> Self {
-        ExtractOptions { compat, drop_duplicates: compat == Compat::Corrected, ..Self::default() }
+        ExtractOptions {
+            compat,
+            drop_duplicates: compat == Compat::Corrected,
+            ..Self::default()
+        }
     }
 }
 
@@ -113,9 +117,21 @@ struct FlowKey {
 impl FlowKey {
     fn of(p: &PacketInfo) -> Self {
         if (p.src, p.sport) <= (p.dst, p.dport) {
-            FlowKey { a: p.src, b: p.dst, pa: p.sport, pb: p.dport, proto: p.proto }
+            FlowKey {
+                a: p.src,
+                b: p.dst,
+                pa: p.sport,
+                pb: p.dport,
+                proto: p.proto,
+            }
         } else {
-            FlowKey { a: p.dst, b: p.src, pa: p.dport, pb: p.sport, proto: p.proto }
+            FlowKey {
+                a: p.dst,
+                b: p.src,
+                pa: p.dport,
+                pb: p.sport,
+                proto: p.proto,
+            }
         }
     }
 }
@@ -139,7 +155,10 @@ pub struct FlowExtractor {
 
 impl FlowExtractor {
     pub fn new(opts: ExtractOptions) -> Self {
-        let params = FlowParams { compat: opts.compat, activity_timeout_us: opts.activity_timeout_us };
+        let params = FlowParams {
+            compat: opts.compat,
+            activity_timeout_us: opts.activity_timeout_us,
+        };
         FlowExtractor {
             opts,
             params,
@@ -165,12 +184,12 @@ impl FlowExtractor {
             Decoded::Packet(p) => (p.ts_us, p.number),
             Decoded::Fragment(f) => (f.ts_us, f.number),
         };
-        if let Decoded::Packet(p) = &item {
-            if self.is_duplicate(p) {
-                report.note(SkipReason::Duplicate, number);
-                if self.opts.drop_duplicates {
-                    return;
-                }
+        if let Decoded::Packet(p) = &item
+            && self.is_duplicate(p)
+        {
+            report.note(SkipReason::Duplicate, number);
+            if self.opts.drop_duplicates {
+                return;
             }
         }
         if ts >= self.newest_ts {
@@ -182,7 +201,9 @@ impl FlowExtractor {
             } else {
                 report.note(SkipReason::OutOfOrder, number);
             }
-            let at = self.pending.partition_point(|(t, n, _)| (*t, *n) <= (ts, number));
+            let at = self
+                .pending
+                .partition_point(|(t, n, _)| (*t, *n) <= (ts, number));
             self.pending.insert(at, (ts, number, item));
         }
         self.release(false, report);
@@ -206,7 +227,9 @@ impl FlowExtractor {
             if !(all || *ts <= horizon || self.pending.len() > self.opts.max_pending) {
                 break;
             }
-            let Some((ts, _, item)) = self.pending.pop_front() else { break };
+            let Some((ts, _, item)) = self.pending.pop_front() else {
+                break;
+            };
             // A packet that arrives after later ones were processed is handled at the
             // latest processed time so that no interval becomes negative.
             let ts = ts.max(self.released_ts);
@@ -267,7 +290,10 @@ impl FlowExtractor {
         let ts = p.ts_us;
         let new_connection = p.flags & flag::SYN != 0 && p.flags & flag::ACK == 0;
         match self.flows.get_mut(&key) {
-            Some(flow) if ts - flow.start_ts > self.opts.flow_timeout_us || (flow.is_terminated() && new_connection) => {
+            Some(flow)
+                if ts - flow.start_ts > self.opts.flow_timeout_us
+                    || (flow.is_terminated() && new_connection) =>
+            {
                 // Timed out, or a new connection on a finished one: finish it; this packet
                 // starts the next flow. The official tools keep the old flow's direction on a
                 // timeout, the corrected one takes the packet's.
@@ -277,10 +303,10 @@ impl FlowExtractor {
                 Self::emit(&mut self.done, &self.opts, old, report);
             }
             Some(flow) => {
-                if flow.add(&p) == Close::Closed {
-                    if let Some(f) = self.flows.remove(&key) {
-                        Self::emit(&mut self.done, &self.opts, f, report);
-                    }
+                if flow.add(&p) == Close::Closed
+                    && let Some(f) = self.flows.remove(&key)
+                {
+                    Self::emit(&mut self.done, &self.opts, f, report);
                 }
             }
             None => {
@@ -305,7 +331,9 @@ impl FlowExtractor {
         let expired: Vec<FlowKey> = self
             .flows
             .iter()
-            .filter(|(_, f)| now - f.start_ts > timeout || (f.is_terminated() && now - f.last_ts > linger))
+            .filter(|(_, f)| {
+                now - f.start_ts > timeout || (f.is_terminated() && now - f.last_ts > linger)
+            })
             .map(|(k, _)| *k)
             .collect();
         for k in expired {
@@ -320,7 +348,8 @@ impl FlowExtractor {
 
     fn evict_oldest(&mut self, report: &mut CaptureReport) {
         let target = self.opts.max_flows - self.opts.max_flows / 10;
-        let mut by_age: Vec<(i64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.last_ts, *k)).collect();
+        let mut by_age: Vec<(i64, FlowKey)> =
+            self.flows.iter().map(|(k, f)| (f.last_ts, *k)).collect();
         let n = self.flows.len().saturating_sub(target);
         if n == 0 {
             return;
@@ -334,7 +363,12 @@ impl FlowExtractor {
         }
     }
 
-    fn emit(done: &mut Vec<FlowRecord>, opts: &ExtractOptions, f: FlowBuilder, report: &mut CaptureReport) {
+    fn emit(
+        done: &mut Vec<FlowRecord>,
+        opts: &ExtractOptions,
+        f: FlowBuilder,
+        report: &mut CaptureReport,
+    ) {
         if f.packets() < opts.min_packets {
             report.packets_in_small_flows += f.packets();
             return;
@@ -355,7 +389,9 @@ impl FlowExtractor {
     /// Exact repeat of one of the last few packets: same time, addresses, ports, IP id,
     /// sequence number, flags and length.
     fn is_duplicate(&mut self, p: &PacketInfo) -> bool {
-        let h = FxBuildHasher.hash_one((p.ts_us, p.src, p.dst, p.sport, p.dport, p.proto, p.ip_id, p.seq, p.flags, p.payload));
+        let h = FxBuildHasher.hash_one((
+            p.ts_us, p.src, p.dst, p.sport, p.dport, p.proto, p.ip_id, p.seq, p.flags, p.payload,
+        ));
         let dup = self.recent.contains(&h);
         self.recent[self.recent_at] = h;
         self.recent_at = (self.recent_at + 1) % DUP_MEMORY;

@@ -89,7 +89,11 @@ impl Stats {
         if self.n > 0 { self.mean } else { 0.0 }
     }
     pub fn std(&self) -> f64 {
-        if self.n > 1 { (self.m2 / (self.n - 1) as f64).max(0.0).sqrt() } else { 0.0 }
+        if self.n > 1 {
+            (self.m2 / (self.n - 1) as f64).max(0.0).sqrt()
+        } else {
+            0.0
+        }
     }
     pub fn min(&self) -> f64 {
         if self.n > 0 { self.min } else { 0.0 }
@@ -148,8 +152,16 @@ impl Bulk {
         if self.bulks == 0 {
             return [0.0; 3];
         }
-        let rate = if self.duration > 0 { (self.bytes as f64 / (self.duration as f64 / 1e6)).trunc() } else { 0.0 };
-        [(self.bytes / self.bulks) as f64, (self.packets / self.bulks) as f64, rate]
+        let rate = if self.duration > 0 {
+            (self.bytes as f64 / (self.duration as f64 / 1e6)).trunc()
+        } else {
+            0.0
+        };
+        [
+            (self.bytes / self.bulks) as f64,
+            (self.packets / self.bulks) as f64,
+            rate,
+        ]
     }
 }
 
@@ -226,7 +238,11 @@ impl FlowBuilder {
     /// keeps the old direction when a flow times out and restarts).
     pub fn oriented(p: &PacketInfo, params: FlowParams, forward: bool) -> Self {
         let compat = params.compat;
-        let (src, sport, dst, dport) = if forward { (p.src, p.sport, p.dst, p.dport) } else { (p.dst, p.dport, p.src, p.sport) };
+        let (src, sport, dst, dport) = if forward {
+            (p.src, p.sport, p.dst, p.dport)
+        } else {
+            (p.dst, p.dport, p.src, p.sport)
+        };
         let mut f = FlowBuilder {
             compat,
             activity_timeout_us: params.activity_timeout_us,
@@ -329,7 +345,11 @@ impl FlowBuilder {
     fn account(&mut self, p: &PacketInfo, forward: bool) {
         let payload = f64::from(p.payload);
         self.all_len.add(payload);
-        let side = if forward { &mut self.fwd } else { &mut self.bwd };
+        let side = if forward {
+            &mut self.fwd
+        } else {
+            &mut self.bwd
+        };
         side.len.add(payload);
         side.header_bytes += u64::from(p.header);
         // Both official tools overwrite the backward initial window with every backward packet.
@@ -387,7 +407,8 @@ impl FlowBuilder {
     fn update_active_idle(&mut self, ts: i64) {
         if ts - self.end_active > self.activity_timeout() {
             if self.end_active - self.start_active > 0 {
-                self.active.add((self.end_active - self.start_active) as f64);
+                self.active
+                    .add((self.end_active - self.start_active) as f64);
             }
             self.idle.add((ts - self.end_active) as f64);
             self.start_active = ts;
@@ -415,17 +436,62 @@ impl FlowBuilder {
         set(FeatureId::FlowDuration, duration);
         set(FeatureId::FlowBytesPerSec, per_sec(fwd_bytes + bwd_bytes));
         set(FeatureId::FlowPacketsPerSec, per_sec(n as f64));
-        set_stats4(&mut set, &self.flow_iat, [FeatureId::FlowIatMean, FeatureId::FlowIatStd, FeatureId::FlowIatMax, FeatureId::FlowIatMin]);
+        set_stats4(
+            &mut set,
+            &self.flow_iat,
+            [
+                FeatureId::FlowIatMean,
+                FeatureId::FlowIatStd,
+                FeatureId::FlowIatMax,
+                FeatureId::FlowIatMin,
+            ],
+        );
         if nf > 1 {
             set(FeatureId::FwdIatTotal, self.fwd.iat.sum());
-            set_stats4(&mut set, &self.fwd.iat, [FeatureId::FwdIatMean, FeatureId::FwdIatStd, FeatureId::FwdIatMax, FeatureId::FwdIatMin]);
+            set_stats4(
+                &mut set,
+                &self.fwd.iat,
+                [
+                    FeatureId::FwdIatMean,
+                    FeatureId::FwdIatStd,
+                    FeatureId::FwdIatMax,
+                    FeatureId::FwdIatMin,
+                ],
+            );
         }
         if nb > 1 {
             set(FeatureId::BwdIatTotal, self.bwd.iat.sum());
-            set_stats4(&mut set, &self.bwd.iat, [FeatureId::BwdIatMean, FeatureId::BwdIatStd, FeatureId::BwdIatMax, FeatureId::BwdIatMin]);
+            set_stats4(
+                &mut set,
+                &self.bwd.iat,
+                [
+                    FeatureId::BwdIatMean,
+                    FeatureId::BwdIatStd,
+                    FeatureId::BwdIatMax,
+                    FeatureId::BwdIatMin,
+                ],
+            );
         }
-        set_stats4(&mut set, &self.active, [FeatureId::ActiveMean, FeatureId::ActiveStd, FeatureId::ActiveMax, FeatureId::ActiveMin]);
-        set_stats4(&mut set, &self.idle, [FeatureId::IdleMean, FeatureId::IdleStd, FeatureId::IdleMax, FeatureId::IdleMin]);
+        set_stats4(
+            &mut set,
+            &self.active,
+            [
+                FeatureId::ActiveMean,
+                FeatureId::ActiveStd,
+                FeatureId::ActiveMax,
+                FeatureId::ActiveMin,
+            ],
+        );
+        set_stats4(
+            &mut set,
+            &self.idle,
+            [
+                FeatureId::IdleMean,
+                FeatureId::IdleStd,
+                FeatureId::IdleMax,
+                FeatureId::IdleMin,
+            ],
+        );
 
         set(FeatureId::TotalFwdPackets, nf as f64);
         set(FeatureId::TotalBwdPackets, nb as f64);
@@ -472,7 +538,16 @@ impl FlowBuilder {
         ];
         match self.compat {
             Compat::Corrected | Compat::CicFlowMeter4 => {
-                let bits = [flag::FIN, flag::SYN, flag::RST, flag::PSH, flag::ACK, flag::URG, flag::CWR, flag::ECE];
+                let bits = [
+                    flag::FIN,
+                    flag::SYN,
+                    flag::RST,
+                    flag::PSH,
+                    flag::ACK,
+                    flag::URG,
+                    flag::CWR,
+                    flag::ECE,
+                ];
                 for (id, bit) in ids.iter().zip(bits) {
                     set(*id, f64::from(self.flags[bit.trailing_zeros() as usize]));
                 }
@@ -483,28 +558,82 @@ impl FlowBuilder {
                     set(FeatureId::BwdUrgFlags, f64::from(self.bwd.urg));
                 } else {
                     // V4 counts PSH/URG per direction in the first packet only.
-                    set(FeatureId::FwdPshFlags, if self.first_flags & flag::PSH != 0 { 1.0 } else { 0.0 });
-                    set(FeatureId::FwdUrgFlags, if self.first_flags & flag::URG != 0 { 1.0 } else { 0.0 });
+                    set(
+                        FeatureId::FwdPshFlags,
+                        if self.first_flags & flag::PSH != 0 {
+                            1.0
+                        } else {
+                            0.0
+                        },
+                    );
+                    set(
+                        FeatureId::FwdUrgFlags,
+                        if self.first_flags & flag::URG != 0 {
+                            1.0
+                        } else {
+                            0.0
+                        },
+                    );
                 }
             }
             Compat::Cicids2017 => {
                 // The 2017 tool records the first packet's flags only and prints them by
                 // iterating a Java HashMap, whose order is RST PSH ECE SYN ACK FIN URG CWR.
-                let printed = [flag::RST, flag::PSH, flag::ECE, flag::SYN, flag::ACK, flag::FIN, flag::URG, flag::CWR];
+                let printed = [
+                    flag::RST,
+                    flag::PSH,
+                    flag::ECE,
+                    flag::SYN,
+                    flag::ACK,
+                    flag::FIN,
+                    flag::URG,
+                    flag::CWR,
+                ];
                 for (id, bit) in ids.iter().zip(printed) {
-                    set(*id, if self.first_flags & bit != 0 { 1.0 } else { 0.0 });
+                    set(
+                        *id,
+                        if self.first_flags & bit != 0 {
+                            1.0
+                        } else {
+                            0.0
+                        },
+                    );
                 }
-                set(FeatureId::FwdPshFlags, if self.first_flags & flag::PSH != 0 { 1.0 } else { 0.0 });
-                set(FeatureId::FwdUrgFlags, if self.first_flags & flag::URG != 0 { 1.0 } else { 0.0 });
+                set(
+                    FeatureId::FwdPshFlags,
+                    if self.first_flags & flag::PSH != 0 {
+                        1.0
+                    } else {
+                        0.0
+                    },
+                );
+                set(
+                    FeatureId::FwdUrgFlags,
+                    if self.first_flags & flag::URG != 0 {
+                        1.0
+                    } else {
+                        0.0
+                    },
+                );
             }
         }
     }
 
-    fn set_ratios_and_subflows(&self, set: &mut impl FnMut(FeatureId, f64), nf: u64, nb: u64, fwd_bytes: f64, bwd_bytes: f64) {
+    fn set_ratios_and_subflows(
+        &self,
+        set: &mut impl FnMut(FeatureId, f64),
+        nf: u64,
+        nb: u64,
+        fwd_bytes: f64,
+        bwd_bytes: f64,
+    ) {
         let n = nf + nb;
         match self.compat {
             Compat::Corrected => {
-                set(FeatureId::DownUpRatio, if nf > 0 { nb as f64 / nf as f64 } else { 0.0 });
+                set(
+                    FeatureId::DownUpRatio,
+                    if nf > 0 { nb as f64 / nf as f64 } else { 0.0 },
+                );
                 // The corrected tool's subflow counter increments on every packet (an operator
                 // precedence slip), so each value is the total divided by the packet count.
                 let div = |x: f64| (x as u64).checked_div(n).unwrap_or(0) as f64;
@@ -514,7 +643,10 @@ impl FlowBuilder {
                 set(FeatureId::SubflowBwdBytes, div(bwd_bytes));
             }
             Compat::CicFlowMeter4 => {
-                set(FeatureId::DownUpRatio, if nf > 0 { nb as f64 / nf as f64 } else { 0.0 });
+                set(
+                    FeatureId::DownUpRatio,
+                    if nf > 0 { nb as f64 / nf as f64 } else { 0.0 },
+                );
                 // Subflow count = gaps over one second; integer division; 0 without any gap.
                 let div = |x: f64| (x as u64).checked_div(self.subflow_gaps).unwrap_or(0) as f64;
                 set(FeatureId::SubflowFwdPackets, div(nf as f64));
@@ -523,7 +655,10 @@ impl FlowBuilder {
                 set(FeatureId::SubflowBwdBytes, div(bwd_bytes));
             }
             Compat::Cicids2017 => {
-                set(FeatureId::DownUpRatio, nb.checked_div(nf).unwrap_or(0) as f64);
+                set(
+                    FeatureId::DownUpRatio,
+                    nb.checked_div(nf).unwrap_or(0) as f64,
+                );
                 // The 2017 tool never splits a flow into subflows: every subflow value equals
                 // the flow's total (true of all 96 reference flows and the whole 2017 release).
                 set(FeatureId::SubflowFwdPackets, nf as f64);

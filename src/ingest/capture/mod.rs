@@ -29,7 +29,10 @@ use crate::features::N_FEATURES;
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("{}: {source}", path.display())]
-    Open { path: std::path::PathBuf, source: reader::OpenError },
+    Open {
+        path: std::path::PathBuf,
+        source: reader::OpenError,
+    },
 }
 
 /// How often (in packets) progress is reported.
@@ -43,20 +46,33 @@ pub fn extract_file(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
     let mut report = CaptureReport::default();
-    let reader = reader::CaptureReader::open(path, &mut report)
-        .map_err(|source| CaptureError::Open { path: path.to_path_buf(), source })?;
+    let reader =
+        reader::CaptureReader::open(path, &mut report).map_err(|source| CaptureError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok(extract_from(reader, report, opts, progress))
 }
 
 /// Extracts the flows of a capture held in memory (plain or gzip); used by the fuzz target.
-pub fn extract_bytes(bytes: Vec<u8>, opts: &ExtractOptions) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
+pub fn extract_bytes(
+    bytes: Vec<u8>,
+    opts: &ExtractOptions,
+) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
     let mut report = CaptureReport::default();
     let gz = bytes.starts_with(&[0x1f, 0x8b]);
     let cursor = std::io::Cursor::new(bytes);
-    let src: Box<dyn std::io::Read + Send> =
-        if gz { Box::new(flate2::read::MultiGzDecoder::new(cursor)) } else { Box::new(cursor) };
-    let reader = reader::CaptureReader::from_reader(src, gz, &mut report)
-        .map_err(|source| CaptureError::Open { path: "<memory>".into(), source })?;
+    let src: Box<dyn std::io::Read + Send> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(cursor))
+    } else {
+        Box::new(cursor)
+    };
+    let reader = reader::CaptureReader::from_reader(src, gz, &mut report).map_err(|source| {
+        CaptureError::Open {
+            path: "<memory>".into(),
+            source,
+        }
+    })?;
     Ok(extract_from(reader, report, opts, &mut |_, _| {}))
 }
 
@@ -91,7 +107,7 @@ fn extract_from(
         if let Some(d) = decoded {
             extractor.push(d, &mut report);
         }
-        if report.packets % PROGRESS_EVERY == 0 {
+        if report.packets.is_multiple_of(PROGRESS_EVERY) {
             progress(reader.consumed(), report.packets);
         }
     }
@@ -102,7 +118,10 @@ fn extract_from(
 }
 
 /// Reads a capture into a [`FlowTable`] (one source, dialect `Capture`), with its report.
-pub fn read_capture(path: &Path, opts: &ExtractOptions) -> Result<(FlowTable, CaptureReport), CaptureError> {
+pub fn read_capture(
+    path: &Path,
+    opts: &ExtractOptions,
+) -> Result<(FlowTable, CaptureReport), CaptureError> {
     let (flows, report) = extract_file(path, opts, &mut |_, _| {})?;
     Ok((records_to_table(path, &flows, &report), report))
 }
@@ -125,8 +144,17 @@ pub fn records_to_table(path: &Path, flows: &[FlowRecord], report: &CaptureRepor
             line: r.first_packet,
         });
     }
-    let validation = ValidationReport { rows: flows.len() as u64, warnings: capture_warnings(report), ..ValidationReport::default() };
-    let source = SourceFile { path: path.to_path_buf(), dialect: Dialect::Capture, rows: flows.len(), report: validation };
+    let validation = ValidationReport {
+        rows: flows.len() as u64,
+        warnings: capture_warnings(report),
+        ..ValidationReport::default()
+    };
+    let source = SourceFile {
+        path: path.to_path_buf(),
+        dialect: Dialect::Capture,
+        rows: flows.len(),
+        report: validation,
+    };
     FlowTable::from_parts(features, meta, None, vec![source])
 }
 
@@ -135,10 +163,17 @@ pub fn records_to_table(path: &Path, flows: &[FlowRecord], report: &CaptureRepor
 fn capture_warnings(report: &CaptureReport) -> Vec<String> {
     let mut w = vec![format!(
         "{}: {} packets, {} in {} flows, {} in 1-packet flows (not output)",
-        report.format, report.packets, report.packets_in_flows, report.flows, report.packets_in_small_flows
+        report.format,
+        report.packets,
+        report.packets_in_flows,
+        report.flows,
+        report.packets_in_small_flows
     )];
     for (reason, rc) in &report.reasons {
-        w.push(format!("{reason}: {} packet(s), first at packet {}", rc.count, rc.first_packet));
+        w.push(format!(
+            "{reason}: {} packet(s), first at packet {}",
+            rc.count, rc.first_packet
+        ));
     }
     w
 }

@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use etherparse::{
-    EtherType, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, LinuxSllProtocolType, LinuxSllSlice,
-    TcpSlice, TransportSlice, UdpSlice,
+    EtherType, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, LinuxSllProtocolType,
+    LinuxSllSlice, TcpSlice, TransportSlice, UdpSlice,
 };
 
 use super::reader::{Frame, link};
@@ -83,9 +83,12 @@ pub enum Decoded {
 pub fn decode(frame: &Frame<'_>) -> Result<Decoded, SkipReason> {
     let sliced = match frame.link_type {
         link::ETHERNET => {
-            let sliced = LaxSlicedPacket::from_ethernet(frame.data).map_err(|_| SkipReason::MalformedHeader)?;
+            let sliced = LaxSlicedPacket::from_ethernet(frame.data)
+                .map_err(|_| SkipReason::MalformedHeader)?;
             match pppoe_ip(&sliced) {
-                Some(ip) => LaxSlicedPacket::from_ip(ip).map_err(|_| SkipReason::MalformedHeader)?,
+                Some(ip) => {
+                    LaxSlicedPacket::from_ip(ip).map_err(|_| SkipReason::MalformedHeader)?
+                }
                 None => sliced,
             }
         }
@@ -97,9 +100,12 @@ pub fn decode(frame: &Frame<'_>) -> Result<Decoded, SkipReason> {
             LaxSlicedPacket::from_ip(frame.data).map_err(|_| not_ip_or_malformed(frame.data))?
         }
         link::LINUX_SLL => {
-            let sll = LinuxSllSlice::from_slice(frame.data).map_err(|_| SkipReason::MalformedHeader)?;
+            let sll =
+                LinuxSllSlice::from_slice(frame.data).map_err(|_| SkipReason::MalformedHeader)?;
             match sll.protocol_type() {
-                LinuxSllProtocolType::EtherType(et) => LaxSlicedPacket::from_ether_type(et, sll.payload_slice()),
+                LinuxSllProtocolType::EtherType(et) => {
+                    LaxSlicedPacket::from_ether_type(et, sll.payload_slice())
+                }
                 _ => return Err(SkipReason::NotIp),
             }
         }
@@ -107,7 +113,10 @@ pub fn decode(frame: &Frame<'_>) -> Result<Decoded, SkipReason> {
             // etherparse has no SLL2 slicer: the 20-byte header starts with the EtherType.
             let proto = frame.data.get(0..2).ok_or(SkipReason::MalformedHeader)?;
             let body = frame.data.get(20..).ok_or(SkipReason::MalformedHeader)?;
-            LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), body)
+            LaxSlicedPacket::from_ether_type(
+                EtherType(u16::from_be_bytes([proto[0], proto[1]])),
+                body,
+            )
         }
         _ => return Err(SkipReason::UnknownLinkType),
     };
@@ -187,11 +196,11 @@ fn net_facts<'a>(net: &'a LaxNetSlice<'a>) -> Option<NetFacts<'a>> {
             let mut frag = None;
             let mut id = h.flow_label().value();
             for ext in exts.clone() {
-                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
-                    if f.is_fragmenting_payload() {
-                        frag = Some((f.fragment_offset().value(), f.more_fragments()));
-                        id = f.identification();
-                    }
+                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext
+                    && f.is_fragmenting_payload()
+                {
+                    frag = Some((f.fragment_offset().value(), f.more_fragments()));
+                    id = f.identification();
                 }
             }
             Some(NetFacts {
@@ -209,23 +218,32 @@ fn net_facts<'a>(net: &'a LaxNetSlice<'a>) -> Option<NetFacts<'a>> {
 
 fn from_sliced(frame: &Frame<'_>, sliced: &LaxSlicedPacket<'_>) -> Result<Decoded, SkipReason> {
     let Some(net) = &sliced.net else {
-        return Err(if sliced.stop_err.is_some() { SkipReason::MalformedHeader } else { SkipReason::NotIp });
+        return Err(if sliced.stop_err.is_some() {
+            SkipReason::MalformedHeader
+        } else {
+            SkipReason::NotIp
+        });
     };
     let facts = net_facts(net).ok_or(SkipReason::NotIp)?;
     let proto = facts.payload.ip_number.0;
     if !matches!(proto, PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ICMPV6) {
         return Err(SkipReason::OtherProtocol);
     }
-    let frag_key = FragKey { src: facts.src, dst: facts.dst, proto, id: facts.id };
-    if let Some((offset, _)) = facts.frag {
-        if offset != 0 {
-            return Ok(Decoded::Fragment(FragmentInfo {
-                number: frame.number,
-                ts_us: frame.ts_us,
-                key: frag_key,
-                payload: clamp_u32(facts.ip_payload_len),
-            }));
-        }
+    let frag_key = FragKey {
+        src: facts.src,
+        dst: facts.dst,
+        proto,
+        id: facts.id,
+    };
+    if let Some((offset, _)) = facts.frag
+        && offset != 0
+    {
+        return Ok(Decoded::Fragment(FragmentInfo {
+            number: frame.number,
+            ts_us: frame.ts_us,
+            key: frag_key,
+            payload: clamp_u32(facts.ip_payload_len),
+        }));
     }
     let mut info = transport(frame, &facts, sliced, proto)?;
     if let Some((0, true)) = facts.frag {
@@ -236,7 +254,12 @@ fn from_sliced(frame: &Frame<'_>, sliced: &LaxSlicedPacket<'_>) -> Result<Decode
 
 /// Reads the transport header: from etherparse's slice when it sliced one, else (first
 /// fragments, which etherparse does not slice) from the IP payload directly.
-fn transport(frame: &Frame<'_>, facts: &NetFacts<'_>, sliced: &LaxSlicedPacket<'_>, proto: u8) -> Result<PacketInfo, SkipReason> {
+fn transport(
+    frame: &Frame<'_>,
+    facts: &NetFacts<'_>,
+    sliced: &LaxSlicedPacket<'_>,
+    proto: u8,
+) -> Result<PacketInfo, SkipReason> {
     let mut info = PacketInfo {
         number: frame.number,
         ts_us: frame.ts_us,
@@ -254,7 +277,13 @@ fn transport(frame: &Frame<'_>, facts: &NetFacts<'_>, sliced: &LaxSlicedPacket<'
         fragment: None,
     };
     let bytes = facts.payload.payload;
-    let cut = |e: SkipReason| if facts.payload.incomplete { SkipReason::CutBeforeTransport } else { e };
+    let cut = |e: SkipReason| {
+        if facts.payload.incomplete {
+            SkipReason::CutBeforeTransport
+        } else {
+            e
+        }
+    };
     let header_len = match (&sliced.transport, proto) {
         (Some(TransportSlice::Tcp(t)), _) => fill_tcp(&mut info, t),
         (None, PROTO_TCP) => {
@@ -263,10 +292,12 @@ fn transport(frame: &Frame<'_>, facts: &NetFacts<'_>, sliced: &LaxSlicedPacket<'
         }
         (Some(TransportSlice::Udp(u)), _) => fill_udp(&mut info, u),
         (None, PROTO_UDP) => {
-            let u = UdpSlice::from_slice_lax(bytes).map_err(|_| cut(SkipReason::MalformedHeader))?;
+            let u =
+                UdpSlice::from_slice_lax(bytes).map_err(|_| cut(SkipReason::MalformedHeader))?;
             fill_udp(&mut info, &u)
         }
-        (Some(TransportSlice::Icmpv4(_) | TransportSlice::Icmpv6(_)), _) | (None, PROTO_ICMP | PROTO_ICMPV6) => {
+        (Some(TransportSlice::Icmpv4(_) | TransportSlice::Icmpv6(_)), _)
+        | (None, PROTO_ICMP | PROTO_ICMPV6) => {
             if bytes.len() < 8 && facts.ip_payload_len < 8 {
                 return Err(cut(SkipReason::MalformedHeader));
             }

@@ -78,7 +78,10 @@ pub fn is_capture(path: &Path) -> bool {
 
 fn is_capture_magic(m: &[u8; 4]) -> bool {
     let be = u32::from_be_bytes(*m);
-    matches!(be, 0xA1B2_C3D4 | 0xD4C3_B2A1 | 0xA1B2_3C4D | 0x4D3C_B2A1 | PCAPNG_MAGIC)
+    matches!(
+        be,
+        0xA1B2_C3D4 | 0xD4C3_B2A1 | 0xA1B2_3C4D | 0x4D3C_B2A1 | PCAPNG_MAGIC
+    )
 }
 
 /// Per-interface facts a pcapng packet needs.
@@ -95,8 +98,14 @@ struct Interface {
 enum Format {
     /// Before the file header has been read.
     Pending,
-    Pcap { parser: PcapParser, header: PcapHeader },
-    PcapNg { parser: PcapNgParser, interfaces: Vec<Interface> },
+    Pcap {
+        parser: PcapParser,
+        header: PcapHeader,
+    },
+    PcapNg {
+        parser: PcapNgParser,
+        interfaces: Vec<Interface>,
+    },
 }
 
 /// Streaming capture reader: memory is `BUF_SIZE` plus the decompressor, whatever the file size.
@@ -144,7 +153,11 @@ impl CaptureReader {
     }
 
     /// Reads from any byte source (already decompressed, or gzip when `gz`).
-    pub fn from_reader(src: Box<dyn Read + Send>, gz: bool, report: &mut CaptureReport) -> Result<Self, OpenError> {
+    pub fn from_reader(
+        src: Box<dyn Read + Send>,
+        gz: bool,
+        report: &mut CaptureReport,
+    ) -> Result<Self, OpenError> {
         let mut r = CaptureReader {
             src,
             buf: vec![0; BUF_SIZE],
@@ -166,8 +179,16 @@ impl CaptureReader {
             return Err(OpenError::NotACapture(magic));
         }
         let pcapng = u32::from_be_bytes(magic) == PCAPNG_MAGIC;
-        r.format = if pcapng { r.open_pcapng()? } else { r.open_pcap()? };
-        report.format = format!("{}{}", if pcapng { "pcapng" } else { "pcap" }, if gz { "+gzip" } else { "" });
+        r.format = if pcapng {
+            r.open_pcapng()?
+        } else {
+            r.open_pcap()?
+        };
+        report.format = format!(
+            "{}{}",
+            if pcapng { "pcapng" } else { "pcap" },
+            if gz { "+gzip" } else { "" }
+        );
         if let Format::Pcap { header, .. } = &r.format {
             report.add_link_type(u32::from(header.datalink));
         }
@@ -177,7 +198,8 @@ impl CaptureReader {
     fn open_pcap(&mut self) -> Result<Format, OpenError> {
         self.ensure(24).map_err(OpenError::Io)?;
         let avail = self.avail();
-        let (rem, parser) = PcapParser::new(avail).map_err(|e| OpenError::BadHeader(e.to_string()))?;
+        let (rem, parser) =
+            PcapParser::new(avail).map_err(|e| OpenError::BadHeader(e.to_string()))?;
         let used = avail.len() - rem.len();
         let header = parser.header();
         self.advance(used);
@@ -189,14 +211,22 @@ impl CaptureReader {
         self.ensure(12).map_err(OpenError::Io)?;
         let shb_len = self.avail().get(4..8).map_or(0, |b| {
             let be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-            if be as usize > MAX_BLOCK { be.swap_bytes() } else { be }
+            if be as usize > MAX_BLOCK {
+                be.swap_bytes()
+            } else {
+                be
+            }
         }) as usize;
         if !(28..=MAX_BLOCK).contains(&shb_len) {
-            return Err(OpenError::BadHeader(format!("pcapng section header length {shb_len}")));
+            return Err(OpenError::BadHeader(format!(
+                "pcapng section header length {shb_len}"
+            )));
         }
         self.ensure(shb_len).map_err(OpenError::Io)?;
         let avail = self.avail();
-        let parsed = catch_unwind(AssertUnwindSafe(|| PcapNgParser::new(avail).map(|(rem, p)| (rem.len(), p))));
+        let parsed = catch_unwind(AssertUnwindSafe(|| {
+            PcapNgParser::new(avail).map(|(rem, p)| (rem.len(), p))
+        }));
         let (rem_len, parser) = match parsed {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => return Err(OpenError::BadHeader(e.to_string())),
@@ -204,7 +234,10 @@ impl CaptureReader {
         };
         let used = avail.len() - rem_len;
         self.advance(used);
-        Ok(Format::PcapNg { parser, interfaces: Vec::new() })
+        Ok(Format::PcapNg {
+            parser,
+            interfaces: Vec::new(),
+        })
     }
 
     /// Bytes consumed so far (of the decompressed stream).
@@ -262,7 +295,9 @@ impl CaptureReader {
             if !self.ensure_or_report(total, report) {
                 return None;
             }
-            let Format::Pcap { parser, .. } = &self.format else { return None };
+            let Format::Pcap { parser, .. } = &self.format else {
+                return None;
+            };
             let parsed = parser
                 .next_raw_packet(&self.buf[self.pos..self.len])
                 .map(|(_, raw)| (raw.ts_sec, raw.ts_frac, raw.data.len(), raw.orig_len));
@@ -308,10 +343,11 @@ impl CaptureReader {
                 if avail.len() == next_at {
                     return;
                 }
-                if let Some(rest) = avail.get(next_at..) {
-                    if rest.len() >= 16 && RecordFields::read(rest, header.endianness).plausible(header, last) {
-                        return;
-                    }
+                if let Some(rest) = avail.get(next_at..)
+                    && rest.len() >= 16
+                    && RecordFields::read(rest, header.endianness).plausible(header, last)
+                {
+                    return;
                 }
             }
             self.advance(1);
@@ -339,7 +375,14 @@ impl CaptureReader {
             let number = self.number + 1;
             let step = self.parse_block(report);
             match step {
-                BlockStep::Packet { start, len, ts_us, link_type, orig_len, used } => {
+                BlockStep::Packet {
+                    start,
+                    len,
+                    ts_us,
+                    link_type,
+                    orig_len,
+                    used,
+                } => {
                     self.advance(used);
                     self.number = number;
                     report.packets += 1;
@@ -367,7 +410,9 @@ impl CaptureReader {
         };
         let avail = &self.buf[self.pos..self.len];
         let parsed = catch_unwind(AssertUnwindSafe(|| {
-            parser.next_block(avail).map(|(rem, block)| (avail.len() - rem.len(), block))
+            parser
+                .next_block(avail)
+                .map(|(rem, block)| (avail.len() - rem.len(), block))
         }));
         let (used, block) = match parsed {
             Ok(Ok(v)) => v,
@@ -389,7 +434,8 @@ impl CaptureReader {
                 };
                 // pcap-file hands the raw 64-bit tick count back as "nanoseconds".
                 let ticks = epb.timestamp.as_nanos() as u64;
-                let ts_us = ticks_to_us(ticks, iface.tsresol).saturating_add(iface.tsoffset.saturating_mul(1_000_000));
+                let ts_us = ticks_to_us(ticks, iface.tsresol)
+                    .saturating_add(iface.tsoffset.saturating_mul(1_000_000));
                 BlockStep::Packet {
                     start: offset_of(&epb.data),
                     len: epb.data.len(),
@@ -441,11 +487,14 @@ impl CaptureReader {
     /// After a block that does not parse: skip it by its declared length when that length is
     /// sane, else scan (4-byte aligned) for the next well-formed block.
     fn skip_damaged_block(&mut self, declared: Option<usize>, endianness: Endianness) {
-        if let Some(l) = declared {
-            if l >= 12 && l % 4 == 0 && l <= self.avail().len() && trailer_matches(self.avail(), l, endianness) {
-                self.advance(l);
-                return;
-            }
+        if let Some(l) = declared
+            && l >= 12
+            && l % 4 == 0
+            && l <= self.avail().len()
+            && trailer_matches(self.avail(), l, endianness)
+        {
+            self.advance(l);
+            return;
         }
         self.advance(4);
         loop {
@@ -455,12 +504,13 @@ impl CaptureReader {
             }
             let avail = self.avail();
             let ty = read_u32(avail, 0, endianness);
-            if let Some(l) = block_len(avail, endianness) {
-                if KNOWN_BLOCKS.contains(&ty) && l >= 12 && l <= MAX_BLOCK {
-                    let _ = self.ensure(l);
-                    if trailer_matches(self.avail(), l, endianness) {
-                        return;
-                    }
+            if let Some(l) = block_len(avail, endianness)
+                && KNOWN_BLOCKS.contains(&ty)
+                && (12..=MAX_BLOCK).contains(&l)
+            {
+                let _ = self.ensure(l);
+                if trailer_matches(self.avail(), l, endianness) {
+                    return;
                 }
             }
             self.advance(4);
@@ -521,8 +571,17 @@ impl CaptureReader {
 }
 
 enum BlockStep {
-    Packet { start: usize, len: usize, ts_us: i64, link_type: u32, orig_len: u32, used: usize },
-    Other { used: usize },
+    Packet {
+        start: usize,
+        len: usize,
+        ts_us: i64,
+        link_type: u32,
+        orig_len: u32,
+        used: usize,
+    },
+    Other {
+        used: usize,
+    },
     Damaged,
 }
 
@@ -565,15 +624,24 @@ fn block_len(b: &[u8], e: Endianness) -> Option<usize> {
 }
 
 fn trailer_matches(b: &[u8], l: usize, e: Endianness) -> bool {
-    l >= 12 && b.len() >= l && read_u32(b, l - 4, e) as usize == l && l % 4 == 0
+    l >= 12 && b.len() >= l && read_u32(b, l - 4, e) as usize == l && l.is_multiple_of(4)
 }
 
-fn interface_of(idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>) -> Interface {
-    let mut iface = Interface { link_type: u32::from(idb.linktype), snaplen: idb.snaplen, tsresol: 6, tsoffset: 0 };
+fn interface_of(
+    idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>,
+) -> Interface {
+    let mut iface = Interface {
+        link_type: u32::from(idb.linktype),
+        snaplen: idb.snaplen,
+        tsresol: 6,
+        tsoffset: 0,
+    };
     for opt in &idb.options {
         match opt {
             InterfaceDescriptionOption::IfTsResol(r) => iface.tsresol = *r,
-            InterfaceDescriptionOption::IfTsOffset(o) => iface.tsoffset = i64::try_from(*o).unwrap_or(0),
+            InterfaceDescriptionOption::IfTsOffset(o) => {
+                iface.tsoffset = i64::try_from(*o).unwrap_or(0)
+            }
             _ => {}
         }
     }
@@ -615,7 +683,12 @@ struct RecordFields {
 
 impl RecordFields {
     fn read(b: &[u8], e: Endianness) -> Self {
-        RecordFields { ts_sec: read_u32(b, 0, e), ts_frac: read_u32(b, 4, e), incl_len: read_u32(b, 8, e), orig_len: read_u32(b, 12, e) }
+        RecordFields {
+            ts_sec: read_u32(b, 0, e),
+            ts_frac: read_u32(b, 4, e),
+            incl_len: read_u32(b, 8, e),
+            orig_len: read_u32(b, 12, e),
+        }
     }
 
     /// Whether these fields can belong to a real record: lengths within the snap length and
@@ -625,8 +698,13 @@ impl RecordFields {
             TsResolution::MicroSecond => 1_000_000,
             TsResolution::NanoSecond => 1_000_000_000,
         };
-        let cap = if h.snaplen == 0 { MAX_RECORD } else { (h.snaplen as usize).clamp(65_535, MAX_RECORD) };
-        if self.ts_frac >= frac_max || self.incl_len as usize > cap || self.orig_len < self.incl_len {
+        let cap = if h.snaplen == 0 {
+            MAX_RECORD
+        } else {
+            (h.snaplen as usize).clamp(65_535, MAX_RECORD)
+        };
+        if self.ts_frac >= frac_max || self.incl_len as usize > cap || self.orig_len < self.incl_len
+        {
             return false;
         }
         if self.orig_len as usize > MAX_RECORD.max(cap) {

@@ -125,7 +125,10 @@ impl CaptureReport {
     }
 
     pub fn note_n(&mut self, reason: SkipReason, packet: u64, n: u64) {
-        let e = self.reasons.entry(reason).or_insert(ReasonCount { count: 0, first_packet: packet });
+        let e = self.reasons.entry(reason).or_insert(ReasonCount {
+            count: 0,
+            first_packet: packet,
+        });
         e.count += n;
     }
 
@@ -159,7 +162,11 @@ impl fmt::Display for CaptureReport {
             self.link_types
         )?;
         for (reason, rc) in &self.reasons {
-            writeln!(f, "  {reason}: {} (first at packet {})", rc.count, rc.first_packet)?;
+            writeln!(
+                f,
+                "  {reason}: {} (first at packet {})",
+                rc.count, rc.first_packet
+            )?;
         }
         Ok(())
     }
