@@ -3,7 +3,8 @@
 //! Memory is bounded by the number of active flows (`max_flows`), the reordering window
 //! (`max_pending` packets) and the fragment table (`MAX_FRAGMENTS`), never by the file size.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
@@ -104,6 +105,30 @@ fn ip_bytes_gt(a: &IpAddr, b: &IpAddr) -> bool {
     bytes(a) > bytes(b)
 }
 
+/// A packet waiting in the reordering window, ordered by (time, frame number).
+struct Pending {
+    ts: i64,
+    number: u64,
+    item: Decoded,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.ts, self.number) == (other.ts, other.number)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.ts, self.number).cmp(&(other.ts, other.number))
+    }
+}
+
 /// Direction-independent flow key: the lower endpoint first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct FlowKey {
@@ -143,8 +168,11 @@ pub struct FlowExtractor {
     params: FlowParams,
     flows: HashMap<FlowKey, FlowBuilder, FxBuildHasher>,
     fragments: HashMap<FragKey, (u16, u16, i64), FxBuildHasher>,
-    /// Reordering window, sorted by (time, frame number).
-    pending: VecDeque<(i64, u64, Decoded)>,
+    /// Reordering window: packets that arrived in time order (sorted by construction) ...
+    pending: VecDeque<Pending>,
+    /// ... and those that arrived late (a heap, so a badly ordered capture costs O(log n)
+    /// per packet, never a shift of the whole window).
+    late: BinaryHeap<Reverse<Pending>>,
     newest_ts: i64,
     released_ts: i64,
     recent: [u64; DUP_MEMORY],
@@ -165,6 +193,7 @@ impl FlowExtractor {
             flows: HashMap::with_hasher(FxBuildHasher),
             fragments: HashMap::with_hasher(FxBuildHasher),
             pending: VecDeque::new(),
+            late: BinaryHeap::new(),
             newest_ts: i64::MIN,
             released_ts: i64::MIN,
             recent: [0; DUP_MEMORY],
@@ -194,17 +223,14 @@ impl FlowExtractor {
         }
         if ts >= self.newest_ts {
             self.newest_ts = ts;
-            self.pending.push_back((ts, number, item));
+            self.pending.push_back(Pending { ts, number, item });
         } else {
             if ts >= self.released_ts {
                 report.note(SkipReason::Reordered, number);
             } else {
                 report.note(SkipReason::OutOfOrder, number);
             }
-            let at = self
-                .pending
-                .partition_point(|(t, n, _)| (*t, *n) <= (ts, number));
-            self.pending.insert(at, (ts, number, item));
+            self.late.push(Reverse(Pending { ts, number, item }));
         }
         self.release(false, report);
     }
@@ -223,11 +249,28 @@ impl FlowExtractor {
 
     fn release(&mut self, all: bool, report: &mut CaptureReport) {
         let horizon = self.newest_ts.saturating_sub(self.opts.reorder_window_us);
-        while let Some((ts, _, _)) = self.pending.front() {
-            if !(all || *ts <= horizon || self.pending.len() > self.opts.max_pending) {
+        loop {
+            let from_late = match (self.pending.front(), self.late.peek()) {
+                (Some(a), Some(Reverse(b))) => b < a,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (None, None) => break,
+            };
+            let oldest = if from_late {
+                self.late.peek().map(|r| r.0.ts)
+            } else {
+                self.pending.front().map(|p| p.ts)
+            };
+            let crowded = self.pending.len() + self.late.len() > self.opts.max_pending;
+            if !(all || oldest.is_some_and(|t| t <= horizon) || crowded) {
                 break;
             }
-            let Some((ts, _, item)) = self.pending.pop_front() else {
+            let next = if from_late {
+                self.late.pop().map(|r| r.0)
+            } else {
+                self.pending.pop_front()
+            };
+            let Some(Pending { ts, item, .. }) = next else {
                 break;
             };
             // A packet that arrives after later ones were processed is handled at the
