@@ -520,6 +520,179 @@ fn byte_order_nanoseconds_and_gzip_give_identical_flows() {
     assert!(!capture::is_capture(&path));
 }
 
+/// Rewrites test.pcap's Ethernet frames under another link-layer header: `link` is the new
+/// LINKTYPE, `header(ethertype)` the bytes that replace the 14-byte Ethernet header.
+fn relink(bytes: &[u8], link: u32, header: impl Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let mut out = bytes[..20].to_vec();
+    out.extend(link.to_le_bytes());
+    for at in record_offsets(bytes) {
+        let incl = u32_at(at + 8) as usize;
+        let frame = &bytes[at + 16..at + 16 + incl];
+        let new_header = header(frame);
+        let delta = new_header.len() as i64 - 14;
+        out.extend(&bytes[at..at + 8]);
+        out.extend(((incl as i64 + delta) as u32).to_le_bytes());
+        out.extend(((u32_at(at + 12) as i64 + delta) as u32).to_le_bytes());
+        out.extend(new_header);
+        out.extend(&frame[14..]);
+    }
+    out
+}
+
+#[test]
+fn every_link_type_gives_the_same_flows() {
+    let bytes = test_pcap_bytes();
+    let (reference, _) = extract(
+        &shared("cicflowmeter-reference/official-test/test.pcap"),
+        &corrected(),
+    );
+    let reference = by_first_packet(&reference);
+    let ethertype = |f: &[u8]| [f[12], f[13]];
+    let variants: Vec<(&str, Vec<u8>)> = vec![
+        ("raw", relink(&bytes, 101, |_| Vec::new())),
+        ("ipv4-raw", relink(&bytes, 228, |_| Vec::new())),
+        ("null", relink(&bytes, 0, |_| 2u32.to_le_bytes().to_vec())),
+        ("loop", relink(&bytes, 108, |_| 2u32.to_be_bytes().to_vec())),
+        (
+            "sll",
+            relink(&bytes, 113, |f| {
+                let mut h = vec![0, 0, 0, 1, 0, 6];
+                h.extend(&f[6..12]);
+                h.extend([0, 0]);
+                h.extend(ethertype(f));
+                h
+            }),
+        ),
+        (
+            "sll2",
+            relink(&bytes, 276, |f| {
+                let mut h = ethertype(f).to_vec();
+                h.extend([0, 0, 0, 0, 0, 2, 0, 1, 0, 6]);
+                h.extend(&f[6..12]);
+                h.extend([0, 0]);
+                h
+            }),
+        ),
+        (
+            "vlan",
+            relink(&bytes, 1, |f| {
+                let mut h = f[..12].to_vec();
+                h.extend([0x81, 0x00, 0x00, 0x2a]);
+                h.extend(ethertype(f));
+                h
+            }),
+        ),
+        (
+            "qinq",
+            relink(&bytes, 1, |f| {
+                let mut h = f[..12].to_vec();
+                h.extend([0x88, 0xa8, 0x00, 0x07, 0x81, 0x00, 0x00, 0x2a]);
+                h.extend(ethertype(f));
+                h
+            }),
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, data) in variants {
+        let path = write_temp(&dir, &format!("{name}.pcap"), &data);
+        let (flows, report) = extract(&path, &corrected());
+        assert_eq!(by_first_packet(&flows), reference, "{name}: {report}");
+    }
+    // An unknown link type is reported, packet by packet, without a panic.
+    let path = write_temp(
+        &dir,
+        "user0.pcap",
+        &relink(&bytes, 147, |f| f[..14].to_vec()),
+    );
+    let (flows, report) = extract(&path, &corrected());
+    assert!(flows.is_empty());
+    assert_eq!(report.count(SkipReason::UnknownLinkType), 3292, "{report}");
+    assert_eq!(report.reasons[&SkipReason::UnknownLinkType].first_packet, 1);
+}
+
+/// A pcapng block: type, body padded to 4 bytes, lengths around it (little-endian).
+fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let padded = body.len().div_ceil(4) * 4;
+    let total = (12 + padded) as u32;
+    let mut b = kind.to_le_bytes().to_vec();
+    b.extend(total.to_le_bytes());
+    b.extend(body);
+    b.resize(8 + padded, 0);
+    b.extend(total.to_le_bytes());
+    b
+}
+
+#[test]
+fn pcapng_with_two_interfaces_resolutions_and_simple_blocks() {
+    let bytes = test_pcap_bytes();
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let mut ng = block(
+        0x0A0D_0D0A,
+        &[
+            0x4D, 0x3C, 0x2B, 0x1A, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ],
+    );
+    // Interface 0: Ethernet, default microseconds. Interface 1: raw IP, nanoseconds (tsresol 9).
+    ng.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+    ng.extend(block(
+        1,
+        &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0],
+    ));
+    for (i, at) in record_offsets(&bytes).into_iter().enumerate() {
+        let us = u64::from(u32_at(at)) * 1_000_000 + u64::from(u32_at(at + 4));
+        let incl = u32_at(at + 8) as usize;
+        let frame = &bytes[at + 16..at + 16 + incl];
+        let (iface, ticks, data) = if i % 2 == 0 {
+            (0u32, us, frame)
+        } else {
+            (1, us * 1000, &frame[14..])
+        };
+        let mut body = iface.to_le_bytes().to_vec();
+        body.extend(((ticks >> 32) as u32).to_le_bytes());
+        body.extend((ticks as u32).to_le_bytes());
+        body.extend((data.len() as u32).to_le_bytes());
+        body.extend((data.len() as u32).to_le_bytes());
+        body.extend(data);
+        ng.extend(block(6, &body));
+    }
+    // A simple packet block (interface 0, no timestamp) repeating the last frame's bytes.
+    let last = *record_offsets(&bytes).last().expect("records");
+    let frame = &bytes[last + 16..last + 16 + u32_at(last + 8) as usize];
+    let mut spb = (frame.len() as u32).to_le_bytes().to_vec();
+    spb.extend(frame);
+    ng.extend(block(3, &spb));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_temp(&dir, "two-ifaces.pcapng", &ng);
+    let (flows, report) = extract(
+        &path,
+        &ExtractOptions {
+            drop_duplicates: false,
+            ..corrected()
+        },
+    );
+    assert_eq!(report.format, "pcapng");
+    assert_eq!(report.link_types, vec![1, 101]);
+    assert_eq!(report.packets, 3293);
+    assert_eq!(report.count(SkipReason::NoTimestamp), 1);
+    assert_eq!(
+        report.count(SkipReason::Duplicate),
+        1,
+        "the simple block repeats the last packet at its time"
+    );
+    let (reference, _) = extract(
+        &shared("cicflowmeter-reference/official-test/test.pcap"),
+        &corrected(),
+    );
+    assert_eq!(flows.len(), reference.len());
+    let starts = |v: &[FlowRecord]| {
+        v.iter()
+            .map(|f| (f.start_us, f.first_packet))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(starts(&flows), starts(&reference));
+}
+
 #[test]
 fn swapped_packets_are_reordered_and_duplicates_counted() {
     let bytes = test_pcap_bytes();
