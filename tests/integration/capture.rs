@@ -366,6 +366,29 @@ fn cicids2017_sample_flow_is_reproduced_in_cicflowmeter4_mode() {
     }
 }
 
+#[test]
+fn fuzz_regressions_do_not_panic() {
+    // Inputs the fuzz target once crashed on (first byte: the mode, as in the target).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("regressions folder") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        for compat in [Compat::Corrected, Compat::Cicids2017, Compat::CicFlowMeter4] {
+            let opts = ExtractOptions {
+                max_flows: 64,
+                max_pending: 64,
+                min_packets: 1,
+                ..ExtractOptions::for_compat(compat)
+            };
+            if let Ok((flows, report)) = capture::extract_bytes(bytes[1..].to_vec(), &opts) {
+                assert_eq!(report.flows as usize, flows.len());
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 1);
+}
+
 // ------------------------------------------------------------------ derived bad inputs
 
 fn test_pcap_bytes() -> Vec<u8> {

@@ -193,16 +193,10 @@ fn net_facts<'a>(net: &'a LaxNetSlice<'a>) -> Option<NetFacts<'a>> {
             } else {
                 payload.payload.len()
             };
-            let mut frag = None;
-            let mut id = h.flow_label().value();
-            for ext in exts.clone() {
-                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext
-                    && f.is_fragmenting_payload()
-                {
-                    frag = Some((f.fragment_offset().value(), f.more_fragments()));
-                    id = f.identification();
-                }
-            }
+            let (frag, id) = match ipv6_fragment(h.next_header().0, exts.slice()) {
+                Some((offset, more, id)) => (Some((offset, more)), id),
+                None => (None, h.flow_label().value()),
+            };
             Some(NetFacts {
                 src: IpAddr::from(h.source_addr()),
                 dst: IpAddr::from(h.destination_addr()),
@@ -213,6 +207,36 @@ fn net_facts<'a>(net: &'a LaxNetSlice<'a>) -> Option<NetFacts<'a>> {
             })
         }
         LaxNetSlice::Arp(_) => None,
+    }
+}
+
+/// Finds the IPv6 fragment header among the extension headers etherparse sliced.
+///
+/// Walked here with bounds checks because etherparse 0.21's extension iterator assumes a
+/// well-formed chain and reads out of bounds on some lax-parsed packets (found by fuzzing).
+fn ipv6_fragment(first: u8, exts: &[u8]) -> Option<(u16, bool, u32)> {
+    const HOP_BY_HOP: u8 = 0;
+    const ROUTING: u8 = 43;
+    const FRAGMENT: u8 = 44;
+    const AUTH: u8 = 51;
+    const DEST_OPTS: u8 = 60;
+    let mut next = first;
+    let mut at = 0usize;
+    loop {
+        let rest = exts.get(at..)?;
+        let len = match next {
+            FRAGMENT => {
+                let f = etherparse::Ipv6FragmentHeaderSlice::from_slice(rest).ok()?;
+                return f
+                    .is_fragmenting_payload()
+                    .then(|| (f.fragment_offset().value(), f.more_fragments(), f.identification()));
+            }
+            HOP_BY_HOP | ROUTING | DEST_OPTS => (usize::from(*rest.get(1)?) + 1) * 8,
+            AUTH => (usize::from(*rest.get(1)?) + 2) * 4,
+            _ => return None,
+        };
+        next = *rest.first()?;
+        at += len;
     }
 }
 
