@@ -5,5 +5,6 @@
 
 pub mod features;
 pub mod ingest;
+pub mod store;
 pub mod cli;
 pub mod app;

@@ -11,9 +11,10 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Cli::parse();
+    let data_dir = cli::data_dir(args.data_dir.as_ref());
     let result = match args.command {
-        Some(command) => cli::run(command),
-        None => netvigil::app::run(args.files),
+        Some(command) => cli::run(command, data_dir),
+        None => netvigil::app::run(args.files, data_dir),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

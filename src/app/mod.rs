@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, channel};
 use crate::ingest::{FlowTable, ReadOptions, read_flows};
 
 /// Opens the window, loading `files` if any were given on the command line.
-pub fn run(files: Vec<PathBuf>) -> anyhow::Result<()> {
+pub fn run(files: Vec<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Wgpu,
         viewport: egui::ViewportBuilder::default()
@@ -23,7 +23,7 @@ pub fn run(files: Vec<PathBuf>) -> anyhow::Result<()> {
         "NetVigil",
         options,
         Box::new(move |cc| {
-            let mut app = NetVigilApp::default();
+            let mut app = NetVigilApp::new(data_dir);
             if !files.is_empty() {
                 app.open(files, cc.egui_ctx.clone());
             }
@@ -34,14 +34,19 @@ pub fn run(files: Vec<PathBuf>) -> anyhow::Result<()> {
 }
 
 /// All state of the window, in one place.
-#[derive(Default)]
 pub struct NetVigilApp {
+    /// Where the history database and result files live (shown in the status bar).
+    data_dir: PathBuf,
     table: Option<FlowTable>,
     loading: Option<(Vec<PathBuf>, Receiver<Result<FlowTable, String>>)>,
     error: Option<String>,
 }
 
 impl NetVigilApp {
+    pub fn new(data_dir: PathBuf) -> Self {
+        NetVigilApp { data_dir, table: None, loading: None, error: None }
+    }
+
     /// Reads `files` on a background thread; the result arrives in a later frame.
     pub fn open(&mut self, files: Vec<PathBuf>, ctx: egui::Context) {
         let (tx, rx) = channel();
@@ -100,6 +105,14 @@ impl NetVigilApp {
             self.open(dropped, ui.ctx().clone());
         }
         egui::Panel::top("menu").show(ui, |ui| self.menu(ui));
+        egui::Panel::bottom("status").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let flows = self.table.as_ref().map_or(0, FlowTable::len);
+                ui.label(format!("{flows} flows loaded"));
+                ui.separator();
+                ui.label(format!("history: {}", self.data_dir.display()));
+            });
+        });
         egui::CentralPanel::default_margins().show(ui, |ui| {
             if let Some(e) = &self.error {
                 ui.colored_label(ui.visuals().error_fg_color, e);

@@ -3,6 +3,7 @@
 mod bench_ingest;
 mod convert;
 mod extract;
+mod history;
 mod inspect;
 
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::ingest::ReadOptions;
+use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,6 +21,11 @@ use crate::ingest::ReadOptions;
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
+    /// Folder of the history database and result files (default: the XDG data directory,
+    /// usually ~/.local/share/netvigil).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
     /// Files to open in the workstation window (CSV flow records).
     pub files: Vec<PathBuf>,
 
@@ -36,6 +43,10 @@ pub enum Command {
     BenchIngest(bench_ingest::BenchIngestArgs),
     /// Turn pcap/pcapng captures (optionally gzip-compressed) into CICFlowMeter flows.
     Extract(extract::ExtractArgs),
+    /// Past runs, models, scoring batches and investigations.
+    History(history::HistoryArgs),
+    /// Manage the model registry.
+    Models(history::ModelsArgs),
 }
 
 /// Options shared by every command that reads flow files.
@@ -56,9 +67,16 @@ impl InputArgs {
     }
 }
 
-/// Runs a parsed command line. `None` means: open the GUI.
-pub fn run(command: Command) -> anyhow::Result<()> {
+/// The data directory: `--data-dir` or the user's default.
+pub fn data_dir(arg: Option<&PathBuf>) -> PathBuf {
+    arg.cloned().unwrap_or_else(crate::store::default_data_dir)
+}
+
+/// Runs a parsed subcommand.
+pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
     match command {
+        Command::History(args) => history::run_history(&Store::open(&data_dir)?, &args),
+        Command::Models(args) => history::run_models(&mut Store::open(&data_dir)?, &args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::BenchIngest(args) => bench_ingest::run(&args),

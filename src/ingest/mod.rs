@@ -6,6 +6,7 @@ mod csv;
 pub mod dialect;
 pub mod error;
 pub mod export;
+pub mod hash;
 pub mod label;
 pub mod table;
 pub mod timestamp;

@@ -1,0 +1,104 @@
+//! The versioned schema of the history database. Each entry is one released schema version;
+//! never edit a released entry, append a new one.
+
+use rusqlite_migration::{M, Migrations};
+
+/// Version 1: datasets, training runs with their epochs, the model registry.
+const V1: &str = r#"
+CREATE TABLE datasets (
+    id          INTEGER PRIMARY KEY,
+    path        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    rows        INTEGER NOT NULL,
+    dialect     TEXT NOT NULL,
+    report_json TEXT NOT NULL,
+    added_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (path, sha256)
+);
+CREATE TABLE runs (
+    id                 INTEGER PRIMARY KEY,
+    kind               TEXT NOT NULL,
+    config_json        TEXT NOT NULL,
+    split              TEXT NOT NULL,
+    seed               INTEGER NOT NULL,
+    backend            TEXT NOT NULL,
+    status             TEXT NOT NULL
+        CHECK (status IN ('running', 'finished', 'cancelled', 'failed', 'interrupted')),
+    started_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    finished_at        TEXT,
+    duration_s         REAL,
+    final_metrics_json TEXT,
+    error              TEXT,
+    pid                INTEGER
+);
+CREATE TABLE run_datasets (
+    run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+    PRIMARY KEY (run_id, dataset_id)
+);
+CREATE TABLE run_epochs (
+    run_id       INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch        INTEGER NOT NULL,
+    train_loss   REAL NOT NULL,
+    metrics_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE models (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    bundle_path  TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    run_id       INTEGER REFERENCES runs(id),
+    metrics_json TEXT NOT NULL,
+    created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    active       INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1))
+);
+CREATE UNIQUE INDEX models_one_active ON models(active) WHERE active = 1;
+"#;
+
+/// Version 2: scoring batches; per-flow results live in a content-addressed Parquet file.
+const V2: &str = r#"
+CREATE TABLE batches (
+    id                 INTEGER PRIMARY KEY,
+    input              TEXT NOT NULL,
+    model_name         TEXT NOT NULL,
+    model_id           INTEGER REFERENCES models(id),
+    status             TEXT NOT NULL
+        CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+    started_at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    finished_at        TEXT,
+    flows              INTEGER,
+    flagged            INTEGER,
+    family_counts_json TEXT,
+    results_file       TEXT,
+    results_sha256     TEXT,
+    flows_per_s        REAL,
+    error              TEXT,
+    pid                INTEGER
+);
+"#;
+
+/// Version 3: saved what-if investigations.
+const V3: &str = r#"
+CREATE TABLE investigations (
+    id                   INTEGER PRIMARY KEY,
+    created_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    model_name           TEXT NOT NULL,
+    source               TEXT,
+    flow_json            TEXT NOT NULL,
+    features_before_json TEXT NOT NULL,
+    features_after_json  TEXT NOT NULL,
+    verdict_before_json  TEXT NOT NULL,
+    verdict_after_json   TEXT NOT NULL,
+    note                 TEXT NOT NULL DEFAULT '',
+    tags_json            TEXT NOT NULL DEFAULT '[]'
+);
+"#;
+
+/// All schema versions, oldest first.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+}
+
+/// The newest schema version this build knows.
+pub const LATEST_VERSION: usize = 3;
