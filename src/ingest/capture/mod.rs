@@ -11,7 +11,6 @@ pub mod packet;
 pub mod reader;
 pub mod report;
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -176,12 +175,4 @@ fn capture_warnings(report: &CaptureReport) -> Vec<String> {
         ));
     }
     w
-}
-
-/// Orders two endpoints for display (helper for tests and scripts).
-pub fn endpoint(ip: IpAddr, port: u16) -> String {
-    match ip {
-        IpAddr::V4(_) => format!("{ip}:{port}"),
-        IpAddr::V6(_) => format!("[{ip}]:{port}"),
-    }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use pcap_file::pcap::{PcapHeader, PcapParser};
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgParser};
-use pcap_file::{Endianness, PcapError, TsResolution};
+use pcap_file::{Endianness, TsResolution};
 
 use super::report::{CaptureReport, SkipReason};
 
@@ -728,10 +728,4 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
-}
-
-impl From<PcapError> for OpenError {
-    fn from(e: PcapError) -> Self {
-        OpenError::BadHeader(e.to_string())
-    }
 }
