@@ -5,6 +5,8 @@
 
 pub mod features;
 pub mod ingest;
+pub mod model;
+pub mod train;
 pub mod store;
 pub mod cli;
 pub mod app;

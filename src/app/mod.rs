@@ -1,13 +1,32 @@
-//! The workstation window (eframe, wgpu renderer). This first version opens files by menu,
-//! drop or command line, reads them off the UI thread and shows what was loaded; the
-//! analyst views (flows table, inspector, training) build on the same state.
+//! The analyst workstation (eframe with the wgpu renderer). One small view per file behind
+//! the [`View`] trait, all state in [`AppState`]; loading, scoring and training run in the
+//! background (see `jobs`), so the UI thread only draws. The GUI calls the library: it owns
+//! no math and no persistence.
 
-mod summary;
+mod examples;
+mod flows;
+mod gauge;
+mod history;
+mod inspector;
+mod jobs;
+mod state;
+mod style;
+mod train;
+mod whatif;
 
-use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, channel};
+use std::path::{Path, PathBuf};
 
-use crate::ingest::{FlowTable, ReadOptions, read_flows};
+pub use flows::{FlowsView, SortColumn, TableQuery, compute_order};
+pub use history::{HistoryTab, HistoryView};
+pub use inspector::InspectorView;
+pub use state::{ActiveModel, AppState, LoadedFlows, Subject, ViewId};
+pub use train::TrainView;
+pub use whatif::WhatIfView;
+
+/// One view of the window.
+pub trait View {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState);
+}
 
 /// Opens the window, loading `files` if any were given on the command line.
 pub fn run(files: Vec<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
@@ -15,7 +34,7 @@ pub fn run(files: Vec<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
         renderer: eframe::Renderer::Wgpu,
         viewport: egui::ViewportBuilder::default()
             .with_title("NetVigil")
-            .with_inner_size([1100.0, 720.0])
+            .with_inner_size([1280.0, 800.0])
             .with_drag_and_drop(true),
         ..Default::default()
     };
@@ -23,9 +42,11 @@ pub fn run(files: Vec<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
         "NetVigil",
         options,
         Box::new(move |cc| {
+            cc.egui_ctx.set_theme(egui::ThemePreference::System);
             let mut app = NetVigilApp::new(data_dir);
+            app.load_startup_model(&cc.egui_ctx);
             if !files.is_empty() {
-                app.open(files, cc.egui_ctx.clone());
+                app.state.open(files, &cc.egui_ctx);
             }
             Ok(Box::new(app))
         }),
@@ -33,104 +54,215 @@ pub fn run(files: Vec<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }
 
-/// All state of the window, in one place.
+/// Where the shipped default model lives: `$NETVIGIL_DEFAULT_MODEL`, the source checkout it
+/// was built from, or `models/default` under the current folder.
+pub fn default_model_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("NETVIGIL_DEFAULT_MODEL").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default")),
+        Some(PathBuf::from("models/default")),
+    ];
+    candidates.into_iter().flatten().find(|p| p.join("manifest.json").is_file())
+}
+
+/// The whole window: state and views.
 pub struct NetVigilApp {
-    /// Where the history database and result files live (shown in the status bar).
-    data_dir: PathBuf,
-    table: Option<FlowTable>,
-    loading: Option<(Vec<PathBuf>, Receiver<Result<FlowTable, String>>)>,
-    error: Option<String>,
+    pub state: AppState,
+    pub flows: FlowsView,
+    pub inspector: InspectorView,
+    pub whatif: WhatIfView,
+    pub train: TrainView,
+    pub history: HistoryView,
+    examples: examples::Examples,
+    show_details: Option<usize>,
 }
 
 impl NetVigilApp {
     pub fn new(data_dir: PathBuf) -> Self {
-        NetVigilApp { data_dir, table: None, loading: None, error: None }
+        NetVigilApp {
+            state: AppState::new(data_dir),
+            flows: FlowsView::default(),
+            inspector: InspectorView::default(),
+            whatif: WhatIfView::default(),
+            train: TrainView::default(),
+            history: HistoryView::default(),
+            examples: examples::Examples::default(),
+            show_details: None,
+        }
     }
 
-    /// Reads `files` on a background thread; the result arrives in a later frame.
-    pub fn open(&mut self, files: Vec<PathBuf>, ctx: egui::Context) {
-        let (tx, rx) = channel();
-        let paths = files.clone();
-        std::thread::spawn(move || {
-            let result = read_flows(&paths, &ReadOptions::default()).map_err(|e| e.to_string());
-            let _ = tx.send(result);
-            ctx.request_repaint();
-        });
-        self.error = None;
-        self.loading = Some((files, rx));
+    /// Loads the registry's active model, or registers and loads the shipped default.
+    pub fn load_startup_model(&mut self, ctx: &egui::Context) {
+        let store = match self.state.store() {
+            Ok(s) => s,
+            Err(e) => return self.state.error("The history database could not be opened", e),
+        };
+        let active = store.active_model().ok().flatten().filter(|m| m.present);
+        drop(store);
+        match active {
+            Some(m) => self.state.load_model(m.name, PathBuf::from(m.bundle_path), ctx),
+            None => match default_model_dir() {
+                Some(dir) => {
+                    let sha = crate::ingest::hash::sha256_file(&dir.join("manifest.json")).unwrap_or_default();
+                    let registered = self
+                        .state
+                        .store()
+                        .and_then(|mut s| s.register_model("default", &dir, &sha, None, "{}").map_err(|e| e.to_string()));
+                    if let Err(e) = registered {
+                        self.state.error("The default model could not be registered", e);
+                    }
+                    self.state.load_model("default".into(), dir, ctx);
+                }
+                None => self.state.info("No model found: train one in the Train view."),
+            },
+        }
     }
 
-    pub fn table(&self) -> Option<&FlowTable> {
-        self.table.as_ref()
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let open = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
+        let find = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
+        let next = KeyboardShortcut::new(Modifiers::NONE, Key::F3);
+        let prev = KeyboardShortcut::new(Modifiers::SHIFT, Key::F3);
+        if ctx.input_mut(|i| i.consume_shortcut(&open)) {
+            self.open_dialog(ctx);
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&find)) {
+            self.state.view = ViewId::Flows;
+            self.flows.focus_filter();
+        }
+        // Shift+F3 first: F3 without modifiers would also match it otherwise.
+        if ctx.input_mut(|i| i.consume_shortcut(&prev)) {
+            self.flows.jump_flagged(&mut self.state, false);
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&next)) {
+            self.flows.jump_flagged(&mut self.state, true);
+        }
     }
 
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
-    }
-
-    pub fn is_loading(&self) -> bool {
-        self.loading.is_some()
-    }
-
-    fn poll_loading(&mut self) {
-        let Some((_, rx)) = &self.loading else { return };
-        if let Ok(result) = rx.try_recv() {
-            match result {
-                Ok(table) => self.table = Some(table),
-                Err(e) => self.error = Some(e),
-            }
-            self.loading = None;
+    fn open_dialog(&mut self, ctx: &egui::Context) {
+        let picked = rfd::FileDialog::new().add_filter("Flow records", &["csv"]).pick_files();
+        if let Some(files) = picked {
+            self.state.open(files, ctx);
         }
     }
 
     fn menu(&mut self, ui: &mut egui::Ui) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.button("Open…").clicked() {
-                    let picked = rfd::FileDialog::new().add_filter("Flow records", &["csv"]).pick_files();
-                    if let Some(files) = picked {
-                        self.open(files, ui.ctx().clone());
+                if ui.button("Open…  (Ctrl+O)").clicked() {
+                    self.open_dialog(ui.ctx());
+                    ui.close();
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if self.state.recent.is_empty() {
+                        ui.weak("nothing yet");
                     }
+                    for p in self.state.recent.clone() {
+                        if ui.button(p.display().to_string()).clicked() {
+                            self.state.open(vec![p], ui.ctx());
+                            ui.close();
+                        }
+                    }
+                });
+                ui.separator();
+                if ui.button("Quit").clicked() {
+                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
                 }
             });
+            ui.menu_button("Examples", |ui| self.examples.menu(ui, &mut self.state));
+            ui.separator();
+            for v in ViewId::ALL {
+                ui.selectable_value(&mut self.state.view, v, v.title());
+            }
         });
     }
 
-    /// Draws one frame into `ui` (also used by the GUI tests).
-    pub fn show(&mut self, ui: &mut egui::Ui) {
-        self.poll_loading();
-        let dropped: Vec<PathBuf> =
-            ui.ctx().input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
-        if !dropped.is_empty() {
-            self.open(dropped, ui.ctx().clone());
-        }
-        egui::Panel::top("menu").show(ui, |ui| self.menu(ui));
-        egui::Panel::bottom("status").show(ui, |ui| {
-            ui.horizontal(|ui| {
-                let flows = self.table.as_ref().map_or(0, FlowTable::len);
-                ui.label(format!("{flows} flows loaded"));
-                ui.separator();
-                ui.label(format!("history: {}", self.data_dir.display()));
-            });
-        });
-        egui::CentralPanel::default_margins().show(ui, |ui| {
-            if let Some(e) = &self.error {
-                ui.colored_label(ui.visuals().error_fg_color, e);
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            match &self.state.model {
+                Some(m) => {
+                    ui.label(format!("model {} (NetVigil {})", m.name, m.version));
+                    ui.separator();
+                    ui.label(&m.backend);
+                }
+                None => {
+                    ui.label(if self.state.model_job.is_some() { "loading model…" } else { "no model" });
+                }
             }
-            if let Some((files, _)) = &self.loading {
+            if let Some(rate) = self.state.flows.as_ref().and_then(|f| f.flows_per_s) {
+                ui.separator();
+                ui.label(format!("last batch {rate:.0} flows/s"));
+            }
+            if let Some(job) = &self.state.load_job {
+                ui.separator();
+                ui.spinner();
+                ui.label(&job.label);
+                if ui.small_button("Cancel").clicked() {
+                    job.cancel();
+                    self.state.load_job = None;
+                }
+            }
+        });
+    }
+
+    fn notices(&mut self, ui: &mut egui::Ui) {
+        let mut dismiss = None;
+        for (i, n) in self.state.notices.iter().enumerate() {
+            ui.horizontal(|ui| {
+                let color = if n.is_error { ui.visuals().error_fg_color } else { ui.visuals().text_color() };
+                ui.colored_label(color, &n.summary);
+                if n.details.is_some() && ui.small_button("Details").clicked() {
+                    self.show_details = if self.show_details == Some(i) { None } else { Some(i) };
+                }
+                if ui.small_button("✕").clicked() {
+                    dismiss = Some(i);
+                }
+            });
+            if self.show_details == Some(i) {
+                if let Some(d) = &n.details {
+                    ui.label(egui::RichText::new(d).monospace());
+                }
+            }
+        }
+        if let Some(i) = dismiss {
+            self.state.notices.remove(i);
+            self.show_details = None;
+        }
+    }
+
+    /// Draws one frame into `ui` (the GUI tests drive this directly).
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.state.poll_jobs();
+        let ctx = ui.ctx().clone();
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        if !dropped.is_empty() {
+            self.state.open(dropped, &ctx);
+        }
+        self.shortcuts(&ctx);
+        egui::Panel::top("menu").show(ui, |ui| self.menu(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        if !self.state.notices.is_empty() {
+            egui::Panel::top("notices").show(ui, |ui| self.notices(ui));
+        }
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            if let Some(job) = &self.state.load_job {
                 ui.horizontal(|ui| {
                     ui.spinner();
-                    ui.label(format!("Reading {} file(s)…", files.len()));
+                    ui.label(format!("{}…", job.label));
                 });
             }
-            match &self.table {
-                Some(table) => summary::show(ui, table),
-                None if self.loading.is_none() => {
-                    ui.label("Open flow records with File → Open, or drop a CSV file on this window.");
-                }
-                None => {}
+            match self.state.view {
+                ViewId::Flows => self.flows.ui(ui, &mut self.state),
+                ViewId::Inspector => self.inspector.ui(ui, &mut self.state),
+                ViewId::WhatIf => self.whatif.ui(ui, &mut self.state),
+                ViewId::Train => self.train.ui(ui, &mut self.state),
+                ViewId::History => self.history.ui(ui, &mut self.state),
             }
         });
+        if self.state.load_job.is_some() || self.state.model_job.is_some() || self.train.is_running() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
     }
 }
 

@@ -1,10 +1,14 @@
 //! The command line: `netvigil [FILE...]` opens the workstation, subcommands work headless.
 
+mod bench;
 mod bench_ingest;
 mod convert;
 mod extract;
+mod evaluate;
 mod history;
 mod inspect;
+mod predict;
+mod train;
 
 use std::path::PathBuf;
 
@@ -47,6 +51,14 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Manage the model registry.
     Models(history::ModelsArgs),
+    /// Train a Mixture-of-Experts detector on labelled flows and save it as a bundle.
+    Train(train::TrainArgs),
+    /// Score flow files: P(attack), family, family probabilities and gate weights per flow.
+    Predict(predict::PredictArgs),
+    /// Detection metrics of a model on labelled flows.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Inference flows/s per backend and batch size, and training seconds per epoch.
+    Bench(bench::BenchArgs),
 }
 
 /// Options shared by every command that reads flow files.
@@ -81,5 +93,9 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::Convert(args) => convert::run(&args),
         Command::BenchIngest(args) => bench_ingest::run(&args),
         Command::Extract(args) => extract::run(&args),
+        Command::Train(args) => train::run(&args, &data_dir),
+        Command::Predict(args) => predict::run(&args, &data_dir),
+        Command::Evaluate(args) => evaluate::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }

@@ -17,6 +17,7 @@
 //! - missing from every dialect but the corrected 2021 release: `Fwd RST Flags`,
 //!   `Bwd RST Flags`, `ICMP Code`, `ICMP Type`, `Total TCP Flow Time`.
 
+pub mod consistency;
 mod schema;
 
 pub use schema::*;

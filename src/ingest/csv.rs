@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use polars::prelude::*;
@@ -471,7 +471,7 @@ impl<'a> FileState<'a> {
 }
 
 fn has_nulls(df: &DataFrame) -> bool {
-    df.get_columns().iter().any(|c| c.null_count() > 0)
+    df.columns().iter().any(|c| c.null_count() > 0)
 }
 
 fn str_column(df: &DataFrame, col: usize) -> PolarsResult<&StringChunked> {
@@ -481,18 +481,17 @@ fn str_column(df: &DataFrame, col: usize) -> PolarsResult<&StringChunked> {
 /// Calls `f(row, value)` for every cell of a Float32 column, `None` for empty cells.
 fn for_each_f32(df: &DataFrame, col: usize, mut f: impl FnMut(usize, Option<f32>)) -> PolarsResult<()> {
     let ca = df.column(&ColumnPlan::polars_name(col))?.f32()?;
-    let mut row = 0;
-    for arr in ca.downcast_iter() {
-        if arr.null_count() == 0 {
+    if ca.null_count() == 0 {
+        let mut row = 0;
+        for arr in ca.downcast_iter() {
             for &v in arr.values().iter() {
                 f(row, Some(v));
                 row += 1;
             }
-        } else {
-            for v in arr.iter() {
-                f(row, v.copied());
-                row += 1;
-            }
+        }
+    } else {
+        for (row, v) in ca.iter().enumerate() {
+            f(row, v);
         }
     }
     Ok(())

@@ -7,10 +7,11 @@
 //! after its bundle was completely written and renamed into place, so it never points to a
 //! partial bundle.
 
-mod batches;
+pub mod batches;
 mod investigations;
 mod migrations;
 mod models;
+pub mod recorded;
 mod runs;
 
 use std::path::{Path, PathBuf};

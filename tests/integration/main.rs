@@ -3,4 +3,7 @@
 mod capture;
 mod common;
 mod ingest;
+mod model;
 mod store;
+mod gui;
+mod crash;

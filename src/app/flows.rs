@@ -1,0 +1,505 @@
+//! The flows view: a virtual table of every flow (only visible rows are laid out, so a
+//! million flows scroll smoothly), filter and sort computed off the UI thread, a summary bar,
+//! a histogram of P(attack) and flagged flows over time.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
+
+use egui_extras::{Column, TableBuilder};
+use egui_plot::{Bar, BarChart, Plot};
+
+use super::View;
+use super::state::{AppState, ViewId};
+use super::style;
+use crate::features::{FEATURES, FeatureId};
+use crate::ingest::timestamp::format_timestamp;
+use crate::ingest::{AttackFamily, FlowTable};
+use crate::model::Verdict;
+
+/// The sortable columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortColumn {
+    Row,
+    Source,
+    Destination,
+    Protocol,
+    Start,
+    Label,
+    Predicted,
+    PAttack,
+    Feature(usize),
+}
+
+/// What the table shows: filter and order. Changing it recomputes the visible rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableQuery {
+    pub text: String,
+    pub min_score: f32,
+    pub max_score: f32,
+    pub family: Option<AttackFamily>,
+    pub sort: SortColumn,
+    pub descending: bool,
+}
+
+impl Default for TableQuery {
+    fn default() -> Self {
+        TableQuery {
+            text: String::new(),
+            min_score: 0.0,
+            max_score: 1.0,
+            family: None,
+            sort: SortColumn::Row,
+            descending: false,
+        }
+    }
+}
+
+/// Counts and plots, computed once per loaded batch.
+struct Summary {
+    generation: u64,
+    flagged: usize,
+    per_family: Vec<(AttackFamily, usize)>,
+    histogram: Vec<usize>,
+    timeline: Vec<(f64, usize)>,
+}
+
+pub struct FlowsView {
+    pub query: TableQuery,
+    /// Visible rows, in display order.
+    order: Arc<Vec<u32>>,
+    computed: Option<(u64, TableQuery)>,
+    pending: Option<(u64, TableQuery, Receiver<Vec<u32>>)>,
+    summary: Option<Summary>,
+    /// The feature shown in the last column.
+    pub feature_column: usize,
+    scroll_to: Option<usize>,
+    focus_filter: bool,
+}
+
+impl Default for FlowsView {
+    fn default() -> Self {
+        FlowsView {
+            query: TableQuery::default(),
+            order: Arc::new(Vec::new()),
+            computed: None,
+            pending: None,
+            summary: None,
+            feature_column: FeatureId::FlowDuration as usize,
+            scroll_to: None,
+            focus_filter: false,
+        }
+    }
+}
+
+const HISTOGRAM_BINS: usize = 20;
+const TIMELINE_BINS: usize = 60;
+
+impl FlowsView {
+    /// Rows currently shown, in order.
+    pub fn visible_rows(&self) -> &[u32] {
+        &self.order
+    }
+
+    /// Whether the visible rows reflect the current query and data.
+    pub fn is_settled(&self) -> bool {
+        self.pending.is_none()
+    }
+
+    pub fn focus_filter(&mut self) {
+        self.focus_filter = true;
+    }
+
+    /// Selects the next (or previous) flagged flow after the current selection, in table
+    /// order, and opens it in the inspector.
+    pub fn jump_flagged(&mut self, state: &mut AppState, forward: bool) {
+        let current = state.subject.as_ref().and_then(|s| s.row);
+        let pos = current.and_then(|r| self.order.iter().position(|&x| x as usize == r));
+        let n = self.order.len();
+        if n == 0 {
+            return;
+        }
+        for step in 1..=n {
+            let i = match (pos, forward) {
+                (Some(p), true) => (p + step) % n,
+                (Some(p), false) => (p + n - step % n) % n,
+                (None, true) => step - 1,
+                (None, false) => n - step,
+            };
+            let row = self.order[i] as usize;
+            if state.verdict(row).is_some_and(|v| v.is_attack()) {
+                state.select_row(row);
+                self.scroll_to = Some(i);
+                return;
+            }
+        }
+        state.info("No flagged flow in the table.");
+    }
+
+    /// Starts recomputing the visible rows when the data or the query changed; adopts a
+    /// finished computation.
+    fn refresh(&mut self, state: &AppState) {
+        if let Some((generation, query, rx)) = &self.pending {
+            if let Ok(order) = rx.try_recv() {
+                self.order = Arc::new(order);
+                self.computed = Some((*generation, query.clone()));
+                self.pending = None;
+            }
+        }
+        let Some(flows) = &state.flows else {
+            self.order = Arc::new(Vec::new());
+            self.computed = None;
+            return;
+        };
+        let wanted = (state.generation, self.query.clone());
+        let up_to_date = self.computed.as_ref() == Some(&wanted);
+        let in_flight = self.pending.as_ref().is_some_and(|(g, q, _)| (*g, q.clone()) == wanted);
+        if up_to_date || in_flight {
+            return;
+        }
+        let (tx, rx) = channel();
+        let table = flows.table.clone();
+        let verdicts = flows.verdicts.clone();
+        let query = self.query.clone();
+        let ctx_query = query.clone();
+        state.runtime.spawn_blocking(move || {
+            let order = compute_order(&table, verdicts.as_deref().map(|v| v.as_slice()), &query);
+            let _ = tx.send(order);
+        });
+        self.pending = Some((state.generation, ctx_query, rx));
+    }
+
+    fn summary(&mut self, state: &AppState) -> Option<&Summary> {
+        let flows = state.flows.as_ref()?;
+        if self.summary.as_ref().is_none_or(|s| s.generation != state.generation) {
+            self.summary = Some(summarise(state.generation, &flows.table, flows.verdicts.as_deref().map(|v| v.as_slice())));
+        }
+        self.summary.as_ref()
+    }
+
+    fn filter_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Filter");
+            let edit = ui.add(
+                egui::TextEdit::singleline(&mut self.query.text)
+                    .hint_text("address, port, label, family")
+                    .desired_width(220.0),
+            );
+            if std::mem::take(&mut self.focus_filter) {
+                edit.request_focus();
+            }
+            ui.label("P(attack)");
+            ui.add(egui::DragValue::new(&mut self.query.min_score).range(0.0..=1.0).speed(0.01));
+            ui.label("to");
+            ui.add(egui::DragValue::new(&mut self.query.max_score).range(0.0..=1.0).speed(0.01));
+            egui::ComboBox::from_id_salt("family-filter")
+                .selected_text(self.query.family.map_or("all families", |f| f.name()))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.query.family, None, "all families");
+                    for f in AttackFamily::ALL {
+                        ui.selectable_value(&mut self.query.family, Some(f), f.name());
+                    }
+                });
+            ui.label("Column");
+            egui::ComboBox::from_id_salt("feature-column")
+                .selected_text(FEATURES[self.feature_column].name)
+                .height(400.0)
+                .show_ui(ui, |ui| {
+                    for (i, f) in FEATURES.iter().enumerate() {
+                        ui.selectable_value(&mut self.feature_column, i, f.name);
+                    }
+                });
+            if ui.button("Clear").clicked() {
+                self.query = TableQuery { sort: self.query.sort, descending: self.query.descending, ..TableQuery::default() };
+            }
+        });
+    }
+
+    fn summary_bar(&mut self, ui: &mut egui::Ui, state: &AppState) {
+        let visible = self.order.len();
+        let Some(s) = self.summary(state) else { return };
+        let total = state.flows.as_ref().map_or(0, |f| f.table.len());
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(format!("{total} flows"));
+            if visible != total {
+                ui.label(format!("({visible} shown)"));
+            }
+            ui.separator();
+            ui.colored_label(style::ATTACK, format!("{} flagged", s.flagged));
+            for (family, n) in &s.per_family {
+                ui.separator();
+                ui.label(format!("{}: {n}", family.name()));
+            }
+        });
+    }
+
+    fn plots(&mut self, ui: &mut egui::Ui, state: &AppState) {
+        let Some(s) = self.summary(state) else { return };
+        if s.histogram.iter().all(|&n| n == 0) {
+            return;
+        }
+        let width = (ui.available_width() / 2.0 - 8.0).max(120.0);
+        let bars: Vec<Bar> = s
+            .histogram
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let x = (i as f64 + 0.5) / HISTOGRAM_BINS as f64;
+                Bar::new(x, n as f64).width(1.0 / HISTOGRAM_BINS as f64).fill(style::score_color(x as f32))
+            })
+            .collect();
+        let timeline: Vec<Bar> = s.timeline.iter().map(|&(t, n)| Bar::new(t, n as f64).fill(style::ATTACK)).collect();
+        ui.horizontal(|ui| {
+            Plot::new("score-histogram")
+                .height(110.0)
+                .width(width)
+                .allow_zoom(false)
+                .allow_drag(false)
+                .allow_scroll(false)
+                .x_axis_label("P(attack)")
+                .show(ui, |p| p.bar_chart(BarChart::new("flows", bars)));
+            Plot::new("flagged-timeline")
+                .height(110.0)
+                .width(width)
+                .allow_zoom(false)
+                .allow_drag(false)
+                .allow_scroll(false)
+                .x_axis_label("minutes since the first flow")
+                .show(ui, |p| p.bar_chart(BarChart::new("flagged", timeline)));
+        });
+    }
+
+    fn table(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(flows) = &state.flows else { return };
+        let table = flows.table.clone();
+        let verdicts = flows.verdicts.clone();
+        let order = self.order.clone();
+        let selected = state.subject.as_ref().and_then(|s| s.row);
+        let mut clicked = None;
+        let mut sort_clicked = None;
+        let mut builder = TableBuilder::new(ui)
+            .striped(true)
+            .resizable(true)
+            .sense(egui::Sense::click())
+            .column(Column::exact(70.0))
+            .column(Column::initial(170.0).at_least(80.0))
+            .column(Column::initial(170.0).at_least(80.0))
+            .column(Column::exact(50.0))
+            .column(Column::initial(150.0))
+            .column(Column::initial(150.0))
+            .column(Column::initial(100.0))
+            .column(Column::exact(75.0))
+            .column(Column::remainder().at_least(90.0));
+        if let Some(i) = self.scroll_to.take() {
+            builder = builder.scroll_to_row(i, Some(egui::Align::Center));
+        }
+        let headers = [
+            ("#", SortColumn::Row),
+            ("Source", SortColumn::Source),
+            ("Destination", SortColumn::Destination),
+            ("Proto", SortColumn::Protocol),
+            ("Start", SortColumn::Start),
+            ("Label", SortColumn::Label),
+            ("Verdict", SortColumn::Predicted),
+            ("P(attack)", SortColumn::PAttack),
+        ];
+        let feature_col = self.feature_column;
+        let query = self.query.clone();
+        builder
+            .header(22.0, |mut header| {
+                let all = headers.iter().copied().chain(std::iter::once((FEATURES[feature_col].name, SortColumn::Feature(feature_col))));
+                for (title, col) in all {
+                    header.col(|ui| {
+                        let arrow = match (query.sort == col, query.descending) {
+                            (true, false) => " ⏶",
+                            (true, true) => " ⏷",
+                            _ => "",
+                        };
+                        if ui.button(format!("{title}{arrow}")).clicked() {
+                            sort_clicked = Some(col);
+                        }
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(20.0, order.len(), |mut row| {
+                    let r = order[row.index()] as usize;
+                    let meta = &table.meta()[r];
+                    let verdict = verdicts.as_ref().and_then(|v| v.get(r)).copied();
+                    row.set_selected(selected == Some(r));
+                    let tint = verdict.map(|v| style::row_tint(v.p_attack));
+                    let mut cell = |row: &mut egui_extras::TableRow, text: String| {
+                        row.col(|ui| {
+                            if let Some(t) = tint {
+                                ui.painter().rect_filled(ui.max_rect(), 0.0, t);
+                            }
+                            ui.add(egui::Label::new(text).truncate().selectable(false));
+                        });
+                    };
+                    cell(&mut row, (r + 1).to_string());
+                    cell(&mut row, endpoint(meta.src_ip, meta.src_port));
+                    cell(&mut row, endpoint(meta.dst_ip, meta.dst_port));
+                    cell(&mut row, meta.protocol.map(protocol_name).unwrap_or_default());
+                    cell(&mut row, meta.timestamp_us.map(format_timestamp).unwrap_or_default());
+                    cell(&mut row, table.labels().map(|l| l[r].raw.to_string()).unwrap_or_default());
+                    cell(&mut row, verdict.map(|v| v.family.name().to_string()).unwrap_or_else(|| "—".into()));
+                    cell(&mut row, verdict.map(|v| format!("{:.3}", v.p_attack)).unwrap_or_default());
+                    cell(&mut row, format_value(table.row(r)[feature_col]));
+                    if row.response().clicked() {
+                        clicked = Some(r);
+                    }
+                });
+            });
+        if let Some(col) = sort_clicked {
+            if self.query.sort == col {
+                self.query.descending = !self.query.descending;
+            } else {
+                self.query.sort = col;
+                self.query.descending = matches!(col, SortColumn::PAttack);
+            }
+        }
+        if let Some(r) = clicked {
+            state.select_row(r);
+            state.view = ViewId::Inspector;
+        }
+    }
+}
+
+impl View for FlowsView {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        self.refresh(state);
+        if state.flows.is_none() {
+            ui.vertical_centered(|ui| {
+                ui.add_space(40.0);
+                ui.heading("No flows loaded");
+                ui.label("Open CICFlowMeter CSV files with File → Open (Ctrl+O), drop them on this window,");
+                ui.label("or pick a real attack flow from the Examples menu.");
+            });
+            return;
+        }
+        self.filter_bar(ui);
+        self.summary_bar(ui, state);
+        self.plots(ui, state);
+        if !self.is_settled() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Filtering and sorting…");
+            });
+        }
+        ui.separator();
+        self.table(ui, state);
+    }
+}
+
+pub fn endpoint(ip: Option<std::net::IpAddr>, port: Option<u16>) -> String {
+    match (ip, port) {
+        (Some(ip), Some(port)) => format!("{ip}:{port}"),
+        (Some(ip), None) => ip.to_string(),
+        (None, Some(port)) => format!("port {port}"),
+        (None, None) => String::new(),
+    }
+}
+
+pub fn protocol_name(p: u8) -> String {
+    match p {
+        6 => "TCP".into(),
+        17 => "UDP".into(),
+        1 => "ICMP".into(),
+        58 => "ICMPv6".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A feature value as the analyst reads it: integers without decimals, others to 4 places.
+pub fn format_value(v: f32) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.4}") }
+}
+
+/// Visible rows for `query`, in order (runs off the UI thread).
+pub fn compute_order(table: &FlowTable, verdicts: Option<&[Verdict]>, query: &TableQuery) -> Vec<u32> {
+    let needle = query.text.trim().to_lowercase();
+    let labels = table.labels();
+    let keep = |r: usize| -> bool {
+        if let Some(v) = verdicts.and_then(|v| v.get(r)) {
+            if v.p_attack < query.min_score || v.p_attack > query.max_score {
+                return false;
+            }
+            if query.family.is_some_and(|f| f != v.family) {
+                return false;
+            }
+        } else if query.family.is_some() {
+            return false;
+        }
+        if needle.is_empty() {
+            return true;
+        }
+        let m = &table.meta()[r];
+        let hay = [
+            m.src_ip.map(|a| a.to_string()),
+            m.dst_ip.map(|a| a.to_string()),
+            m.src_port.map(|p| p.to_string()),
+            m.dst_port.map(|p| p.to_string()),
+            labels.map(|l| l[r].raw.to_lowercase()),
+            labels.map(|l| l[r].family.name().to_string()),
+            verdicts.and_then(|v| v.get(r)).map(|v| v.family.name().to_string()),
+        ];
+        hay.iter().flatten().any(|h| h.contains(&needle))
+    };
+    let mut order: Vec<u32> = (0..table.len()).filter(|&r| keep(r)).map(|r| r as u32).collect();
+    let score = |r: u32| verdicts.and_then(|v| v.get(r as usize)).map_or(-1.0, |v| v.p_attack);
+    let meta = table.meta();
+    match query.sort {
+        SortColumn::Row => {}
+        SortColumn::Source => order.sort_by_key(|&r| (meta[r as usize].src_ip, meta[r as usize].src_port)),
+        SortColumn::Destination => order.sort_by_key(|&r| (meta[r as usize].dst_ip, meta[r as usize].dst_port)),
+        SortColumn::Protocol => order.sort_by_key(|&r| meta[r as usize].protocol),
+        SortColumn::Start => order.sort_by_key(|&r| meta[r as usize].timestamp_us),
+        SortColumn::Label => {
+            if let Some(l) = labels {
+                order.sort_by(|&a, &b| l[a as usize].raw.cmp(&l[b as usize].raw));
+            }
+        }
+        SortColumn::Predicted => {
+            order.sort_by_key(|&r| verdicts.and_then(|v| v.get(r as usize)).map(|v| v.family));
+        }
+        SortColumn::PAttack => order.sort_by(|&a, &b| score(a).total_cmp(&score(b))),
+        SortColumn::Feature(f) => order.sort_by(|&a, &b| table.row(a as usize)[f].total_cmp(&table.row(b as usize)[f])),
+    }
+    if query.descending {
+        order.reverse();
+    }
+    order
+}
+
+fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -> Summary {
+    let mut histogram = vec![0; HISTOGRAM_BINS];
+    let mut per_family = vec![0usize; AttackFamily::COUNT];
+    let mut flagged = 0;
+    let times: Vec<i64> = table.meta().iter().filter_map(|m| m.timestamp_us).collect();
+    let (t0, t1) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
+    let span = (t1 - t0).max(1) as f64;
+    let mut timeline = vec![0usize; TIMELINE_BINS];
+    for (r, v) in verdicts.unwrap_or(&[]).iter().enumerate() {
+        let bin = ((v.p_attack * HISTOGRAM_BINS as f32) as usize).min(HISTOGRAM_BINS - 1);
+        histogram[bin] += 1;
+        per_family[v.family.index()] += 1;
+        if v.is_attack() {
+            flagged += 1;
+            if let Some(t) = table.meta()[r].timestamp_us {
+                let b = (((t - t0) as f64 / span) * TIMELINE_BINS as f64) as usize;
+                timeline[b.min(TIMELINE_BINS - 1)] += 1;
+            }
+        }
+    }
+    let minutes_per_bin = span / 60e6 / TIMELINE_BINS as f64;
+    Summary {
+        generation,
+        flagged,
+        per_family: AttackFamily::ALL
+            .iter()
+            .filter(|f| per_family[f.index()] > 0)
+            .map(|f| (*f, per_family[f.index()]))
+            .collect(),
+        histogram,
+        timeline: timeline.iter().enumerate().map(|(i, &n)| ((i as f64 + 0.5) * minutes_per_bin, n)).collect(),
+    }
+}

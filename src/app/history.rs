@@ -1,0 +1,261 @@
+//! History: past runs, models, scored batches and investigations from the SQLite store;
+//! reopen any of them.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui_plot::{Line, Plot};
+
+use super::View;
+use super::state::{AppState, Subject, ViewId};
+use super::style;
+use crate::features::{FEATURES, N_FEATURES};
+use crate::ingest::FlowMeta;
+use crate::store::{BatchRecord, EpochRecord, InvestigationRecord, ModelRecord, RunRecord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryTab {
+    Runs,
+    Models,
+    Batches,
+    Investigations,
+}
+
+struct Snapshot {
+    runs: Vec<RunRecord>,
+    models: Vec<ModelRecord>,
+    batches: Vec<BatchRecord>,
+    investigations: Vec<InvestigationRecord>,
+    taken: Instant,
+}
+
+pub struct HistoryView {
+    pub tab: HistoryTab,
+    snapshot: Option<Snapshot>,
+    selected_run: Option<(i64, Vec<EpochRecord>)>,
+}
+
+impl Default for HistoryView {
+    fn default() -> Self {
+        HistoryView { tab: HistoryTab::Runs, snapshot: None, selected_run: None }
+    }
+}
+
+/// Re-read the history at most this often while the view is open (a background job may be
+/// writing; WAL lets us read meanwhile).
+const REFRESH: Duration = Duration::from_secs(2);
+
+impl HistoryView {
+    pub fn counts(&self) -> Option<(usize, usize, usize, usize)> {
+        self.snapshot.as_ref().map(|s| (s.runs.len(), s.models.len(), s.batches.len(), s.investigations.len()))
+    }
+
+    fn refresh(&mut self, state: &mut AppState, force: bool) {
+        if !force && self.snapshot.as_ref().is_some_and(|s| s.taken.elapsed() < REFRESH) {
+            return;
+        }
+        let read = state.store().and_then(|s| {
+            let e = |e: crate::store::StoreError| e.to_string();
+            Ok(Snapshot {
+                runs: s.runs().map_err(e)?,
+                models: s.models().map_err(e)?,
+                batches: s.batches().map_err(e)?,
+                investigations: s.investigations().map_err(e)?,
+                taken: Instant::now(),
+            })
+        });
+        match read {
+            Ok(s) => self.snapshot = Some(s),
+            Err(e) => {
+                state.error("The history could not be read", e);
+                self.snapshot = Some(Snapshot {
+                    runs: vec![],
+                    models: vec![],
+                    batches: vec![],
+                    investigations: vec![],
+                    taken: Instant::now(),
+                });
+            }
+        }
+    }
+
+    fn runs(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(s) = &self.snapshot else { return };
+        let mut open = None;
+        egui::Grid::new("runs").striped(true).show(ui, |ui| {
+            for h in ["id", "kind", "status", "split", "backend", "seconds", "test F1", "started", ""] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for r in &s.runs {
+                ui.label(r.id.to_string());
+                ui.label(&r.kind);
+                ui.label(r.status.as_str());
+                ui.label(&r.split);
+                ui.label(&r.backend);
+                ui.label(r.duration_s.map(|d| format!("{d:.1}")).unwrap_or_default());
+                let f1 = r.final_metrics.as_ref().and_then(|m| m.pointer("/test/f1").or(m.get("f1"))).and_then(|v| v.as_f64());
+                ui.label(f1.map(|v| format!("{v:.4}")).unwrap_or_default());
+                ui.label(&r.started_at);
+                if ui.button("Open").clicked() {
+                    open = Some(r.id);
+                }
+                ui.end_row();
+            }
+        });
+        if let Some(id) = open {
+            match state.store().and_then(|s| s.epochs(id).map_err(|e| e.to_string())) {
+                Ok(epochs) => self.selected_run = Some((id, epochs)),
+                Err(e) => state.error("The run could not be read", e),
+            }
+        }
+        if let Some((id, epochs)) = &self.selected_run {
+            ui.separator();
+            ui.strong(format!("Run {id}: validation F1 per epoch"));
+            let f1: Vec<[f64; 2]> = epochs
+                .iter()
+                .map(|e| [e.epoch as f64, e.metrics.get("valid_f1").and_then(|v| v.as_f64()).unwrap_or(0.0)])
+                .collect();
+            let loss: Vec<[f64; 2]> = epochs.iter().map(|e| [e.epoch as f64, e.train_loss]).collect();
+            Plot::new("run-epochs").height(160.0).include_y(0.0).show(ui, |p| {
+                p.line(Line::new("validation F1", f1).color(style::BENIGN));
+                p.line(Line::new("training loss", loss).color(style::TABULAR));
+            });
+        }
+    }
+
+    fn models(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(s) = &self.snapshot else { return };
+        let mut activate = None;
+        egui::Grid::new("models").striped(true).show(ui, |ui| {
+            for h in ["", "name", "created", "run", "bundle", ""] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for m in &s.models {
+                ui.label(if m.active { "●" } else { "" });
+                ui.label(&m.name);
+                ui.label(&m.created_at);
+                ui.label(m.run_id.map(|r| r.to_string()).unwrap_or_default());
+                ui.label(if m.present { m.bundle_path.clone() } else { format!("{} (missing)", m.bundle_path) });
+                if ui.add_enabled(m.present && !m.active, egui::Button::new("Activate")).clicked() {
+                    activate = Some((m.name.clone(), PathBuf::from(&m.bundle_path)));
+                }
+                ui.end_row();
+            }
+        });
+        if let Some((name, dir)) = activate {
+            match state.store().and_then(|mut s| s.activate_model(&name).map_err(|e| e.to_string())) {
+                Ok(_) => {
+                    state.load_model(name, dir, ui.ctx());
+                    self.refresh(state, true);
+                }
+                Err(e) => state.error("The model could not be activated", e),
+            }
+        }
+    }
+
+    fn batches(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(s) = &self.snapshot else { return };
+        let mut reopen = None;
+        egui::Grid::new("batches").striped(true).show(ui, |ui| {
+            for h in ["id", "status", "model", "flows", "flagged", "flows/s", "input", ""] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for b in &s.batches {
+                ui.label(b.id.to_string());
+                ui.label(&b.status);
+                ui.label(&b.model_name);
+                ui.label(b.flows.map(|n| n.to_string()).unwrap_or_default());
+                ui.colored_label(style::ATTACK, b.flagged.map(|n| n.to_string()).unwrap_or_default());
+                ui.label(b.flows_per_s.map(|n| format!("{n:.0}")).unwrap_or_default());
+                ui.label(&b.input);
+                if ui.button("Reopen").clicked() {
+                    reopen = Some(b.input.clone());
+                }
+                ui.end_row();
+            }
+        });
+        if let Some(input) = reopen {
+            let paths: Vec<PathBuf> = input.split('\n').map(PathBuf::from).collect();
+            state.open(paths, ui.ctx());
+            state.view = ViewId::Flows;
+        }
+    }
+
+    fn investigations(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(s) = &self.snapshot else { return };
+        let mut reopen = None;
+        egui::Grid::new("investigations").striped(true).show(ui, |ui| {
+            for h in ["id", "saved", "model", "P(attack) before → after", "tags", "note", ""] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for i in &s.investigations {
+                let p = |v: &serde_json::Value| v.get("p_attack").and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
+                ui.label(i.id.to_string());
+                ui.label(&i.created_at);
+                ui.label(&i.model_name);
+                ui.label(format!("{:.3} → {:.3}", p(&i.verdict_before), p(&i.verdict_after)));
+                ui.label(i.tags.join(", "));
+                ui.label(&i.note);
+                if ui.button("Reopen").clicked() {
+                    reopen = Some(i.clone());
+                }
+                ui.end_row();
+            }
+        });
+        if let Some(inv) = reopen {
+            state.subject = Some(subject_of(&inv));
+            state.view = ViewId::Inspector;
+        }
+    }
+}
+
+/// A saved investigation back in the inspector: original and edited features as saved.
+fn subject_of(inv: &InvestigationRecord) -> Subject {
+    let read = |v: &serde_json::Value| {
+        let mut row = [0.0f32; N_FEATURES];
+        for (i, f) in FEATURES.iter().enumerate() {
+            row[i] = v.get(f.name).and_then(|x| x.as_f64()).unwrap_or(0.0) as f32;
+        }
+        row
+    };
+    Subject {
+        row: None,
+        original: read(&inv.features_before),
+        edited: read(&inv.features_after),
+        meta: FlowMeta::default(),
+        label: inv.flow.get("label").and_then(|l| l.as_str()).map(str::to_string),
+        origin: format!("investigation #{}: {}", inv.id, inv.note),
+    }
+}
+
+impl View for HistoryView {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        self.refresh(state, false);
+        ui.horizontal(|ui| {
+            for (tab, title) in [
+                (HistoryTab::Runs, "Runs"),
+                (HistoryTab::Models, "Models"),
+                (HistoryTab::Batches, "Scored batches"),
+                (HistoryTab::Investigations, "Investigations"),
+            ] {
+                ui.selectable_value(&mut self.tab, tab, title);
+            }
+            if ui.button("Refresh").clicked() {
+                self.refresh(state, true);
+            }
+            ui.weak(format!("{}", state.data_dir.display()));
+        });
+        ui.separator();
+        egui::ScrollArea::both().id_salt("history").show(ui, |ui| match self.tab {
+            HistoryTab::Runs => self.runs(ui, state),
+            HistoryTab::Models => self.models(ui, state),
+            HistoryTab::Batches => self.batches(ui, state),
+            HistoryTab::Investigations => self.investigations(ui, state),
+        });
+        ui.ctx().request_repaint_after(REFRESH);
+    }
+}

@@ -1,0 +1,291 @@
+//! Train: choose data, split and size; start and cancel; live loss and validation-F1 curves;
+//! final metrics and confusion matrix; make the new model the active one.
+
+use std::path::PathBuf;
+
+use egui_plot::{Line, Plot};
+
+use super::View;
+use super::jobs::{Job, Poll};
+use super::state::AppState;
+use super::style;
+use crate::ingest::AttackFamily;
+use crate::model::{DeviceChoice, MoeConfig};
+use crate::store::recorded::{TrainRequest, TrainResult, train_recorded};
+use crate::train::split::SplitKind;
+use crate::train::training::{TrainEvent, TrainingConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SplitChoice {
+    Random,
+    Time,
+    Family,
+}
+
+pub struct TrainView {
+    pub inputs: Vec<PathBuf>,
+    split: SplitChoice,
+    left_out: AttackFamily,
+    pub epochs: usize,
+    d_token: usize,
+    pub name: String,
+    job: Option<Job<TrainResult, TrainEvent>>,
+    losses: Vec<[f64; 2]>,
+    f1s: Vec<[f64; 2]>,
+    steps_per_epoch: usize,
+    status: String,
+    result: Option<TrainResult>,
+}
+
+impl Default for TrainView {
+    fn default() -> Self {
+        TrainView {
+            inputs: Vec::new(),
+            split: SplitChoice::Random,
+            left_out: AttackFamily::Webattack,
+            epochs: 10,
+            d_token: 32,
+            name: String::new(),
+            job: None,
+            losses: Vec::new(),
+            f1s: Vec::new(),
+            steps_per_epoch: 1,
+            status: String::new(),
+            result: None,
+        }
+    }
+}
+
+impl TrainView {
+    pub fn is_running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    pub fn status(&self) -> &str {
+        &self.status
+    }
+
+    pub fn result(&self) -> Option<&TrainResult> {
+        self.result.as_ref()
+    }
+
+    fn split_kind(&self) -> SplitKind {
+        match self.split {
+            SplitChoice::Random => SplitKind::Random,
+            SplitChoice::Time => SplitKind::Time,
+            SplitChoice::Family => SplitKind::Family(self.left_out),
+        }
+    }
+
+    /// Starts training in the background.
+    pub fn start(&mut self, state: &AppState, ctx: &egui::Context) {
+        let name = if self.name.trim().is_empty() {
+            format!("model-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+        } else {
+            self.name.trim().to_string()
+        };
+        let mut model = MoeConfig::new();
+        model.tabular.d_token = self.d_token;
+        let request = TrainRequest {
+            inputs: self.inputs.clone(),
+            split: self.split_kind(),
+            model,
+            training: TrainingConfig::new().with_epochs(self.epochs),
+            device: DeviceChoice::Auto,
+            bundle_dir: state.data_dir.join("models").join(&name),
+            name,
+            kind: "train".into(),
+        };
+        let data_dir = state.data_dir.clone();
+        self.losses.clear();
+        self.f1s.clear();
+        self.result = None;
+        self.status = "starting".into();
+        self.job = Some(Job::spawn(&state.runtime, ctx, "Training", move |job| {
+            train_recorded(&data_dir, &request, &|e| job.progress(e.clone()), job.cancel_flag()).map_err(|e| format!("{e:#}"))
+        }));
+    }
+
+    pub fn cancel(&mut self) {
+        if let Some(job) = &self.job {
+            job.cancel();
+            self.status = "cancelling…".into();
+        }
+    }
+
+    fn poll(&mut self, state: &mut AppState) {
+        let Some(job) = &self.job else { return };
+        let (events, done) = match job.poll() {
+            Poll::Running(e) => (e, None),
+            Poll::Done(e, r) => (e, Some(r)),
+        };
+        for e in events {
+            self.on_event(e);
+        }
+        match done {
+            None => {}
+            Some(Ok(result)) => {
+                self.status = if result.report.cancelled {
+                    format!("cancelled after {} epochs; best epoch kept as {}", result.report.epochs_run, result.name)
+                } else {
+                    format!("finished: test F1 {:.4}, saved as {}", result.report.test.f1, result.name)
+                };
+                self.result = Some(result);
+                self.job = None;
+            }
+            Some(Err(e)) => {
+                self.status = format!("stopped: {e}");
+                state.error("Training stopped", e);
+                self.job = None;
+            }
+        }
+    }
+
+    fn on_event(&mut self, e: TrainEvent) {
+        match e {
+            TrainEvent::Started { epochs, steps_per_epoch, train_rows, valid_rows } => {
+                self.steps_per_epoch = steps_per_epoch.max(1);
+                self.status = format!("training on {train_rows} flows ({valid_rows} for validation), up to {epochs} epochs");
+            }
+            TrainEvent::Step { epoch, step, loss } => {
+                let x = (epoch.saturating_sub(1)) as f64 + step as f64 / self.steps_per_epoch as f64;
+                self.losses.push([x, f64::from(loss)]);
+            }
+            TrainEvent::Epoch(r) => {
+                self.f1s.push([r.epoch as f64, r.valid_f1]);
+                self.status = format!("epoch {}: loss {:.4}, validation F1 {:.4}", r.epoch, r.train_loss, r.valid_f1);
+            }
+            TrainEvent::Finished { .. } => self.status = "evaluating and saving…".into(),
+        }
+    }
+
+    fn form(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        if self.inputs.is_empty() {
+            if let Some(flows) = &state.flows {
+                self.inputs = flows.paths.clone();
+            }
+        }
+        ui.horizontal(|ui| {
+            ui.label("Data");
+            ui.label(if self.inputs.is_empty() {
+                "none chosen".to_string()
+            } else {
+                self.inputs.iter().map(|p| super::state::file_name(p)).collect::<Vec<_>>().join(", ")
+            });
+            if ui.button("Choose…").clicked() {
+                if let Some(files) = rfd::FileDialog::new().add_filter("Labelled flows", &["csv"]).pick_files() {
+                    self.inputs = files;
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Split");
+            ui.selectable_value(&mut self.split, SplitChoice::Random, "random (stratified)");
+            ui.selectable_value(&mut self.split, SplitChoice::Time, "by day (Mon–Wed / Thu–Fri)");
+            ui.selectable_value(&mut self.split, SplitChoice::Family, "leave one family out");
+            if self.split == SplitChoice::Family {
+                egui::ComboBox::from_id_salt("left-out").selected_text(self.left_out.name()).show_ui(ui, |ui| {
+                    for f in AttackFamily::ALL.into_iter().filter(|f| f.is_attack()) {
+                        ui.selectable_value(&mut self.left_out, f, f.name());
+                    }
+                });
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Epochs");
+            ui.add(egui::DragValue::new(&mut self.epochs).range(1..=200));
+            ui.label("Token width");
+            egui::ComboBox::from_id_salt("d-token").selected_text(self.d_token.to_string()).show_ui(ui, |ui| {
+                for d in [16, 32, 64] {
+                    ui.selectable_value(&mut self.d_token, d, d.to_string());
+                }
+            });
+            ui.label("Name");
+            ui.add(egui::TextEdit::singleline(&mut self.name).hint_text("model-<time>").desired_width(140.0));
+            let running = self.job.is_some();
+            if ui.add_enabled(!running && !self.inputs.is_empty(), egui::Button::new("Start training")).clicked() {
+                self.start(state, ui.ctx());
+            }
+            if ui.add_enabled(running, egui::Button::new("Cancel")).clicked() {
+                self.cancel();
+            }
+        });
+    }
+
+    fn curves(&self, ui: &mut egui::Ui) {
+        let width = (ui.available_width() / 2.0 - 8.0).max(150.0);
+        ui.horizontal(|ui| {
+            let losses = self.losses.clone();
+            Plot::new("train-loss").height(180.0).width(width).x_axis_label("epoch").y_axis_label("loss").show(ui, |p| {
+                p.line(Line::new("training loss", losses).color(style::TABULAR));
+            });
+            let f1s = self.f1s.clone();
+            Plot::new("valid-f1")
+                .height(180.0)
+                .width(width)
+                .include_y(0.0)
+                .include_y(1.0)
+                .x_axis_label("epoch")
+                .y_axis_label("validation F1")
+                .show(ui, |p| {
+                    p.line(Line::new("validation F1", f1s).color(style::BENIGN).width(2.0));
+                });
+        });
+    }
+
+    fn results(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(result) = &self.result else { return };
+        let test = &result.report.test;
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(format!("Test ({} flows)", test.flows));
+            ui.label(format!(
+                "F1 {:.4} · precision {:.4} · recall {:.4} · accuracy {:.4} · FPR {:.4} · ROC-AUC {}",
+                test.f1,
+                test.precision,
+                test.recall,
+                test.accuracy,
+                test.false_positive_rate,
+                test.roc_auc.map_or("—".into(), |a| format!("{a:.4}"))
+            ));
+        });
+        egui::Grid::new("confusion").striped(true).show(ui, |ui| {
+            ui.strong("true \\ predicted");
+            for f in AttackFamily::ALL {
+                ui.strong(f.name());
+            }
+            ui.end_row();
+            for (t, row) in test.confusion.iter().enumerate() {
+                ui.strong(AttackFamily::from_index(t).map_or("?", |f| f.name()));
+                for n in row {
+                    ui.label(n.to_string());
+                }
+                ui.end_row();
+            }
+        });
+        let (name, dir) = (result.name.clone(), result.bundle_dir.clone());
+        if ui.button(format!("Make {name} the active model")).clicked() {
+            match state.store().and_then(|mut s| s.activate_model(&name).map_err(|e| e.to_string())) {
+                Ok(_) => state.load_model(name, dir, ui.ctx()),
+                Err(e) => state.error("The model could not be activated", e),
+            }
+        }
+    }
+}
+
+impl View for TrainView {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        self.poll(state);
+        self.form(ui, state);
+        if !self.status.is_empty() {
+            ui.horizontal(|ui| {
+                if self.job.is_some() {
+                    ui.spinner();
+                }
+                ui.label(&self.status);
+            });
+        }
+        ui.separator();
+        self.curves(ui);
+        self.results(ui, state);
+    }
+}

@@ -1,0 +1,160 @@
+//! What-if: sweep one feature of the inspected flow across its training range, plot P(attack)
+//! against it, and save the investigation (flow, edits, verdicts, a note) to the history.
+
+use egui_plot::{Line, Plot, Points, VLine};
+
+use super::View;
+use super::state::AppState;
+use super::style;
+use crate::features::{FEATURES, FeatureId, N_FEATURES};
+use crate::store::NewInvestigation;
+
+const STEPS: usize = 64;
+
+pub struct WhatIfView {
+    pub feature: usize,
+    /// (feature, edited flow bits, model) the sweep was computed for, and its points.
+    sweep: Option<((usize, [u32; N_FEATURES], String), Vec<[f64; 2]>)>,
+    pub note: String,
+    pub tags: String,
+    saved: Option<i64>,
+}
+
+impl Default for WhatIfView {
+    fn default() -> Self {
+        WhatIfView {
+            feature: FeatureId::FlowIatMax as usize,
+            sweep: None,
+            note: String::new(),
+            tags: String::new(),
+            saved: None,
+        }
+    }
+}
+
+impl WhatIfView {
+    /// The sweep's (value, P(attack)) points, once computed.
+    pub fn points(&self) -> Option<&[[f64; 2]]> {
+        self.sweep.as_ref().map(|(_, p)| p.as_slice())
+    }
+
+    fn compute(&mut self, state: &AppState) {
+        let (Some(subject), Some(model)) = (&state.subject, &state.model) else { return };
+        let key = (self.feature, subject.edited.map(f32::to_bits), model.name.clone());
+        if self.sweep.as_ref().is_some_and(|(k, _)| *k == key) {
+            return;
+        }
+        let values = model.preprocessor.sweep_values(self.feature, STEPS);
+        let mut rows = Vec::with_capacity(values.len() * N_FEATURES);
+        for v in &values {
+            let mut row = subject.edited;
+            row[self.feature] = *v;
+            rows.extend_from_slice(&row);
+        }
+        // 64 rows are one forward pass: cheap enough for the UI thread.
+        let verdicts = model.scorer.score_raw(&rows);
+        let points = values.iter().zip(&verdicts).map(|(v, s)| [f64::from(*v), f64::from(s.p_attack)]).collect();
+        self.sweep = Some((key, points));
+    }
+
+    fn save(&mut self, state: &mut AppState) {
+        let (Some(subject), Some(model)) = (&state.subject, &state.model) else { return };
+        let verdict = |row: &[f32; N_FEATURES]| model.scorer.score_row(row);
+        let (vb, va) = (verdict(&subject.original), verdict(&subject.edited));
+        let verdict_json = |v: &crate::model::Verdict| {
+            serde_json::json!({
+                "p_attack": v.p_attack,
+                "family": v.family.name(),
+                "family_probs": v.family_probs,
+                "gate": v.gate,
+            })
+            .to_string()
+        };
+        let m = &subject.meta;
+        let inv = NewInvestigation {
+            model_name: model.name.clone(),
+            source: Some(subject.origin.clone()),
+            flow_json: serde_json::json!({
+                "row": subject.row.map(|r| r + 1),
+                "flow_id": m.flow_id.as_deref(),
+                "src": super::flows::endpoint(m.src_ip, m.src_port),
+                "dst": super::flows::endpoint(m.dst_ip, m.dst_port),
+                "protocol": m.protocol,
+                "label": subject.label,
+                "swept_feature": FEATURES[self.feature].name,
+            })
+            .to_string(),
+            features_before_json: named_features(&subject.original),
+            features_after_json: named_features(&subject.edited),
+            verdict_before_json: verdict_json(&vb),
+            verdict_after_json: verdict_json(&va),
+            note: self.note.clone(),
+            tags: self.tags.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+        };
+        match state.store().and_then(|mut s| s.save_investigation(&inv).map_err(|e| e.to_string())) {
+            Ok(id) => {
+                self.saved = Some(id);
+                state.info(format!("Investigation {id} saved to the history."));
+            }
+            Err(e) => state.error("The investigation could not be saved", e),
+        }
+    }
+}
+
+/// Features as a JSON object keyed by canonical name.
+pub fn named_features(row: &[f32; N_FEATURES]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> =
+        FEATURES.iter().zip(row).map(|(f, v)| (f.name.to_string(), serde_json::json!(v))).collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+impl View for WhatIfView {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        if state.subject.is_none() || state.model.is_none() {
+            ui.label("Open a flow in the inspector (and have a model active) to ask what-if questions.");
+            return;
+        }
+        ui.horizontal(|ui| {
+            ui.label("Sweep");
+            egui::ComboBox::from_id_salt("sweep-feature")
+                .selected_text(FEATURES[self.feature].name)
+                .height(400.0)
+                .show_ui(ui, |ui| {
+                    for (i, f) in FEATURES.iter().enumerate() {
+                        ui.selectable_value(&mut self.feature, i, f.name);
+                    }
+                });
+            ui.label(format!("({}) across its training range, other features as edited", FEATURES[self.feature].unit.symbol()));
+        });
+        self.compute(state);
+        let current = state.subject.as_ref().map_or(0.0, |s| s.edited[self.feature]);
+        if let Some((_, points)) = &self.sweep {
+            let line = Line::new("P(attack)", points.clone()).color(style::ATTACK).width(2.0);
+            let marks = Points::new("steps", points.clone()).radius(2.0);
+            Plot::new("what-if")
+                .height(ui.available_height() - 140.0)
+                .include_y(0.0)
+                .include_y(1.0)
+                .x_axis_label(format!("{} ({})", FEATURES[self.feature].name, FEATURES[self.feature].unit.symbol()))
+                .y_axis_label("P(attack)")
+                .show(ui, |p| {
+                    p.line(line);
+                    p.points(marks);
+                    p.vline(VLine::new("this flow", f64::from(current)));
+                });
+        }
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label("Note");
+            ui.add(egui::TextEdit::singleline(&mut self.note).desired_width(360.0));
+            ui.label("Tags");
+            ui.add(egui::TextEdit::singleline(&mut self.tags).hint_text("comma separated").desired_width(160.0));
+            if ui.button("Save investigation").clicked() {
+                self.save(state);
+            }
+            if let Some(id) = self.saved {
+                ui.weak(format!("saved as #{id}"));
+            }
+        });
+    }
+}

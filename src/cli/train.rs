@@ -1,0 +1,212 @@
+//! `netvigil train`: train a detector on labelled flows and save it as a bundle.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::InputArgs;
+use crate::ingest::label::AttackFamily;
+use crate::model::inference::DeviceChoice;
+use crate::model::{ExpertSet, MoeConfig};
+use crate::store::recorded::{TrainRequest, train_recorded};
+use crate::train::SplitKind;
+use crate::train::training::{TrainEvent, TrainingConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    /// Stratified random 70/15/15.
+    Random,
+    /// Train Monday–Wednesday, test Thursday–Friday.
+    Time,
+    /// Leave the `--holdout` family out of training.
+    Family,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExpertsArg {
+    Moe,
+    Tabular,
+    Temporal,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// How to choose the test rows.
+    #[arg(long, value_enum, default_value = "random")]
+    pub split: SplitArg,
+    /// The attack family kept out of training with `--split family`.
+    #[arg(long, value_name = "FAMILY", required_if_eq("split", "family"))]
+    pub holdout: Option<String>,
+    /// Maximum epochs (early stopping on validation F1 may end sooner).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Which experts: the mixture, or one alone (ablation).
+    #[arg(long, value_enum, default_value = "moe")]
+    pub experts: ExpertsArg,
+    /// Model sizes as JSON (a `config.json` of a bundle); defaults otherwise.
+    #[arg(long, value_name = "JSON")]
+    pub config: Option<PathBuf>,
+    /// Token width of the FT-Transformer (overrides --config).
+    #[arg(long)]
+    pub d_token: Option<usize>,
+    /// Transformer blocks (overrides --config).
+    #[arg(long)]
+    pub blocks: Option<usize>,
+    /// Where training runs.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceChoice,
+    /// Output bundle directory, e.g. models/NAME.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Name of the model in the registry (default: the output folder's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print the final report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn split_kind(args: &TrainArgs) -> anyhow::Result<SplitKind> {
+    Ok(match args.split {
+        SplitArg::Random => SplitKind::Random,
+        SplitArg::Time => SplitKind::Time,
+        SplitArg::Family => {
+            let name = args.holdout.as_deref().unwrap_or_default();
+            let family = AttackFamily::from_name(name)
+                .filter(|f| f.is_attack())
+                .with_context(|| {
+                    let names: Vec<&str> = AttackFamily::ALL[1..].iter().map(|f| f.name()).collect();
+                    format!("--holdout '{name}' is not an attack family; one of {}", names.join(", "))
+                })?;
+            SplitKind::Family(family)
+        }
+    })
+}
+
+pub fn model_config(args: &TrainArgs) -> anyhow::Result<MoeConfig> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str::<MoeConfig>(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+        None => MoeConfig::new(),
+    };
+    if let Some(d) = args.d_token {
+        config.tabular.d_token = d;
+    }
+    if let Some(b) = args.blocks {
+        config.tabular.n_blocks = b;
+    }
+    config.experts = match args.experts {
+        ExpertsArg::Moe => ExpertSet::Both,
+        ExpertsArg::Tabular => ExpertSet::TabularOnly,
+        ExpertsArg::Temporal => ExpertSet::TemporalOnly,
+    };
+    config.validate().map_err(|e| anyhow::anyhow!("invalid model configuration: {e}"))?;
+    Ok(config)
+}
+
+pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
+    let split = split_kind(args)?;
+    let model = model_config(args)?;
+    let mut training = TrainingConfig::new();
+    if let Some(e) = args.epochs {
+        training.epochs = e.max(1);
+    }
+    if let Some(s) = args.seed {
+        training.seed = s;
+    }
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => args.output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()),
+    };
+    let request = TrainRequest {
+        inputs: args.input.inputs.clone(),
+        split,
+        model,
+        training: training.clone(),
+        device: args.device,
+        bundle_dir: args.output.clone(),
+        name,
+        kind: "train".into(),
+    };
+    eprintln!("training, split {}, recording into {}", split.name(), data_dir.display());
+    let (tx, rx) = mpsc::channel();
+    let cancel = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let tx = Mutex::new(tx);
+            let send = |e: &TrainEvent| {
+                if let Ok(tx) = tx.lock() {
+                    let _ = tx.send(e.clone());
+                }
+            };
+            train_recorded(data_dir, &request, &send, &cancel)
+        });
+        show_progress(rx, training.epochs);
+        worker.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })?;
+    let report = &result.report;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        println!(
+            "split {}: {} train / {} validation / {} test rows ({} duplicates removed)\nbest epoch {} of {} ({:.1} s, {:.1} s/epoch)\n\ntest set:\n{}",
+            report.split,
+            report.train_rows,
+            report.valid_rows,
+            report.test_rows,
+            report.duplicates_removed,
+            report.best_epoch,
+            report.epochs_run,
+            report.train_seconds,
+            report.seconds_per_epoch,
+            report.test.to_text()
+        );
+    }
+    eprintln!("saved {} as model '{}' (run {})", args.output.display(), result.name, result.run_id);
+    Ok(())
+}
+
+/// Draws the progress bar until the training thread drops its sender.
+fn show_progress(rx: mpsc::Receiver<TrainEvent>, max_epochs: usize) {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    for event in rx {
+        match event {
+            TrainEvent::Started { steps_per_epoch, .. } => {
+                bar.set_length(steps_per_epoch as u64);
+                bar.set_prefix(format!("epoch 1/{max_epochs}"));
+            }
+            TrainEvent::Step { epoch, step, loss } => {
+                bar.set_prefix(format!("epoch {epoch}/{max_epochs}"));
+                bar.set_position(step as u64);
+                bar.set_message(format!("loss {loss:.4}"));
+            }
+            TrainEvent::Epoch(e) => {
+                bar.println(format!(
+                    "epoch {:>3}  loss {:.4}  valid F1 {:.4}  family acc {:.4}  gate {:.2}/{:.2}  {:.1}s",
+                    e.epoch, e.train_loss, e.valid_f1, e.valid_family_accuracy, e.valid_mean_gate[0], e.valid_mean_gate[1], e.seconds
+                ));
+            }
+            TrainEvent::Finished { best_epoch, epochs_run, cancelled } => {
+                bar.finish_and_clear();
+                eprintln!("finished after {epochs_run} epochs, best {best_epoch}{}", if cancelled { " (cancelled)" } else { "" });
+            }
+        }
+    }
+    bar.finish_and_clear();
+}

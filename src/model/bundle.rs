@@ -1,0 +1,244 @@
+//! The model bundle: one directory holding everything needed to score flows, data only.
+//!
+//! ```text
+//! manifest.json    format, version, SHA-256 and size of the weights, training data provenance
+//! config.json      MoeConfig (sizes), rebuilt before the weights are applied
+//! weights.bpk      burnpack tensors (names, shapes, raw f32): parsed, never executed
+//! preprocess.json  fitted preprocessing statistics
+//! labels.json      output index → attack family name
+//! metrics.json     training and test metrics
+//! ```
+//!
+//! Written to a temporary sibling directory and renamed into place, so a reader sees either
+//! the old bundle or the new one, never half of one.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::config::MoeConfig;
+use super::model::MoeModel;
+use super::preprocess::Preprocessor;
+use crate::ingest::label::AttackFamily;
+
+pub const FORMAT: &str = "netvigil-model";
+pub const FORMAT_VERSION: u32 = 1;
+const WEIGHTS_FILE: &str = "weights.bpk";
+/// Refuse metadata files beyond this size rather than read an arbitrary file into memory.
+const MAX_JSON_BYTES: u64 = 16 << 20;
+const MAX_WEIGHTS_BYTES: u64 = 1 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("model bundle {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("model bundle {path}: invalid JSON: {source}")]
+    Json { path: PathBuf, source: serde_json::Error },
+    #[error("model bundle {0}: not a NetVigil model bundle (manifest format '{1}')")]
+    NotABundle(PathBuf, String),
+    #[error("model bundle {0}: format version {1} is not supported (this program reads {FORMAT_VERSION})")]
+    Version(PathBuf, u32),
+    #[error("model bundle {path}: weights are {actual} bytes but the manifest says {expected}: truncated or replaced")]
+    WeightsSize { path: PathBuf, expected: u64, actual: u64 },
+    #[error("model bundle {path}: weights SHA-256 is {actual} but the manifest says {expected}: the weights were modified or corrupted")]
+    WeightsHash { path: PathBuf, expected: String, actual: String },
+    #[error("model bundle {0}: {1}")]
+    Invalid(PathBuf, String),
+    #[error("model bundle {0}: weights do not fit the configuration: {1}")]
+    Record(PathBuf, String),
+    #[error("refusing to replace {0}: it exists and is not a model bundle")]
+    WouldClobber(PathBuf),
+}
+
+/// One input file the model was trained on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DataFile {
+    pub name: String,
+    pub rows: usize,
+    pub sha256: String,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub netvigil_version: String,
+    pub weights_file: String,
+    pub weights_sha256: String,
+    pub weights_bytes: u64,
+    pub training_data: Vec<DataFile>,
+    /// How the data was split, e.g. "random".
+    pub split: String,
+    pub seed: u64,
+    pub created_unix: u64,
+}
+
+/// A loaded (or about to be saved) model with everything needed to score flows.
+#[derive(Debug, Clone)]
+pub struct ModelBundle {
+    pub config: MoeConfig,
+    pub preprocessor: Preprocessor,
+    pub manifest: Manifest,
+    /// Free-form metrics as written by training (`train::TrainingReport`).
+    pub metrics: serde_json::Value,
+    pub model: MoeModel,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn label_names() -> Vec<String> {
+    AttackFamily::ALL.iter().map(|f| f.name().to_string()).collect()
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+    move |source| BundleError::Io { path: path.to_path_buf(), source }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
+    let mut file = fs::File::create(path).map_err(io_err(path))?;
+    file.write_all(bytes).map_err(io_err(path))?;
+    file.sync_all().map_err(io_err(path))
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), BundleError> {
+    let text = serde_json::to_vec_pretty(value).map_err(|source| BundleError::Json { path: path.to_path_buf(), source })?;
+    write_file(path, &text)
+}
+
+fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {
+    let len = fs::metadata(path).map_err(io_err(path))?.len();
+    if len > limit {
+        return Err(BundleError::Invalid(path.to_path_buf(), format!("file is {len} bytes, more than the {limit} allowed")));
+    }
+    fs::read(path).map_err(io_err(path))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, BundleError> {
+    let bytes = read_limited(path, MAX_JSON_BYTES)?;
+    serde_json::from_slice(&bytes).map_err(|source| BundleError::Json { path: path.to_path_buf(), source })
+}
+
+impl ModelBundle {
+    /// Writes the bundle to `dir` atomically (temporary sibling, then rename). The manifest's
+    /// weight hash and size are filled in here from the bytes actually written.
+    pub fn save(&self, dir: &Path) -> Result<(), BundleError> {
+        if dir.exists() && !dir.join("manifest.json").is_file() {
+            let empty = fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+            if !empty {
+                return Err(BundleError::WouldClobber(dir.to_path_buf()));
+            }
+        }
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+        }
+        fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+        let result = self.write_contents(&tmp).and_then(|()| replace_dir(&tmp, dir, &parent, &name));
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    fn write_contents(&self, dir: &Path) -> Result<(), BundleError> {
+        let weights_path = dir.join(WEIGHTS_FILE);
+        let bytes = self
+            .model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| BundleError::Record(weights_path.clone(), e.to_string()))?;
+        write_file(&weights_path, &bytes)?;
+        let mut manifest = self.manifest.clone();
+        manifest.format = FORMAT.into();
+        manifest.format_version = FORMAT_VERSION;
+        manifest.weights_file = WEIGHTS_FILE.into();
+        manifest.weights_sha256 = sha256_hex(&bytes);
+        manifest.weights_bytes = bytes.len() as u64;
+        write_json(&dir.join("config.json"), &self.config)?;
+        write_json(&dir.join("preprocess.json"), &self.preprocessor)?;
+        write_json(&dir.join("labels.json"), &label_names())?;
+        write_json(&dir.join("metrics.json"), &self.metrics)?;
+        // The manifest goes last: its presence marks a complete bundle.
+        write_json(&dir.join("manifest.json"), &manifest)
+    }
+
+    /// Loads and verifies a bundle, placing the model on `device`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self, BundleError> {
+        let manifest: Manifest = read_json(&dir.join("manifest.json"))?;
+        if manifest.format != FORMAT {
+            return Err(BundleError::NotABundle(dir.to_path_buf(), manifest.format));
+        }
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(BundleError::Version(dir.to_path_buf(), manifest.format_version));
+        }
+        // Only a bare file name: a manifest must not point outside its bundle.
+        if manifest.weights_file.contains(['/', '\\']) || manifest.weights_file.starts_with('.') {
+            return Err(BundleError::Invalid(dir.to_path_buf(), format!("weights file name '{}' is not allowed", manifest.weights_file)));
+        }
+        let weights_path = dir.join(&manifest.weights_file);
+        let bytes = read_limited(&weights_path, MAX_WEIGHTS_BYTES)?;
+        if bytes.len() as u64 != manifest.weights_bytes {
+            return Err(BundleError::WeightsSize { path: weights_path, expected: manifest.weights_bytes, actual: bytes.len() as u64 });
+        }
+        let actual = sha256_hex(&bytes);
+        if !actual.eq_ignore_ascii_case(&manifest.weights_sha256) {
+            return Err(BundleError::WeightsHash { path: weights_path, expected: manifest.weights_sha256.clone(), actual });
+        }
+        let config: MoeConfig = read_json(&dir.join("config.json"))?;
+        config.validate().map_err(|e| BundleError::Invalid(dir.join("config.json"), e))?;
+        let preprocessor: Preprocessor = read_json(&dir.join("preprocess.json"))?;
+        preprocessor.validate().map_err(|e| BundleError::Invalid(dir.join("preprocess.json"), e))?;
+        let labels: Vec<String> = read_json(&dir.join("labels.json"))?;
+        if labels != label_names() {
+            return Err(BundleError::Invalid(dir.join("labels.json"), format!("label map {labels:?} differs from this program's {:?}", label_names())));
+        }
+        let metrics: serde_json::Value = read_json(&dir.join("metrics.json"))?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+            .map_err(|e| BundleError::Record(weights_path.clone(), e.to_string()))?;
+        let model = config
+            .init(device)
+            .try_load_record(record)
+            .map_err(|e| BundleError::Record(weights_path, e.to_string()))?;
+        Ok(Self { config, preprocessor, manifest, metrics, model: model.valid() })
+    }
+}
+
+/// Moves `tmp` to `dir`, replacing an existing bundle there.
+fn replace_dir(tmp: &Path, dir: &Path, parent: &Path, name: &str) -> Result<(), BundleError> {
+    if dir.exists() {
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        if old.exists() {
+            fs::remove_dir_all(&old).map_err(io_err(&old))?;
+        }
+        fs::rename(dir, &old).map_err(io_err(dir))?;
+        fs::rename(tmp, dir).map_err(io_err(dir))?;
+        fs::remove_dir_all(&old).map_err(io_err(&old))
+    } else {
+        fs::rename(tmp, dir).map_err(io_err(dir))
+    }
+}

@@ -1,0 +1,248 @@
+//! Scoring flows with a trained bundle: the API the CLI and the GUI share.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
+
+use super::bundle::{BundleError, ModelBundle};
+use super::model::MoeModel;
+use super::preprocess::Preprocessor;
+use crate::features::N_FEATURES;
+use crate::ingest::label::AttackFamily;
+use crate::ingest::table::FlowTable;
+
+/// A flow is called an attack at P(attack) ≥ this.
+pub const ATTACK_THRESHOLD: f32 = 0.5;
+const N_CLASSES: usize = AttackFamily::COUNT;
+
+/// The model's answer for one flow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    /// 1 − P(benign).
+    pub p_attack: f32,
+    /// Probability per family, indexed by `AttackFamily::index()`.
+    pub family_probs: [f32; N_CLASSES],
+    /// Weight of the tabular expert, then of the temporal expert (they sum to 1).
+    pub gate: [f32; 2],
+    /// `Benign` below the threshold, else the most probable attack family.
+    pub family: AttackFamily,
+}
+
+impl Verdict {
+    pub fn from_probs(family_probs: [f32; N_CLASSES], gate: [f32; 2]) -> Self {
+        let p_attack = (1.0 - family_probs[AttackFamily::Benign.index()]).clamp(0.0, 1.0);
+        let family = if p_attack >= ATTACK_THRESHOLD {
+            let best = (1..N_CLASSES)
+                .max_by(|&a, &b| family_probs[a].total_cmp(&family_probs[b]))
+                .unwrap_or(1);
+            AttackFamily::from_index(best).unwrap_or(AttackFamily::Dos)
+        } else {
+            AttackFamily::Benign
+        };
+        Self { p_attack, family_probs, gate, family }
+    }
+
+    pub fn is_attack(&self) -> bool {
+        self.family.is_attack()
+    }
+}
+
+/// Where inference runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum DeviceChoice {
+    /// wgpu when a real (hardware) GPU adapter exists, else the CPU.
+    Auto,
+    /// The ndarray backend.
+    Cpu,
+    /// wgpu on the best adapter, software (lavapipe) included.
+    Gpu,
+}
+
+/// What a GPU adapter is, as wgpu reports it.
+#[derive(Debug, Clone)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    /// lavapipe / llvmpipe / SwiftShader: a CPU pretending to be a GPU.
+    pub is_software: bool,
+}
+
+/// Lists the adapters wgpu can open on this machine (empty when there are none).
+pub fn gpu_adapters() -> Vec<AdapterSummary> {
+    use burn::tensor::wgpu::wgpu;
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return Vec::new();
+    };
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::from_env_or_default());
+    let adapters = runtime.block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    adapters
+        .iter()
+        .map(|a| {
+            let info = a.get_info();
+            AdapterSummary {
+                name: info.name.clone(),
+                backend: format!("{:?}", info.backend),
+                device_type: format!("{:?}", info.device_type),
+                is_software: info.device_type == wgpu::DeviceType::Cpu,
+            }
+        })
+        .collect()
+}
+
+/// A device and a human-readable description of it.
+#[derive(Debug, Clone)]
+pub struct SelectedDevice {
+    pub device: Device,
+    pub description: String,
+    pub is_gpu: bool,
+}
+
+#[allow(deprecated)] // burn 0.22 marks ndarray deprecated in favour of flex; the issue asks for ndarray.
+pub fn cpu_device() -> Device {
+    Device::ndarray()
+}
+
+pub fn wgpu_device() -> Device {
+    Device::wgpu(DeviceKind::DefaultDevice)
+}
+
+/// Resolves `--device`. `gpu` fails with a clear error when wgpu finds no adapter at all.
+pub fn select_device(choice: DeviceChoice) -> anyhow::Result<SelectedDevice> {
+    let cpu = || SelectedDevice { device: cpu_device(), description: "cpu (ndarray)".into(), is_gpu: false };
+    match choice {
+        DeviceChoice::Cpu => Ok(cpu()),
+        DeviceChoice::Auto => {
+            let adapters = gpu_adapters();
+            match adapters.iter().find(|a| !a.is_software) {
+                Some(a) => Ok(SelectedDevice {
+                    device: wgpu_device(),
+                    description: format!("gpu (wgpu: {} via {})", a.name, a.backend),
+                    is_gpu: true,
+                }),
+                None => Ok(cpu()),
+            }
+        }
+        DeviceChoice::Gpu => {
+            let adapters = gpu_adapters();
+            let best = adapters.iter().find(|a| !a.is_software).or(adapters.first());
+            match best {
+                Some(a) => Ok(SelectedDevice {
+                    device: wgpu_device(),
+                    description: format!("gpu (wgpu: {} via {}, {})", a.name, a.backend, a.device_type),
+                    is_gpu: true,
+                }),
+                None => anyhow::bail!(
+                    "--device gpu: wgpu found no GPU adapter (install Vulkan/Metal/DX12 drivers, e.g. mesa-vulkan-drivers)"
+                ),
+            }
+        }
+    }
+}
+
+/// Runs the model over preprocessed rows in batches; returns (N×9 probabilities, N×2 gates).
+pub fn predict_preprocessed(model: &MoeModel, x: &[f32], device: &Device, batch_size: usize) -> (Vec<f32>, Vec<f32>) {
+    let n = x.len() / N_FEATURES;
+    let mut probs = Vec::with_capacity(n * N_CLASSES);
+    let mut gates = Vec::with_capacity(n * 2);
+    for start in (0..n).step_by(batch_size.max(1)) {
+        let end = (start + batch_size.max(1)).min(n);
+        let data = TensorData::new(x[start * N_FEATURES..end * N_FEATURES].to_vec(), [end - start, N_FEATURES]);
+        let (p, g) = model.predict(Tensor::<2>::from_data(data, device));
+        probs.extend(tensor_to_vec(p));
+        gates.extend(tensor_to_vec(g));
+    }
+    (probs, gates)
+}
+
+fn tensor_to_vec(t: Tensor<2>) -> Vec<f32> {
+    // The model builds f32 tensors only, so the conversion cannot fail on a dtype mismatch.
+    t.into_data().convert::<f32>().into_vec::<f32>().unwrap_or_default()
+}
+
+/// Turns flat outputs into verdicts.
+pub fn verdicts(probs: &[f32], gates: &[f32]) -> Vec<Verdict> {
+    probs
+        .chunks_exact(N_CLASSES)
+        .zip(gates.chunks_exact(2))
+        .map(|(p, g)| {
+            let mut fp = [0f32; N_CLASSES];
+            fp.copy_from_slice(p);
+            Verdict::from_probs(fp, [g[0], g[1]])
+        })
+        .collect()
+}
+
+/// Scores flows with a loaded bundle; cheap to share across threads (`&self` everywhere).
+#[derive(Debug, Clone)]
+pub struct Scorer {
+    model: MoeModel,
+    preprocessor: Preprocessor,
+    device: Device,
+    /// Rows per forward pass.
+    pub batch_size: usize,
+    /// CPU threads for large inputs (ndarray runs each forward pass on one core).
+    pub threads: usize,
+}
+
+impl Scorer {
+    /// A scorer on `selected`; on the CPU it splits large inputs over all cores.
+    pub fn new(bundle: &ModelBundle, selected: &SelectedDevice) -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Self {
+            model: bundle.model.clone().to_device(&selected.device).valid(),
+            preprocessor: bundle.preprocessor.clone(),
+            device: selected.device.clone(),
+            batch_size: 1024,
+            // A GPU already runs a batch in parallel; more host threads would only contend.
+            threads: if selected.is_gpu { 1 } else { cores },
+        }
+    }
+
+    /// Loads a bundle directory onto the chosen device.
+    pub fn load(dir: &Path, choice: DeviceChoice) -> anyhow::Result<(Self, ModelBundle, SelectedDevice)> {
+        let selected = select_device(choice)?;
+        let bundle = ModelBundle::load(dir, &selected.device).map_err(|e: BundleError| anyhow::anyhow!(e))?;
+        Ok((Self::new(&bundle, &selected), bundle, selected))
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn score_table(&self, table: &FlowTable) -> Vec<Verdict> {
+        self.score_raw(table.features())
+    }
+
+    /// One raw row, e.g. after a what-if edit in the GUI.
+    pub fn score_row(&self, row: &[f32; N_FEATURES]) -> Verdict {
+        self.score_raw(row)[0]
+    }
+
+    /// Raw row-major `N×72` features → one verdict per row.
+    pub fn score_raw(&self, rows: &[f32]) -> Vec<Verdict> {
+        let x = self.preprocessor.transform(rows);
+        let n = x.len() / N_FEATURES;
+        let threads = self.threads.clamp(1, 64);
+        if threads == 1 || n < 2 * self.batch_size {
+            let (p, g) = predict_preprocessed(&self.model, &x, &self.device, self.batch_size);
+            return verdicts(&p, &g);
+        }
+        // Split the rows into one contiguous share per core; each thread runs its own passes.
+        let per_thread = n.div_ceil(threads);
+        let parts: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = x
+                .chunks(per_thread * N_FEATURES)
+                .map(|chunk| scope.spawn(|| predict_preprocessed(&self.model, chunk, &self.device, self.batch_size)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        });
+        let (mut probs, mut gates) = (Vec::with_capacity(n * N_CLASSES), Vec::with_capacity(n * 2));
+        for (p, g) in parts {
+            probs.extend(p);
+            gates.extend(g);
+        }
+        verdicts(&probs, &gates)
+    }
+}

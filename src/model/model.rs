@@ -1,0 +1,351 @@
+//! The Mixture-of-Experts detector: an FT-Transformer over the tabular features, a 1D-CNN over
+//! the temporal ones, and a gate over all 72 that weighs the two experts' logits per flow.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv1d, Conv1dConfig};
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d};
+use burn::tensor::activation::{relu, softmax};
+use burn::tensor::{Device, Distribution, Tensor};
+
+use super::config::{ExpertSet, FtTransformerConfig, MoeConfig, TemporalCnnConfig};
+use crate::features::{N_TABULAR, N_TEMPORAL, TABULAR, TEMPORAL};
+
+/// Per-feature linear tokenizer: token_j = x_j · W_j + b_j, each feature with its own W_j, b_j.
+#[derive(Module, Debug)]
+pub struct FeatureTokenizer {
+    weight: Param<Tensor<2>>,
+    bias: Param<Tensor<2>>,
+}
+
+impl FeatureTokenizer {
+    fn new(n_features: usize, d_token: usize, device: &Device) -> Self {
+        // rtdl initialises both uniformly in ±1/sqrt(d_token).
+        let bound = 1.0 / (d_token as f64).sqrt();
+        let init = |shape: [usize; 2]| {
+            Param::from_tensor(Tensor::random(shape, Distribution::Uniform(-bound, bound), device))
+        };
+        Self { weight: init([n_features, d_token]), bias: init([n_features, d_token]) }
+    }
+
+    /// `[batch, n_features]` → `[batch, n_features, d_token]`.
+    fn forward(&self, x: Tensor<2>) -> Tensor<3> {
+        let w = self.weight.val().unsqueeze_dim::<3>(0);
+        let b = self.bias.val().unsqueeze_dim::<3>(0);
+        x.unsqueeze_dim::<3>(2) * w + b
+    }
+}
+
+/// Multi-head self-attention with dropout on the attention probabilities.
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    query: Linear,
+    key_value: Linear,
+    output: Linear,
+    dropout: Dropout,
+    n_heads: usize,
+}
+
+impl SelfAttention {
+    fn new(d: usize, n_heads: usize, dropout: f64, device: &Device) -> Self {
+        Self {
+            query: LinearConfig::new(d, d).init(device),
+            key_value: LinearConfig::new(d, 2 * d).init(device),
+            output: LinearConfig::new(d, d).init(device),
+            dropout: DropoutConfig::new(dropout).init(),
+            n_heads,
+        }
+    }
+
+    /// Queries from `q_src` `[b, tq, d]` attend over `kv_src` `[b, t, d]`.
+    fn forward(&self, q_src: Tensor<3>, kv_src: Tensor<3>) -> Tensor<3> {
+        let [b, tq, d] = q_src.dims();
+        let t = kv_src.dims()[1];
+        let dh = d / self.n_heads;
+        let heads = |x: Tensor<3>, len: usize| x.reshape([b, len, self.n_heads, dh]).swap_dims(1, 2);
+        let q = heads(self.query.forward(q_src), tq);
+        let kv = self.key_value.forward(kv_src);
+        let k = heads(kv.clone().narrow(2, 0, d), t);
+        let v = heads(kv.narrow(2, d, d), t);
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f64).sqrt());
+        let probs = self.dropout.forward(softmax(scores, 3));
+        let context = probs.matmul(v).swap_dims(1, 2).reshape([b, tq, d]);
+        self.output.forward(context)
+    }
+}
+
+/// Pre-norm transformer block with a ReGLU feed-forward.
+#[derive(Module, Debug)]
+pub struct TransformerBlock {
+    /// `None` in the first block: the paper drops that norm since the tokenizer output is raw.
+    attention_norm: Option<LayerNorm>,
+    attention: SelfAttention,
+    ffn_norm: LayerNorm,
+    ffn_in: Linear,
+    ffn_out: Linear,
+    ffn_dropout: Dropout,
+    residual_dropout: Dropout,
+}
+
+impl TransformerBlock {
+    fn new(config: &FtTransformerConfig, first: bool, device: &Device) -> Self {
+        let d = config.d_token;
+        let d_ffn = config.d_ffn();
+        Self {
+            attention_norm: (!first).then(|| LayerNormConfig::new(d).init(device)),
+            attention: SelfAttention::new(d, config.n_heads, config.attention_dropout, device),
+            ffn_norm: LayerNormConfig::new(d).init(device),
+            ffn_in: LinearConfig::new(d, 2 * d_ffn).init(device),
+            ffn_out: LinearConfig::new(d_ffn, d).init(device),
+            ffn_dropout: DropoutConfig::new(config.ffn_dropout).init(),
+            residual_dropout: DropoutConfig::new(config.residual_dropout).init(),
+        }
+    }
+
+    /// With `cls_only`, only the last ([CLS]) token is updated: the last block's other outputs
+    /// feed nothing, so skipping them is exact and saves most of its cost (as rtdl does).
+    fn forward(&self, x: Tensor<3>, cls_only: bool) -> Tensor<3> {
+        let normed = match &self.attention_norm {
+            Some(norm) => norm.forward(x.clone()),
+            None => x.clone(),
+        };
+        let (query_src, residual) = if cls_only {
+            let t = x.dims()[1];
+            (normed.clone().narrow(1, t - 1, 1), x.narrow(1, t - 1, 1))
+        } else {
+            (normed.clone(), x)
+        };
+        let attended = self.attention.forward(query_src, normed);
+        let x = residual + self.residual_dropout.forward(attended);
+        let h = self.ffn_in.forward(self.ffn_norm.forward(x.clone()));
+        let half = h.dims()[2] / 2;
+        // ReGLU: a · relu(b) over the two halves of the projection.
+        let gated = h.clone().narrow(2, 0, half) * relu(h.narrow(2, half, half));
+        let h = self.ffn_out.forward(self.ffn_dropout.forward(gated));
+        x + self.residual_dropout.forward(h)
+    }
+}
+
+/// The tabular expert.
+#[derive(Module, Debug)]
+pub struct FtTransformer {
+    tokenizer: FeatureTokenizer,
+    cls: Param<Tensor<1>>,
+    blocks: Vec<TransformerBlock>,
+    head_norm: LayerNorm,
+    head: Linear,
+}
+
+impl FtTransformer {
+    pub fn new(config: &FtTransformerConfig, n_classes: usize, device: &Device) -> Self {
+        let d = config.d_token;
+        let bound = 1.0 / (d as f64).sqrt();
+        Self {
+            tokenizer: FeatureTokenizer::new(config.n_features, d, device),
+            cls: Param::from_tensor(Tensor::random([d], Distribution::Uniform(-bound, bound), device)),
+            blocks: (0..config.n_blocks).map(|i| TransformerBlock::new(config, i == 0, device)).collect(),
+            head_norm: LayerNormConfig::new(d).init(device),
+            head: LinearConfig::new(d, n_classes).init(device),
+        }
+    }
+
+    /// `[batch, 47]` standardised tabular features → `[batch, n_classes]` logits.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let b = x.dims()[0];
+        let tokens = self.tokenizer.forward(x);
+        let d = tokens.dims()[2];
+        // [CLS] goes last, as in rtdl, so the last block can keep just that position.
+        let cls = self.cls.val().reshape([1, 1, d]).expand([b, 1, d]);
+        let mut h = Tensor::cat(vec![tokens, cls], 1);
+        let n = self.blocks.len();
+        for (i, block) in self.blocks.iter().enumerate() {
+            h = block.forward(h, i + 1 == n);
+        }
+        let cls_out = h.reshape([b, d]);
+        self.head.forward(relu(self.head_norm.forward(cls_out)))
+    }
+}
+
+/// conv → norm → activation. The norm is a LayerNorm over channels at each position, so a
+/// flow's score never depends on the other flows of its batch (BatchNorm's would in training).
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    conv: Conv1d,
+    norm: LayerNorm,
+}
+
+impl ConvBlock {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let y = self.conv.forward(x).swap_dims(1, 2);
+        relu(self.norm.forward(y)).swap_dims(1, 2)
+    }
+}
+
+/// The temporal expert.
+#[derive(Module, Debug)]
+pub struct TemporalCnn {
+    blocks: Vec<ConvBlock>,
+    dropout: Dropout,
+    head: Linear,
+}
+
+impl TemporalCnn {
+    pub fn new(config: &TemporalCnnConfig, n_classes: usize, device: &Device) -> Self {
+        let mut blocks = Vec::new();
+        let mut c_in = 1;
+        for &c_out in &config.channels {
+            blocks.push(ConvBlock {
+                conv: Conv1dConfig::new(c_in, c_out, config.kernel_size)
+                    .with_padding(PaddingConfig1d::Same)
+                    .init(device),
+                norm: LayerNormConfig::new(c_out).init(device),
+            });
+            c_in = c_out;
+        }
+        Self {
+            blocks,
+            dropout: DropoutConfig::new(config.dropout).init(),
+            // Global average and global max pooling, concatenated.
+            head: LinearConfig::new(2 * c_in, n_classes).init(device),
+        }
+    }
+
+    /// `[batch, 25]` standardised temporal features → `[batch, n_classes]` logits.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let [b, l] = x.dims();
+        let mut h = x.reshape([b, 1, l]);
+        for block in &self.blocks {
+            h = block.forward(h);
+        }
+        let c = h.dims()[1];
+        let pooled = Tensor::cat(
+            vec![h.clone().mean_dim(2).reshape([b, c]), h.max_dim(2).reshape([b, c])],
+            1,
+        );
+        self.head.forward(self.dropout.forward(pooled))
+    }
+}
+
+/// Softmax weights per expert per flow, from all 72 features.
+#[derive(Module, Debug)]
+pub struct Gate {
+    hidden: Linear,
+    output: Linear,
+}
+
+impl Gate {
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        softmax(self.output.forward(relu(self.hidden.forward(x))), 1)
+    }
+}
+
+/// What one forward pass gives for a batch.
+#[derive(Debug, Clone)]
+pub struct MoeOutput {
+    /// Gate-weighted mix of the experts' logits, `[batch, n_classes]`.
+    pub logits: Tensor<2>,
+    /// Each expert's own logits (`None` when the expert is not in the set).
+    pub tabular_logits: Option<Tensor<2>>,
+    pub temporal_logits: Option<Tensor<2>>,
+    /// `[batch, 2]`: weight of the tabular expert, then of the temporal one.
+    pub gate: Tensor<2>,
+}
+
+/// The detector.
+#[derive(Module, Debug)]
+pub struct MoeModel {
+    tabular: Option<FtTransformer>,
+    temporal: Option<TemporalCnn>,
+    gate: Option<Gate>,
+}
+
+impl MoeConfig {
+    pub fn init(&self, device: &Device) -> MoeModel {
+        let n = self.n_classes;
+        let with_tab = self.experts != ExpertSet::TemporalOnly;
+        let with_temp = self.experts != ExpertSet::TabularOnly;
+        MoeModel {
+            tabular: with_tab.then(|| FtTransformer::new(&self.tabular, n, device)),
+            temporal: with_temp.then(|| TemporalCnn::new(&self.temporal, n, device)),
+            gate: (self.experts == ExpertSet::Both).then(|| Gate {
+                hidden: LinearConfig::new(self.n_features, self.gate_hidden).init(device),
+                output: LinearConfig::new(self.gate_hidden, 2).init(device),
+            }),
+        }
+    }
+}
+
+impl MoeModel {
+    /// `x`: `[batch, 72]` preprocessed features in schema order.
+    pub fn forward(&self, x: Tensor<2>) -> MoeOutput {
+        let [b, _] = x.dims();
+        let device = x.device();
+        let tabular_logits = self.tabular.as_ref().map(|m| m.forward(x.clone().narrow(1, TABULAR.start, N_TABULAR)));
+        let temporal_logits = self.temporal.as_ref().map(|m| m.forward(x.clone().narrow(1, TEMPORAL.start, N_TEMPORAL)));
+        let (logits, gate) = match (&self.gate, &tabular_logits, &temporal_logits) {
+            (Some(gate), Some(tab), Some(temp)) => {
+                let g = gate.forward(x);
+                let mixed = tab.clone() * g.clone().narrow(1, 0, 1) + temp.clone() * g.clone().narrow(1, 1, 1);
+                (mixed, g)
+            }
+            (_, Some(tab), None) => (tab.clone(), one_hot_gate(b, 0, &device)),
+            (_, None, Some(temp)) => (temp.clone(), one_hot_gate(b, 1, &device)),
+            _ => unreachable!("MoeConfig::init builds at least one expert, and the gate only with both"),
+        };
+        MoeOutput { logits, tabular_logits, temporal_logits, gate }
+    }
+
+    /// Class probabilities and gate weights, `[batch, n_classes]` and `[batch, 2]`.
+    pub fn predict(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let out = self.forward(x);
+        (softmax(out.logits, 1), out.gate)
+    }
+}
+
+/// A constant gate for a single-expert model: all weight on the expert present.
+fn one_hot_gate(batch: usize, expert: usize, device: &Device) -> Tensor<2> {
+    let mut data = vec![0.0f32; batch * 2];
+    for row in data.chunks_mut(2) {
+        row[expert] = 1.0;
+    }
+    Tensor::from_data(burn::tensor::TensorData::new(data, [batch, 2]), device)
+}
+
+/// Multiply-adds ×2 per flow of one forward pass, for the speed report's FLOP/s share.
+pub fn flops_per_flow(config: &MoeConfig) -> u64 {
+    let mut flops = 0u64;
+    if config.experts != ExpertSet::TemporalOnly {
+        let t = &config.tabular;
+        let (d, f) = (t.d_token as u64, t.d_ffn() as u64);
+        let tokens = t.n_features as u64 + 1;
+        flops += 2 * t.n_features as u64 * d; // tokenizer
+        for i in 0..t.n_blocks {
+            let q = if i + 1 == t.n_blocks { 1 } else { tokens };
+            flops += 2 * tokens * d * 2 * d; // keys and values
+            flops += 2 * q * d * d; // queries
+            flops += 2 * 2 * q * tokens * d; // scores and context
+            flops += 2 * q * d * d; // output projection
+            flops += 2 * q * d * 2 * f + 2 * q * f * d; // ReGLU feed-forward
+        }
+        flops += 2 * d * config.n_classes as u64;
+    }
+    if config.experts != ExpertSet::TabularOnly {
+        let c = &config.temporal;
+        let mut c_in = 1u64;
+        for &c_out in &c.channels {
+            flops += 2 * c.length as u64 * c_in * c_out as u64 * c.kernel_size as u64;
+            c_in = c_out as u64;
+        }
+        flops += 2 * 2 * c_in * config.n_classes as u64;
+    }
+    if config.experts == ExpertSet::Both {
+        flops += 2 * config.n_features as u64 * config.gate_hidden as u64 + 2 * config.gate_hidden as u64 * 2;
+    }
+    flops
+}
+
+impl MoeModel {
+    /// Whether this model mixes two experts through a learned gate.
+    pub fn has_gate(&self) -> bool {
+        self.gate.is_some()
+    }
+}

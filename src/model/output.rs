@@ -1,0 +1,22 @@
+//! Scores as a table: the input's metadata beside each flow's verdict. Written by `predict`
+//! and kept (as Parquet) for every scoring batch in the history.
+
+use polars::prelude::{Column, DataFrame};
+
+use crate::ingest::label::AttackFamily;
+use crate::model::inference::Verdict;
+
+/// The input's metadata plus P(attack), predicted family, a probability per family and the
+/// two gate weights.
+pub fn verdict_frame(mut df: DataFrame, verdicts: &[Verdict]) -> polars::prelude::PolarsResult<DataFrame> {
+    let col = |name: &str, f: &dyn Fn(&Verdict) -> f32| Column::new(name.into(), verdicts.iter().map(f).collect::<Vec<f32>>());
+    df.with_column(col("P(attack)", &|v| v.p_attack))?;
+    df.with_column(Column::new("Predicted Family".into(), verdicts.iter().map(|v| v.family.name()).collect::<Vec<_>>()))?;
+    for family in AttackFamily::ALL {
+        df.with_column(col(&format!("P({})", family.name()), &|v| v.family_probs[family.index()]))?;
+    }
+    df.with_column(col("Gate Tabular", &|v| v.gate[0]))?;
+    df.with_column(col("Gate Temporal", &|v| v.gate[1]))?;
+    Ok(df)
+}
+

@@ -1,0 +1,135 @@
+//! Training and scoring as the history sees them: every run, epoch, model and batch is
+//! recorded as it happens, so a crash at any moment leaves a truthful record (`running`
+//! rows of dead processes become `interrupted` at the next start) and the model registry
+//! never points to a partial bundle (a bundle is registered only after it was renamed into
+//! place).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::channel;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::{NewRun, RunStatus, Store};
+use crate::ingest::{FlowTable, ReadOptions, read_flows};
+use crate::model::{DeviceChoice, MoeConfig, select_device};
+use crate::train::pipeline::{TrainingReport, fit};
+use crate::train::split::SplitKind;
+use crate::train::training::{TrainEvent, TrainingConfig};
+
+/// One training run to perform.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    pub inputs: Vec<PathBuf>,
+    pub split: SplitKind,
+    pub model: MoeConfig,
+    pub training: TrainingConfig,
+    pub device: DeviceChoice,
+    /// Where the bundle is written (atomically).
+    pub bundle_dir: PathBuf,
+    /// Registry name of the resulting model.
+    pub name: String,
+    /// `train` or `finetune`.
+    pub kind: String,
+}
+
+/// What a finished (or cancelled-with-a-best-epoch) run produced.
+#[derive(Debug, Clone)]
+pub struct TrainResult {
+    pub run_id: i64,
+    pub name: String,
+    pub bundle_dir: PathBuf,
+    pub report: TrainingReport,
+}
+
+/// Records the datasets of `table` (path, SHA-256, rows, dialect, report) and returns their ids.
+pub fn record_datasets(store: &mut Store, table: &FlowTable) -> anyhow::Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    for s in &table.sources {
+        let sha = crate::ingest::hash::sha256_file(&s.path).with_context(|| format!("hashing {}", s.path.display()))?;
+        let report = serde_json::to_string(&s.report)?;
+        ids.push(store.record_dataset(&s.path, &sha, s.rows, &format!("{:?}", s.dialect), &report)?);
+    }
+    Ok(ids)
+}
+
+/// Reads the data, trains, saves and registers the model, recording everything in the
+/// history in `data_dir`. `on_event` sees every progress event; `cancel` stops training at
+/// the next step (the best epoch so far is kept and saved).
+pub fn train_recorded(
+    data_dir: &Path,
+    req: &TrainRequest,
+    on_event: &(dyn Fn(&TrainEvent) + Sync),
+    cancel: &AtomicBool,
+) -> anyhow::Result<TrainResult> {
+    let mut store = Store::open(data_dir)?;
+    let table = read_flows(&req.inputs, &ReadOptions::default())?;
+    let datasets = record_datasets(&mut store, &table)?;
+    let selected = select_device(req.device)?;
+    let config_json = serde_json::json!({
+        "model": serde_json::from_str::<serde_json::Value>(&burn::config::Config::to_json_string(&req.model)?)?,
+        "training": serde_json::from_str::<serde_json::Value>(&burn::config::Config::to_json_string(&req.training)?)?,
+        "name": req.name,
+    });
+    let run_id = store.start_run(&NewRun {
+        kind: req.kind.clone(),
+        config_json: config_json.to_string(),
+        split: req.split.name(),
+        seed: req.training.seed,
+        backend: selected.description.clone(),
+        datasets,
+    })?;
+    let start = Instant::now();
+    let outcome = train_and_save(data_dir, req, &table, &selected.device, run_id, on_event, cancel);
+    let seconds = start.elapsed().as_secs_f64();
+    match outcome {
+        Ok(report) => {
+            let status = if report.cancelled { RunStatus::Cancelled } else { RunStatus::Finished };
+            let metrics = serde_json::json!({ "test": report.test, "valid": report.valid, "best_epoch": report.best_epoch });
+            let sha = crate::ingest::hash::sha256_file(&req.bundle_dir.join("manifest.json"))?;
+            store.register_model(&req.name, &std::fs::canonicalize(&req.bundle_dir)?, &sha, Some(run_id), &metrics.to_string())?;
+            store.finish_run(run_id, status, seconds, Some(&metrics.to_string()), None)?;
+            Ok(TrainResult { run_id, name: req.name.clone(), bundle_dir: req.bundle_dir.clone(), report })
+        }
+        Err(e) => {
+            let cancelled = cancel.load(std::sync::atomic::Ordering::Relaxed);
+            let status = if cancelled { RunStatus::Cancelled } else { RunStatus::Failed };
+            store.finish_run(run_id, status, seconds, None, Some(&format!("{e:#}")))?;
+            Err(e)
+        }
+    }
+}
+
+/// Trains with per-epoch recording (from a second connection, as events arrive) and saves
+/// the bundle.
+fn train_and_save(
+    data_dir: &Path,
+    req: &TrainRequest,
+    table: &FlowTable,
+    device: &burn::tensor::Device,
+    run_id: i64,
+    on_event: &(dyn Fn(&TrainEvent) + Sync),
+    cancel: &AtomicBool,
+) -> anyhow::Result<TrainingReport> {
+    let (tx, rx) = channel::<TrainEvent>();
+    let (bundle, report) = std::thread::scope(|scope| {
+        let recorder = scope.spawn(move || -> anyhow::Result<()> {
+            let mut store = Store::open(data_dir)?;
+            for event in rx {
+                if let TrainEvent::Epoch(e) = &event {
+                    store.record_epoch(run_id, e.epoch as u32, e.train_loss, &serde_json::to_string(e)?)?;
+                }
+                on_event(&event);
+            }
+            Ok(())
+        });
+        let fitted = fit(table, &req.model, &req.training, req.split, device, Some(&tx), cancel);
+        drop(tx);
+        let recorded = recorder.join().map_err(|_| anyhow::anyhow!("the epoch recorder stopped"))?;
+        recorded?;
+        fitted.map_err(anyhow::Error::from)
+    })?;
+    bundle.save(&req.bundle_dir)?;
+    Ok(report)
+}

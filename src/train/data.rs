@@ -1,0 +1,91 @@
+//! Preprocessed training data and the batches fed to the model.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::features::N_FEATURES;
+use crate::ingest::label::AttackFamily;
+use crate::ingest::table::FlowTable;
+use crate::model::Preprocessor;
+
+/// Preprocessed rows and their families.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    /// Row-major `N×72`, already preprocessed.
+    pub x: Vec<f32>,
+    pub y: Vec<AttackFamily>,
+}
+
+impl Dataset {
+    /// Selects `rows` of a labelled table and preprocesses them. Rows without labels yield an
+    /// empty target list, which callers reject before training.
+    pub fn from_table(table: &FlowTable, rows: &[usize], preprocessor: &Preprocessor) -> Self {
+        let families = table.families().unwrap_or_default();
+        let mut raw = Vec::with_capacity(rows.len() * N_FEATURES);
+        for &r in rows {
+            raw.extend_from_slice(table.row(r));
+        }
+        Self {
+            x: preprocessor.transform(&raw),
+            y: rows.iter().filter_map(|&r| families.get(r).copied()).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    pub fn family_counts(&self) -> [usize; AttackFamily::COUNT] {
+        let mut counts = [0; AttackFamily::COUNT];
+        for f in &self.y {
+            counts[f.index()] += 1;
+        }
+        counts
+    }
+}
+
+/// One mini-batch on the training device.
+pub struct Batch {
+    pub x: Tensor<2>,
+    /// `[batch, classes]`: the class weight at each row's true class, 0 elsewhere. Multiplying
+    /// it with log-probabilities gives the weighted cross-entropy without an integer gather.
+    pub target_weights: Tensor<2>,
+    /// Sum of `target_weights`, the loss normaliser.
+    pub weight_sum: f64,
+}
+
+impl Batch {
+    pub fn new(data: &Dataset, rows: &[usize], class_weights: &[f32; AttackFamily::COUNT], device: &Device) -> Self {
+        let n = rows.len();
+        let mut x = Vec::with_capacity(n * N_FEATURES);
+        let mut t = vec![0f32; n * AttackFamily::COUNT];
+        let mut weight_sum = 0f64;
+        for (i, &r) in rows.iter().enumerate() {
+            x.extend_from_slice(&data.x[r * N_FEATURES..(r + 1) * N_FEATURES]);
+            let c = data.y[r].index();
+            t[i * AttackFamily::COUNT + c] = class_weights[c];
+            weight_sum += class_weights[c] as f64;
+        }
+        Self {
+            x: Tensor::from_data(TensorData::new(x, [n, N_FEATURES]), device),
+            target_weights: Tensor::from_data(TensorData::new(t, [n, AttackFamily::COUNT]), device),
+            weight_sum,
+        }
+    }
+}
+
+/// Class weights `(largest count / count)^power`: `power` 0 is unweighted, 1 fully balanced.
+/// Families absent from training get weight 0 (they contribute nothing anyway).
+pub fn class_weights(counts: &[usize; AttackFamily::COUNT], power: f64) -> [f32; AttackFamily::COUNT] {
+    let max = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let mut w = [0f32; AttackFamily::COUNT];
+    for (wi, &c) in w.iter_mut().zip(counts) {
+        if c > 0 {
+            *wi = (max / c as f64).powf(power) as f32;
+        }
+    }
+    w
+}

@@ -1,0 +1,164 @@
+//! Detection metrics: binary (attack vs benign) and per family.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::label::AttackFamily;
+use crate::model::Verdict;
+
+const N: usize = AttackFamily::COUNT;
+
+/// Recall of one family: how many of its flows were flagged as attacks (binary detection) and
+/// how many got the right family.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FamilyRecall {
+    pub family: AttackFamily,
+    pub flows: usize,
+    /// Share flagged as attack (for benign: share correctly left benign).
+    pub detection_recall: f64,
+    /// Share assigned exactly this family.
+    pub family_recall: f64,
+}
+
+/// Everything `evaluate` reports.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Metrics {
+    pub flows: usize,
+    pub attacks: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub accuracy: f64,
+    /// `None` when the data holds only one class.
+    pub roc_auc: Option<f64>,
+    pub false_positive_rate: f64,
+    /// Accuracy of the 9-way family prediction.
+    pub family_accuracy: f64,
+    pub per_family: Vec<FamilyRecall>,
+    /// `confusion[true][predicted]`, family indices.
+    pub confusion: Vec<Vec<usize>>,
+    /// Mean gate weight of the tabular and temporal experts.
+    pub mean_gate: [f64; 2],
+}
+
+fn ratio(num: usize, den: usize) -> f64 {
+    if den == 0 { 0.0 } else { num as f64 / den as f64 }
+}
+
+impl Metrics {
+    pub fn compute(verdicts: &[Verdict], truth: &[AttackFamily]) -> Self {
+        assert_eq!(verdicts.len(), truth.len(), "one verdict per labelled flow");
+        let mut confusion = vec![vec![0usize; N]; N];
+        let (mut tp, mut fp, mut tn, mut fneg) = (0, 0, 0, 0);
+        let mut gate = [0f64; 2];
+        for (v, t) in verdicts.iter().zip(truth) {
+            confusion[t.index()][v.family.index()] += 1;
+            match (t.is_attack(), v.is_attack()) {
+                (true, true) => tp += 1,
+                (true, false) => fneg += 1,
+                (false, true) => fp += 1,
+                (false, false) => tn += 1,
+            }
+            gate[0] += v.gate[0] as f64;
+            gate[1] += v.gate[1] as f64;
+        }
+        let n = verdicts.len();
+        let precision = ratio(tp, tp + fp);
+        let recall = ratio(tp, tp + fneg);
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        let per_family = AttackFamily::ALL
+            .iter()
+            .filter_map(|&family| {
+                let row = &confusion[family.index()];
+                let flows: usize = row.iter().sum();
+                (flows > 0).then(|| {
+                    let flagged: usize = (1..N).map(|j| row[j]).sum();
+                    let detected = if family.is_attack() { flagged } else { flows - flagged };
+                    FamilyRecall { family, flows, detection_recall: ratio(detected, flows), family_recall: ratio(row[family.index()], flows) }
+                })
+            })
+            .collect();
+        let correct_family: usize = (0..N).map(|i| confusion[i][i]).sum();
+        let scores: Vec<f32> = verdicts.iter().map(|v| v.p_attack).collect();
+        let positives: Vec<bool> = truth.iter().map(|t| t.is_attack()).collect();
+        Self {
+            flows: n,
+            attacks: tp + fneg,
+            precision,
+            recall,
+            f1,
+            accuracy: ratio(tp + tn, n),
+            roc_auc: roc_auc(&scores, &positives),
+            false_positive_rate: ratio(fp, fp + tn),
+            family_accuracy: ratio(correct_family, n),
+            per_family,
+            confusion,
+            mean_gate: if n == 0 { [0.0; 2] } else { [gate[0] / n as f64, gate[1] / n as f64] },
+        }
+    }
+
+    /// A human-readable report.
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "flows {}  attacks {}\nprecision {:.4}  recall {:.4}  F1 {:.4}  accuracy {:.4}\nROC-AUC {}  false-positive rate {:.4}  family accuracy {:.4}\nmean gate: tabular {:.3}  temporal {:.3}\n",
+            self.flows,
+            self.attacks,
+            self.precision,
+            self.recall,
+            self.f1,
+            self.accuracy,
+            self.roc_auc.map_or("n/a".to_string(), |a| format!("{a:.4}")),
+            self.false_positive_rate,
+            self.family_accuracy,
+            self.mean_gate[0],
+            self.mean_gate[1],
+        );
+        s.push_str("\nfamily         flows  detected  family-correct\n");
+        for f in &self.per_family {
+            s.push_str(&format!("{:<13} {:>6}  {:>8.4}  {:>14.4}\n", f.family.name(), f.flows, f.detection_recall, f.family_recall));
+        }
+        s.push_str("\nconfusion (rows: true, columns: predicted)\n              ");
+        for f in AttackFamily::ALL {
+            s.push_str(&format!("{:>7.7}", f.name()));
+        }
+        s.push('\n');
+        for (i, row) in self.confusion.iter().enumerate() {
+            if row.iter().sum::<usize>() == 0 {
+                continue;
+            }
+            s.push_str(&format!("{:<13} ", AttackFamily::ALL[i].name()));
+            for c in row {
+                s.push_str(&format!("{c:>7}"));
+            }
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// Rank-based ROC-AUC (Mann–Whitney U with average ranks for ties).
+pub fn roc_auc(scores: &[f32], positive: &[bool]) -> Option<f64> {
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    let n_neg = positive.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let mut rank_sum_pos = 0f64;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            if positive[k] {
+                rank_sum_pos += avg_rank;
+            }
+        }
+        i = j + 1;
+    }
+    let u = rank_sum_pos - (n_pos * (n_pos + 1)) as f64 / 2.0;
+    Some(u / (n_pos as f64 * n_neg as f64))
+}

@@ -1,0 +1,124 @@
+//! From a labelled table to a saved-ready bundle: split, fit preprocessing on the training rows,
+//! train, evaluate on the held-out test rows.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Sender;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::data::Dataset;
+use super::metrics::Metrics;
+use super::split::{SplitError, SplitKind, split};
+use super::training::{EpochRecord, TrainError, TrainEvent, TrainingConfig, evaluate_dataset, train};
+use crate::ingest::table::FlowTable;
+use crate::model::bundle::{DataFile, FORMAT, FORMAT_VERSION, Manifest, ModelBundle, sha256_file};
+use crate::model::{MoeConfig, Preprocessor};
+
+/// `metrics.json` of a bundle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainingReport {
+    pub split: String,
+    pub seed: u64,
+    pub experts: String,
+    /// Trainable parameters.
+    pub params: usize,
+    pub duplicates_removed: usize,
+    pub train_rows: usize,
+    pub valid_rows: usize,
+    pub test_rows: usize,
+    pub best_epoch: usize,
+    pub epochs_run: usize,
+    pub cancelled: bool,
+    pub train_seconds: f64,
+    pub seconds_per_epoch: f64,
+    pub history: Vec<EpochRecord>,
+    pub valid: Metrics,
+    pub test: Metrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Split(#[from] SplitError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error("preprocessing: {0}")]
+    Preprocess(String),
+    #[error("reading {path} for its checksum: {source}")]
+    Checksum { path: std::path::PathBuf, source: std::io::Error },
+}
+
+/// Provenance of every source file of `table`: name, rows, SHA-256.
+pub fn data_files(table: &FlowTable) -> Result<Vec<DataFile>, PipelineError> {
+    table
+        .sources
+        .iter()
+        .map(|s| {
+            let sha256 = sha256_file(&s.path).map_err(|source| PipelineError::Checksum { path: s.path.clone(), source })?;
+            let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            Ok(DataFile { name, rows: s.rows, sha256 })
+        })
+        .collect()
+}
+
+/// Trains a model on `table` and returns the bundle (not yet saved) and its report.
+pub fn fit(
+    table: &FlowTable,
+    model_config: &MoeConfig,
+    training: &TrainingConfig,
+    split_kind: SplitKind,
+    device: &Device,
+    events: Option<&Sender<TrainEvent>>,
+    cancel: &AtomicBool,
+) -> Result<(ModelBundle, TrainingReport), PipelineError> {
+    let parts = split(table, split_kind, training.seed)?;
+    let mut train_raw = Vec::with_capacity(parts.train.len() * crate::features::N_FEATURES);
+    for &r in &parts.train {
+        train_raw.extend_from_slice(table.row(r));
+    }
+    let preprocessor = Preprocessor::fit(&train_raw).map_err(PipelineError::Preprocess)?;
+    let train_set = Dataset::from_table(table, &parts.train, &preprocessor);
+    let valid_set = Dataset::from_table(table, &parts.valid, &preprocessor);
+    let test_set = Dataset::from_table(table, &parts.test, &preprocessor);
+    let outcome = train(model_config, training, &train_set, &valid_set, device, events, cancel)?;
+    let plain = device.clone().without_autodiff();
+    let valid = evaluate_dataset(&outcome.model, &valid_set, &plain);
+    let test = evaluate_dataset(&outcome.model, &test_set, &plain);
+    let epochs_run = outcome.history.len();
+    let report = TrainingReport {
+        split: split_kind.name(),
+        seed: training.seed,
+        experts: model_config.experts.name().into(),
+        params: outcome.model.num_params(),
+        duplicates_removed: parts.duplicates_removed,
+        train_rows: train_set.len(),
+        valid_rows: valid_set.len(),
+        test_rows: test_set.len(),
+        best_epoch: outcome.best_epoch,
+        epochs_run,
+        cancelled: outcome.cancelled,
+        train_seconds: outcome.seconds,
+        seconds_per_epoch: outcome.history.iter().map(|e| e.seconds).sum::<f64>() / epochs_run.max(1) as f64,
+        history: outcome.history,
+        valid,
+        test,
+    };
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        netvigil_version: env!("CARGO_PKG_VERSION").into(),
+        weights_file: String::new(),
+        weights_sha256: String::new(),
+        weights_bytes: 0,
+        training_data: data_files(table)?,
+        split: split_kind.name(),
+        seed: training.seed,
+        created_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+    };
+    let metrics = serde_json::json!({ "report": &report, "training_config": training });
+    let bundle = ModelBundle { config: model_config.clone(), preprocessor, manifest, metrics, model: outcome.model };
+    Ok((bundle, report))
+}

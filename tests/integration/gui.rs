@@ -1,0 +1,109 @@
+//! The real window, driven with egui_kittest: open a real CSV, select a flow, edit a feature
+//! and see the verdict change, start and cancel a training run, open the history. Snapshots
+//! are rendered with wgpu (Mesa lavapipe in CI).
+
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use netvigil::app::{NetVigilApp, ViewId};
+use netvigil::features::FeatureId;
+
+use crate::common::repo_data;
+
+fn harness(app: NetVigilApp) -> Harness<'static, NetVigilApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .wgpu()
+        .build_ui_state(|ui, app: &mut NetVigilApp| app.show(ui), app)
+}
+
+/// Steps the UI until `done` holds (background jobs finish on their own threads).
+fn wait_until(h: &mut Harness<'_, NetVigilApp>, what: &str, done: impl Fn(&NetVigilApp) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(start.elapsed() < Duration::from_secs(240), "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_steps(3);
+}
+
+/// An app with its own history folder, the shipped model and the shipped sample loaded.
+fn loaded_app(dir: &tempfile::TempDir) -> Harness<'static, NetVigilApp> {
+    let mut h = harness(NetVigilApp::new(dir.path().to_path_buf()));
+    let ctx = h.ctx.clone();
+    h.state_mut().load_startup_model(&ctx);
+    wait_until(&mut h, "the default model", |a| a.state.model.is_some());
+    h.state_mut().state.open(vec![repo_data("cicids2017-sample.csv")], &ctx);
+    wait_until(&mut h, "the sample to load and score", |a| {
+        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some()) && a.flows.is_settled() && !a.flows.visible_rows().is_empty()
+    });
+    h
+}
+
+#[test]
+fn open_select_edit_and_see_the_verdict_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    assert_eq!(h.state().state.flows.as_ref().unwrap().table.len(), 798);
+    h.snapshot("flows_view");
+
+    // F3 jumps to the first flagged flow and opens it in the inspector.
+    h.key_press(egui::Key::F3);
+    h.run_steps(3);
+    assert_eq!(h.state().state.view, ViewId::Inspector);
+    let row = h.state().state.subject.as_ref().and_then(|s| s.row).expect("a flow is selected");
+    assert!(h.state().state.verdict(row).unwrap().is_attack());
+    h.run_steps(2);
+    let before = h.state().inspector.edited_verdict().expect("scored");
+    h.snapshot("inspector");
+
+    // Edit Flow Duration in the form, as an analyst would type it.
+    let field = h.get_by_role_and_label(Role::TextInput, "Flow Duration");
+    field.click();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Flow Duration").type_text("119999999");
+    h.run_steps(3);
+    let subject = h.state().state.subject.clone().unwrap();
+    assert_eq!(subject.edited[FeatureId::FlowDuration as usize], 119_999_999.0);
+    let after = h.state().inspector.edited_verdict().unwrap();
+    assert!((after.p_attack - before.p_attack).abs() > 1e-4 || after.family != before.family, "{before:?} vs {after:?}");
+    assert_eq!(h.state().inspector.original_verdict().unwrap(), before);
+
+    // A negative count is refused and the value stays.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Flow Duration").type_text("-5");
+    h.run_steps(2);
+    assert_eq!(h.state().state.subject.as_ref().unwrap().edited[FeatureId::FlowDuration as usize], 119_999_999.0);
+
+    h.get_by_label("Reset to original").click();
+    h.run_steps(3);
+    let s = h.state().state.subject.clone().unwrap();
+    assert_eq!(s.edited, s.original);
+}
+
+#[test]
+fn start_and_cancel_a_training_run_then_open_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    h.get_by_label("Train").click();
+    h.run_steps(2);
+    h.state_mut().train.epochs = 50;
+    h.get_by_label("Start training").click();
+    wait_until(&mut h, "training to start", |a| a.train.status().contains("training on") || a.train.status().contains("epoch"));
+    h.get_by_label("Cancel").click();
+    wait_until(&mut h, "training to stop", |a| !a.train.is_running());
+    let status = h.state().train.status().to_string();
+    assert!(status.contains("cancel"), "{status}");
+
+    h.get_by_label("History").click();
+    wait_until(&mut h, "the history", |a| a.history.counts().is_some());
+    let (runs, models, batches, _) = h.state().history.counts().unwrap();
+    assert_eq!(runs, 1);
+    assert!(models >= 1, "the default model is registered");
+    assert_eq!(batches, 1, "the sample was scored once");
+    assert!(h.query_by_label("cancelled").is_some(), "the run shows as cancelled");
+}

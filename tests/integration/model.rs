@@ -1,0 +1,255 @@
+//! The MoE detector on real CICIDS2017 rows: learning, bundle integrity, splits, backends.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{OnceLock, mpsc};
+
+use netvigil::features::N_FEATURES;
+use netvigil::ingest::label::AttackFamily;
+use netvigil::ingest::table::FlowTable;
+use netvigil::ingest::{ReadOptions, read_flows};
+use netvigil::model::bundle::BundleError;
+use netvigil::model::inference::{SelectedDevice, cpu_device, gpu_adapters, wgpu_device};
+use netvigil::model::{ModelBundle, MoeConfig, Preprocessor, Scorer};
+use netvigil::train::metrics::roc_auc;
+use netvigil::train::training::{TrainEvent, TrainingConfig};
+use netvigil::train::{SplitKind, fit, split};
+
+fn improved(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cicids2017-improved").join(file)
+}
+
+/// A few thousand real rows over five families and all five capture days.
+fn small_table() -> &'static FlowTable {
+    static TABLE: OnceLock<FlowTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let files = ["BENIGN_5000.csv", "DDoS_5000.csv", "Portscan_5000.csv", "SSH-Patator_2961.csv", "DoS_Slowloris_3859.csv"];
+        let paths: Vec<PathBuf> = files.iter().map(|f| improved(f)).collect();
+        let table = read_flows(&paths, &ReadOptions::default()).expect("real data readable");
+        // Every 4th row keeps the test quick while covering every file.
+        let rows: Vec<usize> = (0..table.len()).step_by(4).collect();
+        table.select(&rows)
+    })
+}
+
+fn cpu() -> SelectedDevice {
+    SelectedDevice { device: cpu_device(), description: "cpu".into(), is_gpu: false }
+}
+
+fn small_config() -> MoeConfig {
+    let mut c = MoeConfig::new();
+    c.tabular.d_token = 16;
+    c.tabular.n_heads = 2;
+    c.temporal.channels = vec![8, 16];
+    c
+}
+
+struct Trained {
+    bundle: ModelBundle,
+    losses: Vec<f32>,
+    epochs: Vec<f64>,
+}
+
+/// One short training run shared by the tests that need a model.
+fn trained() -> &'static Trained {
+    static TRAINED: OnceLock<Trained> = OnceLock::new();
+    TRAINED.get_or_init(|| {
+        let training = TrainingConfig::new().with_epochs(2).with_seed(7);
+        let (tx, rx) = mpsc::channel();
+        let (bundle, report) =
+            fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), Some(&tx), &AtomicBool::new(false))
+                .expect("training runs");
+        drop(tx);
+        let losses = rx.try_iter().filter_map(|e| if let TrainEvent::Step { loss, .. } = e { Some(loss) } else { None }).collect();
+        let epochs = report.history.iter().map(|e| e.train_loss).collect();
+        Trained { bundle, losses, epochs }
+    })
+}
+
+#[test]
+fn training_learns_on_real_flows() {
+    let t = trained();
+    let report: netvigil::train::TrainingReport =
+        serde_json::from_value(t.bundle.metrics["report"].clone()).expect("report in metrics");
+    assert!(t.losses.len() > 10, "progress events per step");
+    let head: f32 = t.losses[..5].iter().sum::<f32>() / 5.0;
+    let tail: f32 = t.losses[t.losses.len() - 5..].iter().sum::<f32>() / 5.0;
+    assert!(tail < 0.5 * head, "loss fell from {head} to {tail}");
+    assert!(t.epochs[1] < t.epochs[0], "epoch losses {:?}", t.epochs);
+    // Benign is about a quarter of these rows: always answering "attack" gives F1 ≈ 0.86.
+    assert!(report.test.f1 > 0.95, "test F1 {}", report.test.f1);
+    assert!(report.test.roc_auc.unwrap_or(0.0) > 0.97, "ROC-AUC {:?}", report.test.roc_auc);
+    assert_eq!(report.duplicates_removed + report.train_rows + report.valid_rows + report.test_rows, small_table().len());
+}
+
+#[test]
+fn bundle_round_trip_gives_identical_probabilities() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    t.bundle.save(&path).unwrap();
+    // Saving again over an existing bundle replaces it whole.
+    t.bundle.save(&path).unwrap();
+    let loaded = ModelBundle::load(&path, &cpu_device()).unwrap();
+    assert_eq!(loaded.preprocessor, t.bundle.preprocessor);
+    assert_eq!(loaded.manifest.training_data.len(), 5);
+    assert!(loaded.manifest.training_data.iter().all(|d| d.sha256.len() == 64 && d.rows > 0));
+    let rows = &small_table().features()[..500 * N_FEATURES];
+    let before = Scorer::new(&t.bundle, &cpu()).score_raw(rows);
+    let after = Scorer::new(&loaded, &cpu()).score_raw(rows);
+    assert_eq!(before, after);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "no temporary directories left: {leftovers:?}");
+}
+
+#[test]
+fn tampered_or_truncated_weights_fail_to_load() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    t.bundle.save(&path).unwrap();
+    let weights = path.join("weights.bpk");
+    let original = std::fs::read(&weights).unwrap();
+
+    let mut flipped = original.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x01;
+    std::fs::write(&weights, &flipped).unwrap();
+    let err = ModelBundle::load(&path, &cpu_device()).unwrap_err();
+    assert!(matches!(err, BundleError::WeightsHash { .. }), "{err}");
+    assert!(err.to_string().contains("modified or corrupted"));
+
+    std::fs::write(&weights, &original[..original.len() - 100]).unwrap();
+    let err = ModelBundle::load(&path, &cpu_device()).unwrap_err();
+    assert!(matches!(err, BundleError::WeightsSize { .. }), "{err}");
+
+    std::fs::write(&weights, &original).unwrap();
+    std::fs::write(path.join("manifest.json"), b"{ not json").unwrap();
+    let err = ModelBundle::load(&path, &cpu_device()).unwrap_err();
+    assert!(matches!(err, BundleError::Json { .. }), "{err}");
+
+    let err = ModelBundle::load(&dir.path().join("missing"), &cpu_device()).unwrap_err();
+    assert!(matches!(err, BundleError::Io { .. }), "{err}");
+}
+
+#[test]
+fn config_that_does_not_match_weights_is_refused() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    t.bundle.save(&path).unwrap();
+    let mut config = t.bundle.config.clone();
+    config.tabular.d_token = 32;
+    std::fs::write(path.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    let err = ModelBundle::load(&path, &cpu_device()).unwrap_err();
+    assert!(matches!(err, BundleError::Record(..)), "{err}");
+}
+
+#[test]
+fn single_row_scoring_matches_batch_scoring() {
+    let t = trained();
+    let scorer = Scorer::new(&t.bundle, &cpu());
+    let table = small_table();
+    let batch = scorer.score_table(table);
+    assert_eq!(batch.len(), table.len());
+    for i in [0, 17, table.len() - 1] {
+        let row: [f32; N_FEATURES] = table.row(i).try_into().unwrap();
+        let single = scorer.score_row(&row);
+        assert!((single.p_attack - batch[i].p_attack).abs() < 1e-5);
+        assert_eq!(single.family, batch[i].family);
+        assert!((single.gate[0] + single.gate[1] - 1.0).abs() < 1e-5);
+        assert!((single.family_probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn wgpu_and_ndarray_agree_within_1e3() {
+    if gpu_adapters().is_empty() {
+        println!("SKIPPED wgpu_and_ndarray_agree_within_1e3: wgpu found no adapter at all");
+        return;
+    }
+    let t = trained();
+    let gpu = SelectedDevice { device: wgpu_device(), description: "gpu".into(), is_gpu: true };
+    let rows = &small_table().features()[..2000 * N_FEATURES];
+    let on_cpu = Scorer::new(&t.bundle, &cpu()).score_raw(rows);
+    let on_gpu = Scorer::new(&t.bundle, &gpu).score_raw(rows);
+    let mut worst = 0f32;
+    for (a, b) in on_cpu.iter().zip(&on_gpu) {
+        worst = worst.max((a.p_attack - b.p_attack).abs());
+        for k in 0..AttackFamily::COUNT {
+            worst = worst.max((a.family_probs[k] - b.family_probs[k]).abs());
+        }
+        worst = worst.max((a.gate[0] - b.gate[0]).abs());
+    }
+    assert!(worst < 1e-3, "largest wgpu/ndarray difference {worst}");
+}
+
+#[test]
+fn cancel_flag_stops_training_before_an_epoch() {
+    let cancel = AtomicBool::new(true);
+    let result = fit(small_table(), &small_config(), &TrainingConfig::new().with_epochs(1), SplitKind::Random, &cpu_device(), None, &cancel);
+    let err = result.err().expect("cancelled run yields no model");
+    assert!(err.to_string().contains("cancelled"), "{err}");
+}
+
+#[test]
+fn splits_are_disjoint_deduplicated_and_honour_their_rule() {
+    let table = small_table();
+    let families = table.families().unwrap();
+    for kind in [SplitKind::Random, SplitKind::Time, SplitKind::Family(AttackFamily::Portscan)] {
+        let s = split(table, kind, 3).unwrap();
+        let mut all: Vec<usize> = s.train.iter().chain(&s.valid).chain(&s.test).copied().collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "{kind:?}: a row in two parts");
+        assert_eq!(n + s.duplicates_removed, table.len());
+        let again = split(table, kind, 3).unwrap();
+        assert_eq!(again.train, s.train, "same seed, same split");
+        match kind {
+            SplitKind::Time => {
+                let day = |i: usize| table.meta()[i].weekday().unwrap();
+                assert!(s.train.iter().all(|&i| day(i) <= 2));
+                assert!(s.test.iter().all(|&i| day(i) >= 3));
+            }
+            SplitKind::Family(f) => {
+                assert!(s.train.iter().chain(&s.valid).all(|&i| families[i] != f));
+                assert!(s.test.iter().any(|&i| families[i] == f));
+            }
+            SplitKind::Random => {
+                for part in [&s.train, &s.test] {
+                    assert!(part.iter().any(|&i| families[i] == AttackFamily::Benign));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn preprocessing_clips_to_the_training_range() {
+    let table = small_table();
+    let p = Preprocessor::fit(table.features()).unwrap();
+    p.validate().unwrap();
+    let mut row: Vec<f32> = table.row(0).to_vec();
+    let j = 0; // Flow Duration
+    row[j] = p.raw_max[j] * 1000.0;
+    let mut at_max = row.clone();
+    at_max[j] = p.raw_max[j];
+    let (mut a, mut b) = (vec![0f32; N_FEATURES], vec![0f32; N_FEATURES]);
+    p.transform_row(&row, &mut a);
+    p.transform_row(&at_max, &mut b);
+    assert_eq!(a, b);
+    row[j] = f32::NAN;
+    p.transform_row(&row, &mut a);
+    assert_eq!(a[j], 0.0);
+    let standardised = p.transform(table.features());
+    let mean: f32 = (0..table.len()).map(|i| standardised[i * N_FEATURES + 3]).sum::<f32>() / table.len() as f32;
+    assert!(mean.abs() < 1e-3, "standardised mean {mean}");
+}
+
+#[test]
+fn roc_auc_counts_ranks_and_ties() {
+    assert_eq!(roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]), Some(0.75));
+    assert_eq!(roc_auc(&[0.5, 0.5], &[false, true]), Some(0.5));
+    assert_eq!(roc_auc(&[0.5, 0.7], &[true, true]), None);
+}
