@@ -87,7 +87,10 @@ fn folder_inputs(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
 pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestError> {
     if capture::is_capture(path) {
         let (table, _report) = capture::read_capture(path, &opts.capture)
-            .map_err(|e| IngestError::Capture { path: path.to_path_buf(), message: e.to_string() })?;
+            .map_err(|capture::CaptureError::Open { reason, .. }| IngestError::Capture {
+                path: path.to_path_buf(),
+                message: reason.to_string(),
+            })?;
         return Ok(table);
     }
     csv::read_csv(path, opts)

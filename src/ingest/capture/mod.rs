@@ -27,10 +27,10 @@ use crate::features::N_FEATURES;
 /// A capture that could not be read at all (damage inside one is reported, not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {reason}", path.display())]
     Open {
         path: std::path::PathBuf,
-        source: reader::OpenError,
+        reason: reader::OpenError,
     },
 }
 
@@ -46,9 +46,9 @@ pub fn extract_file(
 ) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
     let mut report = CaptureReport::default();
     let reader =
-        reader::CaptureReader::open(path, &mut report).map_err(|source| CaptureError::Open {
+        reader::CaptureReader::open(path, &mut report).map_err(|reason| CaptureError::Open {
             path: path.to_path_buf(),
-            source,
+            reason,
         })?;
     Ok(extract_from(reader, report, opts, progress))
 }
@@ -66,10 +66,10 @@ pub fn extract_bytes(
     } else {
         Box::new(cursor)
     };
-    let reader = reader::CaptureReader::from_reader(src, gz, &mut report).map_err(|source| {
+    let reader = reader::CaptureReader::from_reader(src, gz, &mut report).map_err(|reason| {
         CaptureError::Open {
             path: "<memory>".into(),
-            source,
+            reason,
         }
     })?;
     Ok(extract_from(reader, report, opts, &mut |_, _| {}))

@@ -227,9 +227,13 @@ fn ipv6_fragment(first: u8, exts: &[u8]) -> Option<(u16, bool, u32)> {
         let len = match next {
             FRAGMENT => {
                 let f = etherparse::Ipv6FragmentHeaderSlice::from_slice(rest).ok()?;
-                return f
-                    .is_fragmenting_payload()
-                    .then(|| (f.fragment_offset().value(), f.more_fragments(), f.identification()));
+                return f.is_fragmenting_payload().then(|| {
+                    (
+                        f.fragment_offset().value(),
+                        f.more_fragments(),
+                        f.identification(),
+                    )
+                });
             }
             HOP_BY_HOP | ROUTING | DEST_OPTS => (usize::from(*rest.get(1)?) + 1) * 8,
             AUTH => (usize::from(*rest.get(1)?) + 2) * 4,

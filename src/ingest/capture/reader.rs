@@ -128,8 +128,9 @@ pub struct CaptureReader {
 /// Why a capture could not be opened at all (damage inside a capture is reported instead).
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("cannot read {0}")]
-    Io(#[from] io::Error),
+    // The I/O error is shown in the message, not chained as a source, so it prints once.
+    #[error("cannot read: {0}")]
+    Io(io::Error),
     #[error("not a pcap/pcapng capture (magic {0:02x?})")]
     NotACapture([u8; 4]),
     #[error("damaged capture header: {0}")]
@@ -139,9 +140,9 @@ pub enum OpenError {
 impl CaptureReader {
     /// Opens a file, transparently decompressing gzip.
     pub fn open(path: &Path, report: &mut CaptureReport) -> Result<Self, OpenError> {
-        let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
+        let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(OpenError::Io)?);
         let mut magic = [0u8; 2];
-        let n = read_up_to(&mut file, &mut magic)?;
+        let n = read_up_to(&mut file, &mut magic).map_err(OpenError::Io)?;
         let head = io::Cursor::new(magic[..n].to_vec());
         let gz = n == 2 && magic == [0x1f, 0x8b];
         let src: Box<dyn Read + Send> = if gz {
@@ -198,6 +199,12 @@ impl CaptureReader {
     fn open_pcap(&mut self) -> Result<Format, OpenError> {
         self.ensure(24).map_err(OpenError::Io)?;
         let avail = self.avail();
+        if avail.len() < 24 {
+            return Err(OpenError::BadHeader(format!(
+                "the file ends inside the 24-byte pcap header ({} bytes)",
+                avail.len()
+            )));
+        }
         let (rem, parser) =
             PcapParser::new(avail).map_err(|e| OpenError::BadHeader(e.to_string()))?;
         let used = avail.len() - rem.len();
