@@ -327,7 +327,7 @@ impl FlowsView {
                     let verdict = verdicts.as_ref().and_then(|v| v.get(r)).copied();
                     row.set_selected(selected == Some(r));
                     let tint = verdict.map(|v| style::row_tint(v.p_attack));
-                    let mut cell = |row: &mut egui_extras::TableRow, text: String| {
+                    let cell = |row: &mut egui_extras::TableRow, text: String| {
                         row.col(|ui| {
                             if let Some(t) = tint {
                                 ui.painter().rect_filled(ui.max_rect(), 0.0, t);

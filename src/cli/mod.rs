@@ -1,6 +1,7 @@
 //! The command line: `netvigil [FILE...]` opens the workstation, subcommands work headless.
 
 mod bench;
+mod bench_gui;
 mod bench_ingest;
 mod convert;
 mod extract;
@@ -47,6 +48,8 @@ pub enum Command {
     BenchIngest(bench_ingest::BenchIngestArgs),
     /// Turn pcap/pcapng captures (optionally gzip-compressed) into CICFlowMeter flows.
     Extract(extract::ExtractArgs),
+    /// Time frames of the window with a large file loaded, while scrolling and sorting.
+    BenchGui(bench_gui::BenchGuiArgs),
     /// Past runs, models, scoring batches and investigations.
     History(history::HistoryArgs),
     /// Manage the model registry.
@@ -93,6 +96,7 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::Convert(args) => convert::run(&args),
         Command::BenchIngest(args) => bench_ingest::run(&args),
         Command::Extract(args) => extract::run(&args),
+        Command::BenchGui(args) => bench_gui::run(&args),
         Command::Train(args) => train::run(&args, &data_dir),
         Command::Predict(args) => predict::run(&args, &data_dir),
         Command::Evaluate(args) => evaluate::run(&args),

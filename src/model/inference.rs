@@ -75,7 +75,7 @@ pub fn gpu_adapters() -> Vec<AdapterSummary> {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
         return Vec::new();
     };
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::from_env_or_default());
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapters = runtime.block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     adapters
         .iter()

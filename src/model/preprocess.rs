@@ -58,7 +58,7 @@ impl Preprocessor {
                 }
                 raw_min[j] = raw_min[j].min(v);
                 raw_max[j] = raw_max[j].max(v);
-                let t = if signed_log[j] { signed_log(v) } else { v } as f64;
+                let t = if signed_log[j] { self::signed_log(v) } else { v } as f64;
                 sum[j] += t;
                 sum_sq[j] += t * t;
                 count[j] += 1;

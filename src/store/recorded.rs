@@ -68,8 +68,8 @@ pub fn train_recorded(
     let datasets = record_datasets(&mut store, &table)?;
     let selected = select_device(req.device)?;
     let config_json = serde_json::json!({
-        "model": serde_json::from_str::<serde_json::Value>(&burn::config::Config::to_json_string(&req.model)?)?,
-        "training": serde_json::from_str::<serde_json::Value>(&burn::config::Config::to_json_string(&req.training)?)?,
+        "model": serde_json::from_str::<serde_json::Value>(&burn::config::config_to_json(&req.model))?,
+        "training": serde_json::from_str::<serde_json::Value>(&burn::config::config_to_json(&req.training))?,
         "name": req.name,
     });
     let run_id = store.start_run(&NewRun {

@@ -257,20 +257,20 @@ fn nan_infinity_and_empty_cells_follow_the_policy_and_are_counted() {
 }
 
 #[test]
-fn minus_one_window_sentinel_is_kept_and_counted() {
-    let t = read_file(&shared(IMPROVED_DDOS), &strict()).unwrap();
-    let report = &t.sources[0].report;
-    let sentinels: u64 = ["Init_Win_bytes_forward", "Init_Win_bytes_backward"]
-        .iter()
-        .filter_map(|c| report.columns.get(*c))
-        .map(|c| c.sentinel)
-        .sum();
-    let in_table = (0..t.len())
-        .filter(|&r| value(&t, r, FeatureId::InitWinBytesFwd) == -1.0)
-        .count()
-        + (0..t.len()).filter(|&r| value(&t, r, FeatureId::InitWinBytesBwd) == -1.0).count();
-    assert!(sentinels > 0);
-    assert_eq!(sentinels as usize, in_table);
+fn real_defects_of_the_2017_release_are_repaired_and_counted() {
+    // The first 9,998 rows of the original Friday DDoS file hold every defect of the policy.
+    let t = read_file(&shared(MLCVE), &strict()).unwrap();
+    let c = &t.sources[0].report.columns;
+    assert_eq!(c["Init_Win_bytes_forward"].sentinel, 4634);
+    assert_eq!(c["Init_Win_bytes_backward"].sentinel, 5886);
+    assert_eq!(c["Flow Bytes/s"].infinite, 6);
+    assert_eq!(c["Flow Bytes/s"].nan, 1);
+    assert_eq!(c["Flow Packets/s"].infinite, 7);
+    assert_eq!(c["Flow IAT Min"].negative, 9);
+    let minus_one = (0..t.len()).filter(|&r| value(&t, r, FeatureId::InitWinBytesFwd) == -1.0).count();
+    assert_eq!(minus_one, 4634, "the sentinel is kept");
+    assert!(t.features().iter().all(|v| v.is_finite()), "no NaN or infinity reaches the table");
+    assert!((0..t.len()).all(|r| value(&t, r, FeatureId::FlowIatMin) >= 0.0));
 }
 
 #[test]
