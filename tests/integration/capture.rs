@@ -476,6 +476,59 @@ fn garbage_after_the_header_does_not_hang() {
     );
 }
 
+/// Offsets of the blocks of a little-endian pcapng.
+fn block_offsets(bytes: &[u8]) -> Vec<usize> {
+    let mut offsets = Vec::new();
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        offsets.push(at);
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
+        if len < 12 {
+            break;
+        }
+        at += len;
+    }
+    offsets
+}
+
+#[test]
+fn damaged_pcapng_blocks_are_skipped_and_reported() {
+    let original = std::fs::read(shared("pcaps/normal/http_google.pcapng")).expect("capture");
+    let blocks = block_offsets(&original);
+    assert_eq!(blocks.len(), 14, "section, interface, 12 packets");
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 1. A packet block whose trailing length disagrees: skipped, the rest read.
+    let mut bytes = original.clone();
+    let trailer = blocks[5] - 4;
+    bytes[trailer..trailer + 4].copy_from_slice(&7u32.to_le_bytes());
+    let (_, report) = extract(&write_temp(&dir, "trailer.pcapng", &bytes), &corrected());
+    assert_eq!(
+        report.reasons[&SkipReason::DamagedBlock].first_packet,
+        3,
+        "{report}"
+    );
+    assert_eq!(report.packets, 11, "{report}");
+    // 2. An absurd block length: the reader scans to the next well-formed block.
+    let mut bytes = original.clone();
+    bytes[blocks[6] + 4..blocks[6] + 8].copy_from_slice(&0xfff0_0000u32.to_le_bytes());
+    let (_, report) = extract(&write_temp(&dir, "absurd.pcapng", &bytes), &corrected());
+    assert_eq!(report.count(SkipReason::DamagedBlock), 1, "{report}");
+    assert_eq!(report.packets, 11, "{report}");
+    // 3. A packet for an interface that was never described.
+    let mut bytes = original.clone();
+    bytes[blocks[7] + 8..blocks[7] + 12].copy_from_slice(&5u32.to_le_bytes());
+    let (_, report) = extract(&write_temp(&dir, "iface.pcapng", &bytes), &corrected());
+    assert_eq!(report.count(SkipReason::DamagedBlock), 1, "{report}");
+    assert_eq!(report.packets, 11, "{report}");
+    // 4. Cut in the middle of the last block.
+    let (_, report) = extract(
+        &write_temp(&dir, "cut.pcapng", &original[..original.len() - 100]),
+        &corrected(),
+    );
+    assert_eq!(report.count(SkipReason::TruncatedRecord), 1, "{report}");
+    assert_eq!(report.packets, 12, "{report}");
+}
+
 /// Rewrites a little-endian microsecond pcap as big-endian and/or nanosecond.
 fn reencode(bytes: &[u8], big_endian: bool, nanos: bool) -> Vec<u8> {
     let u32_at =
