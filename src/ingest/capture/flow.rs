@@ -9,6 +9,8 @@
 //!   data (checked column by column on its 43,419 rows, see docs/capture-results.md):
 //!   subflow values = total ÷ packet count (integer), bulk averages integer, the first
 //!   packet not counted in `act_data_pkt_fwd`, initial windows 0 when a side sent nothing.
+//!   A TCP connection ends on FIN from both sides or RST and then keeps its teardown's last
+//!   ACKs and retransmissions (that data has no flows made of such leftovers).
 //! - `Cicids2017` reproduces the official tool that produced the 2017 release and the
 //!   reference outputs of test.pcap (flags of the first packet only, printed in Java
 //!   HashMap order; first packet counted twice in the length statistics; integer down/up
