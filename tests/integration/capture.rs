@@ -476,6 +476,97 @@ fn garbage_after_the_header_does_not_hang() {
     );
 }
 
+/// Splits record `i` of test.pcap (Ethernet/IPv4/TCP with payload) into two IPv4 fragments;
+/// `swap` writes the second fragment first.
+fn fragment_record(bytes: &[u8], i: usize, swap: bool) -> Vec<u8> {
+    let offsets = record_offsets(bytes);
+    let at = offsets[i];
+    let incl = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4")) as usize;
+    let frame = &bytes[at + 16..at + 16 + incl];
+    let ihl = usize::from(frame[14] & 0x0f) * 4;
+    let ip_total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
+    let l4 = &frame[14 + ihl..14 + ip_total];
+    let first_len = 24; // a multiple of 8 that cuts into the TCP payload
+    let fragment = |part: &[u8], offset_units: u16, more: bool| {
+        let mut f = frame[..14 + ihl].to_vec();
+        f[16..18].copy_from_slice(&((ihl + part.len()) as u16).to_be_bytes());
+        let flags = offset_units | if more { 0x2000 } else { 0 };
+        f[20..22].copy_from_slice(&flags.to_be_bytes());
+        f.extend(part);
+        let mut rec = bytes[at..at + 8].to_vec();
+        rec.extend((f.len() as u32).to_le_bytes());
+        rec.extend((f.len() as u32).to_le_bytes());
+        rec.extend(f);
+        rec
+    };
+    let one = fragment(&l4[..first_len], 0, true);
+    let two = fragment(&l4[first_len..], (first_len / 8) as u16, false);
+    let mut out = bytes[..at].to_vec();
+    if swap {
+        out.extend(two);
+        out.extend(one);
+    } else {
+        out.extend(one);
+        out.extend(two);
+    }
+    out.extend(&bytes[offsets.get(i + 1).copied().unwrap_or(bytes.len())..]);
+    out
+}
+
+#[test]
+fn ip_fragments_are_counted_into_their_flow() {
+    let bytes = test_pcap_bytes();
+    let offsets = record_offsets(&bytes);
+    // A TCP segment with more than 24 bytes of transport data (header included).
+    let i = (0..offsets.len())
+        .find(|&i| {
+            let f = &bytes[offsets[i] + 16..];
+            f[12..14] == [0x08, 0x00] && f[23] == 6 && u16::from_be_bytes([f[16], f[17]]) > 200
+        })
+        .expect("a TCP data packet");
+    let key = |v: &[FlowRecord]| -> HashMap<(i64, u16, u16), [f64; N_FEATURES]> {
+        v.iter()
+            .map(|f| ((f.start_us, f.sport, f.dport), f.features))
+            .collect()
+    };
+    let (reference, _) = extract(
+        &shared("cicflowmeter-reference/official-test/test.pcap"),
+        &corrected(),
+    );
+    let reference = key(&reference);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (flows, report) = extract(
+        &write_temp(&dir, "frag.pcap", &fragment_record(&bytes, i, false)),
+        &corrected(),
+    );
+    assert_eq!(report.count(SkipReason::OrphanFragment), 0, "{report}");
+    let flows = key(&flows);
+    use netvigil::features::FeatureId as F;
+    let mut changed = 0;
+    for (k, ours) in &flows {
+        let theirs = reference.get(k).expect("same flows");
+        if ours != theirs {
+            changed += 1;
+            // Same payload bytes, one more packet: the second fragment counts into the flow.
+            let total = |v: &[f64; N_FEATURES]| {
+                v[F::TotalLenFwdPackets as usize] + v[F::TotalLenBwdPackets as usize]
+            };
+            let packets = |v: &[f64; N_FEATURES]| {
+                v[F::TotalFwdPackets as usize] + v[F::TotalBwdPackets as usize]
+            };
+            assert_eq!(total(ours), total(theirs));
+            assert_eq!(packets(ours), packets(theirs) + 1.0);
+        }
+    }
+    assert_eq!((flows.len(), changed), (reference.len(), 1));
+    // A fragment whose first fragment never came is reported.
+    let (_, report) = extract(
+        &write_temp(&dir, "orphan.pcap", &fragment_record(&bytes, i, true)),
+        &corrected(),
+    );
+    assert_eq!(report.count(SkipReason::OrphanFragment), 1, "{report}");
+}
+
 /// Offsets of the blocks of a little-endian pcapng.
 fn block_offsets(bytes: &[u8]) -> Vec<usize> {
     let mut offsets = Vec::new();
