@@ -444,6 +444,9 @@ fn absurd_and_zero_lengths_are_skipped_and_reading_resumes() {
     // Zero captured length: the record's data then reads as the next header, which is damage
     // the reader must also survive.
     bytes[zero + 8..zero + 12].copy_from_slice(&0u32.to_le_bytes());
+    // Zero original length: that record alone is skipped.
+    let zero_orig = offsets[2500];
+    bytes[zero_orig + 12..zero_orig + 16].copy_from_slice(&0u32.to_le_bytes());
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_temp(&dir, "damaged.pcap", &bytes);
     let (flows, report) = extract(&path, &corrected());
@@ -452,7 +455,11 @@ fn absurd_and_zero_lengths_are_skipped_and_reading_resumes() {
         .get(&SkipReason::DamagedRecord)
         .expect("damage reported");
     assert_eq!(damaged.first_packet, 501, "{report}");
-    assert!(report.count(SkipReason::ZeroLength) >= 1, "{report}");
+    assert!(report.count(SkipReason::ZeroLength) >= 2, "{report}");
+    assert!(
+        report.reasons[&SkipReason::ZeroLength].first_packet < 2500,
+        "{report}"
+    );
     // Nearly all of the 3,292 packets still reach their flows.
     assert!(
         report.packets_in_flows + report.packets_in_small_flows > 3200,

@@ -710,8 +710,10 @@ impl RecordFields {
         } else {
             (h.snaplen as usize).clamp(65_535, MAX_RECORD)
         };
-        if self.ts_frac >= frac_max || self.incl_len as usize > cap || self.orig_len < self.incl_len
-        {
+        // An original length of 0 is a zero-length record (skipped and reported as such), not
+        // a reason to resynchronise.
+        let orig_too_short = self.orig_len != 0 && self.orig_len < self.incl_len;
+        if self.ts_frac >= frac_max || self.incl_len as usize > cap || orig_too_short {
             return false;
         }
         if self.orig_len as usize > MAX_RECORD.max(cap) {
