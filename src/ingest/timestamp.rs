@@ -53,7 +53,7 @@ fn num(s: &str) -> Option<i64> {
     if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.parse().ok()
+    Some(s.bytes().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
 }
 
 /// `SS` or `SS.ffffff` to whole seconds and microseconds.
@@ -64,8 +64,9 @@ fn seconds(s: &str) -> Option<(i64, i64)> {
             if frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            let digits: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
-            Some((num(whole)?, digits.parse().ok()?))
+            // The first six digits are microseconds; shorter fractions are padded with zeros.
+            let micros = frac.bytes().chain(std::iter::repeat(b'0')).take(6).fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+            Some((num(whole)?, micros))
         }
     }
 }

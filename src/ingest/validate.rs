@@ -34,7 +34,7 @@ impl ColumnCounts {
     pub fn total(&self) -> u64 {
         self.nan + self.infinite + self.empty + self.sentinel + self.negative
     }
-    fn add(&mut self, o: &ColumnCounts) {
+    pub fn add(&mut self, o: &ColumnCounts) {
         self.nan += o.nan;
         self.infinite += o.infinite;
         self.empty += o.empty;
