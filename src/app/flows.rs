@@ -128,6 +128,7 @@ impl FlowsView {
             let row = self.order[i] as usize;
             if state.verdict(row).is_some_and(|v| v.is_attack()) {
                 state.select_row(row);
+                state.view = ViewId::Inspector;
                 self.scroll_to = Some(i);
                 return;
             }
@@ -178,19 +179,21 @@ impl FlowsView {
 
     fn filter_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.label("Filter");
+            let filter = ui.label("Filter");
             let edit = ui.add(
                 egui::TextEdit::singleline(&mut self.query.text)
                     .hint_text("address, port, label, family")
                     .desired_width(220.0),
-            );
+            )
+            .labelled_by(filter.id);
             if std::mem::take(&mut self.focus_filter) {
                 edit.request_focus();
             }
-            ui.label("P(attack)");
-            ui.add(egui::DragValue::new(&mut self.query.min_score).range(0.0..=1.0).speed(0.01));
-            ui.label("to");
-            ui.add(egui::DragValue::new(&mut self.query.max_score).range(0.0..=1.0).speed(0.01));
+            let from = ui.label("P(attack)");
+            ui.add(egui::DragValue::new(&mut self.query.min_score).range(0.0..=1.0).speed(0.01)).labelled_by(from.id);
+            let to = ui.label("to");
+            ui.add(egui::DragValue::new(&mut self.query.max_score).range(0.0..=1.0).speed(0.01)).labelled_by(to.id);
+            let family = ui.label("Family");
             egui::ComboBox::from_id_salt("family-filter")
                 .selected_text(self.query.family.map_or("all families", |f| f.name()))
                 .show_ui(ui, |ui| {
@@ -198,8 +201,10 @@ impl FlowsView {
                     for f in AttackFamily::ALL {
                         ui.selectable_value(&mut self.query.family, Some(f), f.name());
                     }
-                });
-            ui.label("Column");
+                })
+                .response
+                .labelled_by(family.id);
+            let column = ui.label("Column");
             egui::ComboBox::from_id_salt("feature-column")
                 .selected_text(FEATURES[self.feature_column].name)
                 .height(400.0)
@@ -207,7 +212,9 @@ impl FlowsView {
                     for (i, f) in FEATURES.iter().enumerate() {
                         ui.selectable_value(&mut self.feature_column, i, f.name);
                     }
-                });
+                })
+                .response
+                .labelled_by(column.id);
             if ui.button("Clear").clicked() {
                 self.query = TableQuery { sort: self.query.sort, descending: self.query.descending, ..TableQuery::default() };
             }
@@ -247,7 +254,9 @@ impl FlowsView {
                 Bar::new(x, n as f64).width(1.0 / HISTOGRAM_BINS as f64).fill(style::score_color(x as f32))
             })
             .collect();
-        let timeline: Vec<Bar> = s.timeline.iter().map(|&(t, n)| Bar::new(t, n as f64).fill(style::ATTACK)).collect();
+        let bin = s.timeline.get(1).map_or(1.0, |b| b.0) - s.timeline.first().map_or(0.0, |b| b.0);
+        let timeline: Vec<Bar> =
+            s.timeline.iter().map(|&(t, n)| Bar::new(t, n as f64).width(bin.max(1e-9)).fill(style::ATTACK)).collect();
         ui.horizontal(|ui| {
             Plot::new("score-histogram")
                 .height(110.0)
@@ -310,8 +319,8 @@ impl FlowsView {
                 for (title, col) in all {
                     header.col(|ui| {
                         let arrow = match (query.sort == col, query.descending) {
-                            (true, false) => " ⏶",
-                            (true, true) => " ⏷",
+                            (true, false) => " (asc)",
+                            (true, true) => " (desc)",
                             _ => "",
                         };
                         if ui.button(format!("{title}{arrow}")).clicked() {
@@ -341,7 +350,7 @@ impl FlowsView {
                     cell(&mut row, meta.protocol.map(protocol_name).unwrap_or_default());
                     cell(&mut row, meta.timestamp_us.map(format_timestamp).unwrap_or_default());
                     cell(&mut row, table.labels().map(|l| l[r].raw.to_string()).unwrap_or_default());
-                    cell(&mut row, verdict.map(|v| v.family.name().to_string()).unwrap_or_else(|| "—".into()));
+                    cell(&mut row, verdict.map(|v| v.family.name().to_string()).unwrap_or_else(|| "-".into()));
                     cell(&mut row, verdict.map(|v| format!("{:.3}", v.p_attack)).unwrap_or_default());
                     cell(&mut row, format_value(table.row(r)[feature_col]));
                     if row.response().clicked() {
@@ -371,7 +380,7 @@ impl View for FlowsView {
             ui.vertical_centered(|ui| {
                 ui.add_space(40.0);
                 ui.heading("No flows loaded");
-                ui.label("Open CICFlowMeter CSV files with File → Open (Ctrl+O), drop them on this window,");
+                ui.label("Open CICFlowMeter CSV files with File -> Open (Ctrl+O), drop them on this window,");
                 ui.label("or pick a real attack flow from the Examples menu.");
             });
             return;
@@ -382,7 +391,7 @@ impl View for FlowsView {
         if !self.is_settled() {
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("Filtering and sorting…");
+                ui.label("Filtering and sorting...");
             });
         }
         ui.separator();

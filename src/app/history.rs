@@ -133,7 +133,7 @@ impl HistoryView {
             }
             ui.end_row();
             for m in &s.models {
-                ui.label(if m.active { "●" } else { "" });
+                ui.label(if m.active { "active" } else { "" });
                 ui.label(&m.name);
                 ui.label(&m.created_at);
                 ui.label(m.run_id.map(|r| r.to_string()).unwrap_or_default());
@@ -188,7 +188,7 @@ impl HistoryView {
         let Some(s) = &self.snapshot else { return };
         let mut reopen = None;
         egui::Grid::new("investigations").striped(true).show(ui, |ui| {
-            for h in ["id", "saved", "model", "P(attack) before → after", "tags", "note", ""] {
+            for h in ["id", "saved", "model", "P(attack) before -> after", "tags", "note", ""] {
                 ui.strong(h);
             }
             ui.end_row();
@@ -197,7 +197,7 @@ impl HistoryView {
                 ui.label(i.id.to_string());
                 ui.label(&i.created_at);
                 ui.label(&i.model_name);
-                ui.label(format!("{:.3} → {:.3}", p(&i.verdict_before), p(&i.verdict_after)));
+                ui.label(format!("{:.3} -> {:.3}", p(&i.verdict_before), p(&i.verdict_after)));
                 ui.label(i.tags.join(", "));
                 ui.label(&i.note);
                 if ui.button("Reopen").clicked() {

@@ -73,7 +73,7 @@ impl InspectorView {
                 None => "Flow".to_string(),
             });
             ui.label(format!(
-                "{} → {}",
+                "{} -> {}",
                 super::flows::endpoint(m.src_ip, m.src_port),
                 super::flows::endpoint(m.dst_ip, m.dst_port)
             ));
@@ -117,13 +117,13 @@ impl InspectorView {
                 for (i, spec) in FEATURES.iter().enumerate().filter(|(_, f)| f.tab == tab) {
                     let name = ui.label(spec.name).on_hover_text(spec.description);
                     let changed = subject.edited[i].to_bits() != subject.original[i].to_bits();
-                    let mut edit = egui::TextEdit::singleline(&mut self.texts[i]).desired_width(120.0);
+                    let mut edit = egui::TextEdit::singleline(&mut self.texts[i]);
                     if self.problems[i].is_some() {
                         edit = edit.text_color(ui.visuals().error_fg_color);
                     } else if changed {
                         edit = edit.text_color(style::TEMPORAL);
                     }
-                    let response = ui.add(edit).labelled_by(name.id);
+                    let response = ui.add_sized([130.0, 18.0], edit).labelled_by(name.id);
                     if response.changed() {
                         self.apply_text(i, subject);
                     }
@@ -132,7 +132,7 @@ impl InspectorView {
                     }
                     ui.label(spec.unit.symbol());
                     let pct = model.and_then(|m| m.preprocessor.percentile(i, subject.edited[i]));
-                    ui.label(pct.map(|p| format!("{p:.0}")).unwrap_or_else(|| "—".into()));
+                    ui.label(pct.map(|p| format!("{p:.0}")).unwrap_or_else(|| "-".into()));
                     ui.weak(if changed { super::flows::format_value(subject.original[i]) } else { String::new() });
                     ui.end_row();
                 }
@@ -149,7 +149,7 @@ impl InspectorView {
             Ok(v) => match FEATURES[i].sign {
                 Sign::NonNegative if v < 0.0 => Some(format!("{} cannot be negative", FEATURES[i].name)),
                 Sign::SentinelMinusOne if v < 0.0 && v != -1.0 => {
-                    Some(format!("{} is ≥ 0, or -1 for 'no packet seen'", FEATURES[i].name))
+                    Some(format!("{} is >= 0, or -1 for 'no packet seen'", FEATURES[i].name))
                 }
                 _ => {
                     subject.edited[i] = v;
@@ -161,7 +161,7 @@ impl InspectorView {
 
     fn verdict_panel(&self, ui: &mut egui::Ui, subject: &Subject, model: Option<&ActiveModel>) {
         let Some(model) = model else {
-            ui.label("No model is active: load one in History → Models, or train one.");
+            ui.label("No model is active: load one in History -> Models, or train one.");
             return;
         };
         let (Some(now), Some(before)) = (self.edited_verdict, self.original_verdict) else { return };
@@ -174,7 +174,7 @@ impl InspectorView {
         if edited {
             let delta = now.p_attack - before.p_attack;
             ui.label(format!(
-                "Original {:.1} % ({}) → now {:.1} % ({}), {:+.1} points",
+                "Original {:.1} % ({}) -> now {:.1} % ({}), {:+.1} points",
                 before.p_attack * 100.0,
                 before.family.name(),
                 now.p_attack * 100.0,

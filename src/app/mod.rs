@@ -150,7 +150,7 @@ impl NetVigilApp {
     fn menu(&mut self, ui: &mut egui::Ui) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.button("Open…  (Ctrl+O)").clicked() {
+                if ui.button("Open...  (Ctrl+O)").clicked() {
                     self.open_dialog(ui.ctx());
                     ui.close();
                 }
@@ -187,7 +187,7 @@ impl NetVigilApp {
                     ui.label(&m.backend);
                 }
                 None => {
-                    ui.label(if self.state.model_job.is_some() { "loading model…" } else { "no model" });
+                    ui.label(if self.state.model_job.is_some() { "loading model..." } else { "no model" });
                 }
             }
             if let Some(rate) = self.state.flows.as_ref().and_then(|f| f.flows_per_s) {
@@ -215,7 +215,7 @@ impl NetVigilApp {
                 if n.details.is_some() && ui.small_button("Details").clicked() {
                     self.show_details = if self.show_details == Some(i) { None } else { Some(i) };
                 }
-                if ui.small_button("✕").clicked() {
+                if ui.small_button("x").clicked() {
                     dismiss = Some(i);
                 }
             });
@@ -249,7 +249,7 @@ impl NetVigilApp {
             if let Some(job) = &self.state.load_job {
                 ui.horizontal(|ui| {
                     ui.spinner();
-                    ui.label(format!("{}…", job.label));
+                    ui.label(format!("{}...", job.label));
                 });
             }
             match self.state.view {

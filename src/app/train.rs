@@ -109,12 +109,13 @@ impl TrainView {
     pub fn cancel(&mut self) {
         if let Some(job) = &self.job {
             job.cancel();
-            self.status = "cancelling…".into();
+            self.status = "cancelling...".into();
         }
     }
 
     fn poll(&mut self, state: &mut AppState) {
         let Some(job) = &self.job else { return };
+        let cancelled = job.is_cancelled();
         let (events, done) = match job.poll() {
             Poll::Running(e) => (e, None),
             Poll::Done(e, r) => (e, Some(r)),
@@ -134,8 +135,13 @@ impl TrainView {
                 self.job = None;
             }
             Some(Err(e)) => {
-                self.status = format!("stopped: {e}");
-                state.error("Training stopped", e);
+                // Cancelling is the analyst's choice, not a failure worth an error message.
+                if cancelled {
+                    self.status = format!("cancelled: {e}");
+                } else {
+                    self.status = format!("stopped: {e}");
+                    state.error("Training stopped", e);
+                }
                 self.job = None;
             }
         }
@@ -155,7 +161,7 @@ impl TrainView {
                 self.f1s.push([r.epoch as f64, r.valid_f1]);
                 self.status = format!("epoch {}: loss {:.4}, validation F1 {:.4}", r.epoch, r.train_loss, r.valid_f1);
             }
-            TrainEvent::Finished { .. } => self.status = "evaluating and saving…".into(),
+            TrainEvent::Finished { .. } => self.status = "evaluating and saving...".into(),
         }
     }
 
@@ -172,7 +178,7 @@ impl TrainView {
             } else {
                 self.inputs.iter().map(|p| super::state::file_name(p)).collect::<Vec<_>>().join(", ")
             });
-            if ui.button("Choose…").clicked() {
+            if ui.button("Choose...").clicked() {
                 if let Some(files) = rfd::FileDialog::new().add_filter("Labelled flows", &["csv"]).pick_files() {
                     self.inputs = files;
                 }
@@ -181,27 +187,37 @@ impl TrainView {
         ui.horizontal(|ui| {
             ui.label("Split");
             ui.selectable_value(&mut self.split, SplitChoice::Random, "random (stratified)");
-            ui.selectable_value(&mut self.split, SplitChoice::Time, "by day (Mon–Wed / Thu–Fri)");
+            ui.selectable_value(&mut self.split, SplitChoice::Time, "by day (Mon-Wed / Thu-Fri)");
             ui.selectable_value(&mut self.split, SplitChoice::Family, "leave one family out");
             if self.split == SplitChoice::Family {
-                egui::ComboBox::from_id_salt("left-out").selected_text(self.left_out.name()).show_ui(ui, |ui| {
-                    for f in AttackFamily::ALL.into_iter().filter(|f| f.is_attack()) {
-                        ui.selectable_value(&mut self.left_out, f, f.name());
-                    }
-                });
+                let left_out = ui.label("left out:");
+                egui::ComboBox::from_id_salt("left-out")
+                    .selected_text(self.left_out.name())
+                    .show_ui(ui, |ui| {
+                        for f in AttackFamily::ALL.into_iter().filter(|f| f.is_attack()) {
+                            ui.selectable_value(&mut self.left_out, f, f.name());
+                        }
+                    })
+                    .response
+                    .labelled_by(left_out.id);
             }
         });
         ui.horizontal(|ui| {
-            ui.label("Epochs");
-            ui.add(egui::DragValue::new(&mut self.epochs).range(1..=200));
-            ui.label("Token width");
-            egui::ComboBox::from_id_salt("d-token").selected_text(self.d_token.to_string()).show_ui(ui, |ui| {
-                for d in [16, 32, 64] {
-                    ui.selectable_value(&mut self.d_token, d, d.to_string());
-                }
-            });
-            ui.label("Name");
-            ui.add(egui::TextEdit::singleline(&mut self.name).hint_text("model-<time>").desired_width(140.0));
+            let epochs = ui.label("Epochs");
+            ui.add(egui::DragValue::new(&mut self.epochs).range(1..=200)).labelled_by(epochs.id);
+            let width = ui.label("Token width");
+            egui::ComboBox::from_id_salt("d-token")
+                .selected_text(self.d_token.to_string())
+                .show_ui(ui, |ui| {
+                    for d in [16, 32, 64] {
+                        ui.selectable_value(&mut self.d_token, d, d.to_string());
+                    }
+                })
+                .response
+                .labelled_by(width.id);
+            let name = ui.label("Name");
+            ui.add(egui::TextEdit::singleline(&mut self.name).hint_text("model-<time>").desired_width(140.0))
+                .labelled_by(name.id);
             let running = self.job.is_some();
             if ui.add_enabled(!running && !self.inputs.is_empty(), egui::Button::new("Start training")).clicked() {
                 self.start(state, ui.ctx());
@@ -245,7 +261,7 @@ impl TrainView {
                 test.recall,
                 test.accuracy,
                 test.false_positive_rate,
-                test.roc_auc.map_or("—".into(), |a| format!("{a:.4}"))
+                test.roc_auc.map_or("-".into(), |a| format!("{a:.4}"))
             ));
         });
         egui::Grid::new("confusion").striped(true).show(ui, |ui| {

@@ -115,7 +115,7 @@ impl View for WhatIfView {
             return;
         }
         ui.horizontal(|ui| {
-            ui.label("Sweep");
+            let sweep = ui.label("Sweep");
             egui::ComboBox::from_id_salt("sweep-feature")
                 .selected_text(FEATURES[self.feature].name)
                 .height(400.0)
@@ -123,7 +123,9 @@ impl View for WhatIfView {
                     for (i, f) in FEATURES.iter().enumerate() {
                         ui.selectable_value(&mut self.feature, i, f.name);
                     }
-                });
+                })
+                .response
+                .labelled_by(sweep.id);
             ui.label(format!("({}) across its training range, other features as edited", FEATURES[self.feature].unit.symbol()));
         });
         self.compute(state);
@@ -145,10 +147,11 @@ impl View for WhatIfView {
         }
         ui.separator();
         ui.horizontal(|ui| {
-            ui.label("Note");
-            ui.add(egui::TextEdit::singleline(&mut self.note).desired_width(360.0));
-            ui.label("Tags");
-            ui.add(egui::TextEdit::singleline(&mut self.tags).hint_text("comma separated").desired_width(160.0));
+            let note = ui.label("Note");
+            ui.add(egui::TextEdit::singleline(&mut self.note).desired_width(360.0)).labelled_by(note.id);
+            let tags = ui.label("Tags");
+            ui.add(egui::TextEdit::singleline(&mut self.tags).hint_text("comma separated").desired_width(160.0))
+                .labelled_by(tags.id);
             if ui.button("Save investigation").clicked() {
                 self.save(state);
             }

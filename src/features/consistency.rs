@@ -34,7 +34,7 @@ pub fn check(row: &[f32; N_FEATURES]) -> Vec<Warning> {
         if !(v(min) <= v(mean) + 1e-3 && v(mean) <= v(max) + 1e-3) {
             out.push(Warning {
                 relation: name,
-                message: format!("{name}: min ≤ mean ≤ max does not hold ({} / {} / {})", v(min), v(mean), v(max)),
+                message: format!("{name}: min <= mean <= max does not hold ({} / {} / {})", v(min), v(mean), v(max)),
             });
         }
     };

@@ -138,8 +138,9 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, BundleError
 
 impl ModelBundle {
     /// Writes the bundle to `dir` atomically (temporary sibling, then rename). The manifest's
-    /// weight hash and size are filled in here from the bytes actually written.
-    pub fn save(&self, dir: &Path) -> Result<(), BundleError> {
+    /// weight hash and size are filled in here from the bytes actually written; the manifest
+    /// as written is returned.
+    pub fn save(&self, dir: &Path) -> Result<Manifest, BundleError> {
         if dir.exists() && !dir.join("manifest.json").is_file() {
             let empty = fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
             if !empty {
@@ -157,14 +158,14 @@ impl ModelBundle {
             fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
         }
         fs::create_dir(&tmp).map_err(io_err(&tmp))?;
-        let result = self.write_contents(&tmp).and_then(|()| replace_dir(&tmp, dir, &parent, &name));
+        let result = self.write_contents(&tmp).and_then(|m| replace_dir(&tmp, dir, &parent, &name).map(|()| m));
         if result.is_err() {
             let _ = fs::remove_dir_all(&tmp);
         }
         result
     }
 
-    fn write_contents(&self, dir: &Path) -> Result<(), BundleError> {
+    fn write_contents(&self, dir: &Path) -> Result<Manifest, BundleError> {
         let weights_path = dir.join(WEIGHTS_FILE);
         let bytes = self
             .model
@@ -184,7 +185,8 @@ impl ModelBundle {
         write_json(&dir.join("labels.json"), &label_names())?;
         write_json(&dir.join("metrics.json"), &self.metrics)?;
         // The manifest goes last: its presence marks a complete bundle.
-        write_json(&dir.join("manifest.json"), &manifest)
+        write_json(&dir.join("manifest.json"), &manifest)?;
+        Ok(manifest)
     }
 
     /// Loads and verifies a bundle, placing the model on `device`.

@@ -72,11 +72,10 @@ pub struct AdapterSummary {
 /// Lists the adapters wgpu can open on this machine (empty when there are none).
 pub fn gpu_adapters() -> Vec<AdapterSummary> {
     use burn::tensor::wgpu::wgpu;
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
-        return Vec::new();
-    };
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapters = runtime.block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    // pollster, not a tokio runtime: this runs inside the GUI's tokio jobs too, where starting
+    // a second runtime would panic.
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     adapters
         .iter()
         .map(|a| {
@@ -158,7 +157,7 @@ pub fn predict_preprocessed(model: &MoeModel, x: &[f32], device: &Device, batch_
 
 fn tensor_to_vec(t: Tensor<2>) -> Vec<f32> {
     // The model builds f32 tensors only, so the conversion cannot fail on a dtype mismatch.
-    t.into_data().convert::<f32>().into_vec::<f32>().unwrap_or_default()
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
 }
 
 /// Turns flat outputs into verdicts.
@@ -194,7 +193,7 @@ impl Scorer {
             model: bundle.model.clone().to_device(&selected.device).valid(),
             preprocessor: bundle.preprocessor.clone(),
             device: selected.device.clone(),
-            batch_size: 1024,
+            batch_size: 256,
             // A GPU already runs a batch in parallel; more host threads would only contend.
             threads: if selected.is_gpu { 1 } else { cores },
         }

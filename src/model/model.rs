@@ -2,8 +2,7 @@
 //! the temporal ones, and a gate over all 72 that weighs the two experts' logits per flow.
 
 use burn::module::{Module, Param};
-use burn::nn::conv::{Conv1d, Conv1dConfig};
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig1d};
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Device, Distribution, Tensor};
 
@@ -165,18 +164,47 @@ impl FtTransformer {
     }
 }
 
-/// conv → norm → activation. The norm is a LayerNorm over channels at each position, so a
-/// flow's score never depends on the other flows of its batch (BatchNorm's would in training).
+/// conv → norm → activation, channels last (`[batch, length, channels]`).
+///
+/// The convolution ("same" padding, stride 1) is written as im2col + one matmul: the `kernel`
+/// shifted copies of the zero-padded sequence are concatenated along channels and projected.
+/// That is exactly a 1-D convolution, and about ten times faster than burn-ndarray's direct
+/// conv kernel, which dominated the CPU profile. The norm is a LayerNorm over channels at
+/// each position, so a flow's score never depends on the other flows of its batch.
 #[derive(Module, Debug)]
 pub struct ConvBlock {
-    conv: Conv1d,
+    /// `[channels_in · kernel, channels_out]` weights of the convolution.
+    conv: Linear,
     norm: LayerNorm,
+    kernel: usize,
 }
 
 impl ConvBlock {
+    fn new(c_in: usize, c_out: usize, kernel: usize, device: &Device) -> Self {
+        Self {
+            conv: LinearConfig::new(c_in * kernel, c_out).init(device),
+            norm: LayerNormConfig::new(c_out).init(device),
+            kernel,
+        }
+    }
+
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let y = self.conv.forward(x).swap_dims(1, 2);
-        relu(self.norm.forward(y)).swap_dims(1, 2)
+        let [b, l, c] = x.dims();
+        let left = (self.kernel - 1) / 2;
+        let right = self.kernel - 1 - left;
+        let device = x.device();
+        let mut parts = Vec::with_capacity(3);
+        if left > 0 {
+            parts.push(Tensor::zeros([b, left, c], &device));
+        }
+        parts.push(x);
+        if right > 0 {
+            parts.push(Tensor::zeros([b, right, c], &device));
+        }
+        let padded = Tensor::cat(parts, 1);
+        let windows: Vec<Tensor<3>> = (0..self.kernel).map(|k| padded.clone().narrow(1, k, l)).collect();
+        let y = self.conv.forward(Tensor::cat(windows, 2));
+        relu(self.norm.forward(y))
     }
 }
 
@@ -193,12 +221,7 @@ impl TemporalCnn {
         let mut blocks = Vec::new();
         let mut c_in = 1;
         for &c_out in &config.channels {
-            blocks.push(ConvBlock {
-                conv: Conv1dConfig::new(c_in, c_out, config.kernel_size)
-                    .with_padding(PaddingConfig1d::Same)
-                    .init(device),
-                norm: LayerNormConfig::new(c_out).init(device),
-            });
+            blocks.push(ConvBlock::new(c_in, c_out, config.kernel_size, device));
             c_in = c_out;
         }
         Self {
@@ -212,13 +235,13 @@ impl TemporalCnn {
     /// `[batch, 25]` standardised temporal features → `[batch, n_classes]` logits.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let [b, l] = x.dims();
-        let mut h = x.reshape([b, 1, l]);
+        let mut h = x.reshape([b, l, 1]);
         for block in &self.blocks {
             h = block.forward(h);
         }
-        let c = h.dims()[1];
+        let c = h.dims()[2];
         let pooled = Tensor::cat(
-            vec![h.clone().mean_dim(2).reshape([b, c]), h.max_dim(2).reshape([b, c])],
+            vec![h.clone().mean_dim(1).reshape([b, c]), h.max_dim(1).reshape([b, c])],
             1,
         );
         self.head.forward(self.dropout.forward(pooled))
