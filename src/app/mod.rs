@@ -141,7 +141,7 @@ impl NetVigilApp {
     }
 
     fn open_dialog(&mut self, ctx: &egui::Context) {
-        let picked = rfd::FileDialog::new().add_filter("Flow records", &["csv"]).pick_files();
+        let picked = rfd::FileDialog::new().add_filter("Flow records and captures", &["csv", "pcap", "pcapng", "cap", "gz"]).pick_files();
         if let Some(files) = picked {
             self.state.open(files, ctx);
         }

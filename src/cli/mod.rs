@@ -4,6 +4,7 @@ mod bench;
 mod bench_gui;
 mod bench_ingest;
 mod convert;
+mod extract;
 mod evaluate;
 mod history;
 mod inspect;
@@ -45,6 +46,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Time loading flow files (parse, validate, metadata) into the 72-feature table.
     BenchIngest(bench_ingest::BenchIngestArgs),
+    /// Turn pcap/pcapng captures (optionally gzip-compressed) into CICFlowMeter flows.
+    Extract(extract::ExtractArgs),
     /// Time frames of the window with a large file loaded, while scrolling and sorting.
     BenchGui(bench_gui::BenchGuiArgs),
     /// Past runs, models, scoring batches and investigations.
@@ -92,6 +95,7 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::BenchIngest(args) => bench_ingest::run(&args),
+        Command::Extract(args) => extract::run(&args),
         Command::BenchGui(args) => bench_gui::run(&args),
         Command::Train(args) => train::run(&args, &data_dir),
         Command::Predict(args) => predict::run(&args, &data_dir),

@@ -1,6 +1,7 @@
 //! Ingest: files in, a [`FlowTable`] out. CSV in every CICFlowMeter dialect (and captures,
 //! through the extractor), many files and globs at once, one value policy, one report.
 
+pub mod capture;
 mod csv;
 pub mod dialect;
 pub mod error;
@@ -27,16 +28,18 @@ pub struct ReadOptions {
     pub lenient: bool,
     /// Bytes of CSV parsed at a time; bounds memory beyond the output table.
     pub chunk_bytes: usize,
+    /// How captures (pcap/pcapng) are turned into flows.
+    pub capture: capture::ExtractOptions,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { lenient: false, chunk_bytes: 128 << 20 }
+        ReadOptions { lenient: false, chunk_bytes: 128 << 20, capture: capture::ExtractOptions::default() }
     }
 }
 
 /// File extensions taken from a folder.
-const INPUT_EXTENSIONS: [&str; 1] = ["csv"];
+const INPUT_EXTENSIONS: [&str; 5] = ["csv", "pcap", "pcapng", "cap", "gz"];
 
 /// Expands files, folders (their input files, sorted) and glob patterns into file paths.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
@@ -80,8 +83,16 @@ fn folder_inputs(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
     Ok(files)
 }
 
-/// Reads one file of any supported kind.
+/// Reads one file of any supported kind: a capture (recognised by its magic bytes) or CSV.
 pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestError> {
+    if capture::is_capture(path) {
+        let (table, _report) = capture::read_capture(path, &opts.capture)
+            .map_err(|capture::CaptureError::Open { reason, .. }| IngestError::Capture {
+                path: path.to_path_buf(),
+                message: reason.to_string(),
+            })?;
+        return Ok(table);
+    }
     csv::read_csv(path, opts)
 }
 

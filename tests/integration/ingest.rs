@@ -275,7 +275,14 @@ fn real_defects_of_the_2017_release_are_repaired_and_counted() {
 
 #[test]
 fn a_binary_file_is_refused() {
-    let err = read_file(&shared("pcaps/normal/http.pcap"), &strict()).unwrap_err();
+    // A capture is read as one (tests/integration/capture.rs); a binary file that is neither
+    // a capture nor CSV is refused: here a real capture whose magic number is damaged.
+    let mut bytes = std::fs::read(shared("pcaps/normal/http.pcap")).unwrap();
+    bytes[..4].copy_from_slice(b"\0\0\0\0");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("http.pcap");
+    std::fs::write(&path, bytes).unwrap();
+    let err = read_file(&path, &strict()).unwrap_err();
     assert!(matches!(err, IngestError::Binary { .. }), "{err}");
     assert!(err.to_string().contains("http.pcap"));
 }

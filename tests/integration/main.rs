@@ -1,5 +1,6 @@
 //! The one integration-test binary (each test binary is a slow link on 2 cores).
 
+mod capture;
 mod common;
 mod ingest;
 mod model;

@@ -1,0 +1,178 @@
+//! Captures in, CICFlowMeter flows out: pcap (both byte orders, µs and ns), pcapng (several
+//! interfaces, enhanced/simple/obsolete packet blocks), gzip-compressed either way.
+//!
+//! `reader` (records and blocks, damage) → `packet` (headers) → `extractor` (flow table,
+//! reordering, timeouts, fragments, duplicates) → `flow` (the 72 statistics). Everything
+//! skipped is counted in a [`CaptureReport`] with the first packet number per reason.
+
+pub mod extractor;
+pub mod flow;
+pub mod packet;
+pub mod reader;
+pub mod report;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use extractor::{ExtractOptions, FlowExtractor, FlowRecord};
+pub use flow::Compat;
+pub use reader::is_capture;
+pub use report::{CaptureReport, ReasonCount, SkipReason};
+
+use super::dialect::Dialect;
+use super::table::{FlowMeta, FlowTable, SourceFile};
+use super::validate::ValidationReport;
+use crate::features::N_FEATURES;
+
+/// A capture that could not be read at all (damage inside one is reported, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("{}: {reason}", path.display())]
+    Open {
+        path: std::path::PathBuf,
+        reason: reader::OpenError,
+    },
+}
+
+/// How often (in packets) progress is reported.
+pub const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// Extracts the flows of one capture. `progress(bytes, packets)` is called every
+/// [`PROGRESS_EVERY`] packets with the bytes of (decompressed) capture consumed.
+pub fn extract_file(
+    path: &Path,
+    opts: &ExtractOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
+    let mut report = CaptureReport::default();
+    let reader =
+        reader::CaptureReader::open(path, &mut report).map_err(|reason| CaptureError::Open {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+    Ok(extract_from(reader, report, opts, progress))
+}
+
+/// Extracts the flows of a capture held in memory (plain or gzip); used by the fuzz target.
+pub fn extract_bytes(
+    bytes: Vec<u8>,
+    opts: &ExtractOptions,
+) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
+    let mut report = CaptureReport::default();
+    let gz = bytes.starts_with(&[0x1f, 0x8b]);
+    let cursor = std::io::Cursor::new(bytes);
+    let src: Box<dyn std::io::Read + Send> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(cursor))
+    } else {
+        Box::new(cursor)
+    };
+    let reader = reader::CaptureReader::from_reader(src, gz, &mut report).map_err(|reason| {
+        CaptureError::Open {
+            path: "<memory>".into(),
+            reason,
+        }
+    })?;
+    Ok(extract_from(reader, report, opts, &mut |_, _| {}))
+}
+
+fn extract_from(
+    mut reader: reader::CaptureReader,
+    mut report: CaptureReport,
+    opts: &ExtractOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> (Vec<FlowRecord>, CaptureReport) {
+    let mut extractor = FlowExtractor::new(opts.clone());
+    loop {
+        let decoded = match reader.next_frame(&mut report) {
+            None => break,
+            Some(frame) => {
+                if frame.data.len() < frame.orig_len as usize {
+                    report.note(SkipReason::CutBySnapLength, frame.number);
+                }
+                let number = frame.number;
+                let link = frame.link_type;
+                match packet::decode(&frame) {
+                    Ok(d) => Some(d),
+                    Err(reason) => {
+                        if reason == SkipReason::UnknownLinkType {
+                            report.add_link_type(link);
+                        }
+                        report.note(reason, number);
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(d) = decoded {
+            extractor.push(d, &mut report);
+        }
+        if report.packets.is_multiple_of(PROGRESS_EVERY) {
+            progress(reader.consumed(), report.packets);
+        }
+    }
+    report.bytes = reader.consumed();
+    let flows = extractor.finish(&mut report);
+    progress(report.bytes, report.packets);
+    (flows, report)
+}
+
+/// Reads a capture into a [`FlowTable`] (one source, dialect `Capture`), with its report.
+pub fn read_capture(
+    path: &Path,
+    opts: &ExtractOptions,
+) -> Result<(FlowTable, CaptureReport), CaptureError> {
+    let (flows, report) = extract_file(path, opts, &mut |_, _| {})?;
+    Ok((records_to_table(path, &flows, &report), report))
+}
+
+/// Builds the table: features as f32, metadata with the first packet's number as `line`.
+pub fn records_to_table(path: &Path, flows: &[FlowRecord], report: &CaptureReport) -> FlowTable {
+    let mut features = Vec::with_capacity(flows.len() * N_FEATURES);
+    let mut meta = Vec::with_capacity(flows.len());
+    for r in flows {
+        features.extend(r.features.iter().map(|&v| v as f32));
+        meta.push(FlowMeta {
+            flow_id: Some(Arc::from(r.flow_id())),
+            src_ip: Some(r.src),
+            src_port: Some(r.sport),
+            dst_ip: Some(r.dst),
+            dst_port: Some(r.dport),
+            protocol: Some(r.proto),
+            timestamp_us: Some(r.start_us),
+            source: 0,
+            line: r.first_packet,
+        });
+    }
+    let validation = ValidationReport {
+        rows: flows.len() as u64,
+        warnings: capture_warnings(report),
+        ..ValidationReport::default()
+    };
+    let source = SourceFile {
+        path: path.to_path_buf(),
+        dialect: Dialect::Capture,
+        rows: flows.len(),
+        report: validation,
+    };
+    FlowTable::from_parts(features, meta, None, vec![source])
+}
+
+/// The capture report as the free-text warnings of a validation report (what the GUI and
+/// `inspect` already show for every source).
+fn capture_warnings(report: &CaptureReport) -> Vec<String> {
+    let mut w = vec![format!(
+        "{}: {} packets, {} in {} flows, {} in 1-packet flows (not output)",
+        report.format,
+        report.packets,
+        report.packets_in_flows,
+        report.flows,
+        report.packets_in_small_flows
+    )];
+    for (reason, rc) in &report.reasons {
+        w.push(format!(
+            "{reason}: {} packet(s), first at packet {}",
+            rc.count, rc.first_packet
+        ));
+    }
+    w
+}
