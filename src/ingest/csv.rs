@@ -119,36 +119,65 @@ pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestErro
     // Rows expected from the file size (about 400 bytes a row): the output is allocated once
     // instead of growing (fresh pages cost the kernel as much as the parsing).
     state.reserve((len / 400) as usize);
-    // One input buffer, reused for every chunk; the unfinished last line moves to its front.
-    let mut buf = vec![0u8; opts.chunk_bytes.max(1 << 16)];
-    let mut filled = 0;
-    let mut next_line = 2u64; // the header is line 1
-    loop {
-        if filled == buf.len() {
-            buf.resize(buf.len() * 2, 0); // a line longer than a chunk
+    // A reader thread fills the next chunk while the cores parse this one; two buffers
+    // circulate between them, so memory stays at two chunks.
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(1);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let chunk_bytes = opts.chunk_bytes.max(1 << 16);
+    std::thread::scope(|scope| -> Result<(), IngestError> {
+        scope.spawn(move || read_chunks(reader, chunk_bytes, &full_tx, &empty_rx));
+        let mut next_line = 2u64; // the header is line 1
+        for message in full_rx {
+            let (buf, cut) = message.map_err(|e| IngestError::io(path, e))?;
+            next_line += state.parse_chunk(&buf[..cut], next_line)?;
+            let _ = empty_tx.send(buf);
         }
-        let got = read_full(&mut reader, &mut buf[filled..]).map_err(|e| IngestError::io(path, e))?;
-        filled += got;
-        let eof = got == 0;
-        let cut = if eof {
-            filled
-        } else {
-            match memchr::memrchr(b'\n', &buf[..filled]) {
-                Some(p) => p + 1,
-                None => continue,
+        Ok(())
+    })?;
+    Ok(state.finish(dialect))
+}
+
+/// Sends chunks of whole lines (a buffer and the length of its whole lines) until the file
+/// ends; the partial last line of each buffer starts the next. Stops when the parser hangs up.
+fn read_chunks(
+    mut reader: impl Read,
+    chunk_bytes: usize,
+    full: &std::sync::mpsc::SyncSender<std::io::Result<(Vec<u8>, usize)>>,
+    empty: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut buf = empty.try_recv().unwrap_or_else(|_| vec![0u8; chunk_bytes]);
+        if buf.len() < carry.len() * 2 {
+            buf.resize(carry.len() * 2, 0); // a line longer than a chunk
+        }
+        buf[..carry.len()].copy_from_slice(&carry);
+        let mut filled = carry.len();
+        let got = match read_full(&mut reader, &mut buf[filled..]) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = full.send(Err(e));
+                return;
             }
         };
-        if cut > 0 {
-            state.parse_chunk(&buf[..cut], next_line)?;
-            next_line += count_lines(&buf[..cut]);
+        filled += got;
+        let eof = filled < buf.len();
+        let cut = if eof { filled } else { memchr::memrchr(b'\n', &buf[..filled]).map_or(filled, |p| p + 1) };
+        carry.clear();
+        carry.extend_from_slice(&buf[cut..filled]);
+        if !eof && cut == filled && memchr::memrchr(b'\n', &buf[..filled]).is_none() {
+            // No line end in a whole buffer: keep reading into a bigger one.
+            carry.clear();
+            carry.extend_from_slice(&buf[..filled]);
+            continue;
         }
-        buf.copy_within(cut..filled, 0);
-        filled -= cut;
+        if cut > 0 && full.send(Ok((buf, cut))).is_err() {
+            return;
+        }
         if eof {
-            break;
+            return;
         }
     }
-    Ok(state.finish(dialect))
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
@@ -321,7 +350,7 @@ impl<'a> FileState<'a> {
 
     /// Parses one chunk of whole lines starting at `first_line`, on every core, straight into
     /// the output: each thread fills its own slots, then the slots are closed up.
-    fn parse_chunk(&mut self, chunk: &[u8], first_line: u64) -> Result<(), IngestError> {
+    fn parse_chunk(&mut self, chunk: &[u8], first_line: u64) -> Result<u64, IngestError> {
         let threads = if chunk.len() < MIN_PARALLEL_BYTES {
             1
         } else {
@@ -335,7 +364,7 @@ impl<'a> FileState<'a> {
         self.meta.resize_with(base + total, FlowMeta::default);
         let actions = &self.actions;
         let parsed: Vec<ParsedPart> = {
-            let mut feature_slots = &mut self.features[base * N_FEATURES..];
+            let mut feature_slots = &mut self.features[base * N_FEATURES..(base + total) * N_FEATURES];
             let mut meta_slots = &mut self.meta[base..];
             let mut jobs = Vec::with_capacity(parts.len());
             let mut line = first_line;
@@ -370,7 +399,8 @@ impl<'a> FileState<'a> {
                 sum.add(c);
             }
         }
-        self.apply_labels(&parsed, base)
+        self.apply_labels(&parsed, base)?;
+        Ok(total as u64)
     }
 
     /// Applies the label policy to the rows just parsed (from row `base`); unknown labels
@@ -601,13 +631,17 @@ fn parse_line<'l>(
     Ok(())
 }
 
-/// Exact powers of ten in f32 (10^0 ..= 10^10).
+/// Exact powers of ten in f32 (10^0 ..= 10^10) and f64 (10^0 ..= 10^22).
 const POW10: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+const POW10_F64: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+    1e20, 1e21, 1e22,
+];
 
 /// Parses the numeric field that starts at `start`; returns its value and the index of the
-/// comma (or line end) after it. Plain decimals whose digits fit 24 bits are computed exactly
-/// here (one correctly rounded division: Clinger's fast path); anything else goes to
-/// fast-float.
+/// comma (or line end) after it. Plain decimals are computed here (Clinger's fast path: one
+/// correctly rounded division of exact values); exponents, NaN, Infinity and anything else
+/// go to fast-float.
 #[inline]
 fn numeric_field(line: &[u8], start: usize, col: usize) -> Result<(Option<f32>, usize), LineIssue> {
     let mut i = start;
@@ -632,9 +666,21 @@ fn numeric_field(line: &[u8], start: usize, col: usize) -> Result<(Option<f32>, 
         }
     }
     let at_end = i == line.len() || line[i] == b',';
-    if at_end && digits + fraction > 0 && mantissa < (1 << 24) && fraction < POW10.len() {
-        let v = mantissa as f32 / POW10[fraction];
-        return Ok((Some(if negative { -v } else { v }), i));
+    if at_end && digits + fraction > 0 && digits + fraction <= 19 {
+        let v = if mantissa < (1 << 24) && fraction < POW10.len() {
+            mantissa as f32 / POW10[fraction]
+        } else if mantissa < (1 << 53) && fraction < POW10_F64.len() {
+            // CICFlowMeter prints rates and means with up to 17 significant digits. Exact in
+            // f64 (one correctly rounded division), then rounded to f32: at most one f32 ulp
+            // from the correctly rounded value in rare halfway cases, far below the
+            // resolution any feature needs.
+            (mantissa as f64 / POW10_F64[fraction]) as f32
+        } else {
+            f32::NAN
+        };
+        if !v.is_nan() {
+            return Ok((Some(if negative { -v } else { v }), i));
+        }
     }
     let end = memchr::memchr(b',', &line[start..]).map_or(line.len(), |p| start + p);
     Ok((number(trim(&line[start..end]), col)?, end))

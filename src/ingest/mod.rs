@@ -34,7 +34,7 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { lenient: false, chunk_bytes: 128 << 20, capture: capture::ExtractOptions::default() }
+        ReadOptions { lenient: false, chunk_bytes: 16 << 20, capture: capture::ExtractOptions::default() }
     }
 }
 

@@ -12,35 +12,50 @@
 
 /// Microseconds since 1970-01-01 00:00 of the written (zone-less) time, or `None`.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date, time) = s.split_once(' ')?;
-    let (y, m, d) = if date.contains('-') {
-        let mut it = date.split('-');
-        (num(it.next()?)?, num(it.next()?)?, num(it.next()?)?)
-    } else {
-        let mut it = date.split('/');
-        let (d, m, y) = (num(it.next()?)?, num(it.next()?)?, num(it.next()?)?);
-        (y, m, d)
+    let mut c = Scanner { b: s.trim().as_bytes(), i: 0 };
+    let first = c.digits(4)?;
+    let (y, m, d) = match c.next()? {
+        b'-' => {
+            let m = c.digits(2)?;
+            c.expect(b'-')?;
+            (first, m, c.digits(2)?)
+        }
+        b'/' => {
+            let m = c.digits(2)?;
+            c.expect(b'/')?;
+            (c.digits(4)?, m, first)
+        }
+        _ => return None,
     };
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    let (clock, meridiem) = match time.trim().split_once(' ') {
-        Some((c, ampm)) => (c, Some(ampm.trim().to_ascii_uppercase())),
-        None => (time.trim(), None),
-    };
-    let mut parts = clock.split(':');
-    let mut hour = num(parts.next()?)?;
-    let minute = num(parts.next()?)?;
-    let (sec, micros) = match parts.next() {
-        Some(sec) => seconds(sec)?,
-        None => (0, 0),
-    };
-    match meridiem.as_deref() {
-        Some("PM") if hour < 12 => hour += 12,
-        Some("AM") if hour == 12 => hour = 0,
-        Some("AM" | "PM") | None => {}
-        Some(_) => return None,
+    c.expect(b' ')?;
+    let mut hour = c.digits(2)?;
+    c.expect(b':')?;
+    let minute = c.digits(2)?;
+    let (mut sec, mut micros) = (0, 0);
+    if c.peek() == Some(b':') {
+        c.i += 1;
+        sec = c.digits(2)?;
+        if c.peek() == Some(b'.') {
+            c.i += 1;
+            // The first six digits are microseconds; shorter fractions are padded with zeros.
+            let start = c.i;
+            let frac = c.digits(9)?;
+            let n = (c.i - start) as u32;
+            micros = if n >= 6 { frac / 10i64.pow(n - 6) } else { frac * 10i64.pow(6 - n) };
+        }
+    }
+    while c.peek() == Some(b' ') {
+        c.i += 1;
+    }
+    match c.rest().to_ascii_uppercase().as_slice() {
+        b"" => {}
+        b"PM" if hour < 12 => hour += 12,
+        b"AM" if hour == 12 => hour = 0,
+        b"AM" | b"PM" => {}
+        _ => return None,
     }
     if hour > 23 || minute > 59 || sec > 60 {
         return None;
@@ -49,25 +64,39 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     Some(((days * 24 + hour) * 60 + minute) * 60_000_000 + sec * 1_000_000 + micros)
 }
 
-fn num(s: &str) -> Option<i64> {
-    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(s.bytes().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+/// A cursor over the bytes of a timestamp.
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
 }
 
-/// `SS` or `SS.ffffff` to whole seconds and microseconds.
-fn seconds(s: &str) -> Option<(i64, i64)> {
-    match s.split_once('.') {
-        None => Some((num(s)?, 0)),
-        Some((whole, frac)) => {
-            if frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+    fn expect(&mut self, c: u8) -> Option<()> {
+        (self.next()? == c).then_some(())
+    }
+    fn rest(&self) -> &[u8] {
+        &self.b[self.i.min(self.b.len())..]
+    }
+    /// 1 to `max` decimal digits.
+    fn digits(&mut self, max: usize) -> Option<i64> {
+        let start = self.i;
+        let mut v = 0i64;
+        while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
+            if self.i - start == max {
                 return None;
             }
-            // The first six digits are microseconds; shorter fractions are padded with zeros.
-            let micros = frac.bytes().chain(std::iter::repeat(b'0')).take(6).fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
-            Some((num(whole)?, micros))
+            v = v * 10 + i64::from(d - b'0');
+            self.i += 1;
         }
+        (self.i > start).then_some(v)
     }
 }
 
