@@ -49,34 +49,23 @@ pub fn check(row: &[f32; N_FEATURES]) -> Vec<Warning> {
     let seconds = v(F::FlowDuration) / 1e6;
     let packets = v(F::TotalFwdPackets) + v(F::TotalBwdPackets);
     let bytes = v(F::TotalLenFwdPackets) + v(F::TotalLenBwdPackets);
-    if seconds > 0.0 {
-        if !close(v(F::FlowPacketsPerSec), packets / seconds) {
+    // (feature, what it should equal, from what, whether it can be computed)
+    let derived = [
+        (F::FlowPacketsPerSec, packets / seconds, "the packet counts and duration", seconds > 0.0),
+        (F::FlowBytesPerSec, bytes / seconds, "the byte totals and duration", seconds > 0.0),
+        (
+            F::FwdPacketLenMean,
+            v(F::TotalLenFwdPackets) / v(F::TotalFwdPackets),
+            "total length / packets",
+            v(F::TotalFwdPackets) > 0.0,
+        ),
+    ];
+    for (feature, expected, source, defined) in derived {
+        if defined && !close(v(feature), expected) {
+            let name = super::FEATURES[feature as usize].name;
             out.push(Warning {
-                relation: "Flow Packets/s",
-                message: format!(
-                    "Flow Packets/s is {} but the packet counts and duration give {:.3}",
-                    v(F::FlowPacketsPerSec),
-                    packets / seconds
-                ),
-            });
-        }
-        if !close(v(F::FlowBytesPerSec), bytes / seconds) {
-            out.push(Warning {
-                relation: "Flow Bytes/s",
-                message: format!(
-                    "Flow Bytes/s is {} but the byte totals and duration give {:.3}",
-                    v(F::FlowBytesPerSec),
-                    bytes / seconds
-                ),
-            });
-        }
-    }
-    if v(F::TotalFwdPackets) > 0.0 {
-        let mean = v(F::TotalLenFwdPackets) / v(F::TotalFwdPackets);
-        if !close(v(F::FwdPacketLenMean), mean) {
-            out.push(Warning {
-                relation: "Fwd Packet Length Mean",
-                message: format!("Fwd Packet Length Mean is {} but total length / packets gives {mean:.3}", v(F::FwdPacketLenMean)),
+                relation: name,
+                message: format!("{name} is {} but {source} give {expected:.3}", v(feature)),
             });
         }
     }

@@ -391,3 +391,19 @@ fn cli_errors_are_messages_not_panics() {
     assert!(stderr.starts_with("error: ") && stderr.contains("missing-day.csv"), "{stderr}");
     assert!(!stderr.contains("panicked"));
 }
+
+#[test]
+fn edits_that_break_derived_features_are_reported() {
+    use netvigil::features::consistency::{check, new_warnings};
+    let t = read_file(&shared(TRAFFIC), &strict()).unwrap();
+    let mut row = [0.0f32; N_FEATURES];
+    row.copy_from_slice(t.row(10));
+    assert!(new_warnings(&row, &row).is_empty(), "an unedited flow warns of nothing new");
+    let mut edited = row;
+    edited[FeatureId::FlowDuration as usize] *= 10.0;
+    let warnings = new_warnings(&row, &edited);
+    assert!(warnings.iter().any(|w| w.relation == "Flow Packets/s"), "{warnings:?}");
+    edited = row;
+    edited[FeatureId::FwdPacketLenMin as usize] = edited[FeatureId::FwdPacketLenMax as usize] + 1.0;
+    assert!(check(&edited).iter().any(|w| w.relation == "Fwd Packet Length"));
+}
