@@ -46,6 +46,11 @@ impl Default for HistoryView {
 const REFRESH: Duration = Duration::from_secs(2);
 
 impl HistoryView {
+    /// Re-reads the history the next time the view is drawn (e.g. when it is opened again).
+    pub fn invalidate(&mut self) {
+        self.snapshot = None;
+    }
+
     pub fn counts(&self) -> Option<(usize, usize, usize, usize)> {
         self.snapshot.as_ref().map(|s| (s.runs.len(), s.models.len(), s.batches.len(), s.investigations.len()))
     }

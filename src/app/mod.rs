@@ -240,7 +240,11 @@ impl NetVigilApp {
             self.state.open(dropped, &ctx);
         }
         self.shortcuts(&ctx);
+        let view_before = self.state.view;
         egui::Panel::top("menu").show(ui, |ui| self.menu(ui));
+        if self.state.view == ViewId::History && view_before != ViewId::History {
+            self.history.invalidate();
+        }
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         if !self.state.notices.is_empty() {
             egui::Panel::top("notices").show(ui, |ui| self.notices(ui));

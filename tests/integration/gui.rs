@@ -104,6 +104,12 @@ fn start_and_cancel_a_training_run_then_open_the_history() {
     h.state_mut().train.epochs = 50;
     h.get_by_label("Start training").click();
     wait_until(&mut h, "training to start", |a| a.train.status().contains("training on") || a.train.status().contains("epoch"));
+    // The history view reads the database while the training job writes its epochs.
+    h.get_by_label("History").click();
+    wait_until(&mut h, "the running run in the history", |a| a.history.counts().is_some_and(|c| c.0 == 1));
+    assert!(h.query_by_label("running").is_some(), "the run shows as running while it trains");
+    h.get_by_label("Train").click();
+    h.run_steps(2);
     h.get_by_label("Cancel").click();
     wait_until(&mut h, "training to stop", |a| !a.train.is_running());
     let status = h.state().train.status().to_string();
