@@ -204,17 +204,7 @@ impl FlowsView {
                 })
                 .response
                 .labelled_by(family.id);
-            let column = ui.label("Column");
-            egui::ComboBox::from_id_salt("feature-column")
-                .selected_text(FEATURES[self.feature_column].name)
-                .height(400.0)
-                .show_ui(ui, |ui| {
-                    for (i, f) in FEATURES.iter().enumerate() {
-                        ui.selectable_value(&mut self.feature_column, i, f.name);
-                    }
-                })
-                .response
-                .labelled_by(column.id);
+            style::feature_picker(ui, "Column", "feature-column", &mut self.feature_column);
             if ui.button("Clear").clicked() {
                 self.query = TableQuery { sort: self.query.sort, descending: self.query.descending, ..TableQuery::default() };
             }

@@ -2,6 +2,7 @@
 
 use egui::Color32;
 
+
 pub const ATTACK: Color32 = Color32::from_rgb(220, 70, 60);
 pub const BENIGN: Color32 = Color32::from_rgb(60, 160, 90);
 pub const TABULAR: Color32 = Color32::from_rgb(80, 130, 220);
@@ -27,4 +28,20 @@ pub fn row_tint(p_attack: f32) -> Color32 {
         let alpha = (30.0 + 60.0 * (p_attack - 0.5) * 2.0) as u8;
         Color32::from_rgba_unmultiplied(220, 70, 60, alpha)
     }
+}
+
+/// A labelled combo box choosing one of the 72 features (its index into `FEATURES`).
+pub fn feature_picker(ui: &mut egui::Ui, label: &str, id: &str, selected: &mut usize) {
+    use crate::features::FEATURES;
+    let label = ui.label(label);
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(FEATURES[*selected].name)
+        .height(400.0)
+        .show_ui(ui, |ui| {
+            for (i, f) in FEATURES.iter().enumerate() {
+                ui.selectable_value(selected, i, f.name);
+            }
+        })
+        .response
+        .labelled_by(label.id);
 }

@@ -115,17 +115,7 @@ impl View for WhatIfView {
             return;
         }
         ui.horizontal(|ui| {
-            let sweep = ui.label("Sweep");
-            egui::ComboBox::from_id_salt("sweep-feature")
-                .selected_text(FEATURES[self.feature].name)
-                .height(400.0)
-                .show_ui(ui, |ui| {
-                    for (i, f) in FEATURES.iter().enumerate() {
-                        ui.selectable_value(&mut self.feature, i, f.name);
-                    }
-                })
-                .response
-                .labelled_by(sweep.id);
+            style::feature_picker(ui, "Sweep", "sweep-feature", &mut self.feature);
             ui.label(format!("({}) across its training range, other features as edited", FEATURES[self.feature].unit.symbol()));
         });
         self.compute(state);

@@ -20,7 +20,6 @@ use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::config::MoeConfig;
 use super::model::MoeModel;
@@ -91,18 +90,7 @@ pub struct ModelBundle {
     pub model: MoeModel,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
+use crate::ingest::hash::sha256_bytes;
 
 fn label_names() -> Vec<String> {
     AttackFamily::ALL.iter().map(|f| f.name().to_string()).collect()
@@ -178,7 +166,7 @@ impl ModelBundle {
         manifest.format = FORMAT.into();
         manifest.format_version = FORMAT_VERSION;
         manifest.weights_file = WEIGHTS_FILE.into();
-        manifest.weights_sha256 = sha256_hex(&bytes);
+        manifest.weights_sha256 = sha256_bytes(&bytes);
         manifest.weights_bytes = bytes.len() as u64;
         write_json(&dir.join("config.json"), &self.config)?;
         write_json(&dir.join("preprocess.json"), &self.preprocessor)?;
@@ -207,7 +195,7 @@ impl ModelBundle {
         if bytes.len() as u64 != manifest.weights_bytes {
             return Err(BundleError::WeightsSize { path: weights_path, expected: manifest.weights_bytes, actual: bytes.len() as u64 });
         }
-        let actual = sha256_hex(&bytes);
+        let actual = sha256_bytes(&bytes);
         if !actual.eq_ignore_ascii_case(&manifest.weights_sha256) {
             return Err(BundleError::WeightsHash { path: weights_path, expected: manifest.weights_sha256.clone(), actual });
         }

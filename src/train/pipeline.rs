@@ -14,7 +14,8 @@ use super::metrics::Metrics;
 use super::split::{SplitError, SplitKind, split};
 use super::training::{EpochRecord, TrainError, TrainEvent, TrainingConfig, evaluate_dataset, train};
 use crate::ingest::table::FlowTable;
-use crate::model::bundle::{DataFile, FORMAT, FORMAT_VERSION, Manifest, ModelBundle, sha256_file};
+use crate::ingest::hash::sha256_file;
+use crate::model::bundle::{DataFile, FORMAT, FORMAT_VERSION, Manifest, ModelBundle};
 use crate::model::{MoeConfig, Preprocessor};
 
 /// `metrics.json` of a bundle.
