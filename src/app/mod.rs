@@ -3,6 +3,7 @@
 //! background (see `jobs`), so the UI thread only draws. The GUI calls the library: it owns
 //! no math and no persistence.
 
+mod compare;
 mod examples;
 mod flows;
 mod gauge;
@@ -16,6 +17,7 @@ mod whatif;
 
 use std::path::{Path, PathBuf};
 
+pub use compare::ComparePanel;
 pub use flows::{FlowsView, SortColumn, TableQuery, compute_order};
 pub use history::{HistoryTab, HistoryView};
 pub use inspector::InspectorView;

@@ -1,11 +1,13 @@
 //! Train: choose data, split and size; start and cancel; live loss and validation-F1 curves;
-//! final metrics and confusion matrix; make the new model the active one.
+//! final metrics and confusion matrix; make the new model the active one. Below, the model
+//! comparison on the same data and split (`compare.rs`).
 
 use std::path::PathBuf;
 
 use egui_plot::{Line, Plot};
 
 use super::View;
+use super::compare::{CompareInputs, ComparePanel};
 use super::jobs::{Job, Poll};
 use super::state::AppState;
 use super::style;
@@ -35,6 +37,7 @@ pub struct TrainView {
     steps_per_epoch: usize,
     status: String,
     result: Option<TrainResult>,
+    pub compare: ComparePanel,
 }
 
 impl Default for TrainView {
@@ -52,13 +55,14 @@ impl Default for TrainView {
             steps_per_epoch: 1,
             status: String::new(),
             result: None,
+            compare: ComparePanel::default(),
         }
     }
 }
 
 impl TrainView {
     pub fn is_running(&self) -> bool {
-        self.job.is_some()
+        self.job.is_some() || self.compare.is_running()
     }
 
     pub fn status(&self) -> &str {
@@ -88,6 +92,7 @@ impl TrainView {
         model.tabular.d_token = self.d_token;
         let request = TrainRequest {
             inputs: self.inputs.clone(),
+            read: crate::ingest::ReadOptions::default(),
             split: self.split_kind(),
             model,
             training: TrainingConfig::new().with_epochs(self.epochs),
@@ -291,17 +296,23 @@ impl TrainView {
 impl View for TrainView {
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         self.poll(state);
-        self.form(ui, state);
-        if !self.status.is_empty() {
-            ui.horizontal(|ui| {
-                if self.job.is_some() {
-                    ui.spinner();
-                }
-                ui.label(&self.status);
-            });
-        }
-        ui.separator();
-        self.curves(ui);
-        self.results(ui, state);
+        // The comparison below the training results makes the view taller than a window.
+        egui::ScrollArea::vertical().auto_shrink([false; 2]).show(ui, |ui| {
+            self.form(ui, state);
+            if !self.status.is_empty() {
+                ui.horizontal(|ui| {
+                    if self.job.is_some() {
+                        ui.spinner();
+                    }
+                    ui.label(&self.status);
+                });
+            }
+            ui.separator();
+            self.curves(ui);
+            self.results(ui, state);
+            ui.separator();
+            let on = CompareInputs { inputs: &self.inputs, split: self.split_kind(), epochs: self.epochs };
+            self.compare.ui(ui, state, &on);
+        });
     }
 }

@@ -34,6 +34,11 @@ pub enum HistoryWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Model comparisons (newest first), each with its table.
+    Comparisons {
+        #[arg(long)]
+        json: bool,
+    },
     /// Saved what-if investigations.
     Investigations {
         #[arg(long)]
@@ -70,6 +75,18 @@ pub fn run_history(store: &Store, args: &HistoryArgs) -> anyhow::Result<()> {
             if *json { print_json(&runs) } else { print_comparison(&runs); Ok(()) }
         }
         HistoryWhat::Runs { json: true, .. } => print_json(&store.runs()?),
+        HistoryWhat::Comparisons { json: true } => {
+            let all: Vec<serde_json::Value> =
+                store.comparisons()?.into_iter().map(|(run, rows)| serde_json::json!({ "run": run, "rows": rows })).collect();
+            print_json(&all)
+        }
+        HistoryWhat::Comparisons { json: false } => {
+            for (run, rows) in store.comparisons()? {
+                println!("run {}  split {}  {}  {}  {}", run.id, run.split, run.status.as_str(), run.started_at, run.datasets.join(", "));
+                println!("{}", crate::train::compare::table_text(&rows));
+            }
+            Ok(())
+        }
         HistoryWhat::Runs { .. } => {
             println!("{:>4}  {:<8} {:<11} {:<7} {:<8} {:>9}  {:<24} f1", "id", "kind", "status", "split", "backend", "seconds", "started");
             for r in store.runs()? {

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_gui;
 mod bench_ingest;
+mod compare;
 mod convert;
 mod extract;
 mod evaluate;
@@ -60,6 +61,8 @@ pub enum Command {
     Predict(predict::PredictArgs),
     /// Detection metrics of a model on labelled flows.
     Evaluate(evaluate::EvaluateArgs),
+    /// Train the MoE, classical baselines and an autoencoder on one split; one table of metrics.
+    Compare(compare::CompareArgs),
     /// Inference flows/s per backend and batch size, and training seconds per epoch.
     Bench(bench::BenchArgs),
 }
@@ -100,6 +103,7 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args, &data_dir),
         Command::Predict(args) => predict::run(&args, &data_dir),
         Command::Evaluate(args) => evaluate::run(&args),
+        Command::Compare(args) => compare::run(&args, &data_dir),
         Command::Bench(args) => bench::run(&args),
     }
 }

@@ -34,16 +34,23 @@ pub enum ExpertsArg {
     Temporal,
 }
 
-#[derive(Debug, Args)]
-pub struct TrainArgs {
-    #[command(flatten)]
-    pub input: InputArgs,
+/// How the test rows are chosen (shared by `train` and `compare`).
+#[derive(Debug, Clone, Args)]
+pub struct SplitArgs {
     /// How to choose the test rows.
     #[arg(long, value_enum, default_value = "random")]
     pub split: SplitArg,
     /// The attack family kept out of training with `--split family`.
     #[arg(long, value_name = "FAMILY", required_if_eq("split", "family"))]
     pub holdout: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub split: SplitArgs,
     /// Maximum epochs (early stopping on validation F1 may end sooner).
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -75,7 +82,13 @@ pub struct TrainArgs {
     pub json: bool,
 }
 
-fn split_kind(args: &TrainArgs) -> anyhow::Result<SplitKind> {
+impl SplitArgs {
+    pub fn kind(&self) -> anyhow::Result<SplitKind> {
+        split_kind(self)
+    }
+}
+
+fn split_kind(args: &SplitArgs) -> anyhow::Result<SplitKind> {
     Ok(match args.split {
         SplitArg::Random => SplitKind::Random,
         SplitArg::Time => SplitKind::Time,
@@ -116,7 +129,7 @@ pub fn model_config(args: &TrainArgs) -> anyhow::Result<MoeConfig> {
 }
 
 pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
-    let split = split_kind(args)?;
+    let split = args.split.kind()?;
     let model = model_config(args)?;
     let mut training = TrainingConfig::new();
     if let Some(e) = args.epochs {
@@ -131,6 +144,7 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
     };
     let request = TrainRequest {
         inputs: args.input.inputs.clone(),
+        read: args.input.read_options(),
         split,
         model,
         training: training.clone(),

@@ -1,6 +1,7 @@
 //! The Mixture-of-Experts detector (issue 3): sizes (`config`), modules (`model`),
-//! preprocessing, the on-disk bundle and inference.
+//! preprocessing, the on-disk bundle and inference; and the autoencoder for unlabelled traffic.
 
+pub mod autoencoder;
 pub mod bundle;
 pub mod config;
 pub mod inference;

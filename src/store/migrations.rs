@@ -95,10 +95,30 @@ CREATE TABLE investigations (
 );
 "#;
 
+/// Version 4: model comparisons. The comparison itself is a run (kind `compare`, with its
+/// datasets and lifecycle); each model's line is written as soon as that model is measured.
+const V4: &str = r#"
+CREATE TABLE comparison_results (
+    run_id              INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    position            INTEGER NOT NULL,
+    model               TEXT NOT NULL,
+    unsupervised        INTEGER NOT NULL CHECK (unsupervised IN (0, 1)),
+    f1                  REAL NOT NULL,
+    precision           REAL NOT NULL,
+    recall              REAL NOT NULL,
+    false_positive_rate REAL NOT NULL,
+    roc_auc             REAL,
+    train_seconds       REAL NOT NULL,
+    flows_per_second    REAL NOT NULL,
+    row_json            TEXT NOT NULL,
+    PRIMARY KEY (run_id, position)
+);
+"#;
+
 /// All schema versions, oldest first.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
 }
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: usize = 3;
+pub const LATEST_VERSION: usize = 4;

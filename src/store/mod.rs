@@ -8,6 +8,7 @@
 //! partial bundle.
 
 pub mod batches;
+mod comparisons;
 mod investigations;
 mod migrations;
 mod models;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::SchemaVersion;
 
 pub use batches::{BatchRecord, FinishedBatch};
+pub use comparisons::COMPARE_KIND;
 pub use investigations::{InvestigationRecord, NewInvestigation};
 pub use migrations::LATEST_VERSION;
 pub use models::ModelRecord;
@@ -177,7 +179,8 @@ impl Store {
             .into_iter()
             .map(|r| {
                 let epochs = self.epochs(r.id).unwrap_or_default();
-                serde_json::json!({ "run": r, "epochs": epochs })
+                let comparison = self.comparison_rows(r.id).unwrap_or_default();
+                serde_json::json!({ "run": r, "epochs": epochs, "comparison": comparison })
             })
             .collect();
         Ok(serde_json::json!({

@@ -11,9 +11,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::{NewRun, RunStatus, Store};
+use super::{COMPARE_KIND, NewRun, RunStatus, Store};
 use crate::ingest::{FlowTable, ReadOptions, read_flows};
 use crate::model::{DeviceChoice, MoeConfig, select_device};
+use crate::train::compare::{CompareConfig, CompareEvent, Comparison, compare};
 use crate::train::pipeline::{TrainingReport, fit};
 use crate::train::split::SplitKind;
 use crate::train::training::{TrainEvent, TrainingConfig};
@@ -22,6 +23,7 @@ use crate::train::training::{TrainEvent, TrainingConfig};
 #[derive(Debug, Clone)]
 pub struct TrainRequest {
     pub inputs: Vec<PathBuf>,
+    pub read: ReadOptions,
     pub split: SplitKind,
     pub model: MoeConfig,
     pub training: TrainingConfig,
@@ -64,7 +66,7 @@ pub fn train_recorded(
     cancel: &AtomicBool,
 ) -> anyhow::Result<TrainResult> {
     let mut store = Store::open(data_dir)?;
-    let table = read_flows(&req.inputs, &ReadOptions::default())?;
+    let table = read_flows(&req.inputs, &req.read)?;
     let datasets = record_datasets(&mut store, &table)?;
     let selected = select_device(req.device)?;
     let config_json = serde_json::json!({
@@ -132,4 +134,75 @@ fn train_and_save(
     })?;
     bundle.save(&req.bundle_dir)?;
     Ok(report)
+}
+
+/// One model comparison to perform.
+#[derive(Debug, Clone)]
+pub struct CompareRequest {
+    pub inputs: Vec<PathBuf>,
+    pub read: ReadOptions,
+    pub config: CompareConfig,
+    pub device: DeviceChoice,
+}
+
+/// Reads the data and compares the models of `req`, recording the run, its datasets and each
+/// model's line in the history in `data_dir` as it is measured.
+pub fn compare_recorded(
+    data_dir: &Path,
+    req: &CompareRequest,
+    on_event: &(dyn Fn(&CompareEvent) + Sync),
+    cancel: &AtomicBool,
+) -> anyhow::Result<(i64, Comparison)> {
+    let mut store = Store::open(data_dir)?;
+    let table = read_flows(&req.inputs, &req.read)?;
+    let datasets = record_datasets(&mut store, &table)?;
+    let selected = select_device(req.device)?;
+    let config = &req.config;
+    let config_json = serde_json::json!({
+        "models": config.contenders,
+        "moe": serde_json::from_str::<serde_json::Value>(&burn::config::config_to_json(&config.moe))?,
+        "training": serde_json::from_str::<serde_json::Value>(&burn::config::config_to_json(&config.training))?,
+        "autoencoder": serde_json::from_str::<serde_json::Value>(&burn::config::config_to_json(&config.anomaly))?,
+    });
+    let run_id = store.start_run(&NewRun {
+        kind: COMPARE_KIND.into(),
+        config_json: config_json.to_string(),
+        split: config.split.name(),
+        seed: config.seed,
+        backend: selected.description.clone(),
+        datasets,
+    })?;
+    let start = Instant::now();
+    let (tx, rx) = channel::<CompareEvent>();
+    let outcome = std::thread::scope(|scope| {
+        let recorder = scope.spawn(move || -> anyhow::Result<()> {
+            let mut store = Store::open(data_dir)?;
+            let mut position = 0;
+            for event in rx {
+                if let CompareEvent::Finished(row) = &event {
+                    store.record_comparison_row(run_id, position, row)?;
+                    position += 1;
+                }
+                on_event(&event);
+            }
+            Ok(())
+        });
+        let compared = compare(&table, config, &selected.device, Some(&tx), cancel);
+        drop(tx);
+        let recorded = recorder.join().map_err(|_| anyhow::anyhow!("the comparison recorder stopped"))?;
+        recorded?;
+        compared.map_err(anyhow::Error::from)
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    match outcome {
+        Ok(comparison) => {
+            store.finish_run(run_id, RunStatus::Finished, seconds, Some(&serde_json::to_string(&comparison)?), None)?;
+            Ok((run_id, comparison))
+        }
+        Err(e) => {
+            let status = if cancel.load(std::sync::atomic::Ordering::Relaxed) { RunStatus::Cancelled } else { RunStatus::Failed };
+            store.finish_run(run_id, status, seconds, None, Some(&format!("{e:#}")))?;
+            Err(e)
+        }
+    }
 }

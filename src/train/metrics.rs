@@ -48,23 +48,15 @@ impl Metrics {
     pub fn compute(verdicts: &[Verdict], truth: &[AttackFamily]) -> Self {
         assert_eq!(verdicts.len(), truth.len(), "one verdict per labelled flow");
         let mut confusion = vec![vec![0usize; N]; N];
-        let (mut tp, mut fp, mut tn, mut fneg) = (0, 0, 0, 0);
+        let mut counts = BinaryCounts::default();
         let mut gate = [0f64; 2];
         for (v, t) in verdicts.iter().zip(truth) {
             confusion[t.index()][v.family.index()] += 1;
-            match (t.is_attack(), v.is_attack()) {
-                (true, true) => tp += 1,
-                (true, false) => fneg += 1,
-                (false, true) => fp += 1,
-                (false, false) => tn += 1,
-            }
+            counts.add(t.is_attack(), v.is_attack());
             gate[0] += v.gate[0] as f64;
             gate[1] += v.gate[1] as f64;
         }
         let n = verdicts.len();
-        let precision = ratio(tp, tp + fp);
-        let recall = ratio(tp, tp + fneg);
-        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
         let per_family = AttackFamily::ALL
             .iter()
             .filter_map(|&family| {
@@ -82,13 +74,13 @@ impl Metrics {
         let positives: Vec<bool> = truth.iter().map(|t| t.is_attack()).collect();
         Self {
             flows: n,
-            attacks: tp + fneg,
-            precision,
-            recall,
-            f1,
-            accuracy: ratio(tp + tn, n),
+            attacks: counts.tp + counts.fneg,
+            precision: counts.precision(),
+            recall: counts.recall(),
+            f1: counts.f1(),
+            accuracy: ratio(counts.tp + counts.tn, n),
             roc_auc: roc_auc(&scores, &positives),
-            false_positive_rate: ratio(fp, fp + tn),
+            false_positive_rate: counts.false_positive_rate(),
             family_accuracy: ratio(correct_family, n),
             per_family,
             confusion,
@@ -132,6 +124,85 @@ impl Metrics {
             s.push('\n');
         }
         s
+    }
+}
+
+/// The binary confusion counts (attack is the positive class).
+#[derive(Debug, Clone, Copy, Default)]
+struct BinaryCounts {
+    tp: usize,
+    fp: usize,
+    tn: usize,
+    fneg: usize,
+}
+
+impl BinaryCounts {
+    fn add(&mut self, truth: bool, flagged: bool) {
+        match (truth, flagged) {
+            (true, true) => self.tp += 1,
+            (true, false) => self.fneg += 1,
+            (false, true) => self.fp += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+    fn precision(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fp)
+    }
+    fn recall(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fneg)
+    }
+    fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }
+    }
+    fn false_positive_rate(&self) -> f64 {
+        ratio(self.fp, self.fp + self.tn)
+    }
+}
+
+/// Attack-vs-benign metrics of any scorer: the columns of the model comparison.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BinaryMetrics {
+    pub flows: usize,
+    pub attacks: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub false_positive_rate: f64,
+    /// `None` when the data holds only one class.
+    pub roc_auc: Option<f64>,
+}
+
+impl BinaryMetrics {
+    /// A flow is flagged when its score is at least `threshold`; ROC-AUC uses the scores.
+    pub fn from_scores(scores: &[f32], threshold: f32, attack: &[bool]) -> Self {
+        let mut counts = BinaryCounts::default();
+        for (&s, &a) in scores.iter().zip(attack) {
+            counts.add(a, s >= threshold);
+        }
+        Self {
+            flows: scores.len(),
+            attacks: counts.tp + counts.fneg,
+            precision: counts.precision(),
+            recall: counts.recall(),
+            f1: counts.f1(),
+            false_positive_rate: counts.false_positive_rate(),
+            roc_auc: roc_auc(scores, attack),
+        }
+    }
+}
+
+impl From<&Metrics> for BinaryMetrics {
+    fn from(m: &Metrics) -> Self {
+        Self {
+            flows: m.flows,
+            attacks: m.attacks,
+            precision: m.precision,
+            recall: m.recall,
+            f1: m.f1,
+            false_positive_rate: m.false_positive_rate,
+            roc_auc: m.roc_auc,
+        }
     }
 }
 

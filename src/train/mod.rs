@@ -1,5 +1,9 @@
-//! Training (issue 3): splits, batching, the loop, metrics, and the train-to-bundle pipeline.
+//! Training (issue 3): splits, batching, the loop, metrics, and the train-to-bundle pipeline;
+//! the model comparison (issue 7): classical baselines and the autoencoder beside the MoE.
 
+pub mod autoencoder;
+pub mod baselines;
+pub mod compare;
 pub mod data;
 pub mod metrics;
 pub mod pipeline;

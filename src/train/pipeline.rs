@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::Dataset;
 use super::metrics::Metrics;
-use super::split::{SplitError, SplitKind, split};
+use super::split::{Split, SplitError, SplitKind, split};
 use super::training::{EpochRecord, TrainError, TrainEvent, TrainingConfig, evaluate_dataset, train};
 use crate::ingest::table::FlowTable;
 use crate::ingest::hash::sha256_file;
@@ -65,6 +65,31 @@ pub fn data_files(table: &FlowTable) -> Result<Vec<DataFile>, PipelineError> {
         .collect()
 }
 
+/// One split of a labelled table, preprocessed with statistics of its training rows only.
+#[derive(Debug, Clone)]
+pub struct PreparedSplit {
+    pub parts: Split,
+    pub preprocessor: Preprocessor,
+    pub train: Dataset,
+    pub valid: Dataset,
+    pub test: Dataset,
+}
+
+/// Splits `table` and preprocesses each part: the shared start of training and comparison,
+/// so every model of a comparison sees exactly the MoE's rows.
+pub fn prepare(table: &FlowTable, split_kind: SplitKind, seed: u64) -> Result<PreparedSplit, PipelineError> {
+    let parts = split(table, split_kind, seed)?;
+    let mut train_raw = Vec::with_capacity(parts.train.len() * crate::features::N_FEATURES);
+    for &r in &parts.train {
+        train_raw.extend_from_slice(table.row(r));
+    }
+    let preprocessor = Preprocessor::fit(&train_raw).map_err(PipelineError::Preprocess)?;
+    let train = Dataset::from_table(table, &parts.train, &preprocessor);
+    let valid = Dataset::from_table(table, &parts.valid, &preprocessor);
+    let test = Dataset::from_table(table, &parts.test, &preprocessor);
+    Ok(PreparedSplit { parts, preprocessor, train, valid, test })
+}
+
 /// Trains a model on `table` and returns the bundle (not yet saved) and its report.
 pub fn fit(
     table: &FlowTable,
@@ -75,15 +100,8 @@ pub fn fit(
     events: Option<&Sender<TrainEvent>>,
     cancel: &AtomicBool,
 ) -> Result<(ModelBundle, TrainingReport), PipelineError> {
-    let parts = split(table, split_kind, training.seed)?;
-    let mut train_raw = Vec::with_capacity(parts.train.len() * crate::features::N_FEATURES);
-    for &r in &parts.train {
-        train_raw.extend_from_slice(table.row(r));
-    }
-    let preprocessor = Preprocessor::fit(&train_raw).map_err(PipelineError::Preprocess)?;
-    let train_set = Dataset::from_table(table, &parts.train, &preprocessor);
-    let valid_set = Dataset::from_table(table, &parts.valid, &preprocessor);
-    let test_set = Dataset::from_table(table, &parts.test, &preprocessor);
+    let PreparedSplit { parts, preprocessor, train: train_set, valid: valid_set, test: test_set } =
+        prepare(table, split_kind, training.seed)?;
     let outcome = train(model_config, training, &train_set, &valid_set, device, events, cancel)?;
     let plain = device.clone().without_autodiff();
     let valid = evaluate_dataset(&outcome.model, &valid_set, &plain);

@@ -123,3 +123,25 @@ fn start_and_cancel_a_training_run_then_open_the_history() {
     assert_eq!(batches, 1, "the sample was scored once");
     assert!(h.query_by_label("cancelled").is_some(), "the run shows as cancelled");
 }
+
+#[test]
+fn compare_models_from_the_train_view_and_find_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    h.get_by_label("Train").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("No comparison yet").is_some());
+    h.state_mut().train.epochs = 1;
+    h.get_by_label("Compare on this data and split").click();
+    wait_until(&mut h, "the comparison to finish", |a| !a.train.compare.is_running());
+    let rows = h.state().train.compare.rows().to_vec();
+    assert_eq!(rows.len(), netvigil::train::compare::Contender::all().len(), "{}", h.state().train.compare.status());
+    for row in &rows {
+        assert!(h.query_by_label(&row.model).is_some(), "{} in the table", row.model);
+    }
+    // A new window on the same history shows the newest comparison again.
+    let mut again = harness(NetVigilApp::new(dir.path().to_path_buf()));
+    again.get_by_label("Train").click();
+    again.run_steps(2);
+    assert_eq!(again.state().train.compare.rows(), &rows[..]);
+}

@@ -2,6 +2,7 @@
 
 mod capture;
 mod common;
+mod compare;
 mod ingest;
 mod model;
 mod store;

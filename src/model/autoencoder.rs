@@ -1,0 +1,67 @@
+//! An autoencoder over the 72 preprocessed features: detection without attack labels. It learns
+//! to reconstruct benign flows only; a flow it reconstructs badly is unlike the benign traffic
+//! it saw, and its reconstruction error is its anomaly score.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::features::N_FEATURES;
+
+#[derive(Config, Debug)]
+pub struct AutoencoderConfig {
+    /// Widths of the encoder's layers down to the bottleneck; the decoder mirrors them.
+    #[config(default = "vec![64, 32, 8]")]
+    pub encoder: Vec<usize>,
+}
+
+/// Encoder and decoder as one stack of linear layers (ReLU between, none on the output, which
+/// reconstructs standardised features of either sign).
+#[derive(Module, Debug)]
+pub struct Autoencoder {
+    layers: Vec<Linear>,
+}
+
+impl AutoencoderConfig {
+    pub fn init(&self, device: &Device) -> Autoencoder {
+        let mut widths = vec![N_FEATURES];
+        widths.extend(&self.encoder);
+        widths.extend(self.encoder.iter().rev().skip(1));
+        widths.push(N_FEATURES);
+        let layers = widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
+        Autoencoder { layers }
+    }
+}
+
+impl Autoencoder {
+    /// `[batch, 72]` → its reconstruction, `[batch, 72]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        self.layers.iter().enumerate().fold(x, |h, (i, layer)| {
+            let out = layer.forward(h);
+            if i == last { out } else { relu(out) }
+        })
+    }
+
+    /// Mean squared reconstruction error per row, `[batch]`.
+    pub fn errors(&self, x: Tensor<2>) -> Tensor<1> {
+        let diff = self.forward(x.clone()) - x;
+        (diff.clone() * diff).mean_dim(1).squeeze_dim(1)
+    }
+}
+
+/// Reconstruction error of every row of row-major preprocessed `x`, in batches.
+pub fn reconstruction_errors(model: &Autoencoder, x: &[f32], device: &Device, batch_size: usize) -> Vec<f32> {
+    let n = x.len() / N_FEATURES;
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(batch_size.max(1)) {
+        let end = (start + batch_size.max(1)).min(n);
+        let data = TensorData::new(x[start * N_FEATURES..end * N_FEATURES].to_vec(), [end - start, N_FEATURES]);
+        let errors = model.errors(Tensor::<2>::from_data(data, device));
+        // f32 tensors throughout, so the conversion cannot fail on a dtype mismatch.
+        out.extend(errors.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default());
+    }
+    out
+}
