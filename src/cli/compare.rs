@@ -24,10 +24,6 @@ pub enum ModelArg {
     RandomForest,
     GradientBoosting,
     LogisticRegression,
-    SmartcoreDecisionTree,
-    SmartcoreRandomForest,
-    ForustBoosting,
-    SmartcoreLogistic,
     Autoencoder,
 }
 
@@ -39,10 +35,6 @@ impl ModelArg {
             ModelArg::RandomForest => Contender::Baseline(Baseline::RandomForest),
             ModelArg::GradientBoosting => Contender::Baseline(Baseline::GradientBoosting),
             ModelArg::LogisticRegression => Contender::Baseline(Baseline::LogisticRegression),
-            ModelArg::SmartcoreDecisionTree => Contender::Baseline(Baseline::SmartcoreDecisionTree),
-            ModelArg::SmartcoreRandomForest => Contender::Baseline(Baseline::SmartcoreRandomForest),
-            ModelArg::ForustBoosting => Contender::Baseline(Baseline::ForustBoosting),
-            ModelArg::SmartcoreLogistic => Contender::Baseline(Baseline::SmartcoreLogistic),
             ModelArg::Autoencoder => Contender::Autoencoder,
         }
     }
@@ -63,6 +55,9 @@ pub struct CompareArgs {
     /// Epochs of the autoencoder.
     #[arg(long)]
     pub autoencoder_epochs: Option<usize>,
+    /// Widths of the autoencoder's encoder layers down to the bottleneck (the decoder mirrors them).
+    #[arg(long, value_delimiter = ',', value_name = "WIDTHS")]
+    pub autoencoder_layers: Vec<usize>,
     /// False-positive rate the autoencoder's threshold allows on held-back benign flows.
     #[arg(long, default_value_t = 0.01)]
     pub target_fpr: f64,
@@ -89,6 +84,12 @@ fn config(args: &CompareArgs) -> anyhow::Result<CompareConfig> {
     let mut anomaly = AnomalyConfig::new().with_target_fpr(args.target_fpr).with_seed(args.seed);
     if let Some(e) = args.autoencoder_epochs {
         anomaly.epochs = e.max(1);
+    }
+    if !args.autoencoder_layers.is_empty() {
+        if args.autoencoder_layers.contains(&0) {
+            anyhow::bail!("--autoencoder-layers: every layer needs at least one unit");
+        }
+        anomaly.model.encoder = args.autoencoder_layers.clone();
     }
     if !(0.0..1.0).contains(&args.target_fpr) {
         anyhow::bail!("--target-fpr {} is not a rate in [0, 1)", args.target_fpr);

@@ -13,7 +13,7 @@ use crate::features::N_FEATURES;
 #[derive(Config, Debug)]
 pub struct AutoencoderConfig {
     /// Widths of the encoder's layers down to the bottleneck; the decoder mirrors them.
-    #[config(default = "vec![64, 32, 8]")]
+    #[config(default = "vec![64, 16]")]
     pub encoder: Vec<usize>,
 }
 
@@ -47,21 +47,49 @@ impl Autoencoder {
 
     /// Mean squared reconstruction error per row, `[batch]`.
     pub fn errors(&self, x: Tensor<2>) -> Tensor<1> {
+        self.squared_errors(x).mean_dim(1).squeeze_dim(1)
+    }
+
+    /// Squared reconstruction error per feature, `[batch, 72]`.
+    pub fn squared_errors(&self, x: Tensor<2>) -> Tensor<2> {
         let diff = self.forward(x.clone()) - x;
-        (diff.clone() * diff).mean_dim(1).squeeze_dim(1)
+        diff.clone() * diff
     }
 }
 
-/// Reconstruction error of every row of row-major preprocessed `x`, in batches.
-pub fn reconstruction_errors(model: &Autoencoder, x: &[f32], device: &Device, batch_size: usize) -> Vec<f32> {
+/// Runs `f` over row-major preprocessed `x` in batches and gathers its `[batch, k]` outputs.
+fn batched(x: &[f32], device: &Device, batch_size: usize, f: impl Fn(Tensor<2>) -> Tensor<2>) -> Vec<f32> {
     let n = x.len() / N_FEATURES;
-    let mut out = Vec::with_capacity(n);
+    let mut out = Vec::new();
     for start in (0..n).step_by(batch_size.max(1)) {
         let end = (start + batch_size.max(1)).min(n);
         let data = TensorData::new(x[start * N_FEATURES..end * N_FEATURES].to_vec(), [end - start, N_FEATURES]);
-        let errors = model.errors(Tensor::<2>::from_data(data, device));
         // f32 tensors throughout, so the conversion cannot fail on a dtype mismatch.
-        out.extend(errors.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default());
+        out.extend(f(Tensor::<2>::from_data(data, device)).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default());
     }
     out
+}
+
+/// Mean squared error of every feature over the rows of `x`: how well benign traffic is
+/// reconstructed, feature by feature.
+pub fn feature_error_scale(model: &Autoencoder, x: &[f32], device: &Device, batch_size: usize) -> Vec<f32> {
+    let squared = batched(x, device, batch_size, |t| model.squared_errors(t));
+    let n = (squared.len() / N_FEATURES).max(1) as f64;
+    let mut sum = vec![0f64; N_FEATURES];
+    for row in squared.chunks_exact(N_FEATURES) {
+        for (s, &v) in sum.iter_mut().zip(row) {
+            *s += v as f64;
+        }
+    }
+    sum.into_iter().map(|s| (s / n) as f32).collect()
+}
+
+/// Anomaly score of every row: the mean over features of the squared reconstruction error,
+/// each divided by that feature's typical benign error (`scale`), so a feature the model
+/// always reconstructs loosely does not drown out one it reconstructs tightly.
+pub fn anomaly_scores(model: &Autoencoder, scale: &[f32], x: &[f32], device: &Device, batch_size: usize) -> Vec<f32> {
+    // A floor keeps near-perfectly reconstructed (e.g. constant) features from dividing by ~0.
+    let inverse: Vec<f32> = scale.iter().map(|&s| 1.0 / s.max(1e-4)).collect();
+    let weights = Tensor::<2>::from_data(TensorData::new(inverse, [1, N_FEATURES]), device);
+    batched(x, device, batch_size, |t| (model.squared_errors(t) * weights.clone()).mean_dim(1))
 }

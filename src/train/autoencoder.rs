@@ -13,13 +13,13 @@ use rand::seq::SliceRandom;
 
 use super::training::TrainError;
 use crate::features::N_FEATURES;
-use crate::model::autoencoder::{Autoencoder, AutoencoderConfig, reconstruction_errors};
+use crate::model::autoencoder::{Autoencoder, AutoencoderConfig, anomaly_scores, feature_error_scale};
 
 #[derive(Config, Debug)]
 pub struct AnomalyConfig {
     #[config(default = "AutoencoderConfig::new()")]
     pub model: AutoencoderConfig,
-    #[config(default = 30)]
+    #[config(default = 50)]
     pub epochs: usize,
     #[config(default = 256)]
     pub batch_size: usize,
@@ -32,10 +32,12 @@ pub struct AnomalyConfig {
     pub seed: u64,
 }
 
-/// A trained autoencoder and its threshold on the reconstruction error.
+/// A trained autoencoder and its threshold on the anomaly score.
 #[derive(Debug, Clone)]
 pub struct AnomalyDetector {
     pub model: Autoencoder,
+    /// Each feature's mean squared reconstruction error on the benign training flows.
+    pub feature_scale: Vec<f32>,
     pub threshold: f32,
     /// Benign flows it learnt from, and held-back benign flows that set the threshold.
     pub train_rows: usize,
@@ -43,9 +45,9 @@ pub struct AnomalyDetector {
 }
 
 impl AnomalyDetector {
-    /// Reconstruction errors (the anomaly score) of preprocessed rows.
+    /// Anomaly scores of preprocessed rows (see [`anomaly_scores`]).
     pub fn scores(&self, x: &[f32], device: &Device) -> Vec<f32> {
-        reconstruction_errors(&self.model, x, device, 4096)
+        anomaly_scores(&self.model, &self.feature_scale, x, device, 4096)
     }
 }
 
@@ -100,12 +102,14 @@ pub fn fit_anomaly(
     }
     let model = model.valid();
     let plain = device.clone().without_autodiff();
-    let holdout_errors = reconstruction_errors(&model, benign_holdout, &plain, 4096);
+    let feature_scale = feature_error_scale(&model, benign_train, &plain, 4096);
+    let holdout_scores = anomaly_scores(&model, &feature_scale, benign_holdout, &plain, 4096);
     Ok(AnomalyDetector {
-        threshold: threshold_for_fpr(&holdout_errors, config.target_fpr),
+        threshold: threshold_for_fpr(&holdout_scores, config.target_fpr),
         model,
+        feature_scale,
         train_rows: n,
-        calibration_rows: holdout_errors.len(),
+        calibration_rows: holdout_scores.len(),
     })
 }
 

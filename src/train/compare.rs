@@ -226,7 +226,7 @@ fn run_baseline(kind: Baseline, prepared: &PreparedSplit, seed: u64) -> Result<S
     let model = baselines::fit(kind, &x, &y, seed)?;
     let train_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let scores = model.scores(&FeatureMatrix::from_rows(&prepared.test.x));
+    let scores = model.scores(&FeatureMatrix::from_rows(&prepared.test.x)).map_err(|e| baselines::failed(kind, e))?;
     let score_seconds = start.elapsed().as_secs_f64();
     Ok(Scored { scores, threshold: ATTACK_THRESHOLD, train_seconds, score_seconds })
 }
@@ -279,22 +279,27 @@ impl Comparison {
     }
 }
 
+fn optional(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |a| format!("{a:.4}"))
+}
+
 /// Comparison lines as a text table, one line per model.
 pub fn table_text(rows: &[ComparisonRow]) -> String {
     let mut s = format!(
-        "{:<38} {:>7} {:>9} {:>7} {:>7} {:>7} {:>9} {:>10}\n",
-        "model", "F1", "precision", "recall", "FPR", "ROC-AUC", "train s", "flows/s"
+        "{:<38} {:>7} {:>9} {:>7} {:>7} {:>7} {:>13} {:>9} {:>10}\n",
+        "model", "F1", "precision", "recall", "FPR", "ROC-AUC", "recall@1%FPR", "train s", "flows/s"
     );
     for r in rows {
         let m = &r.metrics;
         s.push_str(&format!(
-            "{:<38} {:>7.4} {:>9.4} {:>7.4} {:>7.4} {:>7} {:>9.1} {:>10.0}\n",
+            "{:<38} {:>7.4} {:>9.4} {:>7.4} {:>7.4} {:>7} {:>13} {:>9.1} {:>10.0}\n",
             r.model,
             m.f1,
             m.precision,
             m.recall,
             m.false_positive_rate,
-            m.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}")),
+            optional(m.roc_auc),
+            optional(m.recall_at_1pct_fpr),
             r.train_seconds,
             r.flows_per_second
         ));

@@ -171,7 +171,14 @@ pub struct BinaryMetrics {
     pub false_positive_rate: f64,
     /// `None` when the data holds only one class.
     pub roc_auc: Option<f64>,
+    /// Share of attacks caught by the best threshold that flags at most 1 % of the benign
+    /// flows: one point of the ROC curve, for a fixed false-alarm budget.
+    #[serde(default)]
+    pub recall_at_1pct_fpr: Option<f64>,
 }
+
+/// The false-positive budget of [`BinaryMetrics::recall_at_1pct_fpr`].
+pub const FPR_BUDGET: f64 = 0.01;
 
 impl BinaryMetrics {
     /// A flow is flagged when its score is at least `threshold`; ROC-AUC uses the scores.
@@ -188,6 +195,7 @@ impl BinaryMetrics {
             f1: counts.f1(),
             false_positive_rate: counts.false_positive_rate(),
             roc_auc: roc_auc(scores, attack),
+            recall_at_1pct_fpr: recall_at_fpr(scores, attack, FPR_BUDGET),
         }
     }
 }
@@ -202,8 +210,24 @@ impl From<&Metrics> for BinaryMetrics {
             f1: m.f1,
             false_positive_rate: m.false_positive_rate,
             roc_auc: m.roc_auc,
+            recall_at_1pct_fpr: None,
         }
     }
+}
+
+/// Recall when flagging `score > t` for the lowest `t` that flags at most `max_fpr` of the
+/// benign flows (ties at `t` stay unflagged, so the budget holds). `None` without both classes.
+pub fn recall_at_fpr(scores: &[f32], attack: &[bool], max_fpr: f64) -> Option<f64> {
+    let mut benign: Vec<f32> = scores.iter().zip(attack).filter(|(_, a)| !**a).map(|(s, _)| *s).collect();
+    let attacks = attack.iter().filter(|&&a| a).count();
+    if benign.is_empty() || attacks == 0 {
+        return None;
+    }
+    benign.sort_by(|a, b| b.total_cmp(a));
+    let allowed = (max_fpr * benign.len() as f64).floor() as usize;
+    let threshold = benign.get(allowed).copied().unwrap_or(f32::NEG_INFINITY);
+    let caught = scores.iter().zip(attack).filter(|(s, a)| **a && **s > threshold).count();
+    Some(caught as f64 / attacks as f64)
 }
 
 /// Rank-based ROC-AUC (Mann–Whitney U with average ranks for ties).

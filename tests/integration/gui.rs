@@ -133,6 +133,8 @@ fn compare_models_from_the_train_view_and_find_it_again() {
     assert!(h.query_by_label_contains("No comparison yet").is_some());
     h.state_mut().train.epochs = 1;
     h.get_by_label("Compare on this data and split").click();
+    h.run_steps(2);
+    assert!(h.state().train.compare.is_running());
     wait_until(&mut h, "the comparison to finish", |a| !a.train.compare.is_running());
     let rows = h.state().train.compare.rows().to_vec();
     assert_eq!(rows.len(), netvigil::train::compare::Contender::all().len(), "{}", h.state().train.compare.status());
