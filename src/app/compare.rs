@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use egui_plot::{Bar, BarChart, Legend, Plot};
 
-use super::jobs::{Job, Poll};
+use super::jobs::Job;
 use super::state::AppState;
 use super::style;
 use crate::model::{DeviceChoice, MoeConfig};
@@ -83,10 +83,7 @@ impl ComparePanel {
     fn poll(&mut self, state: &mut AppState) {
         let Some(job) = &self.job else { return };
         let cancelled = job.is_cancelled();
-        let (events, done) = match job.poll() {
-            Poll::Running(e) => (e, None),
-            Poll::Done(e, r) => (e, Some(r)),
-        };
+        let (events, done) = job.poll_split();
         for e in events {
             self.on_event(e);
         }

@@ -73,6 +73,14 @@ impl<T: Send + 'static, P: Send + 'static> Job<T, P> {
         self.cancel.load(Ordering::Relaxed)
     }
 
+    /// Drains messages without blocking: the progress so far, and the result once done.
+    pub fn poll_split(&self) -> (Vec<P>, Option<Result<T, String>>) {
+        match self.poll() {
+            Poll::Running(p) => (p, None),
+            Poll::Done(p, r) => (p, Some(r)),
+        }
+    }
+
     /// Drains messages without blocking.
     pub fn poll(&self) -> Poll<T, P> {
         let mut progress = Vec::new();

@@ -8,7 +8,7 @@ use egui_plot::{Line, Plot};
 
 use super::View;
 use super::compare::{CompareInputs, ComparePanel};
-use super::jobs::{Job, Poll};
+use super::jobs::Job;
 use super::state::AppState;
 use super::style;
 use crate::ingest::AttackFamily;
@@ -121,10 +121,7 @@ impl TrainView {
     fn poll(&mut self, state: &mut AppState) {
         let Some(job) = &self.job else { return };
         let cancelled = job.is_cancelled();
-        let (events, done) = match job.poll() {
-            Poll::Running(e) => (e, None),
-            Poll::Done(e, r) => (e, Some(r)),
-        };
+        let (events, done) = job.poll_split();
         for e in events {
             self.on_event(e);
         }
