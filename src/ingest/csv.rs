@@ -16,8 +16,9 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek};
 use std::net::IpAddr;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
@@ -114,35 +115,68 @@ pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestErro
     reject_binary(path, reader.fill_buf().map_err(|e| IngestError::io(path, e))?)?;
     let header = read_header(path, &mut reader)?;
     let dialect = detect_dialect(path, &header)?;
-    let mut state = FileState::new(path, opts, plan_columns(path, dialect, header)?);
+    let body_bytes = len.saturating_sub(reader.stream_position().map_err(|e| IngestError::io(path, e))?);
+    let mut state = FileState::new(path, opts, plan_columns(path, dialect, header)?, body_bytes);
 
-    // Rows expected from the file size (about 400 bytes a row): the output is allocated once
-    // instead of growing (fresh pages cost the kernel as much as the parsing).
-    state.reserve((len / 400) as usize);
-    // A reader thread fills the next chunk while the cores parse this one; two buffers
-    // circulate between them, so memory stays at two chunks.
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(1);
+    // A reader thread fills the next chunk, and finds its lines, while the cores parse this
+    // one; two buffers circulate between them, so memory stays at two chunks.
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<std::io::Result<Chunk>>(1);
     let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let chunk_bytes = opts.chunk_bytes.max(1 << 16);
     std::thread::scope(|scope| -> Result<(), IngestError> {
         scope.spawn(move || read_chunks(reader, chunk_bytes, &full_tx, &empty_rx));
         let mut next_line = 2u64; // the header is line 1
         for message in full_rx {
-            let (buf, cut) = message.map_err(|e| IngestError::io(path, e))?;
-            next_line += state.parse_chunk(&buf[..cut], next_line)?;
-            let _ = empty_tx.send(buf);
+            let chunk = message.map_err(|e| IngestError::io(path, e))?;
+            next_line += state.parse_chunk(&chunk, next_line)?;
+            let _ = empty_tx.send(chunk.buf);
         }
         Ok(())
     })?;
     Ok(state.finish(dialect))
 }
 
-/// Sends chunks of whole lines (a buffer and the length of its whole lines) until the file
-/// ends; the partial last line of each buffer starts the next. Stops when the parser hangs up.
+/// Whole lines read by the reader thread, cut into one part per core.
+struct Chunk {
+    buf: Vec<u8>,
+    /// Each part's bytes in `buf` and its number of lines.
+    parts: Vec<(Range<usize>, usize)>,
+}
+
+impl Chunk {
+    /// The first `cut` bytes of `buf` (whole lines), split for the cores. Counting lines here
+    /// keeps that pass off the parsing thread's serial path.
+    fn new(buf: Vec<u8>, cut: usize) -> Chunk {
+        let threads = if cut < MIN_PARALLEL_BYTES {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        };
+        let parts = split_at_lines(&buf[..cut], threads)
+            .into_iter()
+            .map(|range| {
+                let lines = count_lines(&buf[range.clone()]) as usize;
+                (range, lines)
+            })
+            .collect();
+        Chunk { buf, parts }
+    }
+
+    fn bytes(&self) -> usize {
+        self.parts.last().map_or(0, |(range, _)| range.end)
+    }
+
+    fn lines(&self) -> usize {
+        self.parts.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// Sends chunks of whole lines until the file ends; the partial last line of each buffer
+/// starts the next. Stops when the parser hangs up.
 fn read_chunks(
     mut reader: impl Read,
     chunk_bytes: usize,
-    full: &std::sync::mpsc::SyncSender<std::io::Result<(Vec<u8>, usize)>>,
+    full: &std::sync::mpsc::SyncSender<std::io::Result<Chunk>>,
     empty: &std::sync::mpsc::Receiver<Vec<u8>>,
 ) {
     let mut carry: Vec<u8> = Vec::new();
@@ -171,7 +205,7 @@ fn read_chunks(
             carry.extend_from_slice(&buf[..filled]);
             continue;
         }
-        if cut > 0 && full.send(Ok((buf, cut))).is_err() {
+        if cut > 0 && full.send(Ok(Chunk::new(buf, cut))).is_err() {
             return;
         }
         if eof {
@@ -310,8 +344,11 @@ struct FileState<'a> {
     opts: &'a ReadOptions,
     plan: ColumnPlan,
     actions: Vec<Action>,
+    /// Row-major feature slots; rows beyond `meta.len()` are spare (see `make_room`).
     features: Vec<f32>,
     meta: Vec<FlowMeta>,
+    /// Bytes of the file not yet parsed, to size the output.
+    bytes_left: u64,
     labels: Vec<FlowLabel>,
     label_mode: LabelMode,
     label_cache: HashMap<String, Option<FlowLabel>>,
@@ -320,7 +357,7 @@ struct FileState<'a> {
 }
 
 impl<'a> FileState<'a> {
-    fn new(path: &'a Path, opts: &'a ReadOptions, plan: ColumnPlan) -> Self {
+    fn new(path: &'a Path, opts: &'a ReadOptions, plan: ColumnPlan, bytes_left: u64) -> Self {
         let label_mode = if plan.meta(MetaColumn::Label).is_some() { LabelMode::Undecided } else { LabelMode::Unlabelled };
         let report = ValidationReport {
             imputed_columns: plan.imputed.clone(),
@@ -335,6 +372,7 @@ impl<'a> FileState<'a> {
             plan,
             features: Vec::new(),
             meta: Vec::new(),
+            bytes_left,
             labels: Vec::new(),
             label_mode,
             label_cache: HashMap::new(),
@@ -343,38 +381,48 @@ impl<'a> FileState<'a> {
         }
     }
 
-    fn reserve(&mut self, rows: usize) {
-        self.features.reserve(rows * N_FEATURES);
-        self.meta.reserve(rows);
+    /// Gives every line of `chunk` a feature slot and a metadata slot after the rows so far.
+    ///
+    /// The feature matrix (three quarters of the output) is allocated once, zeroed by the
+    /// kernel: its pages are then first touched, and faulted in, by the parse threads, on
+    /// every core. Growing it per chunk made one thread zero each chunk's 10 MB while the
+    /// other cores waited. Its size is this chunk's bytes per line projected over the rest
+    /// of the file, plus a margin; should that fall short, it grows.
+    fn make_room(&mut self, chunk: &Chunk) {
+        let rows = self.meta.len() + chunk.lines();
+        self.bytes_left = self.bytes_left.saturating_sub(chunk.bytes() as u64);
+        if self.features.len() < rows * N_FEATURES {
+            let per_line = (chunk.bytes() / chunk.lines().max(1)).max(1) as u64;
+            let expected = rows + (self.bytes_left / per_line + self.bytes_left / per_line / 16) as usize;
+            self.meta.reserve(expected - self.meta.len());
+            if self.features.is_empty() {
+                self.features = vec![0.0; expected * N_FEATURES];
+            } else {
+                self.features.resize(expected * N_FEATURES, 0.0);
+            }
+        }
+        self.meta.resize_with(rows, FlowMeta::default);
     }
 
     /// Parses one chunk of whole lines starting at `first_line`, on every core, straight into
     /// the output: each thread fills its own slots, then the slots are closed up.
-    fn parse_chunk(&mut self, chunk: &[u8], first_line: u64) -> Result<u64, IngestError> {
-        let threads = if chunk.len() < MIN_PARALLEL_BYTES {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        };
-        let parts = split_at_lines(chunk, threads);
-        let lines: Vec<usize> = parts.iter().map(|p| count_lines(p) as usize).collect();
+    fn parse_chunk(&mut self, chunk: &Chunk, first_line: u64) -> Result<u64, IngestError> {
         let base = self.meta.len();
-        let total: usize = lines.iter().sum();
-        self.features.resize((base + total) * N_FEATURES, 0.0);
-        self.meta.resize_with(base + total, FlowMeta::default);
+        let total = chunk.lines();
+        self.make_room(chunk);
         let actions = &self.actions;
         let parsed: Vec<ParsedPart> = {
             let mut feature_slots = &mut self.features[base * N_FEATURES..(base + total) * N_FEATURES];
             let mut meta_slots = &mut self.meta[base..];
-            let mut jobs = Vec::with_capacity(parts.len());
+            let mut jobs = Vec::with_capacity(chunk.parts.len());
             let mut line = first_line;
-            for (part, &n) in parts.iter().zip(&lines) {
+            for (range, n) in &chunk.parts {
                 let (f, f_rest) = std::mem::take(&mut feature_slots).split_at_mut(n * N_FEATURES);
-                let (m, m_rest) = std::mem::take(&mut meta_slots).split_at_mut(n);
+                let (m, m_rest) = std::mem::take(&mut meta_slots).split_at_mut(*n);
                 feature_slots = f_rest;
                 meta_slots = m_rest;
-                jobs.push((*part, line, f, m));
-                line += n as u64;
+                jobs.push((&chunk.buf[range.clone()], line, f, m));
+                line += *n as u64;
             }
             std::thread::scope(|scope| {
                 let handles: Vec<_> = jobs
@@ -386,12 +434,11 @@ impl<'a> FileState<'a> {
         };
         // Close up: part i's rows sit at the front of its slots.
         let (mut write, mut slot) = (base, base);
-        for (part, &n) in parsed.iter().zip(&lines) {
+        for (part, (_, n)) in parsed.iter().zip(&chunk.parts) {
             self.move_rows(slot, write, part.rows);
             write += part.rows;
             slot += n;
         }
-        self.features.truncate(write * N_FEATURES);
         self.meta.truncate(write);
         for part in &parsed {
             self.record_issues(part)?;
@@ -424,7 +471,6 @@ impl<'a> FileState<'a> {
                     w += 1;
                 }
             }
-            self.features.truncate(w * N_FEATURES);
             self.meta.truncate(w);
         }
         Ok(())
@@ -501,6 +547,7 @@ impl<'a> FileState<'a> {
     }
 
     fn finish(mut self, dialect: Dialect) -> FlowTable {
+        self.features.truncate(self.meta.len() * N_FEATURES);
         self.report.add_counts(&self.counts);
         self.report.rows = self.meta.len() as u64;
         if self.meta.is_empty() {
@@ -512,22 +559,22 @@ impl<'a> FileState<'a> {
     }
 }
 
-/// Splits `chunk` into at most `n` slices of whole lines.
-fn split_at_lines(chunk: &[u8], n: usize) -> Vec<&[u8]> {
+/// Splits `chunk` into at most `n` ranges of whole lines.
+fn split_at_lines(chunk: &[u8], n: usize) -> Vec<Range<usize>> {
     let mut parts = Vec::with_capacity(n);
-    let mut rest = chunk;
+    let mut start = 0;
     for i in (1..n).rev() {
-        let target = rest.len() - rest.len() * i / (i + 1);
-        match memchr::memchr(b'\n', &rest[target.min(rest.len())..]) {
+        let rest = chunk.len() - start;
+        let target = start + rest - rest * i / (i + 1);
+        match memchr::memchr(b'\n', &chunk[target..]) {
             Some(p) => {
-                let (a, b) = rest.split_at(target + p + 1);
-                parts.push(a);
-                rest = b;
+                parts.push(start..target + p + 1);
+                start = target + p + 1;
             }
             None => break,
         }
     }
-    parts.push(rest);
+    parts.push(start..chunk.len());
     parts.retain(|p| !p.is_empty());
     parts
 }
