@@ -699,8 +699,7 @@ fn numeric_field(line: &[u8], start: usize, col: usize) -> Result<(Option<f32>, 
 
 /// A field of at most 19 digits with an optional leading minus and at most one decimal
 /// point, ending at a comma or the line end: its value and the index of its end; `None` for
-/// anything else. Integers (most cells) are rounded once to f32, with no division; decimals
-/// use Clinger's fast path (one correctly rounded division of exact values).
+/// anything else.
 #[inline]
 fn plain_decimal(line: &[u8], start: usize) -> Option<(f32, usize)> {
     let negative = line.get(start) == Some(&b'-');
@@ -715,20 +714,41 @@ fn plain_decimal(line: &[u8], start: usize) -> Option<(f32, usize)> {
     if !at_end || digits + fraction == 0 || digits + fraction > 19 {
         return None;
     }
-    let v = if fraction == 0 {
-        mantissa as f32
-    } else if mantissa < (1 << 24) && fraction < POW10.len() {
-        mantissa as f32 / POW10[fraction]
-    } else if mantissa < (1 << 53) && fraction < POW10_F64.len() {
+    let v = decimal_f32(mantissa, fraction)?;
+    Some((if negative { -v } else { v }, i))
+}
+
+/// `mantissa / 10^fraction` as f32 (`mantissa` below 10^19), or `None` where only a full
+/// parser rounds it right. Integers (most cells) are rounded once, with no division;
+/// decimals take Clinger's fast path (one correctly rounded division of exact values).
+#[inline]
+fn decimal_f32(mantissa: u64, fraction: usize) -> Option<f32> {
+    if fraction == 0 {
+        return Some(mantissa as f32);
+    }
+    if mantissa < (1 << 24) && fraction < POW10.len() {
+        return Some(mantissa as f32 / POW10[fraction]);
+    }
+    let q = mantissa as f64 / *POW10_F64.get(fraction)?;
+    if mantissa < (1 << 53) {
         // CICFlowMeter prints rates and means with up to 17 significant digits. Exact in
         // f64 (one correctly rounded division), then rounded to f32: at most one f32 ulp
         // from the correctly rounded value in rare halfway cases, far below the
         // resolution any feature needs.
-        (mantissa as f64 / POW10_F64[fraction]) as f32
-    } else {
-        return None;
-    };
-    Some((if negative { -v } else { v }, i))
+        return Some(q as f32);
+    }
+    // A quarter of those 17-digit values exceed 2^53: the mantissa is rounded to f64, so `q`
+    // may be about two f64 ulps from the true quotient. Rounding it to f32 still gives the
+    // correctly rounded value (what fast-float gives) unless `q` lies that close to a
+    // midpoint between two f32 values; those rare cases go to fast-float.
+    (!near_f32_midpoint(q)).then_some(q as f32)
+}
+
+/// Whether `q` (a normal f32-range value) is within 8 f64 ulps of a midpoint between two
+/// f32 values: f64 keeps 29 more mantissa bits than f32, and a midpoint has them 1000...0.
+fn near_f32_midpoint(q: f64) -> bool {
+    const DROPPED: u64 = (1 << 29) - 1;
+    (q.to_bits() & DROPPED).abs_diff(1 << 28) <= 8
 }
 
 /// Appends the run of ASCII digits at `*i` to `acc` and moves `*i` past it; returns the new
