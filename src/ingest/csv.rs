@@ -767,7 +767,7 @@ fn digit_run(line: &[u8], i: &mut usize, mut acc: u64) -> (u64, usize) {
 fn apply_meta<'l>(m: MetaColumn, field: &'l [u8], col: usize, meta: &mut FlowMeta, label: &mut Option<&'l [u8]>) -> Result<(), LineIssue> {
     let text = || std::str::from_utf8(field).ok().filter(|s| !s.is_empty());
     match m {
-        MetaColumn::FlowId => meta.flow_id = (!field.is_empty()).then(|| Arc::from(String::from_utf8_lossy(field).as_ref())),
+        MetaColumn::FlowId => meta.flow_id = (!field.is_empty()).then(|| text_arc(field)),
         MetaColumn::SrcIp => meta.src_ip = text().and_then(|s| s.parse::<IpAddr>().ok()),
         MetaColumn::DstIp => meta.dst_ip = text().and_then(|s| s.parse::<IpAddr>().ok()),
         MetaColumn::Timestamp => meta.timestamp_us = text().and_then(parse_timestamp),
@@ -777,6 +777,15 @@ fn apply_meta<'l>(m: MetaColumn, field: &'l [u8], col: usize, meta: &mut FlowMet
         MetaColumn::Label => *label = Some(field),
     }
     Ok(())
+}
+
+/// A cell's text, invalid UTF-8 replaced. `from_utf8` checks plain ASCII (every flow id) a
+/// word at a time; the lossy conversion, only needed for broken bytes, goes byte by byte.
+fn text_arc(field: &[u8]) -> Arc<str> {
+    match std::str::from_utf8(field) {
+        Ok(text) => Arc::from(text),
+        Err(_) => Arc::from(String::from_utf8_lossy(field).as_ref()),
+    }
 }
 
 fn trim(mut field: &[u8]) -> &[u8] {
