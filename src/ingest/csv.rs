@@ -20,7 +20,7 @@ use std::io::{BufRead, BufReader, Read, Seek};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use super::dialect::{self, Dialect};
 use super::error::IngestError;
@@ -136,11 +136,13 @@ pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestErro
     Ok(state.finish(dialect))
 }
 
-/// Whole lines read by the reader thread, cut into one part per core.
+/// Whole lines read by the reader thread, cut into parts for the cores.
 struct Chunk {
     buf: Vec<u8>,
     /// Each part's bytes in `buf` and its number of lines.
     parts: Vec<(Range<usize>, usize)>,
+    /// How many threads parse the parts.
+    threads: usize,
 }
 
 impl Chunk {
@@ -152,14 +154,15 @@ impl Chunk {
         } else {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         };
-        let parts = split_at_lines(&buf[..cut], threads)
+        let pieces = if threads > 1 { threads * PARTS_PER_THREAD } else { 1 };
+        let parts = split_at_lines(&buf[..cut], pieces)
             .into_iter()
             .map(|range| {
                 let lines = count_lines(&buf[range.clone()]) as usize;
                 (range, lines)
             })
             .collect();
-        Chunk { buf, parts }
+        Chunk { buf, parts, threads }
     }
 
     fn bytes(&self) -> usize {
@@ -327,6 +330,11 @@ enum LineIssue {
 /// Chunks smaller than this are parsed on one thread (spawning costs more than it saves).
 const MIN_PARALLEL_BYTES: usize = 1 << 20;
 
+/// Parts a chunk is cut into per parse thread. The threads take parts as they get free, so a
+/// core that is also running the reader thread (or anything else) simply parses fewer; with
+/// one part per thread, the whole chunk waited for the slowest.
+const PARTS_PER_THREAD: usize = 4;
+
 /// What one thread reports about the slice of a chunk it parsed. Its rows were written in
 /// place, at the front of the output slots it was given.
 struct ParsedPart {
@@ -424,13 +432,24 @@ impl<'a> FileState<'a> {
                 jobs.push((&chunk.buf[range.clone()], line, f, m));
                 line += *n as u64;
             }
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = jobs
-                    .into_iter()
-                    .map(|(part, start, f, m)| scope.spawn(move || parse_part(part, start, actions, f, m)))
+            let jobs = Mutex::new(jobs.into_iter().enumerate());
+            let next_job = || jobs.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let mut done: Vec<(usize, ParsedPart)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..chunk.threads)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut done = Vec::new();
+                            while let Some((i, (part, start, f, m))) = next_job() {
+                                done.push((i, parse_part(part, start, actions, f, m)));
+                            }
+                            done
+                        })
+                    })
                     .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-            })
+                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            });
+            done.sort_unstable_by_key(|(i, _)| *i);
+            done.into_iter().map(|(_, part)| part).collect()
         };
         // Close up: part i's rows sit at the front of its slots.
         let (mut write, mut slot) = (base, base);
