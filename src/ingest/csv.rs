@@ -27,7 +27,7 @@ use super::error::IngestError;
 use super::label::{AttackFamily, FlowLabel, is_no_label};
 use super::table::{FlowMeta, FlowTable, SourceFile};
 use super::timestamp::parse_timestamp;
-use super::validate::{ColumnCounts, DroppedRow, ValidationReport, clean_value};
+use super::validate::{ColumnCounts, DroppedRow, ValidationReport, as_is, clean_value};
 use super::ReadOptions;
 use crate::features::{FEATURES, N_FEATURES, normalize_column_name};
 
@@ -90,7 +90,7 @@ impl ColumnPlan {
         self.meta_cols.iter().find(|(k, _)| *k == m).map(|(_, c)| *c)
     }
     /// What to do with each field of a line, by column position.
-    fn actions(&self) -> Vec<Action> {
+    fn layout(&self) -> LineLayout {
         let mut actions = vec![Action::Skip; self.header.len()];
         for (f, col) in self.feature_col.iter().enumerate() {
             if let Some(c) = col {
@@ -100,7 +100,8 @@ impl ColumnPlan {
         for (m, c) in &self.meta_cols {
             actions[*c] = Action::Meta(*m);
         }
-        actions
+        let imputed = (0..N_FEATURES).filter(|&f| self.feature_col[f].is_none()).collect();
+        LineLayout { actions, imputed }
     }
 }
 
@@ -304,6 +305,15 @@ fn plan_columns(path: &Path, dialect: Dialect, header: Vec<String>) -> Result<Co
     Ok(plan)
 }
 
+/// How a line maps onto a row.
+#[derive(Debug)]
+struct LineLayout {
+    /// Per column.
+    actions: Vec<Action>,
+    /// Features no column holds: empty cells of every row.
+    imputed: Vec<usize>,
+}
+
 /// What the parser does with one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
@@ -351,7 +361,7 @@ struct FileState<'a> {
     path: &'a Path,
     opts: &'a ReadOptions,
     plan: ColumnPlan,
-    actions: Vec<Action>,
+    layout: LineLayout,
     /// Row-major feature slots; rows beyond `meta.len()` are spare (see `make_room`).
     features: Vec<f32>,
     meta: Vec<FlowMeta>,
@@ -376,7 +386,7 @@ impl<'a> FileState<'a> {
         FileState {
             path,
             opts,
-            actions: plan.actions(),
+            layout: plan.layout(),
             plan,
             features: Vec::new(),
             meta: Vec::new(),
@@ -418,7 +428,7 @@ impl<'a> FileState<'a> {
         let base = self.meta.len();
         let total = chunk.lines();
         self.make_room(chunk);
-        let actions = &self.actions;
+        let layout = &self.layout;
         let parsed: Vec<ParsedPart> = {
             let mut feature_slots = &mut self.features[base * N_FEATURES..(base + total) * N_FEATURES];
             let mut meta_slots = &mut self.meta[base..];
@@ -440,7 +450,7 @@ impl<'a> FileState<'a> {
                         scope.spawn(|| {
                             let mut done = Vec::new();
                             while let Some((i, (part, start, f, m))) = next_job() {
-                                done.push((i, parse_part(part, start, actions, f, m)));
+                                done.push((i, parse_part(part, start, layout, f, m)));
                             }
                             done
                         })
@@ -600,7 +610,7 @@ fn split_at_lines(chunk: &[u8], n: usize) -> Vec<Range<usize>> {
 
 /// Parses every line of `bytes` (the first is line `first_line`) into `features` and `meta`,
 /// one slot per line; kept rows fill the slots from the front.
-fn parse_part(bytes: &[u8], first_line: u64, actions: &[Action], features: &mut [f32], meta: &mut [FlowMeta]) -> ParsedPart {
+fn parse_part(bytes: &[u8], first_line: u64, layout: &LineLayout, features: &mut [f32], meta: &mut [FlowMeta]) -> ParsedPart {
     let mut part = ParsedPart {
         rows: 0,
         label_ids: Vec::with_capacity(meta.len()),
@@ -610,7 +620,7 @@ fn parse_part(bytes: &[u8], first_line: u64, actions: &[Action], features: &mut 
     };
     let mut label_index: HashMap<&[u8], u32> = HashMap::new();
     let mut last_label: Option<(&[u8], u32)> = None;
-    let mut raw = [None; N_FEATURES];
+    let mut repaired = Vec::new();
     let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
     let mut start = 0;
@@ -623,18 +633,26 @@ fn parse_part(bytes: &[u8], first_line: u64, actions: &[Action], features: &mut 
         if line.first().is_none_or(u8::is_ascii_whitespace) && line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let mut m = FlowMeta { line: line_no, ..FlowMeta::default() };
-        let mut label: Option<&[u8]> = None;
-        if let Err(issue) = parse_line(line, actions, &mut raw, &mut m, &mut label) {
+        // Written straight into the next free slot; a dropped line's values are overwritten.
+        let mut row = Row {
+            features: &mut features[part.rows * N_FEATURES..(part.rows + 1) * N_FEATURES],
+            repaired: &mut repaired,
+            meta: FlowMeta { line: line_no, ..FlowMeta::default() },
+            label: None,
+        };
+        row.repaired.clear();
+        if let Err(issue) = parse_line(line, &layout.actions, &mut row) {
             part.issues.push((line_no, issue));
             continue;
         }
         // Counted only for rows that are kept.
-        let out = &mut features[part.rows * N_FEATURES..(part.rows + 1) * N_FEATURES];
-        for (f, v) in raw.iter().enumerate() {
-            out[f] = clean_value(*v, f, &mut part.counts[f]);
+        for (f, counts) in row.repaired.iter() {
+            part.counts[*f].add(counts);
         }
-        if let Some(l) = label {
+        for &f in &layout.imputed {
+            row.features[f] = clean_value(None, f, &mut part.counts[f]);
+        }
+        if let Some(l) = row.label {
             // Rows of one label come in runs: compare with the previous row's label first.
             let id = match last_label {
                 Some((prev, id)) if prev == l => id,
@@ -650,20 +668,24 @@ fn parse_part(bytes: &[u8], first_line: u64, actions: &[Action], features: &mut 
             };
             part.label_ids.push(id);
         }
-        meta[part.rows] = m;
+        meta[part.rows] = row.meta;
         part.rows += 1;
     }
     part
 }
 
+/// What one line parses into, until the row is kept.
+struct Row<'l, 'o> {
+    /// The row's feature slot, written with values the policy has already cleaned.
+    features: &'o mut [f32],
+    /// The features the value policy changed, with what it counted for each.
+    repaired: &'o mut Vec<(usize, ColumnCounts)>,
+    meta: FlowMeta,
+    label: Option<&'l [u8]>,
+}
+
 /// Splits one line at commas and parses each field as its column says.
-fn parse_line<'l>(
-    line: &'l [u8],
-    actions: &[Action],
-    raw: &mut [Option<f32>; N_FEATURES],
-    meta: &mut FlowMeta,
-    label: &mut Option<&'l [u8]>,
-) -> Result<(), LineIssue> {
+fn parse_line<'l>(line: &'l [u8], actions: &[Action], row: &mut Row<'l, '_>) -> Result<(), LineIssue> {
     let mut col = 0;
     let mut start = 0;
     loop {
@@ -674,13 +696,21 @@ fn parse_line<'l>(
         let end = match *action {
             Action::Feature(f) => {
                 let (v, end) = numeric_field(line, start, col)?;
-                raw[f] = v;
+                row.features[f] = match as_is(v) {
+                    Some(v) => v,
+                    None => {
+                        let mut counts = ColumnCounts::default();
+                        let cleaned = clean_value(v, f, &mut counts);
+                        row.repaired.push((f, counts));
+                        cleaned
+                    }
+                };
                 end
             }
             _ => {
-                let end = memchr::memchr(b',', &line[start..]).map_or(line.len(), |p| start + p);
+                let end = field_end(line, start);
                 if let Action::Meta(m) = *action {
-                    apply_meta(m, trim(&line[start..end]), col, meta, label)?;
+                    apply_meta(m, trim(&line[start..end]), col, &mut row.meta, &mut row.label)?;
                 }
                 end
             }
@@ -695,6 +725,23 @@ fn parse_line<'l>(
         return Err(LineIssue::FieldCount { found: col });
     }
     Ok(())
+}
+
+/// The index of the first comma at or after `start`, or the line's end. Most fields cut this
+/// way are short: the first eight bytes are tested at once (commas become zero bytes, and
+/// the lowest zero byte is found exactly), the rest by memchr.
+#[inline]
+fn field_end(line: &[u8], start: usize) -> usize {
+    let after = |from: usize| memchr::memchr(b',', &line[from..]).map_or(line.len(), |p| from + p);
+    let Some(word) = line.get(start..).and_then(|rest| rest.first_chunk::<8>()) else {
+        return after(start);
+    };
+    let x = u64::from_le_bytes(*word) ^ 0x2C2C_2C2C_2C2C_2C2C;
+    let zero = x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080;
+    if zero == 0 {
+        return after(start + 8);
+    }
+    start + (zero.trailing_zeros() / 8) as usize
 }
 
 /// Exact powers of ten in f32 (10^0 ..= 10^10) and f64 (10^0 ..= 10^22).
@@ -712,7 +759,7 @@ fn numeric_field(line: &[u8], start: usize, col: usize) -> Result<(Option<f32>, 
     if let Some((v, end)) = plain_decimal(line, start) {
         return Ok((Some(v), end));
     }
-    let end = memchr::memchr(b',', &line[start..]).map_or(line.len(), |p| start + p);
+    let end = field_end(line, start);
     Ok((number(trim(&line[start..end]), col)?, end))
 }
 
