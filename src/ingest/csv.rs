@@ -184,11 +184,17 @@ fn read_chunks(
     empty: &std::sync::mpsc::Receiver<Vec<u8>>,
 ) {
     let mut carry: Vec<u8> = Vec::new();
+    // The cores wait for the first chunk; every later one is read while they parse the one
+    // before. So the first is small and the sizes double up to `chunk_bytes`: each read
+    // (into a fresh buffer, at first) then takes no longer than the parse it overlaps.
+    let mut size = (chunk_bytes / 16).max(1 << 16);
     loop {
-        let mut buf = empty.try_recv().unwrap_or_else(|_| vec![0u8; chunk_bytes]);
-        if buf.len() < carry.len() * 2 {
-            buf.resize(carry.len() * 2, 0); // a line longer than a chunk
+        let want = size.max(carry.len() * 2); // twice a line longer than a chunk
+        let mut buf = empty.try_recv().unwrap_or_else(|_| vec![0u8; want]);
+        if buf.len() < want {
+            buf.resize(want, 0);
         }
+        size = (size * 2).min(chunk_bytes);
         buf[..carry.len()].copy_from_slice(&carry);
         let mut filled = carry.len();
         let got = match read_full(&mut reader, &mut buf[filled..]) {
