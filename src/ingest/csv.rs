@@ -20,6 +20,7 @@ use std::io::{BufRead, BufReader, Read, Seek};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
+use std::mem::MaybeUninit;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use super::dialect::{self, Dialect};
@@ -405,13 +406,15 @@ impl<'a> FileState<'a> {
         }
     }
 
-    /// Gives every line of `chunk` a feature slot and a metadata slot after the rows so far.
+    /// Gives every line of `chunk` a feature slot and room for its metadata after the rows
+    /// so far.
     ///
     /// The feature matrix (three quarters of the output) is allocated once, zeroed by the
     /// kernel: its pages are then first touched, and faulted in, by the parse threads, on
     /// every core. Growing it per chunk made one thread zero each chunk's 10 MB while the
     /// other cores waited. Its size is this chunk's bytes per line projected over the rest
-    /// of the file, plus a margin; should that fall short, it grows.
+    /// of the file, plus a margin; should that fall short, it grows. The metadata is written
+    /// by the parse threads into reserved capacity (see `MetaSlots`), for the same reason.
     fn make_room(&mut self, chunk: &Chunk) {
         let rows = self.meta.len() + chunk.lines();
         self.bytes_left = self.bytes_left.saturating_sub(chunk.bytes() as u64);
@@ -425,7 +428,7 @@ impl<'a> FileState<'a> {
                 self.features.resize(expected * N_FEATURES, 0.0);
             }
         }
-        self.meta.resize_with(rows, FlowMeta::default);
+        self.meta.reserve(chunk.lines());
     }
 
     /// Parses one chunk of whole lines starting at `first_line`, on every core, straight into
@@ -434,39 +437,14 @@ impl<'a> FileState<'a> {
         let base = self.meta.len();
         let total = chunk.lines();
         self.make_room(chunk);
-        let layout = &self.layout;
-        let parsed: Vec<ParsedPart> = {
-            let mut feature_slots = &mut self.features[base * N_FEATURES..(base + total) * N_FEATURES];
-            let mut meta_slots = &mut self.meta[base..];
-            let mut jobs = Vec::with_capacity(chunk.parts.len());
-            let mut line = first_line;
-            for (range, n) in &chunk.parts {
-                let (f, f_rest) = std::mem::take(&mut feature_slots).split_at_mut(n * N_FEATURES);
-                let (m, m_rest) = std::mem::take(&mut meta_slots).split_at_mut(*n);
-                feature_slots = f_rest;
-                meta_slots = m_rest;
-                jobs.push((&chunk.buf[range.clone()], line, f, m));
-                line += *n as u64;
-            }
-            let jobs = Mutex::new(jobs.into_iter().enumerate());
-            let next_job = || jobs.lock().unwrap_or_else(PoisonError::into_inner).next();
-            let mut done: Vec<(usize, ParsedPart)> = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..chunk.threads)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut done = Vec::new();
-                            while let Some((i, (part, start, f, m))) = next_job() {
-                                done.push((i, parse_part(part, start, layout, f, m)));
-                            }
-                            done
-                        })
-                    })
-                    .collect();
-                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-            });
-            done.sort_unstable_by_key(|(i, _)| *i);
-            done.into_iter().map(|(_, part)| part).collect()
-        };
+        let features = &mut self.features[base * N_FEATURES..(base + total) * N_FEATURES];
+        let parsed = parse_parts(chunk, first_line, &self.layout, features, &mut self.meta.spare_capacity_mut()[..total]);
+        // SAFETY: the `total` slots after the first `base` all hold a value. `parse_parts`
+        // handed each part of the chunk its own run of them, one per line, covering all
+        // `total`, as a `MetaSlots`, which writes the part's rows from the front and, when
+        // dropped, a default into every slot left; and it returned, so every part is done
+        // (a panic in a parse thread is re-raised there, and this line is never reached).
+        unsafe { self.meta.set_len(base + total) };
         // Close up: part i's rows sit at the front of its slots.
         let (mut write, mut slot) = (base, base);
         for (part, (_, n)) in parsed.iter().zip(&chunk.parts) {
@@ -594,6 +572,74 @@ impl<'a> FileState<'a> {
     }
 }
 
+/// Parses the parts of `chunk` on its threads, each into its own run of the slots (one per
+/// line, in order); returns what each part reports, in order.
+fn parse_parts(
+    chunk: &Chunk,
+    first_line: u64,
+    layout: &LineLayout,
+    mut features: &mut [f32],
+    mut meta: &mut [MaybeUninit<FlowMeta>],
+) -> Vec<ParsedPart> {
+    let mut jobs = Vec::with_capacity(chunk.parts.len());
+    let mut line = first_line;
+    for (range, n) in &chunk.parts {
+        let (f, f_rest) = std::mem::take(&mut features).split_at_mut(n * N_FEATURES);
+        let (m, m_rest) = std::mem::take(&mut meta).split_at_mut(*n);
+        features = f_rest;
+        meta = m_rest;
+        jobs.push((&chunk.buf[range.clone()], line, f, MetaSlots { slots: m, filled: 0 }));
+        line += *n as u64;
+    }
+    let jobs = Mutex::new(jobs.into_iter().enumerate());
+    let next_job = || jobs.lock().unwrap_or_else(PoisonError::into_inner).next();
+    let mut done: Vec<(usize, ParsedPart)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..chunk.threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some((i, (part, start, f, m))) = next_job() {
+                        done.push((i, parse_part(part, start, layout, f, m)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, part)| part).collect()
+}
+
+/// One part's run of reserved, uninitialised metadata slots. Rows are written from the
+/// front; when it is dropped, every slot left (lines that were dropped or blank) gets
+/// `FlowMeta::default()`. So once a part is done all its slots hold a value, which is what
+/// lets `parse_chunk` mark them as the vector's. Written in place by the parse threads, the
+/// 96 bytes a row are faulted in on every core, not zeroed first on one.
+struct MetaSlots<'a> {
+    slots: &'a mut [MaybeUninit<FlowMeta>],
+    filled: usize,
+}
+
+impl MetaSlots<'_> {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn push(&mut self, meta: FlowMeta) {
+        self.slots[self.filled].write(meta);
+        self.filled += 1;
+    }
+}
+
+impl Drop for MetaSlots<'_> {
+    fn drop(&mut self) {
+        for slot in &mut self.slots[self.filled..] {
+            slot.write(FlowMeta::default());
+        }
+    }
+}
+
 /// Splits `chunk` into at most `n` ranges of whole lines.
 fn split_at_lines(chunk: &[u8], n: usize) -> Vec<Range<usize>> {
     let mut parts = Vec::with_capacity(n);
@@ -616,7 +662,7 @@ fn split_at_lines(chunk: &[u8], n: usize) -> Vec<Range<usize>> {
 
 /// Parses every line of `bytes` (the first is line `first_line`) into `features` and `meta`,
 /// one slot per line; kept rows fill the slots from the front.
-fn parse_part(bytes: &[u8], first_line: u64, layout: &LineLayout, features: &mut [f32], meta: &mut [FlowMeta]) -> ParsedPart {
+fn parse_part(bytes: &[u8], first_line: u64, layout: &LineLayout, features: &mut [f32], mut meta: MetaSlots) -> ParsedPart {
     let mut part = ParsedPart {
         rows: 0,
         label_ids: Vec::with_capacity(meta.len()),
@@ -674,7 +720,7 @@ fn parse_part(bytes: &[u8], first_line: u64, layout: &LineLayout, features: &mut
             };
             part.label_ids.push(id);
         }
-        meta[part.rows] = row.meta;
+        meta.push(row.meta);
         part.rows += 1;
     }
     part
