@@ -350,7 +350,7 @@ const MIN_PARALLEL_BYTES: usize = 1 << 20;
 /// Parts a chunk is cut into per parse thread. The threads take parts as they get free, so a
 /// core that is also running the reader thread (or anything else) simply parses fewer; with
 /// one part per thread, the whole chunk waited for the slowest.
-const PARTS_PER_THREAD: usize = 4;
+const PARTS_PER_THREAD: usize = 8;
 
 /// What one thread reports about the slice of a chunk it parsed. Its rows were written in
 /// place, at the front of the output slots it was given.
