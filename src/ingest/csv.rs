@@ -188,17 +188,19 @@ fn read_chunks(
     // The cores wait for the first chunk; every later one is read while they parse the one
     // before. So the first is small and the sizes double up to `chunk_bytes`: each read
     // (into a fresh buffer, at first) then takes no longer than the parse it overlaps.
+    // Buffers are allocated at full size (zeroed lazily by the kernel) and filled only as
+    // far as the read goes, so the short first reads cost no extra buffers.
     let mut size = (chunk_bytes / 16).max(1 << 16);
     loop {
         let want = size.max(carry.len() * 2); // twice a line longer than a chunk
-        let mut buf = empty.try_recv().unwrap_or_else(|_| vec![0u8; want]);
+        let mut buf = empty.try_recv().unwrap_or_else(|_| vec![0u8; chunk_bytes.max(want)]);
         if buf.len() < want {
             buf.resize(want, 0);
         }
         size = (size * 2).min(chunk_bytes);
         buf[..carry.len()].copy_from_slice(&carry);
         let mut filled = carry.len();
-        let got = match read_full(&mut reader, &mut buf[filled..]) {
+        let got = match read_full(&mut reader, &mut buf[filled..want]) {
             Ok(n) => n,
             Err(e) => {
                 let _ = full.send(Err(e));
@@ -206,7 +208,7 @@ fn read_chunks(
             }
         };
         filled += got;
-        let eof = filled < buf.len();
+        let eof = filled < want;
         let cut = if eof { filled } else { memchr::memrchr(b'\n', &buf[..filled]).map_or(filled, |p| p + 1) };
         carry.clear();
         carry.extend_from_slice(&buf[cut..filled]);
