@@ -594,20 +594,24 @@ fn parse_parts(
         line += *n as u64;
     }
     let jobs = Mutex::new(jobs.into_iter().enumerate());
+    // The lock is held only to take a job, not while it runs.
     let next_job = || jobs.lock().unwrap_or_else(PoisonError::into_inner).next();
+    let work = || {
+        let mut done = Vec::new();
+        while let Some((i, (part, start, f, m))) = next_job() {
+            done.push((i, parse_part(part, start, layout, f, m)));
+        }
+        done
+    };
+    // This thread is one of the workers: one spawn fewer per chunk, and no thread that sits
+    // waiting for the others.
     let mut done: Vec<(usize, ParsedPart)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..chunk.threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    while let Some((i, (part, start, f, m))) = next_job() {
-                        done.push((i, parse_part(part, start, layout, f, m)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        let helpers: Vec<_> = (1..chunk.threads).map(|_| scope.spawn(work)).collect();
+        let mut done = work();
+        for helper in helpers {
+            done.extend(helper.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        done
     });
     done.sort_unstable_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, part)| part).collect()
