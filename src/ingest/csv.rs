@@ -742,6 +742,27 @@ struct Row<'l, 'o> {
     label: Option<&'l [u8]>,
 }
 
+impl Row<'_, '_> {
+    /// The value policy applied to feature `f`'s value `v`, its counts noted.
+    fn apply_policy(&mut self, f: usize, v: Option<f32>) -> f32 {
+        if let Some(v) = as_is(v) {
+            return v;
+        }
+        let mut counts = ColumnCounts::default();
+        let cleaned = clean_value(v, f, &mut counts);
+        self.repaired.push((f, counts));
+        cleaned
+    }
+}
+
+/// A numeric cell as parsed.
+enum Cell {
+    /// An unsigned plain decimal: finite and not negative, which the value policy keeps.
+    Plain(f32),
+    /// Anything else (a sign, an empty cell, NaN, an infinity, an exponent), for the policy.
+    Other(Option<f32>),
+}
+
 /// Splits one line at commas and parses each field as its column says.
 fn parse_line<'l>(line: &'l [u8], actions: &[Action], row: &mut Row<'l, '_>) -> Result<(), LineIssue> {
     let mut col = 0;
@@ -753,15 +774,10 @@ fn parse_line<'l>(line: &'l [u8], actions: &[Action], row: &mut Row<'l, '_>) -> 
         // Numbers are parsed while their end is found; other fields are cut at the next comma.
         let end = match *action {
             Action::Feature(f) => {
-                let (v, end) = numeric_field(line, start, col)?;
-                row.features[f] = match as_is(v) {
-                    Some(v) => v,
-                    None => {
-                        let mut counts = ColumnCounts::default();
-                        let cleaned = clean_value(v, f, &mut counts);
-                        row.repaired.push((f, counts));
-                        cleaned
-                    }
+                let (cell, end) = numeric_field(line, start, col)?;
+                row.features[f] = match cell {
+                    Cell::Plain(v) => v,
+                    Cell::Other(v) => row.apply_policy(f, v),
                 };
                 end
             }
@@ -818,19 +834,19 @@ const POW10_NEG_F64: [f64; 20] = [
 /// comma (or line end) after it. Plain decimals are computed here; exponents, NaN, Infinity
 /// and anything else go to fast-float.
 #[inline]
-fn numeric_field(line: &[u8], start: usize, col: usize) -> Result<(Option<f32>, usize), LineIssue> {
-    if let Some((v, end)) = plain_decimal(line, start) {
-        return Ok((Some(v), end));
+fn numeric_field(line: &[u8], start: usize, col: usize) -> Result<(Cell, usize), LineIssue> {
+    if let Some((v, negative, end)) = plain_decimal(line, start) {
+        return Ok((if negative { Cell::Other(Some(-v)) } else { Cell::Plain(v) }, end));
     }
     let end = field_end(line, start);
-    Ok((number(trim(&line[start..end]), col)?, end))
+    Ok((Cell::Other(number(trim(&line[start..end]), col)?), end))
 }
 
 /// A field of at most 19 digits with an optional leading minus and at most one decimal
-/// point, ending at a comma or the line end: its value and the index of its end; `None` for
-/// anything else.
+/// point, ending at a comma or the line end: its magnitude, whether it had the minus, and
+/// the index of its end; `None` for anything else.
 #[inline]
-fn plain_decimal(line: &[u8], start: usize) -> Option<(f32, usize)> {
+fn plain_decimal(line: &[u8], start: usize) -> Option<(f32, bool, usize)> {
     let negative = line.get(start) == Some(&b'-');
     let mut i = start + usize::from(negative);
     let (mut mantissa, digits) = digit_run(line, &mut i, 0);
@@ -843,8 +859,7 @@ fn plain_decimal(line: &[u8], start: usize) -> Option<(f32, usize)> {
     if !at_end || digits + fraction == 0 || digits + fraction > 19 {
         return None;
     }
-    let v = decimal_f32(mantissa, fraction)?;
-    Some((if negative { -v } else { v }, i))
+    Some((decimal_f32(mantissa, fraction)?, negative, i))
 }
 
 /// `mantissa / 10^fraction` as f32 (`mantissa` below 10^19), or `None` where only a full
