@@ -5,22 +5,23 @@
 //! pandas.read_csv (4.4 s), because the file is 91 wide columns of mostly numbers it must
 //! first materialise as columns. CICFlowMeter output never quotes a field and never breaks
 //! a record over lines, so a line splitter that parses each numeric field straight into the
-//! row-major f32 matrix (fast-float for decimals, an integer fast path), on every core, does
-//! the whole job several times faster (figures in README). polars still writes every CSV and
-//! Parquet output.
+//! row-major f32 matrix (plain decimals on a fast path, fast-float for the rest), on every
+//! core, does the whole job several times faster (figures in README). polars still writes
+//! every CSV and Parquet output.
 //!
-//! The file is cut into chunks of whole lines (`ReadOptions::chunk_bytes`); each chunk is
-//! split at line boundaries across the cores and turned into rows before the next is read, so
-//! a file of several GB needs memory for its output plus one chunk. Every row keeps its exact
-//! line number, which error messages and the flow metadata need.
+//! The file is cut into chunks of whole lines (`ReadOptions::chunk_bytes`), read by a reader
+//! thread while the cores parse the chunk before, so a file of several GB needs memory for
+//! its output plus three chunks. Each chunk is cut at line boundaries into parts that the
+//! cores take in turn, each writing its rows straight into the output. Every row keeps its
+//! exact line number, which error messages and the flow metadata need.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek};
+use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
 use std::path::Path;
-use std::mem::MaybeUninit;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use super::dialect::{self, Dialect};
@@ -121,7 +122,8 @@ pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestErro
     let mut state = FileState::new(path, opts, plan_columns(path, dialect, header)?, body_bytes);
 
     // A reader thread fills the next chunk, and finds its lines, while the cores parse this
-    // one; two buffers circulate between them, so memory stays at two chunks.
+    // one; three buffers circulate (parsed, queued, being read), so memory stays at three
+    // chunks.
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<std::io::Result<Chunk>>(1);
     let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let chunk_bytes = opts.chunk_bytes.max(1 << 16);
@@ -865,11 +867,12 @@ fn plain_decimal(line: &[u8], start: usize) -> Option<(f32, bool, usize)> {
 /// `mantissa / 10^fraction` as f32 (`mantissa` below 10^19), or `None` where only a full
 /// parser rounds it right. Integers (most cells) are rounded once.
 ///
-/// A decimal is first multiplied by 10^-fraction (a division is among the slowest
-/// instructions; on these rows it was an eighth of the parse). That product is within 3
-/// f64 ulps of the true quotient, as is what each exact path below computes, so all round
-/// to the same f32 unless the product lies within a few ulps of a midpoint between two
-/// f32 values: only then are the exact paths taken.
+/// A decimal is multiplied by the f64 nearest 10^-fraction rather than divided (a division
+/// is among the slowest instructions, and was an eighth of the parse). The product is within
+/// 3 f64 ulps of the true quotient, and so is every value the exact paths below round to f32
+/// (the quotient itself, or its nearest f64). Unless the product lies within 8 ulps of a
+/// midpoint between two f32 values, all of them round to the same f32; only there are the
+/// exact paths taken.
 #[inline]
 fn decimal_f32(mantissa: u64, fraction: usize) -> Option<f32> {
     if fraction == 0 {
