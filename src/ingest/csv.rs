@@ -458,26 +458,34 @@ impl<'a> FileState<'a> {
         }
         self.meta.truncate(write);
         for part in &parsed {
-            self.record_issues(part)?;
             for (sum, c) in self.counts.iter_mut().zip(&part.counts) {
                 sum.add(c);
             }
         }
-        self.apply_labels(&parsed, base)?;
+        self.apply_policies(&parsed, base)?;
         Ok(total as u64)
     }
 
-    /// Applies the label policy to the rows just parsed (from row `base`); unknown labels
-    /// drop rows under --lenient.
-    fn apply_labels(&mut self, parsed: &[ParsedPart], base: usize) -> Result<(), IngestError> {
+    /// Applies to the lines just parsed (rows from `base`), in line order, the policies for
+    /// bad lines (a cell that is no number, a wrong field count) and for labels (unknown ones
+    /// drop rows under --lenient). In line order, so strict mode stops at the first problem
+    /// of the file and the report keeps the first examples, whatever the chunk size.
+    fn apply_policies(&mut self, parsed: &[ParsedPart], base: usize) -> Result<(), IngestError> {
         let mut keep = Vec::with_capacity(self.meta.len() - base);
         let mut row = base;
         for part in parsed {
             let resolved: Vec<Option<FlowLabel>> = part.labels.iter().map(|raw| self.resolve_label(raw)).collect();
+            let mut issues = part.issues.iter().peekable();
             for r in 0..part.rows {
                 let line = self.meta[row].line;
+                while let Some((at, issue)) = issues.next_if(|(at, _)| *at < line) {
+                    self.record_issue(*at, issue)?;
+                }
                 keep.push(self.keep_label(part, &resolved, r, line)?);
                 row += 1;
+            }
+            for (at, issue) in issues {
+                self.record_issue(*at, issue)?;
             }
         }
         if keep.contains(&false) {
@@ -504,17 +512,16 @@ impl<'a> FileState<'a> {
         }
     }
 
-    fn record_issues(&mut self, part: &ParsedPart) -> Result<(), IngestError> {
-        for (line, issue) in &part.issues {
-            if !self.opts.lenient {
-                return Err(self.issue_error(*line, issue));
-            }
-            let (column, reason) = match issue {
-                LineIssue::NotNumeric { column, value } => (self.plan.header[*column].clone(), format!("'{value}' is not a number")),
-                LineIssue::FieldCount { found } => (String::new(), format!("{found} fields, header has {}", self.plan.header.len())),
-            };
-            self.report.record_dropped(DroppedRow { line: *line, column, reason });
+    /// A bad line: an error (strict), or a dropped row in the report (lenient).
+    fn record_issue(&mut self, line: u64, issue: &LineIssue) -> Result<(), IngestError> {
+        if !self.opts.lenient {
+            return Err(self.issue_error(line, issue));
         }
+        let (column, reason) = match issue {
+            LineIssue::NotNumeric { column, value } => (self.plan.header[*column].clone(), format!("'{value}' is not a number")),
+            LineIssue::FieldCount { found } => (String::new(), format!("{found} fields, header has {}", self.plan.header.len())),
+        };
+        self.report.record_dropped(DroppedRow { line, column, reason });
         Ok(())
     }
 

@@ -401,6 +401,38 @@ fn unknown_labels_are_errors_or_dropped() {
 }
 
 #[test]
+fn problems_are_met_in_line_order_whatever_the_chunk_size() {
+    // Unknown labels and cells that are no number, mixed, near the start and past the first
+    // 64 KiB: strict mode stops at the first of them, and --lenient lists them in line
+    // order, read in one chunk or several.
+    let dir = tempfile::tempdir().unwrap();
+    let (header, mut rows) = real_lines(TRAFFIC, 299);
+    let col = header.split(',').position(|c| c.trim() == "Flow IAT Max").unwrap();
+    let bad_cell = |row: &str| {
+        let mut cells: Vec<&str> = row.split(',').collect();
+        cells[col] = "12ab";
+        cells.join(",")
+    };
+    for line in [3, 7, 260] {
+        rows[line - 2] = rows[line - 2].replace("BENIGN", "Mystery");
+    }
+    for line in [5, 250] {
+        rows[line - 2] = bad_cell(&rows[line - 2]);
+    }
+    let text = std::iter::once(header).chain(rows).collect::<Vec<_>>().join("\n") + "\n";
+    assert!(text.len() > 1 << 17, "several chunks of 64 KiB");
+    let path = write(&dir, "problems.csv", text);
+    for chunk_bytes in [ReadOptions::default().chunk_bytes, 1 << 16] {
+        let err = read_file(&path, &ReadOptions { chunk_bytes, ..strict() }).unwrap_err();
+        assert!(matches!(err, IngestError::UnknownLabel { line: 3, .. }), "{err}");
+        let t = read_file(&path, &ReadOptions { chunk_bytes, ..lenient() }).unwrap();
+        let lines: Vec<u64> = t.sources[0].report.dropped_examples.iter().map(|d| d.line).collect();
+        assert_eq!(lines, vec![3, 5, 7, 250, 260], "chunks of {chunk_bytes} bytes");
+        assert_eq!(t.len(), 294);
+    }
+}
+
+#[test]
 fn globs_and_folders_expand_in_order() {
     let pattern = shared("cicids2017-improved/Web_Attack*.csv");
     let t = read_flows(&[pattern], &strict()).unwrap();
