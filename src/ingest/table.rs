@@ -111,6 +111,11 @@ impl FlowTable {
     /// Appends another table (e.g. the next file of a folder). Labels survive only when both
     /// sides have them.
     pub fn append(&mut self, mut other: FlowTable) {
+        if self.meta.is_empty() && self.sources.is_empty() {
+            // The first file: take its table whole instead of copying hundreds of MB.
+            *self = other;
+            return;
+        }
         let offset = self.sources.len() as u32;
         for m in &mut other.meta {
             m.source += offset;

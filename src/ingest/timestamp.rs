@@ -12,7 +12,37 @@
 
 /// Microseconds since 1970-01-01 00:00 of the written (zone-less) time, or `None`.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let mut c = Scanner { b: s.trim().as_bytes(), i: 0 };
+    let b = s.trim().as_bytes();
+    iso_micros(b).or_else(|| scan(b))
+}
+
+/// [`parse_timestamp`] of a cell's bytes: the fixed layout needs no UTF-8 check first.
+pub fn parse_timestamp_bytes(b: &[u8]) -> Option<i64> {
+    iso_micros(b).or_else(|| std::str::from_utf8(b).ok().and_then(parse_timestamp))
+}
+
+/// `2017-07-06 18:33:31.417420`, the layout of every row of the corrected release, read at
+/// fixed positions: a million rows spent half their timestamp time in the general scan's
+/// per-digit-group calls.
+fn iso_micros(b: &[u8]) -> Option<i64> {
+    let b: &[u8; 26] = b.try_into().ok()?;
+    let separators = [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':'), (19, b'.')];
+    if separators.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    let num = |digits: &[u8]| {
+        digits.iter().try_fold(0i64, |acc, &d| d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0')))
+    };
+    civil_micros(
+        (num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?),
+        (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?),
+        num(&b[20..26])?,
+    )
+}
+
+/// Any of the layouts, scanned field by field.
+fn scan(b: &[u8]) -> Option<i64> {
+    let mut c = Scanner { b, i: 0 };
     let first = c.digits(4)?;
     let (y, m, d) = match c.next()? {
         b'-' => {
@@ -27,9 +57,6 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
     c.expect(b' ')?;
     let mut hour = c.digits(2)?;
     c.expect(b':')?;
@@ -57,7 +84,12 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         b"AM" | b"PM" => {}
         _ => return None,
     }
-    if hour > 23 || minute > 59 || sec > 60 {
+    civil_micros((y, m, d), (hour, minute, sec), micros)
+}
+
+/// A checked date and time of day as microseconds since the epoch.
+fn civil_micros((y, m, d): (i64, i64, i64), (hour, minute, sec): (i64, i64, i64), micros: i64) -> Option<i64> {
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hour > 23 || minute > 59 || sec > 60 {
         return None;
     }
     let days = days_from_civil(y, m, d);

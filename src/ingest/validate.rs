@@ -115,17 +115,23 @@ impl ValidationReport {
     }
 }
 
+/// A value the policy leaves as it is (finite, not negative); `None` where it applies.
+#[inline]
+pub fn as_is(value: Option<f32>) -> Option<f32> {
+    value.filter(|v| *v >= 0.0 && v.is_finite())
+}
+
 /// Applies the value policy to one feature value of feature `col`, counting what it did.
 /// `None` is an empty cell.
 #[inline]
 pub fn clean_value(value: Option<f32>, col: usize, counts: &mut ColumnCounts) -> f32 {
+    if let Some(v) = as_is(value) {
+        return v;
+    }
     let Some(v) = value else {
         counts.empty += 1;
         return 0.0;
     };
-    if v >= 0.0 && v.is_finite() {
-        return v;
-    }
     if v.is_nan() {
         counts.nan += 1;
         return 0.0;

@@ -237,6 +237,62 @@ fn text_in_a_numeric_column_names_file_line_and_column() {
     assert_eq!(t.meta().iter().map(|m| m.line).collect::<Vec<_>>(), vec![2, 4, 5]);
 }
 
+/// Feature cells of every shape CICFlowMeter writes: integers, short and 17-digit decimals,
+/// mantissas past 2^53, values next to a midpoint between two f32s.
+fn numeric_cells() -> Vec<String> {
+    let mut cells: Vec<String> = [
+        "0", "7", "35.0", "0.0", "5.", ".5", "16777217", "16777217.0", "9007199254740993",
+        "1234567890123456789", "314.1111111111111", "702040.8163265307", "0.5665494475859612",
+        "85.33333333333331", "16326.530612244898", "0.30000000000000004", "1e5", "2.5E-3",
+    ]
+    .map(str::to_string)
+    .into();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..3000 {
+        let digits = 1 + (next() % 19) as usize;
+        let text = format!("{:0digits$}", next() % 10u64.pow(digits as u32));
+        let point = (next() % (digits as u64 + 1)) as usize;
+        cells.push(format!("{}.{}", &text[..point], &text[point..]).trim_end_matches('.').to_string());
+    }
+    for _ in 0..1000 {
+        let v = f32::from_bits(0x3f80_0000 + (next() % 0x0b00_0000) as u32);
+        let midpoint = (f64::from(v) + f64::from(f32::from_bits(v.to_bits() + 1))) / 2.0;
+        for step in [-1i64, 0, 1] {
+            cells.push(format!("{}", f64::from_bits(midpoint.to_bits().wrapping_add_signed(step))));
+        }
+    }
+    cells
+}
+
+#[test]
+fn numbers_of_every_shape_read_as_the_nearest_f32() {
+    let (header, rows) = real_lines(IMPROVED_DDOS, 1);
+    let col = header.split(',').position(|c| c == "Flow IAT Max").unwrap();
+    let cells = numeric_cells();
+    let mut text = header + "\n";
+    for cell in &cells {
+        let mut fields: Vec<&str> = rows[0].split(',').collect();
+        fields[col] = cell;
+        text += &(fields.join(",") + "\n");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = read_file(&write(&dir, "numbers.csv", text), &strict()).unwrap();
+    assert_eq!(t.len(), cells.len());
+    for (row, cell) in cells.iter().enumerate() {
+        let got = value(&t, row, FeatureId::FlowIatMax);
+        // The nearest f32; a 17-digit decimal may round through f64 first (one f32 ulp).
+        let nearest: f32 = cell.parse().unwrap();
+        let via_f64 = cell.parse::<f64>().unwrap() as f32;
+        assert!(got == nearest || got == via_f64, "{cell:?} read as {got}, nearest is {nearest}");
+    }
+}
+
 #[test]
 fn nan_infinity_and_empty_cells_follow_the_policy_and_are_counted() {
     let dir = tempfile::tempdir().unwrap();
@@ -342,6 +398,38 @@ fn unknown_labels_are_errors_or_dropped() {
     let err = read_file(&path, &strict()).unwrap_err();
     assert!(matches!(err, IngestError::UnknownLabel { line: 3, .. }), "{err}");
     assert_eq!(read_file(&path, &lenient()).unwrap().len(), 2);
+}
+
+#[test]
+fn problems_are_met_in_line_order_whatever_the_chunk_size() {
+    // Unknown labels and cells that are no number, mixed, near the start and past the first
+    // 64 KiB: strict mode stops at the first of them, and --lenient lists them in line
+    // order, read in one chunk or several.
+    let dir = tempfile::tempdir().unwrap();
+    let (header, mut rows) = real_lines(TRAFFIC, 299);
+    let col = header.split(',').position(|c| c.trim() == "Flow IAT Max").unwrap();
+    let bad_cell = |row: &str| {
+        let mut cells: Vec<&str> = row.split(',').collect();
+        cells[col] = "12ab";
+        cells.join(",")
+    };
+    for line in [3, 7, 260] {
+        rows[line - 2] = rows[line - 2].replace("BENIGN", "Mystery");
+    }
+    for line in [5, 250] {
+        rows[line - 2] = bad_cell(&rows[line - 2]);
+    }
+    let text = std::iter::once(header).chain(rows).collect::<Vec<_>>().join("\n") + "\n";
+    assert!(text.len() > 1 << 17, "several chunks of 64 KiB");
+    let path = write(&dir, "problems.csv", text);
+    for chunk_bytes in [ReadOptions::default().chunk_bytes, 1 << 16] {
+        let err = read_file(&path, &ReadOptions { chunk_bytes, ..strict() }).unwrap_err();
+        assert!(matches!(err, IngestError::UnknownLabel { line: 3, .. }), "{err}");
+        let t = read_file(&path, &ReadOptions { chunk_bytes, ..lenient() }).unwrap();
+        let lines: Vec<u64> = t.sources[0].report.dropped_examples.iter().map(|d| d.line).collect();
+        assert_eq!(lines, vec![3, 5, 7, 250, 260], "chunks of {chunk_bytes} bytes");
+        assert_eq!(t.len(), 294);
+    }
 }
 
 #[test]
