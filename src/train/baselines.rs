@@ -19,35 +19,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::features::N_FEATURES;
 
-/// Row-major preprocessed features as f64, the element type every learner crate takes.
+/// Preprocessed features as an `N×72` f64 array, the element type every learner crate takes.
 #[derive(Debug, Clone)]
 pub struct FeatureMatrix {
-    rows: usize,
-    values: Vec<f64>,
+    values: Array2<f64>,
 }
 
 impl FeatureMatrix {
     /// From row-major f32 rows of 72 features.
     pub fn from_rows(x: &[f32]) -> Self {
-        Self { rows: x.len() / N_FEATURES, values: x.iter().map(|&v| v as f64).collect() }
+        let rows = x.len() / N_FEATURES;
+        Self { values: Array2::from_shape_fn((rows, N_FEATURES), |(r, c)| x[r * N_FEATURES + c] as f64) }
     }
 
     pub fn rows(&self) -> usize {
-        self.rows
+        self.values.nrows()
     }
 
-    fn array(&self) -> Array2<f64> {
-        Array2::from_shape_vec((self.rows, N_FEATURES), self.values.clone()).expect("rows × 72 values")
+    fn row_major(&self) -> Vec<f64> {
+        self.values.iter().copied().collect()
     }
 
+    /// perpetual's `Matrix` is column-major: iterate the transposed view.
     fn column_major(&self) -> Vec<f64> {
-        let mut out = vec![0.0; self.values.len()];
-        for (r, row) in self.values.chunks_exact(N_FEATURES).enumerate() {
-            for (c, &v) in row.iter().enumerate() {
-                out[c * self.rows + r] = v;
-            }
-        }
-        out
+        self.values.t().iter().copied().collect()
     }
 }
 
@@ -112,7 +107,7 @@ struct LinfaLogistic(linfa_logistic::FittedLogisticRegression<f64, bool>);
 
 impl Detector for LinfaLogistic {
     fn scores(&self, x: &FeatureMatrix) -> Result<Vec<f32>, String> {
-        let p = self.0.predict_probabilities(&x.array());
+        let p = self.0.predict_probabilities(&x.values);
         // The crate picks which label is "positive"; turn it into P(attack).
         let attack_is_positive = self.0.labels().pos.class;
         Ok(p.iter().map(|&p| if attack_is_positive { p as f32 } else { 1.0 - p as f32 }).collect())
@@ -120,7 +115,7 @@ impl Detector for LinfaLogistic {
 }
 
 fn linfa_logistic(x: &FeatureMatrix, attack: &[bool]) -> Result<Box<dyn Detector>, linfa_logistic::error::Error> {
-    let data = linfa::Dataset::new(x.array(), Array1::from_vec(attack.to_vec()));
+    let data = linfa::Dataset::new(x.values.clone(), Array1::from_vec(attack.to_vec()));
     let model = linfa_logistic::LogisticRegression::default().max_iterations(200).fit(&data)?;
     Ok(Box::new(LinfaLogistic(model)))
 }
@@ -150,7 +145,7 @@ fn perpetual_boosting(x: &FeatureMatrix, attack: &[bool], seed: u64) -> Result<B
 type ScMatrix = smartcore::linalg::basic::matrix::DenseMatrix<f64>;
 
 fn smartcore_data(x: &FeatureMatrix, attack: &[bool]) -> Result<(ScMatrix, Vec<u32>), smartcore::error::Failed> {
-    let m = ScMatrix::new(x.rows(), N_FEATURES, x.values.clone(), false)?;
+    let m = ScMatrix::new(x.rows(), N_FEATURES, x.row_major(), false)?;
     Ok((m, attack.iter().map(|&a| a as u32).collect()))
 }
 
@@ -158,7 +153,7 @@ struct SmartcoreModel(Box<dyn Fn(&ScMatrix) -> Result<Vec<u32>, smartcore::error
 
 impl Detector for SmartcoreModel {
     fn scores(&self, x: &FeatureMatrix) -> Result<Vec<f32>, String> {
-        let m = ScMatrix::new(x.rows(), N_FEATURES, x.values.clone(), false).map_err(|e| e.to_string())?;
+        let m = ScMatrix::new(x.rows(), N_FEATURES, x.row_major(), false).map_err(|e| e.to_string())?;
         let labels = (self.0)(&m).map_err(|e| e.to_string())?;
         Ok(labels.into_iter().map(|c| c as f32).collect())
     }
