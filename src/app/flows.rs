@@ -198,7 +198,7 @@ impl FlowsView {
                 .selected_text(self.query.family.map_or("all families", |f| f.name()))
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.query.family, None, "all families");
-                    for f in AttackFamily::ALL {
+                    for f in AttackFamily::CLASSES {
                         ui.selectable_value(&mut self.query.family, Some(f), f.name());
                     }
                 })

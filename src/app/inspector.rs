@@ -184,7 +184,7 @@ impl InspectorView {
         }
         ui.separator();
         ui.strong("Probability per family");
-        for f in AttackFamily::ALL {
+        for f in AttackFamily::CLASSES {
             let color = if f == AttackFamily::Benign { style::BENIGN } else { style::ATTACK };
             bar(ui, f.name(), now.family_probs[f.index()], color);
         }

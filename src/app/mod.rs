@@ -187,6 +187,11 @@ impl NetVigilApp {
                     ui.label(format!("model {} (NetVigil {})", m.name, m.version));
                     ui.separator();
                     ui.label(&m.backend);
+                    ui.separator();
+                    // Which flow semantics the model serves, and a warning when the open file
+                    // has others.
+                    let input = self.state.flows.as_ref().map(|f| f.table.semantics()).unwrap_or_default();
+                    ui.label(m.manifest.semantics_note(&input));
                 }
                 None => {
                     ui.label(if self.state.model_job.is_some() { "loading model..." } else { "no model" });

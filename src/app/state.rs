@@ -30,6 +30,8 @@ pub struct ActiveModel {
     /// "CPU (ndarray)" or the GPU adapter's name.
     pub backend: String,
     pub version: String,
+    /// Provenance, including the flow semantics it was trained on.
+    pub manifest: crate::model::Manifest,
 }
 
 /// One flow opened in the inspector: a row of the table, or a flow from elsewhere (an example,
@@ -257,6 +259,7 @@ fn load_model(name: String, dir: PathBuf) -> Result<ActiveModel, String> {
         preprocessor: bundle.preprocessor.clone(),
         backend: selected.description.clone(),
         version: bundle.manifest.netvigil_version.clone(),
+        manifest: bundle.manifest.clone(),
     })
 }
 

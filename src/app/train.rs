@@ -196,7 +196,7 @@ impl TrainView {
                 egui::ComboBox::from_id_salt("left-out")
                     .selected_text(self.left_out.name())
                     .show_ui(ui, |ui| {
-                        for f in AttackFamily::ALL.into_iter().filter(|f| f.is_attack()) {
+                        for f in AttackFamily::CLASSES.into_iter().filter(|f| f.is_attack()) {
                             ui.selectable_value(&mut self.left_out, f, f.name());
                         }
                     })

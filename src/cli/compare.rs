@@ -81,6 +81,7 @@ fn config(args: &CompareArgs) -> anyhow::Result<CompareConfig> {
     if let Some(e) = args.epochs {
         training.epochs = e.max(1);
     }
+    args.split.apply(&mut training)?;
     let mut anomaly = AnomalyConfig::new().with_target_fpr(args.target_fpr).with_seed(args.seed);
     if let Some(e) = args.autoencoder_epochs {
         anomaly.epochs = e.max(1);

@@ -2,12 +2,15 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 
 use super::InputArgs;
 use crate::ingest::read_flows;
 use crate::model::inference::{DeviceChoice, Scorer};
+use crate::ingest::label::AttackFamily;
 use crate::train::Metrics;
+use crate::train::metrics::SourceMetrics;
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
@@ -21,21 +24,38 @@ pub struct EvaluateArgs {
     pub json: bool,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
+    /// Treat every flow as this label (a family name, `benign`, or `attack`): for captures
+    /// and unlabelled files whose nature is known, e.g. a capture of one attack tool.
+    #[arg(long, value_name = "LABEL")]
+    pub label: Option<String>,
 }
 
 pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
-    let (scorer, _bundle, selected) = Scorer::load(&args.model, args.device)?;
+    let (scorer, bundle, selected) = Scorer::load(&args.model, args.device)?;
     let table = read_flows(&args.input.inputs, &args.input.read_options())?;
-    let Some(truth) = table.families() else {
-        anyhow::bail!("evaluate needs labelled flows: these files have no Label column (use `predict`)");
+    let truth = match &args.label {
+        Some(label) => {
+            let family = AttackFamily::from_label(label)
+                .with_context(|| format!("--label '{label}' is not a label NetVigil knows (a family name, benign or attack)"))?;
+            vec![family; table.len()]
+        }
+        None => table.families().context(
+            "evaluate needs labelled flows: these files have no Label column (use `predict`, or `--label` when the nature of the traffic is known)",
+        )?,
     };
     let verdicts = scorer.score_table(&table);
     let metrics = Metrics::compute(&verdicts, &truth);
+    let unfamiliar: Vec<bool> = verdicts.iter().map(|v| v.unfamiliar).collect();
+    let rows: Vec<usize> = (0..table.len()).collect();
+    let flagged: Vec<bool> = verdicts.iter().map(|v| v.is_attack()).collect();
+    let by_source = SourceMetrics::by_source(&table, &rows, &flagged, &truth, &unfamiliar);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&metrics)?);
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "metrics": metrics, "by_source": by_source }))?);
     } else {
         eprintln!("{} flows scored on {}", verdicts.len(), selected.description);
+        eprintln!("model {}: {}", args.model.display(), bundle.manifest.semantics_note(&table.semantics()));
         print!("{}", metrics.to_text());
+        println!("\nby source:\n{}", SourceMetrics::table(&by_source));
     }
     Ok(())
 }

@@ -28,8 +28,9 @@ pub struct PredictArgs {
 
 pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     OutputFormat::from_path(&args.output)?;
-    let (scorer, _bundle, selected) = Scorer::load(&args.model, args.device)?;
+    let (scorer, bundle, selected) = Scorer::load(&args.model, args.device)?;
     let table = read_flows(&args.input.inputs, &args.input.read_options())?;
+    eprintln!("model {}: {}", args.model.display(), bundle.manifest.semantics_note(&table.semantics()));
     let mut store = Store::open(data_dir)?;
     let input = table.sources.iter().map(|s| s.path.display().to_string()).collect::<Vec<_>>().join("\n");
     let model_name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -43,13 +44,15 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     let results = store.save_results(&mut df)?;
     store.finish_batch(batch, &summarise(&verdicts, Some(results), seconds))?;
     let attacks = verdicts.iter().filter(|v| v.is_attack()).count();
+    let unfamiliar = verdicts.iter().filter(|v| v.unfamiliar).count();
     eprintln!(
-        "scored {} flows on {} in {:.2} s ({:.0} flows/s): {} flagged as attacks; wrote {}",
+        "scored {} flows on {} in {:.2} s ({:.0} flows/s): {} flagged as attacks, {} unfamiliar; wrote {}",
         verdicts.len(),
         selected.description,
         seconds,
         verdicts.len() as f64 / seconds.max(1e-9),
         attacks,
+        unfamiliar,
         args.output.display()
     );
     Ok(())

@@ -15,6 +15,7 @@ use crate::model::inference::DeviceChoice;
 use crate::model::{ExpertSet, MoeConfig};
 use crate::store::recorded::{TrainRequest, train_recorded};
 use crate::train::SplitKind;
+use crate::train::metrics::SourceMetrics;
 use crate::train::training::{TrainEvent, TrainingConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,6 +44,14 @@ pub struct SplitArgs {
     /// The attack family kept out of training with `--split family`.
     #[arg(long, value_name = "FAMILY", required_if_eq("split", "family"))]
     pub holdout: Option<String>,
+    /// A file (path suffix, e.g. `unb-live/2017-12-15_online.csv`) whose rows are all test
+    /// rows: a day or network never seen in training. Repeatable.
+    #[arg(long = "test-file", value_name = "FILE")]
+    pub test_files: Vec<String>,
+    /// Features or feature groups the models do not see (init-window, header-length,
+    /// active-idle, rates, flags, subflow, or a feature name). Repeatable.
+    #[arg(long = "mask-features", value_name = "NAME")]
+    pub mask_features: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +65,9 @@ pub struct TrainArgs {
     pub epochs: Option<usize>,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Extra loss weight of benign flows (fewer false alarms, at some cost in recall).
+    #[arg(long)]
+    pub benign_weight: Option<f64>,
     /// Which experts: the mixture, or one alone (ablation).
     #[arg(long, value_enum, default_value = "moe")]
     pub experts: ExpertsArg,
@@ -86,6 +98,14 @@ impl SplitArgs {
     pub fn kind(&self) -> anyhow::Result<SplitKind> {
         split_kind(self)
     }
+
+    /// Puts the held-out files and masked features into a training configuration.
+    pub fn apply(&self, training: &mut TrainingConfig) -> anyhow::Result<()> {
+        crate::features::resolve_features(&self.mask_features).map_err(|e| anyhow::anyhow!("--mask-features: {e}"))?;
+        training.test_files = self.test_files.clone();
+        training.masked_features = self.mask_features.clone();
+        Ok(())
+    }
 }
 
 fn split_kind(args: &SplitArgs) -> anyhow::Result<SplitKind> {
@@ -97,7 +117,7 @@ fn split_kind(args: &SplitArgs) -> anyhow::Result<SplitKind> {
             let family = AttackFamily::from_name(name)
                 .filter(|f| f.is_attack())
                 .with_context(|| {
-                    let names: Vec<&str> = AttackFamily::ALL[1..].iter().map(|f| f.name()).collect();
+                    let names: Vec<&str> = AttackFamily::CLASSES[1..].iter().map(|f| f.name()).collect();
                     format!("--holdout '{name}' is not an attack family; one of {}", names.join(", "))
                 })?;
             SplitKind::Family(family)
@@ -137,6 +157,13 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
     }
     if let Some(s) = args.seed {
         training.seed = s;
+    }
+    args.split.apply(&mut training)?;
+    if let Some(w) = args.benign_weight {
+        if !(w.is_finite() && w > 0.0) {
+            anyhow::bail!("--benign-weight {w} must be a positive number");
+        }
+        training.benign_weight = w;
     }
     let name = match &args.name {
         Some(n) => n.clone(),
@@ -186,6 +213,9 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
             report.seconds_per_epoch,
             report.test.to_text()
         );
+        if report.by_source.len() > 1 || !report.test_files.is_empty() {
+            println!("test set by source:\n{}", SourceMetrics::table(&report.by_source));
+        }
     }
     eprintln!("saved {} as model '{}' (run {})", args.output.display(), result.name, result.run_id);
     Ok(())

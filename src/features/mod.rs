@@ -156,3 +156,69 @@ pub fn normalize_column_name(name: &str) -> String {
     out
 }
 
+
+/// Named groups of features that share one origin, so an ablation or a feature treatment can
+/// name a whole group (`--mask-features init-window`). Each group is one suspected dataset
+/// artefact: what differs between CICFlowMeter versions or testbeds more than between benign
+/// and attack traffic.
+pub const FEATURE_GROUPS: &[(&str, &[FeatureId])] = &[
+    // The initiator's and responder's first TCP window: set by the operating system, so it
+    // names the testbed's machines (and nmap's fixed 1024) as much as the attack.
+    ("init-window", &[FeatureId::InitWinBytesFwd, FeatureId::InitWinBytesBwd]),
+    // Header bytes: the 2017 tool counted them with a bug (negative overflows, doubled column).
+    ("header-length", &[FeatureId::FwdHeaderLength, FeatureId::BwdHeaderLength, FeatureId::MinSegSizeFwd]),
+    // Active/idle periods: absolute timestamps in the 2017 tool, relative in the corrected one.
+    (
+        "active-idle",
+        &[
+            FeatureId::ActiveMean,
+            FeatureId::ActiveStd,
+            FeatureId::ActiveMax,
+            FeatureId::ActiveMin,
+            FeatureId::IdleMean,
+            FeatureId::IdleStd,
+            FeatureId::IdleMax,
+            FeatureId::IdleMin,
+        ],
+    ),
+    // Rates divide by the duration: infinite or huge for the short flows the tools differ on.
+    ("rates", &[FeatureId::FlowBytesPerSec, FeatureId::FlowPacketsPerSec, FeatureId::FwdPacketsPerSec, FeatureId::BwdPacketsPerSec]),
+    // Flag counts: the 2017 tool counted PSH/URG per direction only on some packets.
+    (
+        "flags",
+        &[
+            FeatureId::FwdPshFlags,
+            FeatureId::BwdPshFlags,
+            FeatureId::FwdUrgFlags,
+            FeatureId::BwdUrgFlags,
+            FeatureId::FinFlagCount,
+            FeatureId::SynFlagCount,
+            FeatureId::RstFlagCount,
+            FeatureId::PshFlagCount,
+            FeatureId::AckFlagCount,
+            FeatureId::UrgFlagCount,
+            FeatureId::CwrFlagCount,
+            FeatureId::EceFlagCount,
+        ],
+    ),
+    // Subflows: integer division in the 2017 tool.
+    ("subflow", &[FeatureId::SubflowFwdPackets, FeatureId::SubflowFwdBytes, FeatureId::SubflowBwdPackets, FeatureId::SubflowBwdBytes]),
+];
+
+/// Resolves feature names and group names (see [`FEATURE_GROUPS`]) to schema indices.
+pub fn resolve_features(names: &[String]) -> Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for name in names {
+        if let Some((_, ids)) = FEATURE_GROUPS.iter().find(|(g, _)| g.eq_ignore_ascii_case(name.trim())) {
+            out.extend(ids.iter().map(|&id| id as usize));
+        } else if let Some(spec) = feature_by_name(name) {
+            out.push(spec.index());
+        } else {
+            let groups: Vec<&str> = FEATURE_GROUPS.iter().map(|(g, _)| *g).collect();
+            return Err(format!("'{name}' is neither a feature nor a feature group ({})", groups.join(", ")));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}

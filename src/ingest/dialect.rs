@@ -24,7 +24,39 @@ pub enum Dialect {
     Capture,
 }
 
+/// Whose numbers a flow record holds: the 2017 CICFlowMeter's (first FIN ends a flow, RST
+/// ignored, absolute active/idle times) or the corrected tool's. The same column can mean
+/// different things under each, so a model says which it was trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowSemantics {
+    /// The 2017 CICFlowMeter and its later official releases (CICIDS2017 as published).
+    Tool2017,
+    /// The corrected CICFlowMeter (Engelen et al. 2021), and NetVigil's extractor by default.
+    Corrected,
+}
+
+impl FlowSemantics {
+    pub fn description(self) -> &'static str {
+        match self {
+            FlowSemantics::Tool2017 => "2017 CICFlowMeter",
+            FlowSemantics::Corrected => "corrected CICFlowMeter",
+        }
+    }
+}
+
 impl Dialect {
+    /// The semantics of this dialect's numbers. Captures are extracted in the corrected mode
+    /// unless `--compat` says otherwise.
+    pub fn semantics(self) -> FlowSemantics {
+        match self {
+            Dialect::MachineLearningCve | Dialect::TrafficLabelling | Dialect::CicFlowMeterV3 | Dialect::CicFlowMeterV4 => {
+                FlowSemantics::Tool2017
+            }
+            Dialect::Improved2021 | Dialect::Capture => FlowSemantics::Corrected,
+        }
+    }
+
     pub fn description(self) -> &'static str {
         match self {
             Dialect::MachineLearningCve => "CICIDS2017 MachineLearningCVE",

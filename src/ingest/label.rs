@@ -15,10 +15,30 @@ pub enum AttackFamily {
     Botnet,
     Infiltration,
     Heartbleed,
+    /// An attack whose family the data does not say: binarised labels (`1`, `attack`) of
+    /// derived copies of the dataset. Never predicted (it is not one of [`Self::CLASSES`]);
+    /// counts as an attack in every attack-vs-benign metric.
+    #[serde(rename = "attack")]
+    UnknownAttack,
 }
 
 impl AttackFamily {
-    pub const ALL: [AttackFamily; 9] = [
+    /// Every family a label can have.
+    pub const ALL: [AttackFamily; 10] = [
+        AttackFamily::Benign,
+        AttackFamily::Dos,
+        AttackFamily::Ddos,
+        AttackFamily::Portscan,
+        AttackFamily::Bruteforce,
+        AttackFamily::Webattack,
+        AttackFamily::Botnet,
+        AttackFamily::Infiltration,
+        AttackFamily::Heartbleed,
+        AttackFamily::UnknownAttack,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+    /// The families the model predicts: its output classes, in output order.
+    pub const CLASSES: [AttackFamily; 9] = [
         AttackFamily::Benign,
         AttackFamily::Dos,
         AttackFamily::Ddos,
@@ -29,7 +49,7 @@ impl AttackFamily {
         AttackFamily::Infiltration,
         AttackFamily::Heartbleed,
     ];
-    pub const COUNT: usize = Self::ALL.len();
+    pub const N_CLASSES: usize = Self::CLASSES.len();
 
     pub fn name(self) -> &'static str {
         match self {
@@ -42,6 +62,7 @@ impl AttackFamily {
             AttackFamily::Botnet => "botnet",
             AttackFamily::Infiltration => "infiltration",
             AttackFamily::Heartbleed => "heartbleed",
+            AttackFamily::UnknownAttack => "attack",
         }
     }
 
@@ -49,8 +70,14 @@ impl AttackFamily {
         self as usize
     }
 
+    /// The family of model output class `i`.
     pub fn from_index(i: usize) -> Option<AttackFamily> {
-        Self::ALL.get(i).copied()
+        Self::CLASSES.get(i).copied()
+    }
+
+    /// Whether the model can predict this family (every family but [`Self::UnknownAttack`]).
+    pub fn is_class(self) -> bool {
+        self != AttackFamily::UnknownAttack
     }
 
     pub fn from_name(name: &str) -> Option<AttackFamily> {
@@ -61,7 +88,9 @@ impl AttackFamily {
         self != AttackFamily::Benign
     }
 
-    /// Maps every label spelling of the 2017 release and of the corrected 2021 release.
+    /// Maps every label spelling of the 2017 release and of the corrected 2021 release, and the
+    /// spellings of derived copies: grouped names (`DoS`, `BruteForce`, `WebAttack`, `Bot`,
+    /// `PortScan`, `Infiltration`) and binarised labels (`0`/`1`, `normal`/`attack`).
     ///
     /// Matching ignores case and every character that is not an ASCII letter or digit, so
     /// `Web Attack – XSS` (a Windows-1252 dash, read as U+FFFD or U+2013), `Web Attack - XSS`
@@ -78,10 +107,13 @@ impl AttackFamily {
         // the family of their attack.
         let key = key.strip_suffix("attempted").unwrap_or(&key);
         let family = match key {
-            "benign" | "normal" => AttackFamily::Benign,
+            "benign" | "normal" | "0" => AttackFamily::Benign,
+            // Binarised copies say "attack" and nothing more: the family stays unknown rather
+            // than guessed.
+            "1" | "attack" | "malicious" | "anomaly" => AttackFamily::UnknownAttack,
             "ddos" | "ddosloit" | "ddosloic" => AttackFamily::Ddos,
             "portscan" => AttackFamily::Portscan,
-            "ftppatator" | "sshpatator" => AttackFamily::Bruteforce,
+            "ftppatator" | "sshpatator" | "bruteforce" => AttackFamily::Bruteforce,
             "bot" | "botnet" | "botnetares" => AttackFamily::Botnet,
             // "Infiltration - Portscan" is the scan run from the infiltrated host: it belongs
             // to the infiltration campaign, not to the external portscan of Wednesday/Friday.

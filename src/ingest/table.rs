@@ -104,6 +104,14 @@ impl FlowTable {
         self.labels.as_deref()
     }
 
+    /// The flow semantics of the sources, each once, in order.
+    pub fn semantics(&self) -> Vec<super::dialect::FlowSemantics> {
+        let mut s: Vec<_> = self.sources.iter().map(|f| f.dialect.semantics()).collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+
     pub fn families(&self) -> Option<Vec<AttackFamily>> {
         self.labels.as_ref().map(|l| l.iter().map(|x| x.family).collect())
     }

@@ -7,6 +7,8 @@
 //! preprocess.json  fitted preprocessing statistics
 //! labels.json      output index → attack family name
 //! metrics.json     training and test metrics
+//! familiarity.bpk  optional: the autoencoder that marks unfamiliar flows (burnpack)
+//! familiarity.json optional: its threshold, feature scales, SHA-256 and size of its weights
 //! ```
 //!
 //! Written to a temporary sibling directory and renamed into place, so a reader sees either
@@ -22,6 +24,7 @@ use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 
 use super::config::MoeConfig;
+use super::familiarity::{Familiarity, FamiliarityStats};
 use super::model::MoeModel;
 use super::preprocess::Preprocessor;
 use crate::ingest::label::AttackFamily;
@@ -29,6 +32,8 @@ use crate::ingest::label::AttackFamily;
 pub const FORMAT: &str = "netvigil-model";
 pub const FORMAT_VERSION: u32 = 1;
 const WEIGHTS_FILE: &str = "weights.bpk";
+const FAMILIARITY_WEIGHTS: &str = "familiarity.bpk";
+const FAMILIARITY_STATS: &str = "familiarity.json";
 /// Refuse metadata files beyond this size rather than read an arbitrary file into memory.
 const MAX_JSON_BYTES: u64 = 16 << 20;
 const MAX_WEIGHTS_BYTES: u64 = 1 << 30;
@@ -77,6 +82,27 @@ pub struct Manifest {
     pub split: String,
     pub seed: u64,
     pub created_unix: u64,
+    /// The flow semantics of the training data: one model serves every semantics listed.
+    /// Empty in bundles older than this field.
+    #[serde(default)]
+    pub semantics: Vec<crate::ingest::dialect::FlowSemantics>,
+}
+
+impl Manifest {
+    /// What the model says of its input's semantics: which it was trained on, and a warning
+    /// when the input has semantics it never saw.
+    pub fn semantics_note(&self, input: &[crate::ingest::dialect::FlowSemantics]) -> String {
+        if self.semantics.is_empty() {
+            return "flow semantics of the training data not recorded".into();
+        }
+        let names: Vec<&str> = self.semantics.iter().map(|s| s.description()).collect();
+        let unseen: Vec<&str> = input.iter().filter(|s| !self.semantics.contains(s)).map(|s| s.description()).collect();
+        let mut note = format!("one model for flows of the {}", names.join(" and the "));
+        if !unseen.is_empty() {
+            note.push_str(&format!("; WARNING: the input has flows of the {}, which it was not trained on", unseen.join(" and the ")));
+        }
+        note
+    }
 }
 
 /// A loaded (or about to be saved) model with everything needed to score flows.
@@ -88,12 +114,14 @@ pub struct ModelBundle {
     /// Free-form metrics as written by training (`train::TrainingReport`).
     pub metrics: serde_json::Value,
     pub model: MoeModel,
+    /// Marks flows unlike the training data; `None` in bundles made before it existed.
+    pub familiarity: Option<Familiarity>,
 }
 
 use crate::ingest::hash::sha256_bytes;
 
 fn label_names() -> Vec<String> {
-    AttackFamily::ALL.iter().map(|f| f.name().to_string()).collect()
+    AttackFamily::CLASSES.iter().map(|f| f.name().to_string()).collect()
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
@@ -172,6 +200,13 @@ impl ModelBundle {
         write_json(&dir.join("preprocess.json"), &self.preprocessor)?;
         write_json(&dir.join("labels.json"), &label_names())?;
         write_json(&dir.join("metrics.json"), &self.metrics)?;
+        if let Some(f) = &self.familiarity {
+            let path = dir.join(FAMILIARITY_WEIGHTS);
+            let bytes = f.model.clone().into_record().into_bytes().map_err(|e| BundleError::Record(path.clone(), e.to_string()))?;
+            write_file(&path, &bytes)?;
+            let stats = FamiliarityStats { weights_sha256: sha256_bytes(&bytes), weights_bytes: bytes.len() as u64, ..f.stats.clone() };
+            write_json(&dir.join(FAMILIARITY_STATS), &stats)?;
+        }
         // The manifest goes last: its presence marks a complete bundle.
         write_json(&dir.join("manifest.json"), &manifest)?;
         Ok(manifest)
@@ -191,14 +226,7 @@ impl ModelBundle {
             return Err(BundleError::Invalid(dir.to_path_buf(), format!("weights file name '{}' is not allowed", manifest.weights_file)));
         }
         let weights_path = dir.join(&manifest.weights_file);
-        let bytes = read_limited(&weights_path, MAX_WEIGHTS_BYTES)?;
-        if bytes.len() as u64 != manifest.weights_bytes {
-            return Err(BundleError::WeightsSize { path: weights_path, expected: manifest.weights_bytes, actual: bytes.len() as u64 });
-        }
-        let actual = sha256_bytes(&bytes);
-        if !actual.eq_ignore_ascii_case(&manifest.weights_sha256) {
-            return Err(BundleError::WeightsHash { path: weights_path, expected: manifest.weights_sha256.clone(), actual });
-        }
+        let bytes = read_checked(&weights_path, manifest.weights_bytes, &manifest.weights_sha256)?;
         let config: MoeConfig = read_json(&dir.join("config.json"))?;
         config.validate().map_err(|e| BundleError::Invalid(dir.join("config.json"), e))?;
         let preprocessor: Preprocessor = read_json(&dir.join("preprocess.json"))?;
@@ -214,8 +242,40 @@ impl ModelBundle {
             .init(device)
             .try_load_record(record)
             .map_err(|e| BundleError::Record(weights_path, e.to_string()))?;
-        Ok(Self { config, preprocessor, manifest, metrics, model: model.valid() })
+        let familiarity = load_familiarity(dir, device)?;
+        Ok(Self { config, preprocessor, manifest, metrics, model: model.valid(), familiarity })
     }
+}
+
+/// Reads a weights file and checks it against the size and SHA-256 its metadata promise.
+fn read_checked(path: &Path, expected_bytes: u64, expected_sha256: &str) -> Result<Vec<u8>, BundleError> {
+    let bytes = read_limited(path, MAX_WEIGHTS_BYTES)?;
+    if bytes.len() as u64 != expected_bytes {
+        return Err(BundleError::WeightsSize { path: path.to_path_buf(), expected: expected_bytes, actual: bytes.len() as u64 });
+    }
+    let actual = sha256_bytes(&bytes);
+    if !actual.eq_ignore_ascii_case(expected_sha256) {
+        return Err(BundleError::WeightsHash { path: path.to_path_buf(), expected: expected_sha256.to_string(), actual });
+    }
+    Ok(bytes)
+}
+
+/// The optional familiarity autoencoder: absent in older bundles, checked like the weights
+/// when present.
+fn load_familiarity(dir: &Path, device: &Device) -> Result<Option<Familiarity>, BundleError> {
+    let stats_path = dir.join(FAMILIARITY_STATS);
+    if !stats_path.is_file() {
+        return Ok(None);
+    }
+    let stats: FamiliarityStats = read_json(&stats_path)?;
+    if stats.feature_scale.len() != crate::features::N_FEATURES || !stats.threshold.is_finite() {
+        return Err(BundleError::Invalid(stats_path, "familiarity statistics do not fit the 72-feature schema".into()));
+    }
+    let path = dir.join(FAMILIARITY_WEIGHTS);
+    let bytes = read_checked(&path, stats.weights_bytes, &stats.weights_sha256)?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| BundleError::Record(path.clone(), e.to_string()))?;
+    let model = stats.config.init(device).try_load_record(record).map_err(|e| BundleError::Record(path, e.to_string()))?;
+    Ok(Some(Familiarity { model, stats }))
 }
 
 /// Moves `tmp` to `dir`, replacing an existing bundle there.

@@ -83,7 +83,7 @@ pub struct MoeConfig {
     #[config(default = "N_FEATURES")]
     pub n_features: usize,
     /// One output per attack family (benign included); P(attack) = 1 − P(benign).
-    #[config(default = "AttackFamily::COUNT")]
+    #[config(default = "AttackFamily::N_CLASSES")]
     pub n_classes: usize,
     #[config(default = "ExpertSet::Both")]
     pub experts: ExpertSet,
@@ -99,8 +99,8 @@ impl MoeConfig {
                 self.n_features, t.n_features, self.temporal.length
             ));
         }
-        if self.n_classes != AttackFamily::COUNT {
-            return Err(format!("{} classes, expected {}", self.n_classes, AttackFamily::COUNT));
+        if self.n_classes != AttackFamily::N_CLASSES {
+            return Err(format!("{} classes, expected {}", self.n_classes, AttackFamily::N_CLASSES));
         }
         if t.d_token == 0 || t.n_heads == 0 || t.d_token % t.n_heads != 0 {
             return Err(format!("d_token {} must be a positive multiple of n_heads {}", t.d_token, t.n_heads));

@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 
 use super::bundle::{BundleError, ModelBundle};
+use super::familiarity::Familiarity;
 use super::model::MoeModel;
 use super::preprocess::Preprocessor;
 use crate::features::N_FEATURES;
@@ -14,7 +15,7 @@ use crate::ingest::table::FlowTable;
 
 /// A flow is called an attack at P(attack) ≥ this.
 pub const ATTACK_THRESHOLD: f32 = 0.5;
-const N_CLASSES: usize = AttackFamily::COUNT;
+const N_CLASSES: usize = AttackFamily::N_CLASSES;
 
 /// The model's answer for one flow.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,8 +26,11 @@ pub struct Verdict {
     pub family_probs: [f32; N_CLASSES],
     /// Weight of the tabular expert, then of the temporal expert (they sum to 1).
     pub gate: [f32; 2],
-    /// `Benign` below the threshold, else the most probable attack family.
+    /// `Benign` below the threshold, else the most probable attack family; an attack of
+    /// unknown family when the flow is unfamiliar.
     pub family: AttackFamily,
+    /// Far from everything the model was trained on (see `model::familiarity`).
+    pub unfamiliar: bool,
 }
 
 impl Verdict {
@@ -40,7 +44,16 @@ impl Verdict {
         } else {
             AttackFamily::Benign
         };
-        Self { p_attack, family_probs, gate, family }
+        Self { p_attack, family_probs, gate, family, unfamiliar: false }
+    }
+
+    /// Marks the flow unfamiliar: a flagged flow keeps its score but no longer claims a
+    /// family the model cannot vouch for.
+    pub fn mark_unfamiliar(&mut self) {
+        self.unfamiliar = true;
+        if self.family.is_attack() {
+            self.family = AttackFamily::UnknownAttack;
+        }
     }
 
     pub fn is_attack(&self) -> bool {
@@ -178,6 +191,7 @@ pub fn verdicts(probs: &[f32], gates: &[f32]) -> Vec<Verdict> {
 pub struct Scorer {
     model: MoeModel,
     preprocessor: Preprocessor,
+    familiarity: Option<Familiarity>,
     device: Device,
     /// Rows per forward pass.
     pub batch_size: usize,
@@ -192,6 +206,7 @@ impl Scorer {
         Self {
             model: bundle.model.clone().to_device(&selected.device).valid(),
             preprocessor: bundle.preprocessor.clone(),
+            familiarity: bundle.familiarity.as_ref().map(|f| f.to_device(&selected.device)),
             device: selected.device.clone(),
             batch_size: 256,
             // A GPU already runs a batch in parallel; more host threads would only contend.
@@ -222,10 +237,27 @@ impl Scorer {
     /// Raw row-major `N×72` features → one verdict per row.
     pub fn score_raw(&self, rows: &[f32]) -> Vec<Verdict> {
         let x = self.preprocessor.transform(rows);
+        let mut verdicts = self.score_preprocessed(&x);
+        if let Some(f) = &self.familiarity {
+            for (v, unfamiliar) in verdicts.iter_mut().zip(f.unfamiliar(&x, &self.device)) {
+                if unfamiliar {
+                    v.mark_unfamiliar();
+                }
+            }
+        }
+        verdicts
+    }
+
+    /// Whether this scorer can mark flows unfamiliar (bundles older than it cannot).
+    pub fn has_familiarity(&self) -> bool {
+        self.familiarity.is_some()
+    }
+
+    fn score_preprocessed(&self, x: &[f32]) -> Vec<Verdict> {
         let n = x.len() / N_FEATURES;
         let threads = self.threads.clamp(1, 64);
         if threads == 1 || n < 2 * self.batch_size {
-            let (p, g) = predict_preprocessed(&self.model, &x, &self.device, self.batch_size);
+            let (p, g) = predict_preprocessed(&self.model, x, &self.device, self.batch_size);
             return verdicts(&p, &g);
         }
         // Split the rows into one contiguous share per core; each thread runs its own passes.

@@ -12,7 +12,8 @@ pub fn verdict_frame(mut df: DataFrame, verdicts: &[Verdict]) -> polars::prelude
     let col = |name: &str, f: &dyn Fn(&Verdict) -> f32| Column::new(name.into(), verdicts.iter().map(f).collect::<Vec<f32>>());
     df.with_column(col("P(attack)", &|v| v.p_attack))?;
     df.with_column(Column::new("Predicted Family".into(), verdicts.iter().map(|v| v.family.name()).collect::<Vec<_>>()))?;
-    for family in AttackFamily::ALL {
+    df.with_column(Column::new("Unfamiliar".into(), verdicts.iter().map(|v| v.unfamiliar).collect::<Vec<bool>>()))?;
+    for family in AttackFamily::CLASSES {
         df.with_column(col(&format!("P({})", family.name()), &|v| v.family_probs[family.index()]))?;
     }
     df.with_column(col("Gate Tabular", &|v| v.gate[0]))?;

@@ -27,6 +27,11 @@ pub struct Preprocessor {
     /// shows where a value sits in the training data. Empty in bundles older than this field.
     #[serde(default)]
     pub quantiles: Vec<Vec<f32>>,
+    /// Features the model never sees: they enter it as 0 (the training mean) whatever their
+    /// value, because they carry a dataset's artefacts rather than the attack (chosen by the
+    /// cross-source ablation, README). Empty in bundles older than this field: none masked.
+    #[serde(default)]
+    pub masked: Vec<bool>,
 }
 
 /// Ratios are bounded; every other unit (µs, bytes, packets, rates, counts) spans orders of
@@ -86,7 +91,26 @@ impl Preprocessor {
             mean,
             std,
             quantiles: super::ranges::quantiles(rows),
+            masked: vec![false; N_FEATURES],
         })
+    }
+
+    /// Masks the features at `indices` (schema positions).
+    pub fn with_masked(mut self, indices: &[usize]) -> Self {
+        self.masked = vec![false; N_FEATURES];
+        for &j in indices.iter().filter(|&&j| j < N_FEATURES) {
+            self.masked[j] = true;
+        }
+        self
+    }
+
+    /// Names of the masked features.
+    pub fn masked_names(&self) -> Vec<&'static str> {
+        FEATURES.iter().zip(&self.masked).filter(|(_, m)| **m).map(|(f, _)| f.name).collect()
+    }
+
+    fn is_masked(&self, j: usize) -> bool {
+        self.masked.get(j).copied().unwrap_or(false)
     }
 
     /// Checks a loaded preprocessor against this program's schema.
@@ -94,6 +118,9 @@ impl Preprocessor {
         let lens = [self.feature_names.len(), self.signed_log.len(), self.raw_min.len(), self.raw_max.len(), self.mean.len(), self.std.len()];
         if lens.iter().any(|&l| l != N_FEATURES) {
             return Err(format!("preprocessing has {lens:?} entries, expected {N_FEATURES} each"));
+        }
+        if !self.masked.is_empty() && self.masked.len() != N_FEATURES {
+            return Err(format!("preprocessing masks {} features, expected {N_FEATURES} entries", self.masked.len()));
         }
         for (j, spec) in FEATURES.iter().enumerate() {
             if self.feature_names[j] != spec.name {
@@ -107,11 +134,12 @@ impl Preprocessor {
         Ok(())
     }
 
-    /// Transforms one raw row into `out`. NaN becomes the training mean (0 after standardising).
+    /// Transforms one raw row into `out`. NaN and masked features become the training mean (0
+    /// after standardising).
     pub fn transform_row(&self, raw: &[f32], out: &mut [f32]) {
         for j in 0..N_FEATURES {
             let v = raw[j];
-            out[j] = if v.is_nan() {
+            out[j] = if v.is_nan() || self.is_masked(j) {
                 0.0
             } else {
                 let clipped = v.clamp(self.raw_min[j], self.raw_max[j]);

@@ -14,6 +14,7 @@ use rand::seq::SliceRandom;
 use super::training::TrainError;
 use crate::features::N_FEATURES;
 use crate::model::autoencoder::{Autoencoder, AutoencoderConfig, anomaly_scores, feature_error_scale};
+use crate::model::familiarity::{FAMILIAR_MISS_RATE, Familiarity, FamiliarityStats};
 
 #[derive(Config, Debug)]
 pub struct AnomalyConfig {
@@ -121,3 +122,27 @@ fn batch(x: &[f32], rows: &[usize], device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(data, [rows.len(), N_FEATURES]), device)
 }
 
+
+/// Epochs of the familiarity autoencoder: it learns the shape of the whole training set, a
+/// coarser task than the benign-only detector, and its error levels off well before this.
+const FAMILIARITY_EPOCHS: usize = 20;
+
+/// Fits the autoencoder that marks unfamiliar flows: trained on every training row (benign and
+/// attack, preprocessed), its threshold set on the validation rows so that
+/// [`FAMILIAR_MISS_RATE`] of them are over it.
+pub fn fit_familiarity(train: &[f32], valid: &[f32], seed: u64, device: &Device, cancel: &AtomicBool) -> Result<Familiarity, TrainError> {
+    let config = AnomalyConfig::new().with_epochs(FAMILIARITY_EPOCHS).with_target_fpr(FAMILIAR_MISS_RATE).with_seed(seed);
+    let detector = fit_anomaly(&config, train, valid, device, cancel)?;
+    let plain = device.clone().without_autodiff();
+    let valid_scores = detector.scores(valid, &plain);
+    let over = valid_scores.iter().filter(|&&s| !(s < detector.threshold)).count();
+    let stats = FamiliarityStats {
+        config: config.model,
+        feature_scale: detector.feature_scale,
+        threshold: detector.threshold,
+        held_back_rate: over as f64 / valid_scores.len().max(1) as f64,
+        weights_sha256: String::new(),
+        weights_bytes: 0,
+    };
+    Ok(Familiarity { model: detector.model, stats })
+}

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::autoencoder::{AnomalyConfig, fit_anomaly};
 use super::baselines::{self, Baseline, BaselineError, FeatureMatrix};
 use super::data::Dataset;
-use super::metrics::BinaryMetrics;
+use super::metrics::{BinaryMetrics, SourceMetrics};
 use super::pipeline::{PipelineError, PreparedSplit, prepare};
 use super::split::SplitKind;
 use super::training::{TrainError, TrainEvent, TrainingConfig, train};
@@ -75,6 +75,9 @@ pub struct ComparisonRow {
     /// The score at or above which a flow is flagged: P(attack) 0.5 for the classifiers, the
     /// reconstruction error set on held-back benign flows for the autoencoder.
     pub threshold: f32,
+    /// The same metrics per data folder (network, release, tool) of the test rows.
+    #[serde(default)]
+    pub by_source: Vec<SourceMetrics>,
 }
 
 /// A whole comparison.
@@ -125,7 +128,7 @@ pub fn compare(
             let _ = tx.send(e);
         }
     };
-    let prepared = prepare(table, config.split, config.seed)?;
+    let prepared = prepare(table, config.split, &config.training.test_files, &config.training.masked_features, config.seed)?;
     let test_attack: Vec<bool> = prepared.test.y.iter().map(|f| f.is_attack()).collect();
     let models = config.contenders.iter().map(|c| c.label().to_string()).collect();
     send(CompareEvent::Started { models, train_rows: prepared.train.len(), test_rows: prepared.test.len() });
@@ -140,7 +143,7 @@ pub fn compare(
             Contender::Baseline(b) => run_baseline(b, &prepared, config.seed)?,
             Contender::Autoencoder => run_autoencoder(&prepared, &config.anomaly, device, cancel)?,
         };
-        let row = scored.into_row(contender, &test_attack);
+        let row = scored.into_row(contender, &test_attack, table, &prepared);
         send(CompareEvent::Finished(row.clone()));
         rows.push(row);
     }
@@ -169,7 +172,9 @@ struct Scored {
 }
 
 impl Scored {
-    fn into_row(self, contender: Contender, test_attack: &[bool]) -> ComparisonRow {
+    fn into_row(self, contender: Contender, test_attack: &[bool], table: &FlowTable, prepared: &PreparedSplit) -> ComparisonRow {
+        let flagged: Vec<bool> = self.scores.iter().map(|&s| s >= self.threshold).collect();
+        let by_source = SourceMetrics::by_source(table, &prepared.parts.test, &flagged, &prepared.test.y, &[]);
         ComparisonRow {
             model: contender.label().into(),
             unsupervised: contender == Contender::Autoencoder,
@@ -177,6 +182,7 @@ impl Scored {
             train_seconds: self.train_seconds,
             flows_per_second: self.scores.len() as f64 / self.score_seconds.max(1e-9),
             threshold: self.threshold,
+            by_source,
         }
     }
 }
@@ -215,7 +221,7 @@ fn run_moe(
     let (probs, _) = predict_preprocessed(&outcome.model, &prepared.test.x, &plain, 2048);
     let score_seconds = start.elapsed().as_secs_f64();
     let benign = AttackFamily::Benign.index();
-    let scores: Vec<f32> = probs.chunks_exact(AttackFamily::COUNT).map(|p| (1.0 - p[benign]).clamp(0.0, 1.0)).collect();
+    let scores: Vec<f32> = probs.chunks_exact(AttackFamily::N_CLASSES).map(|p| (1.0 - p[benign]).clamp(0.0, 1.0)).collect();
     Ok(Scored { scores, threshold: ATTACK_THRESHOLD, train_seconds, score_seconds })
 }
 
@@ -275,8 +281,25 @@ impl Comparison {
             self.test_attacks,
             self.duplicates_removed,
             table_text(&self.rows)
-        )
+        ) + &by_source_text(&self.rows)
     }
+}
+
+/// Each model's false-positive rate and recall per data folder, when there are several.
+fn by_source_text(rows: &[ComparisonRow]) -> String {
+    if rows.iter().all(|r| r.by_source.len() < 2) {
+        return String::new();
+    }
+    let mut s = String::from("\nby source (FPR / recall):\n");
+    for r in rows {
+        let cells: Vec<String> = r
+            .by_source
+            .iter()
+            .map(|m| format!("{} {} / {}", m.source, m.false_positive_rate.map_or("-".into(), |v| format!("{v:.4}")), m.recall.map_or("-".into(), |v| format!("{v:.4}"))))
+            .collect();
+        s.push_str(&format!("{:<38} {}\n", r.model, cells.join("   ")));
+    }
+    s
 }
 
 fn optional(v: Option<f64>) -> String {

@@ -38,9 +38,11 @@ impl Dataset {
         self.y.is_empty()
     }
 
-    pub fn family_counts(&self) -> [usize; AttackFamily::COUNT] {
-        let mut counts = [0; AttackFamily::COUNT];
-        for f in &self.y {
+    pub fn family_counts(&self) -> [usize; AttackFamily::N_CLASSES] {
+        let mut counts = [0; AttackFamily::N_CLASSES];
+        // Rows of unknown family (binarised labels) are no class; the split keeps them out of
+        // training, and here they are simply not counted.
+        for f in self.y.iter().filter(|f| f.is_class()) {
             counts[f.index()] += 1;
         }
         counts
@@ -58,20 +60,20 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn new(data: &Dataset, rows: &[usize], class_weights: &[f32; AttackFamily::COUNT], device: &Device) -> Self {
+    pub fn new(data: &Dataset, rows: &[usize], class_weights: &[f32; AttackFamily::N_CLASSES], device: &Device) -> Self {
         let n = rows.len();
         let mut x = Vec::with_capacity(n * N_FEATURES);
-        let mut t = vec![0f32; n * AttackFamily::COUNT];
+        let mut t = vec![0f32; n * AttackFamily::N_CLASSES];
         let mut weight_sum = 0f64;
         for (i, &r) in rows.iter().enumerate() {
             x.extend_from_slice(&data.x[r * N_FEATURES..(r + 1) * N_FEATURES]);
             let c = data.y[r].index();
-            t[i * AttackFamily::COUNT + c] = class_weights[c];
+            t[i * AttackFamily::N_CLASSES + c] = class_weights[c];
             weight_sum += class_weights[c] as f64;
         }
         Self {
             x: Tensor::from_data(TensorData::new(x, [n, N_FEATURES]), device),
-            target_weights: Tensor::from_data(TensorData::new(t, [n, AttackFamily::COUNT]), device),
+            target_weights: Tensor::from_data(TensorData::new(t, [n, AttackFamily::N_CLASSES]), device),
             weight_sum,
         }
     }
@@ -79,9 +81,9 @@ impl Batch {
 
 /// Class weights `(largest count / count)^power`: `power` 0 is unweighted, 1 fully balanced.
 /// Families absent from training get weight 0 (they contribute nothing anyway).
-pub fn class_weights(counts: &[usize; AttackFamily::COUNT], power: f64) -> [f32; AttackFamily::COUNT] {
+pub fn class_weights(counts: &[usize; AttackFamily::N_CLASSES], power: f64) -> [f32; AttackFamily::N_CLASSES] {
     let max = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
-    let mut w = [0f32; AttackFamily::COUNT];
+    let mut w = [0f32; AttackFamily::N_CLASSES];
     for (wi, &c) in w.iter_mut().zip(counts) {
         if c > 0 {
             *wi = (max / c as f64).powf(power) as f32;

@@ -69,7 +69,9 @@ impl Metrics {
                 })
             })
             .collect();
+        // Rows of unknown family (binarised labels) have no family to get right.
         let correct_family: usize = (0..N).map(|i| confusion[i][i]).sum();
+        let with_family = truth.iter().filter(|t| t.is_class()).count();
         let scores: Vec<f32> = verdicts.iter().map(|v| v.p_attack).collect();
         let positives: Vec<bool> = truth.iter().map(|t| t.is_attack()).collect();
         Self {
@@ -81,7 +83,7 @@ impl Metrics {
             accuracy: ratio(counts.tp + counts.tn, n),
             roc_auc: roc_auc(&scores, &positives),
             false_positive_rate: counts.false_positive_rate(),
-            family_accuracy: ratio(correct_family, n),
+            family_accuracy: ratio(correct_family, with_family),
             per_family,
             confusion,
             mean_gate: if n == 0 { [0.0; 2] } else { [gate[0] / n as f64, gate[1] / n as f64] },
@@ -256,4 +258,107 @@ pub fn roc_auc(scores: &[f32], positive: &[bool]) -> Option<f64> {
     }
     let u = rank_sum_pos - (n_pos * (n_pos + 1)) as f64 / 2.0;
     Some(u / (n_pos as f64 * n_neg as f64))
+}
+
+/// Test results of one source of a multi-source training set: a data folder (e.g. `unb-live`,
+/// `cicids2017-original`), so each network, release and tool is judged on its own.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceMetrics {
+    /// The folder the files came from.
+    pub source: String,
+    /// The files of that folder that took part in the test set.
+    pub files: Vec<String>,
+    pub benign: usize,
+    pub attacks: usize,
+    /// Share of benign test flows flagged; `None` without benign flows.
+    pub false_positive_rate: Option<f64>,
+    /// Share of attack test flows flagged; `None` without attacks.
+    pub recall: Option<f64>,
+    /// `None` unless the source has both classes.
+    pub f1: Option<f64>,
+    /// Per true family (unknown-family attacks included): flows and share flagged as attack.
+    pub per_family: Vec<(AttackFamily, usize, f64)>,
+    /// Test flows marked unfamiliar (far from all training data).
+    #[serde(default)]
+    pub unfamiliar: usize,
+}
+
+impl SourceMetrics {
+    /// Groups test rows by the folder of their source file. `rows` are table row indices,
+    /// parallel to `flagged` (flagged as attack), `truth` and `unfamiliar` (may be empty).
+    pub fn by_source(
+        table: &crate::ingest::FlowTable,
+        rows: &[usize],
+        flagged: &[bool],
+        truth: &[AttackFamily],
+        unfamiliar: &[bool],
+    ) -> Vec<SourceMetrics> {
+        let folder_of = |source: u32| {
+            let path = &table.sources[source as usize].path;
+            let folder = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+            let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            (folder.unwrap_or_else(|| ".".into()), file)
+        };
+        let mut groups: std::collections::BTreeMap<String, (Vec<String>, Vec<usize>)> = Default::default();
+        for (k, &r) in rows.iter().enumerate() {
+            let (folder, file) = folder_of(table.meta()[r].source);
+            let entry = groups.entry(folder).or_default();
+            if !entry.0.contains(&file) {
+                entry.0.push(file);
+            }
+            entry.1.push(k);
+        }
+        groups
+            .into_iter()
+            .map(|(source, (mut files, ks))| {
+                files.sort();
+                let mut counts = BinaryCounts::default();
+                let unfamiliar = ks.iter().filter(|&&k| unfamiliar.get(k).copied().unwrap_or(false)).count();
+                let mut fam: std::collections::BTreeMap<AttackFamily, (usize, usize)> = Default::default();
+                for &k in &ks {
+                    let (t, flagged) = (truth[k], flagged[k]);
+                    counts.add(t.is_attack(), flagged);
+                    let e = fam.entry(t).or_default();
+                    e.0 += 1;
+                    e.1 += flagged as usize;
+                }
+                let (benign, attacks) = (counts.tn + counts.fp, counts.tp + counts.fneg);
+                SourceMetrics {
+                    source,
+                    files,
+                    benign,
+                    attacks,
+                    false_positive_rate: (benign > 0).then(|| counts.false_positive_rate()),
+                    recall: (attacks > 0).then(|| counts.recall()),
+                    f1: (benign > 0 && attacks > 0).then(|| counts.f1()),
+                    per_family: fam.into_iter().map(|(f, (n, flagged))| (f, n, ratio(flagged, n))).collect(),
+                    unfamiliar,
+                }
+            })
+            .collect()
+    }
+
+    /// One table for all sources, as `train` prints it.
+    pub fn table(sources: &[SourceMetrics]) -> String {
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.4}"));
+        let mut s = format!("{:<22} {:>7} {:>7} {:>8} {:>8} {:>8} {:>10}\n", "source", "benign", "attacks", "FPR", "recall", "F1", "unfamiliar");
+        for m in sources {
+            s.push_str(&format!(
+                "{:<22} {:>7} {:>7} {:>8} {:>8} {:>8} {:>10}\n",
+                m.source,
+                m.benign,
+                m.attacks,
+                opt(m.false_positive_rate),
+                opt(m.recall),
+                opt(m.f1),
+                m.unfamiliar
+            ));
+            let fams: Vec<String> =
+                m.per_family.iter().filter(|(f, _, _)| f.is_attack()).map(|(f, n, r)| format!("{} {r:.3} of {n}", f.name())).collect();
+            if !fams.is_empty() {
+                s.push_str(&format!("{:<22} detected: {}\n", "", fams.join(", ")));
+            }
+        }
+        s
+    }
 }

@@ -9,10 +9,11 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::autoencoder::fit_familiarity;
 use super::data::Dataset;
-use super::metrics::Metrics;
+use super::metrics::{Metrics, SourceMetrics};
 use super::split::{Split, SplitError, SplitKind, split};
-use super::training::{EpochRecord, TrainError, TrainEvent, TrainingConfig, evaluate_dataset, train};
+use super::training::{EpochRecord, TrainError, TrainEvent, TrainingConfig, dataset_verdicts, evaluate_dataset, train};
 use crate::ingest::table::FlowTable;
 use crate::ingest::hash::sha256_file;
 use crate::model::bundle::{DataFile, FORMAT, FORMAT_VERSION, Manifest, ModelBundle};
@@ -38,6 +39,15 @@ pub struct TrainingReport {
     pub history: Vec<EpochRecord>,
     pub valid: Metrics,
     pub test: Metrics,
+    /// Test results per data folder (network, release, tool).
+    #[serde(default)]
+    pub by_source: Vec<SourceMetrics>,
+    /// Files whose rows were all test rows.
+    #[serde(default)]
+    pub test_files: Vec<String>,
+    /// Features the model does not see.
+    #[serde(default)]
+    pub masked_features: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,14 +86,22 @@ pub struct PreparedSplit {
 }
 
 /// Splits `table` and preprocesses each part: the shared start of training and comparison,
-/// so every model of a comparison sees exactly the MoE's rows.
-pub fn prepare(table: &FlowTable, split_kind: SplitKind, seed: u64) -> Result<PreparedSplit, PipelineError> {
-    let parts = split(table, split_kind, seed)?;
+/// so every model of a comparison sees exactly the MoE's rows. `test_files` go to the test set
+/// whole; `masked_features` (names or groups) are hidden from every model.
+pub fn prepare(
+    table: &FlowTable,
+    split_kind: SplitKind,
+    test_files: &[String],
+    masked_features: &[String],
+    seed: u64,
+) -> Result<PreparedSplit, PipelineError> {
+    let masked = crate::features::resolve_features(masked_features).map_err(PipelineError::Preprocess)?;
+    let parts = split(table, split_kind, test_files, seed)?;
     let mut train_raw = Vec::with_capacity(parts.train.len() * crate::features::N_FEATURES);
     for &r in &parts.train {
         train_raw.extend_from_slice(table.row(r));
     }
-    let preprocessor = Preprocessor::fit(&train_raw).map_err(PipelineError::Preprocess)?;
+    let preprocessor = Preprocessor::fit(&train_raw).map_err(PipelineError::Preprocess)?.with_masked(&masked);
     let train = Dataset::from_table(table, &parts.train, &preprocessor);
     let valid = Dataset::from_table(table, &parts.valid, &preprocessor);
     let test = Dataset::from_table(table, &parts.test, &preprocessor);
@@ -101,11 +119,16 @@ pub fn fit(
     cancel: &AtomicBool,
 ) -> Result<(ModelBundle, TrainingReport), PipelineError> {
     let PreparedSplit { parts, preprocessor, train: train_set, valid: valid_set, test: test_set } =
-        prepare(table, split_kind, training.seed)?;
+        prepare(table, split_kind, &training.test_files, &training.masked_features, training.seed)?;
     let outcome = train(model_config, training, &train_set, &valid_set, device, events, cancel)?;
+    let familiarity = fit_familiarity(&train_set.x, &valid_set.x, training.seed, device, cancel)?;
     let plain = device.clone().without_autodiff();
     let valid = evaluate_dataset(&outcome.model, &valid_set, &plain);
-    let test = evaluate_dataset(&outcome.model, &test_set, &plain);
+    let test_verdicts = dataset_verdicts(&outcome.model, &test_set, &plain);
+    let test = Metrics::compute(&test_verdicts, &test_set.y);
+    let unfamiliar = familiarity.unfamiliar(&test_set.x, &plain);
+    let flagged: Vec<bool> = test_verdicts.iter().map(|v| v.is_attack()).collect();
+    let by_source = SourceMetrics::by_source(table, &parts.test, &flagged, &test_set.y, &unfamiliar);
     let epochs_run = outcome.history.len();
     let report = TrainingReport {
         split: split_kind.name(),
@@ -124,6 +147,9 @@ pub fn fit(
         history: outcome.history,
         valid,
         test,
+        by_source,
+        test_files: training.test_files.clone(),
+        masked_features: preprocessor.masked_names().iter().map(|n| n.to_string()).collect(),
     };
     let manifest = Manifest {
         format: FORMAT.into(),
@@ -136,8 +162,9 @@ pub fn fit(
         split: split_kind.name(),
         seed: training.seed,
         created_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        semantics: table.semantics(),
     };
     let metrics = serde_json::json!({ "report": &report, "training_config": training });
-    let bundle = ModelBundle { config: model_config.clone(), preprocessor, manifest, metrics, model: outcome.model };
+    let bundle = ModelBundle { config: model_config.clone(), preprocessor, manifest, metrics, model: outcome.model, familiarity: Some(familiarity) };
     Ok((bundle, report))
 }

@@ -59,7 +59,7 @@ fn baselines_and_autoencoder_learn_real_flows_on_the_moe_split() {
     ];
     let comparison = compare(&table, &config(contenders.clone()), &cpu_device(), None, &AtomicBool::new(false)).unwrap();
     // Exactly the MoE's split: same rows, same counts.
-    let parts = split(&table, SplitKind::Random, 7).unwrap();
+    let parts = split(&table, SplitKind::Random, &[], 7).unwrap();
     assert_eq!((comparison.train_rows, comparison.test_rows), (parts.train.len(), parts.test.len()));
     assert_eq!(comparison.rows.len(), contenders.len());
     for (row, c) in comparison.rows.iter().zip(&contenders) {

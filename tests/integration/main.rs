@@ -8,3 +8,4 @@ mod model;
 mod store;
 mod gui;
 mod crash;
+mod sources;

@@ -197,14 +197,14 @@ fn splits_are_disjoint_deduplicated_and_honour_their_rule() {
     let table = small_table();
     let families = table.families().unwrap();
     for kind in [SplitKind::Random, SplitKind::Time, SplitKind::Family(AttackFamily::Portscan)] {
-        let s = split(table, kind, 3).unwrap();
+        let s = split(table, kind, &[], 3).unwrap();
         let mut all: Vec<usize> = s.train.iter().chain(&s.valid).chain(&s.test).copied().collect();
         let n = all.len();
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), n, "{kind:?}: a row in two parts");
         assert_eq!(n + s.duplicates_removed, table.len());
-        let again = split(table, kind, 3).unwrap();
+        let again = split(table, kind, &[], 3).unwrap();
         assert_eq!(again.train, s.train, "same seed, same split");
         match kind {
             SplitKind::Time => {
