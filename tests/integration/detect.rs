@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::process::Command;
 
 use netvigil::detect::{Finding, FindingKind, Findings, detect};
 use netvigil::features::FeatureId;
@@ -181,4 +182,52 @@ fn findings_do_not_depend_on_row_order() {
     let labels = found.per_flow(n);
     let tagged = labels.iter().filter(|l| !l.is_empty()).count();
     assert_eq!(tagged, found.findings.iter().map(|f| f.flows).sum::<usize>(), "no flow in two findings here");
+}
+
+#[test]
+fn inspect_and_predict_show_the_findings() {
+    let capture = shared("pcaps/attacks/synscan.pcapng");
+    let exe = env!("CARGO_BIN_EXE_netvigil");
+    let text = Command::new(exe).arg("inspect").arg(&capture).output().expect("run netvigil");
+    assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("flows by packets: 1: 1986"), "{text}");
+    assert!(text.contains("portscan:vertical: 172.16.0.8 -> 64.13.134.52 1000 tcp ports"), "{text}");
+
+    let json = Command::new(exe).arg("inspect").arg("--json").arg(&capture).output().expect("run netvigil");
+    assert!(json.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(json["files"][0]["capture"]["flows_by_packets"]["1"], 1986);
+    let finding = &json["findings"]["findings"][0];
+    assert_eq!(finding["kind"], "vertical_scan");
+    assert_eq!(finding["family"], "portscan");
+    assert_eq!(finding["source"], "172.16.0.8");
+    let flows = finding["flows"].as_u64().expect("a count");
+    assert_eq!(finding["rows"].as_array().expect("rows").len() as u64, flows);
+
+    // `predict` marks each flow of the finding in its `Finding` column, and no other.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("scores.csv");
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    let status = Command::new(exe)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("predict")
+        .arg("--model")
+        .arg(&model)
+        .args(["--device", "cpu"])
+        .arg(&capture)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("run netvigil");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(String::from_utf8_lossy(&status.stderr).contains("1 finding"));
+    let csv = std::fs::read_to_string(&out).expect("scores written");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = header.iter().position(|h| *h == "Finding").expect("a Finding column");
+    let cells: Vec<String> = lines.map(|l| l.split(',').nth(col).unwrap_or("").trim_matches('"').to_string()).collect();
+    assert_eq!(cells.iter().filter(|c| c.as_str() == "portscan:vertical").count() as u64, flows);
+    assert_eq!(cells.iter().filter(|c| c.is_empty()).count() as u64, cells.len() as u64 - flows);
 }
