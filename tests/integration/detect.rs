@@ -9,7 +9,7 @@ use std::process::Command;
 use netvigil::detect::{Finding, FindingKind, Findings, detect};
 use netvigil::features::FeatureId;
 use netvigil::ingest::capture::{Compat, ExtractOptions};
-use netvigil::ingest::{AttackFamily, FlowTable, ReadOptions, read_flows};
+use netvigil::ingest::{AttackFamily, FlowMeta, FlowTable, ReadOptions, read_flows};
 
 use crate::common::shared;
 
@@ -114,6 +114,64 @@ fn patator_samples_give_brute_force_against_their_service() {
         assert!(f.flows >= at_least, "{file}: {f}");
         check_rows(&table, f);
     }
+}
+
+/// The real SYN scan with its addresses rewritten by `rewrite(row, meta)`: the same probes,
+/// timing and features, aimed differently. There is no real horizontal scan or flood among
+/// the shared data, so these two detectors are checked on the real scan turned around.
+fn rewritten_scan(rewrite: impl Fn(usize, &mut FlowMeta)) -> FlowTable {
+    let table = read(&["pcaps/attacks/synscan.pcapng"]);
+    let mut meta = table.meta().to_vec();
+    for (r, m) in meta.iter_mut().enumerate() {
+        rewrite(r, m);
+    }
+    FlowTable::from_parts(table.features().to_vec(), meta, None, table.sources.clone())
+}
+
+/// A distinct address for each number (10.x.y.z).
+fn nth_host(n: usize) -> IpAddr {
+    IpAddr::from([10, (n >> 16) as u8, (n >> 8) as u8, n as u8])
+}
+
+#[test]
+fn the_scan_turned_into_a_sweep_gives_a_horizontal_scan() {
+    // Each probed port becomes a host probed on port 443.
+    let table = rewritten_scan(|_, m| {
+        m.dst_ip = m.dst_port.map(|p| nth_host(p as usize));
+        m.dst_port = Some(443);
+    });
+    let found = detect(&table);
+    assert_eq!(found.findings.len(), 1, "{:#?}", found.findings);
+    let f = &found.findings[0];
+    assert_eq!((f.kind, f.label().as_str()), (FindingKind::HorizontalScan, "portscan:horizontal"));
+    assert_eq!((f.source, f.target, f.targets, f.ports.as_slice()), (Some(ip("172.16.0.8")), None, 1000, &[443][..]));
+    assert!(f.target_text().starts_with("many (1000 hosts)"), "{}", f.target_text());
+    check_rows(&table, f);
+}
+
+#[test]
+fn the_scan_turned_into_floods_gives_dos_and_ddos() {
+    // All probes at one port: the scanner alone floods it (about 400 SYNs a second) ...
+    let table = rewritten_scan(|_, m| m.dst_port = Some(80));
+    let found = detect(&table);
+    assert_eq!(found.findings.len(), 1, "{:#?}", found.findings);
+    let f = &found.findings[0];
+    assert_eq!((f.kind, f.label().as_str()), (FindingKind::Flood, "dos:flood"));
+    assert_eq!((f.source, f.target, f.ports.as_slice()), (Some(ip("172.16.0.8")), Some(ip("64.13.134.52")), &[80][..]));
+    assert!(f.rule.contains("per second"), "{}", f.rule);
+    check_rows(&table, f);
+    // ... and from a spoofed source per probe it is a DDoS, found by rate and by sources.
+    let table = rewritten_scan(|r, m| {
+        m.dst_port = Some(80);
+        m.src_ip = Some(nth_host(r));
+    });
+    let found = detect(&table);
+    assert_eq!(found.findings.len(), 1, "{:#?}", found.findings);
+    let f = &found.findings[0];
+    assert_eq!((f.label().as_str(), f.source, f.sources), ("ddos:flood", None, table.len()));
+    assert!(f.rule.contains("per second") && f.rule.contains("sources"), "{}", f.rule);
+    assert!(f.source_text().starts_with("many"));
+    check_rows(&table, f);
 }
 
 #[test]
