@@ -2,7 +2,7 @@
 //!
 //! They are the defaults of long-used, openly documented detectors (Zeek's policy scripts,
 //! Snort's threshold configuration) rather than values tuned on our own data: tuned values
-//! would only describe the few captures at hand. Windows slide (every flow starts a check),
+//! would only describe the few captures at hand. Windows slide (every flow closes one),
 //! where Zeek's SumStats epochs are fixed; a sliding window finds every burst a fixed epoch
 //! finds, and also those that straddle an epoch boundary.
 

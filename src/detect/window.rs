@@ -22,7 +22,7 @@ pub fn dense_ranges<V: Hash + Eq + Copy>(
     let mut start = 0;
     for (end, (&t, &v)) in times.iter().zip(values).enumerate() {
         *counts.entry(v).or_insert(0) += 1;
-        // The window is [t - width, t]: flows older than that leave it.
+        // The window is (t - width, t]: flows `width` or more older leave it.
         while t.saturating_sub(times[start]) >= width_us && start < end {
             let old = values[start];
             if let Some(c) = counts.get_mut(&old) {
