@@ -2,9 +2,11 @@
 //!
 //! Data flows one way: `features` (the 72-feature schema) → `ingest` (CSV dialects, captures,
 //! validation) → `model` (Mixture-of-Experts) → `train` → `store` (SQLite) → `app` (GUI) / `cli`.
+//! Beside the model, `detect` finds scans, floods and brute force across the flows of a table.
 
 pub mod features;
 pub mod ingest;
+pub mod detect;
 pub mod model;
 pub mod train;
 pub mod store;

@@ -1,6 +1,7 @@
 //! The flows view: a virtual table of every flow (only visible rows are laid out, so a
 //! million flows scroll smoothly), filter and sort computed off the UI thread, a summary bar,
-//! a histogram of P(attack) and flagged flows over time.
+//! a histogram of P(attack), flagged flows over time, and the host-level findings (a click
+//! on one shows only its flows).
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
@@ -9,8 +10,10 @@ use egui_extras::{Column, TableBuilder};
 use egui_plot::{Bar, BarChart, Plot};
 
 use super::View;
+use super::findings::{FindingsAction, findings_list};
 use super::state::{AppState, ViewId};
 use super::style;
+use crate::detect::Findings;
 use crate::features::{FEATURES, FeatureId};
 use crate::ingest::timestamp::format_timestamp;
 use crate::ingest::{AttackFamily, FlowTable};
@@ -37,6 +40,8 @@ pub struct TableQuery {
     pub min_score: f32,
     pub max_score: f32,
     pub family: Option<AttackFamily>,
+    /// Only the flows of this finding (an index into the loaded flows' findings).
+    pub finding: Option<usize>,
     pub sort: SortColumn,
     pub descending: bool,
 }
@@ -48,6 +53,7 @@ impl Default for TableQuery {
             min_score: 0.0,
             max_score: 1.0,
             family: None,
+            finding: None,
             sort: SortColumn::Row,
             descending: false,
         }
@@ -74,6 +80,8 @@ pub struct FlowsView {
     pub feature_column: usize,
     scroll_to: Option<usize>,
     focus_filter: bool,
+    /// The findings `query.finding` indexes; a new load brings new ones and clears it.
+    findings_of: Option<Arc<Findings>>,
 }
 
 impl Default for FlowsView {
@@ -87,6 +95,7 @@ impl Default for FlowsView {
             feature_column: FeatureId::FlowDuration as usize,
             scroll_to: None,
             focus_filter: false,
+            findings_of: None,
         }
     }
 }
@@ -151,6 +160,10 @@ impl FlowsView {
             self.computed = None;
             return;
         };
+        if !self.findings_of.as_ref().is_some_and(|f| Arc::ptr_eq(f, &flows.findings)) {
+            self.findings_of = Some(flows.findings.clone());
+            self.query.finding = None;
+        }
         let wanted = (state.generation, self.query.clone());
         let up_to_date = self.computed.as_ref() == Some(&wanted);
         let in_flight = self.pending.as_ref().is_some_and(|(g, q, _)| (*g, q.clone()) == wanted);
@@ -160,10 +173,11 @@ impl FlowsView {
         let (tx, rx) = channel();
         let table = flows.table.clone();
         let verdicts = flows.verdicts.clone();
+        let findings = flows.findings.clone();
         let query = self.query.clone();
         let ctx_query = query.clone();
         state.runtime.spawn_blocking(move || {
-            let order = compute_order(&table, verdicts.as_deref().map(|v| v.as_slice()), &query);
+            let order = compute_order(&table, verdicts.as_deref().map(|v| v.as_slice()), Some(&findings), &query);
             let _ = tx.send(order);
         });
         self.pending = Some((state.generation, ctx_query, rx));
@@ -378,6 +392,13 @@ impl View for FlowsView {
         self.filter_bar(ui);
         self.summary_bar(ui, state);
         self.plots(ui, state);
+        if let Some(flows) = &state.flows {
+            match findings_list(ui, &flows.findings, self.query.finding) {
+                Some(FindingsAction::Show(i)) => self.query.finding = Some(i),
+                Some(FindingsAction::Clear) => self.query.finding = None,
+                None => {}
+            }
+        }
         if !self.is_settled() {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -413,11 +434,29 @@ pub fn format_value(v: f32) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.4}") }
 }
 
-/// Visible rows for `query`, in order (runs off the UI thread).
-pub fn compute_order(table: &FlowTable, verdicts: Option<&[Verdict]>, query: &TableQuery) -> Vec<u32> {
+/// Visible rows for `query`, in order (runs off the UI thread). `findings` are those
+/// `query.finding` indexes.
+pub fn compute_order(
+    table: &FlowTable,
+    verdicts: Option<&[Verdict]>,
+    findings: Option<&Findings>,
+    query: &TableQuery,
+) -> Vec<u32> {
     let needle = query.text.trim().to_lowercase();
     let labels = table.labels();
+    let in_finding: Option<Vec<bool>> = query.finding.and_then(|i| findings?.findings.get(i)).map(|f| {
+        let mut member = vec![false; table.len()];
+        for &r in &f.rows {
+            if let Some(m) = member.get_mut(r as usize) {
+                *m = true;
+            }
+        }
+        member
+    });
     let keep = |r: usize| -> bool {
+        if in_finding.as_ref().is_some_and(|m| !m[r]) {
+            return false;
+        }
         if let Some(v) = verdicts.and_then(|v| v.get(r)) {
             if v.p_attack < query.min_score || v.p_attack > query.max_score {
                 return false;

@@ -5,6 +5,7 @@
 
 mod compare;
 mod examples;
+mod findings;
 mod flows;
 mod gauge;
 mod history;
@@ -18,6 +19,7 @@ mod whatif;
 use std::path::{Path, PathBuf};
 
 pub use compare::ComparePanel;
+pub use findings::FindingsAction;
 pub use flows::{FlowsView, SortColumn, TableQuery, compute_order};
 pub use history::{HistoryTab, HistoryView};
 pub use inspector::InspectorView;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::jobs::{Job, Poll};
+use crate::detect::{Findings, detect};
 use crate::features::N_FEATURES;
 use crate::ingest::{FlowMeta, FlowTable, ReadOptions, read_flows};
 use crate::model::{DeviceChoice, Preprocessor, Scorer, Verdict};
@@ -17,6 +18,8 @@ pub struct LoadedFlows {
     pub paths: Vec<PathBuf>,
     pub table: Arc<FlowTable>,
     pub verdicts: Option<Arc<Vec<Verdict>>>,
+    /// Scans, floods and brute force across the flows (computed with the load).
+    pub findings: Arc<Findings>,
     /// Scoring speed of the last batch.
     pub flows_per_s: Option<f64>,
 }
@@ -147,7 +150,10 @@ impl AppState {
         self.load_job = Some(Job::spawn(&self.runtime, ctx, format!("Reading {title}"), move |job| {
             job.progress("reading".to_string());
             let table = read_flows(&paths, &ReadOptions::default()).map_err(|e| e.to_string())?;
-            let mut loaded = LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, flows_per_s: None };
+            job.progress(format!("looking for scans, floods and brute force in {} flows", table.len()));
+            let findings = Arc::new(detect(&table));
+            let mut loaded =
+                LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None };
             if let Some((scorer, model_name)) = scorer {
                 job.progress(format!("scoring {} flows", loaded.table.len()));
                 score_into(&mut loaded, &scorer, &model_name, &data_dir);

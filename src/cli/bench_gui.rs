@@ -62,11 +62,13 @@ pub fn run(args: &BenchGuiArgs) -> anyhow::Result<()> {
     // A scratch history folder: the benchmark must not touch the analyst's own history.
     let scratch = tempfile::tempdir()?;
     let mut app = NetVigilApp::new(scratch.path().to_path_buf());
+    let findings = Arc::new(crate::detect::detect(&table));
     app.state.flows = Some(LoadedFlows {
         title: "bench".into(),
         paths: args.input.inputs.clone(),
         table: Arc::new(table),
         verdicts: Some(Arc::new(verdicts)),
+        findings,
         flows_per_s: None,
     });
     app.state.view = ViewId::Flows;

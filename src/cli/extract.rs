@@ -29,9 +29,11 @@ pub struct ExtractArgs {
     /// Activity timeout in seconds (a longer gap ends an active period).
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub activity_timeout: f64,
-    /// Output flows with at least this many packets (both CICFlowMeters use 2).
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub min_packets: u64,
+    /// Output flows with at least this many packets. Default: 1 (every flow, single-packet
+    /// scan probes included) in the corrected mode; 2 in the compat modes, as the official
+    /// CICFlowMeters (what that leaves out is reported).
+    #[arg(long, value_name = "N")]
+    pub min_packets: Option<u64>,
     /// Also write the capture reports (JSON) to this file.
     #[arg(long, value_name = "JSON")]
     pub report: Option<PathBuf>,
@@ -52,7 +54,10 @@ impl ExtractArgs {
         Ok(ExtractOptions {
             flow_timeout_us: secs(self.flow_timeout, "flow-timeout")?,
             activity_timeout_us: secs(self.activity_timeout, "activity-timeout")?,
-            min_packets: self.min_packets.max(1),
+            min_packets: self
+                .min_packets
+                .unwrap_or_else(|| ExtractOptions::default_min_packets(self.compat))
+                .max(1),
             ..ExtractOptions::for_compat(self.compat)
         })
     }

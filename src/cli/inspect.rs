@@ -1,4 +1,5 @@
-//! `netvigil inspect`: what is in a set of flow files, and what ingest had to repair.
+//! `netvigil inspect`: what is in a set of flow files, what ingest had to repair, and the
+//! host-level findings (scans, floods, brute force) across all of them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -7,7 +8,12 @@ use clap::Args;
 use serde::Serialize;
 
 use super::InputArgs;
-use crate::ingest::{FlowTable, ValidationReport, expand_inputs, read_file};
+use crate::detect::{Findings, detect};
+use crate::ingest::capture::{self, CaptureReport};
+use crate::ingest::{FlowTable, ReadOptions, ValidationReport, expand_inputs, read_file};
+
+/// Findings printed in text mode; `--json` lists all.
+const TEXT_FINDINGS: usize = 50;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -28,6 +34,9 @@ struct FileSummary {
     families: BTreeMap<String, u64>,
     duplicate_rows: usize,
     report: ValidationReport,
+    /// For a capture: packets, flows by packet count, what was skipped or left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capture: Option<CaptureReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -39,6 +48,17 @@ struct InspectSummary {
     /// Duplicates across all files together.
     duplicate_rows: usize,
     report: ValidationReport,
+    /// Over all files together (row indices count from the first file's first flow).
+    findings: Findings,
+}
+
+/// One file's table, with its capture report when it is a capture.
+fn read_one(path: &std::path::Path, opts: &ReadOptions) -> anyhow::Result<(FlowTable, Option<CaptureReport>)> {
+    if capture::is_capture(path) {
+        let (table, report) = capture::read_capture(path, &opts.capture)?;
+        return Ok((table, Some(report)));
+    }
+    Ok((read_file(path, opts)?, None))
 }
 
 fn family_names(t: &FlowTable) -> BTreeMap<String, u64> {
@@ -50,7 +70,7 @@ fn summarise(inputs: &InputArgs) -> anyhow::Result<InspectSummary> {
     let mut all = FlowTable::default();
     let mut files = Vec::new();
     for path in expand_inputs(&inputs.inputs)? {
-        let table = read_file(&path, &opts)?;
+        let (table, capture) = read_one(&path, &opts)?;
         let source = &table.sources[0];
         let mut report = source.report.clone();
         report.duplicate_rows = table.duplicate_count() as u64;
@@ -63,6 +83,7 @@ fn summarise(inputs: &InputArgs) -> anyhow::Result<InspectSummary> {
             families: family_names(&table),
             duplicate_rows: report.duplicate_rows as usize,
             report,
+            capture,
         });
         all.append(table);
     }
@@ -73,6 +94,7 @@ fn summarise(inputs: &InputArgs) -> anyhow::Result<InspectSummary> {
     let duplicate_rows = all.duplicate_count();
     report.duplicate_rows = duplicate_rows as u64;
     Ok(InspectSummary {
+        findings: detect(&all),
         rows: all.len(),
         labels: all.label_counts(),
         families: family_names(&all),
@@ -101,7 +123,13 @@ fn print_text(s: &InspectSummary) {
         if !f.labelled {
             println!("  labels      none");
         }
-        print_report("  ", &f.report);
+        if let Some(c) = &f.capture {
+            for line in c.to_string().lines() {
+                println!("  capture     {}", line.trim_start());
+            }
+        }
+        // A capture's warnings repeat its report, printed just above.
+        print_report("  ", &f.report, f.capture.is_none());
     }
     if s.files.len() > 1 {
         println!("total: {} files", s.files.len());
@@ -118,9 +146,24 @@ fn print_text(s: &InspectSummary) {
             println!("  {family:<32} {n:>9}");
         }
     }
+    print_findings(&s.findings);
 }
 
-fn print_report(indent: &str, r: &ValidationReport) {
+fn print_findings(findings: &Findings) {
+    println!("findings    {}", findings.headline());
+    for note in &findings.notes {
+        println!("  note: {note}");
+    }
+    for f in findings.findings.iter().take(TEXT_FINDINGS) {
+        println!("  {f}");
+        println!("    rule: {}", f.rule);
+    }
+    if findings.findings.len() > TEXT_FINDINGS {
+        println!("  ... {} more (--json lists all)", findings.findings.len() - TEXT_FINDINGS);
+    }
+}
+
+fn print_report(indent: &str, r: &ValidationReport, warnings: bool) {
     for (col, c) in &r.columns {
         println!(
             "{indent}repaired    {col}: nan {} infinite {} empty {} sentinel -1 {} negative {}",
@@ -136,7 +179,7 @@ fn print_report(indent: &str, r: &ValidationReport) {
             println!("{indent}  line {} {}: {}", d.line, d.column, d.reason);
         }
     }
-    for w in &r.warnings {
+    for w in r.warnings.iter().filter(|_| warnings) {
         println!("{indent}warning     {w}");
     }
 }

@@ -8,7 +8,8 @@ use super::InputArgs;
 use crate::ingest::export::{OutputFormat, metadata_frame, write_frame};
 use crate::ingest::read_flows;
 use crate::model::inference::{DeviceChoice, Scorer};
-use crate::model::output::verdict_frame;
+use crate::detect::detect;
+use crate::model::output::{verdict_frame, with_findings};
 use crate::store::Store;
 use crate::store::batches::summarise;
 
@@ -39,7 +40,8 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let verdicts = scorer.score_table(&table);
     let seconds = started.elapsed().as_secs_f64();
-    let mut df = verdict_frame(metadata_frame(&table)?, &verdicts)?;
+    let findings = detect(&table);
+    let mut df = with_findings(verdict_frame(metadata_frame(&table)?, &verdicts)?, &findings)?;
     write_frame(&mut df, &args.output)?;
     let results = store.save_results(&mut df)?;
     store.finish_batch(batch, &summarise(&verdicts, Some(results), seconds))?;
@@ -55,5 +57,9 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
         unfamiliar,
         args.output.display()
     );
+    eprintln!("{}", findings.headline());
+    for f in &findings.findings {
+        eprintln!("  {f}");
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use polars::prelude::{Column, DataFrame};
 
+use crate::detect::Findings;
 use crate::ingest::label::AttackFamily;
 use crate::model::inference::Verdict;
 
@@ -21,3 +22,12 @@ pub fn verdict_frame(mut df: DataFrame, verdicts: &[Verdict]) -> polars::prelude
     Ok(df)
 }
 
+
+/// Adds the `Finding` column: for each flow, the labels of the host-level findings it is part
+/// of ("portscan:vertical", comma-separated when several), empty for none. A scan's probes
+/// look harmless one by one; this column says which flows the model cannot judge alone.
+pub fn with_findings(mut df: DataFrame, findings: &Findings) -> polars::prelude::PolarsResult<DataFrame> {
+    let labels = findings.per_flow(df.height());
+    df.with_column(Column::new("Finding".into(), labels))?;
+    Ok(df)
+}

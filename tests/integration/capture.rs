@@ -68,7 +68,8 @@ fn every_shared_capture_is_read_with_a_report() {
     );
     for path in &files {
         for compat in [Compat::Corrected, Compat::Cicids2017, Compat::CicFlowMeter4] {
-            let (flows, report) = extract(path, &ExtractOptions::for_compat(compat));
+            let opts = ExtractOptions::for_compat(compat);
+            let (flows, report) = extract(path, &opts);
             let name = path.display();
             assert!(report.packets > 0, "{name}: no packets");
             assert!(!report.link_types.is_empty(), "{name}: no link type");
@@ -77,6 +78,19 @@ fn every_shared_capture_is_read_with_a_report() {
                 report.packets_in_flows + report.packets_in_small_flows <= report.packets,
                 "{name}: {report}"
             );
+            // Every output flow is in exactly one packet-count bucket; the default mode
+            // leaves nothing out, the compat modes say what they leave out.
+            assert_eq!(report.flows_by_packets.total(), report.flows, "{name}: {report}");
+            assert_eq!(report.min_packets, opts.min_packets, "{name}");
+            if compat == Compat::Corrected {
+                assert_eq!(opts.min_packets, 1);
+                assert_eq!((report.flows_left_out, report.packets_in_small_flows), (0, 0), "{name}: {report}");
+            } else {
+                assert_eq!(opts.min_packets, 2);
+                assert_eq!(report.flows_by_packets.one, 0, "{name}: {report}");
+                assert_eq!(report.left_out().is_some(), report.flows_left_out > 0, "{name}");
+                assert_eq!(report.flows_left_out, report.packets_in_small_flows, "{name}: 1-packet flows");
+            }
             for f in &flows {
                 assert!(
                     f.features.iter().all(|v| v.is_finite()),
@@ -85,7 +99,7 @@ fn every_shared_capture_is_read_with_a_report() {
                 assert!(f.features[0] >= 0.0, "{name}: negative duration");
                 let n = f.features[netvigil::features::FeatureId::TotalFwdPackets as usize]
                     + f.features[netvigil::features::FeatureId::TotalBwdPackets as usize];
-                assert!(n >= 2.0, "{name}: a flow below min_packets was output");
+                assert!(n >= opts.min_packets as f64, "{name}: a flow below min_packets was output");
             }
             // The report serialises (the CLI writes it as JSON).
             let json = serde_json::to_string(&report).expect("report serialises");
@@ -295,9 +309,14 @@ fn official_test_pcap_is_reproduced_in_cicids2017_mode() {
 
 #[test]
 fn corrected_mode_differs_from_the_official_tool_only_where_it_fixes_it() {
+    // The official tool drops 1-packet flows and the default mode keeps them: compare like
+    // with like (the 1-packet flows are checked in `single_packet_flows_*`).
     let (flows, _) = extract(
         &shared("cicflowmeter-reference/official-test/test.pcap"),
-        &corrected(),
+        &ExtractOptions {
+            min_packets: 2,
+            ..corrected()
+        },
     );
     let official = Official::csv("cicflowmeter-reference/official-test/test.pcap_CIC.csv");
     let (matched, agreeing) = compare(&flows, &official, -3);
@@ -923,6 +942,60 @@ fn flow_table_is_bounded_by_max_flows() {
     // Every packet still lands in exactly one output flow.
     assert_eq!(report.packets_in_flows, report.packets, "{report}");
     assert!(flows.len() > 1000);
+}
+
+#[test]
+fn single_packet_flows_of_a_syn_scan_are_output_in_the_default_mode() {
+    use netvigil::features::FeatureId as F;
+    let path = shared("pcaps/attacks/synscan.pcapng");
+    let (flows, report) = extract(&path, &corrected());
+    let packets = |f: &FlowRecord| {
+        f.features[F::TotalFwdPackets as usize] + f.features[F::TotalBwdPackets as usize]
+    };
+    // Measured: nmap's SYN probes that got no answer are flows of one packet each; every
+    // packet of the capture is in an output flow.
+    assert_eq!(report.packets_in_flows, report.packets, "{report}");
+    assert_eq!(report.flows_left_out, 0, "{report}");
+    assert_eq!(report.flows_by_packets.one, 1986, "{report}");
+    let singles: Vec<&FlowRecord> = flows.iter().filter(|f| packets(f) == 1.0).collect();
+    assert_eq!(singles.len() as u64, report.flows_by_packets.one);
+    let scanner: std::net::IpAddr = "172.16.0.8".parse().expect("address");
+    let target: std::net::IpAddr = "64.13.134.52".parse().expect("address");
+    for f in &singles {
+        assert_eq!((f.src, f.dst, f.proto), (scanner, target, 6), "a probe of the scan");
+        assert_eq!(f.features[F::SynFlagCount as usize], 1.0, "a SYN");
+        assert_eq!(f.features[F::FlowDuration as usize], 0.0);
+        assert!(f.features.iter().all(|v| v.is_finite()));
+    }
+    let ports: std::collections::HashSet<u16> = singles.iter().map(|f| f.dport).collect();
+    assert!(ports.len() > 900, "{} distinct ports probed", ports.len());
+
+    // The official tool's mode leaves them out, and says so.
+    let (official, left) = extract(&path, &ExtractOptions::for_compat(Compat::Cicids2017));
+    assert_eq!(left.flows_by_packets.one, 0, "{left}");
+    assert!(left.flows_left_out >= 1900, "{left}");
+    assert!(official.iter().all(|f| packets(f) >= 2.0));
+    assert!(left.to_string().contains("not output"), "{left}");
+
+    // `netvigil extract` prints the buckets and what a compat mode leaves out, and writes
+    // both to the JSON report.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (compat, expect) in [("corrected", "flows by packets: 1: 1986"), ("cicids2017", "left out: ")] {
+        let json = dir.path().join(format!("{compat}.json"));
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_netvigil"))
+            .args(["extract", "--quiet", "--compat", compat, "--report"])
+            .arg(&json)
+            .arg(&path)
+            .arg("-o")
+            .arg(dir.path().join(format!("{compat}.csv")))
+            .output()
+            .expect("run netvigil");
+        assert!(output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expect), "{compat}: {stderr}");
+        let json = std::fs::read_to_string(&json).expect("report written");
+        assert!(json.contains("\"flows_by_packets\""), "{json}");
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod capture;
 mod common;
 mod compare;
+mod detect;
 mod ingest;
 mod model;
 mod store;

@@ -38,7 +38,10 @@ pub struct ExtractOptions {
     /// At most this many flows are tracked at once; beyond it the least recently seen are
     /// finished early (and reported).
     pub max_flows: usize,
-    /// Flows with fewer packets are not output (both CICFlowMeters drop 1-packet flows).
+    /// Flows with fewer packets are not output. 1 in the default mode: scans and spoofed
+    /// floods are made of single-packet flows, and dropping them would hide exactly those
+    /// attacks. 2 in the compat modes, because both official CICFlowMeters drop 1-packet
+    /// flows (the report counts what that leaves out).
     pub min_packets: u64,
     /// Drop exact duplicates of recent packets (kept, but counted, in `Cicids2017` mode).
     pub drop_duplicates: bool,
@@ -53,7 +56,7 @@ impl Default for ExtractOptions {
             reorder_window_us: 100_000,
             max_pending: 65_536,
             max_flows: 1_000_000,
-            min_packets: 2,
+            min_packets: 1,
             drop_duplicates: true,
         }
     }
@@ -65,7 +68,16 @@ impl ExtractOptions {
         ExtractOptions {
             compat,
             drop_duplicates: compat == Compat::Corrected,
+            min_packets: Self::default_min_packets(compat),
             ..Self::default()
+        }
+    }
+
+    /// Every flow in the default mode; the official tools' 2-packet minimum in theirs.
+    pub fn default_min_packets(compat: Compat) -> u64 {
+        match compat {
+            Compat::Corrected => 1,
+            Compat::Cicids2017 | Compat::CicFlowMeter4 => 2,
         }
     }
 }
@@ -244,6 +256,7 @@ impl FlowExtractor {
         }
         self.done.sort_by_key(|r| (r.start_us, r.first_packet));
         report.flows = self.done.len() as u64;
+        report.min_packets = self.opts.min_packets;
         self.done
     }
 
@@ -414,9 +427,11 @@ impl FlowExtractor {
     ) {
         if f.packets() < opts.min_packets {
             report.packets_in_small_flows += f.packets();
+            report.flows_left_out += 1;
             return;
         }
         report.packets_in_flows += f.packets();
+        report.flows_by_packets.add(f.packets());
         done.push(FlowRecord {
             src: f.src,
             sport: f.sport,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub use extractor::{ExtractOptions, FlowExtractor, FlowRecord};
 pub use flow::Compat;
 pub use reader::is_capture;
-pub use report::{CaptureReport, ReasonCount, SkipReason};
+pub use report::{CaptureReport, FlowsByPackets, ReasonCount, SkipReason};
 
 use super::dialect::Dialect;
 use super::table::{FlowMeta, FlowTable, SourceFile};
@@ -160,14 +160,14 @@ pub fn records_to_table(path: &Path, flows: &[FlowRecord], report: &CaptureRepor
 /// The capture report as the free-text warnings of a validation report (what the GUI and
 /// `inspect` already show for every source).
 fn capture_warnings(report: &CaptureReport) -> Vec<String> {
-    let mut w = vec![format!(
-        "{}: {} packets, {} in {} flows, {} in 1-packet flows (not output)",
-        report.format,
-        report.packets,
-        report.packets_in_flows,
-        report.flows,
-        report.packets_in_small_flows
-    )];
+    let mut w = vec![
+        format!(
+            "{}: {} packets, {} in {} flows",
+            report.format, report.packets, report.packets_in_flows, report.flows
+        ),
+        format!("flows by packets: {}", report.flows_by_packets),
+    ];
+    w.extend(report.left_out());
     for (reason, rc) in &report.reasons {
         w.push(format!(
             "{reason}: {} packet(s), first at packet {}",

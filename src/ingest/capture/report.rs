@@ -96,6 +96,49 @@ pub struct ReasonCount {
     pub first_packet: u64,
 }
 
+/// Output flows by their number of packets. Scans and spoofed floods show up as a large
+/// first bucket; the buckets are wide where the count says little about the kind of flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowsByPackets {
+    #[serde(rename = "1")]
+    pub one: u64,
+    #[serde(rename = "2")]
+    pub two: u64,
+    #[serde(rename = "3-10")]
+    pub three_to_ten: u64,
+    #[serde(rename = "11-100")]
+    pub eleven_to_hundred: u64,
+    #[serde(rename = ">100")]
+    pub over_hundred: u64,
+}
+
+impl FlowsByPackets {
+    /// Counts one flow of `packets` packets.
+    pub fn add(&mut self, packets: u64) {
+        match packets {
+            0 | 1 => self.one += 1,
+            2 => self.two += 1,
+            3..=10 => self.three_to_ten += 1,
+            11..=100 => self.eleven_to_hundred += 1,
+            _ => self.over_hundred += 1,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.one + self.two + self.three_to_ten + self.eleven_to_hundred + self.over_hundred
+    }
+}
+
+impl fmt::Display for FlowsByPackets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "1: {}, 2: {}, 3-10: {}, 11-100: {}, >100: {}",
+            self.one, self.two, self.three_to_ten, self.eleven_to_hundred, self.over_hundred
+        )
+    }
+}
+
 /// Everything one capture file yielded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaptureReport {
@@ -109,6 +152,16 @@ pub struct CaptureReport {
     pub packets_in_flows: u64,
     /// Packets of flows too small to output (fewer than `min_packets`).
     pub packets_in_small_flows: u64,
+    /// Flows not output because they had fewer than `min_packets` packets (in the compat
+    /// modes, the 1-packet flows the official tools drop).
+    #[serde(default)]
+    pub flows_left_out: u64,
+    /// The smallest flow that was output, in packets (1 in the default mode).
+    #[serde(default)]
+    pub min_packets: u64,
+    /// Output flows by packet count.
+    #[serde(default)]
+    pub flows_by_packets: FlowsByPackets,
     /// Bytes of the (decompressed) capture consumed.
     pub bytes: u64,
     pub flows: u64,
@@ -141,6 +194,18 @@ impl CaptureReport {
         self.packets.saturating_sub(self.packets_in_flows)
     }
 
+    /// What `min_packets` left out, in words; `None` when every flow was output.
+    pub fn left_out(&self) -> Option<String> {
+        (self.flows_left_out > 0).then(|| {
+            format!(
+                "{} flows of fewer than {} packets ({} packets) not output: the compat modes \
+                 drop 1-packet flows as the official CICFlowMeters do; the default mode \
+                 (--compat corrected) outputs every flow",
+                self.flows_left_out, self.min_packets, self.packets_in_small_flows
+            )
+        })
+    }
+
     pub fn add_link_type(&mut self, link: u32) {
         if !self.link_types.contains(&link) {
             self.link_types.push(link);
@@ -152,15 +217,18 @@ impl fmt::Display for CaptureReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{}: {} packets, {} in {} flows, {} in flows too small to output (peak {} active flows), link types {:?}",
+            "{}: {} packets, {} in {} flows (peak {} active flows), link types {:?}",
             self.format,
             self.packets,
             self.packets_in_flows,
             self.flows,
-            self.packets_in_small_flows,
             self.peak_active_flows,
             self.link_types
         )?;
+        writeln!(f, "  flows by packets: {}", self.flows_by_packets)?;
+        if let Some(left_out) = self.left_out() {
+            writeln!(f, "  left out: {left_out}")?;
+        }
         for (reason, rc) in &self.reasons {
             writeln!(
                 f,

@@ -1,0 +1,222 @@
+//! The four detectors. Each selects the flows that count for it, groups them by a key (sorted,
+//! so groups and findings come out in the same order every run), slides a time window over
+//! each group and turns each dense stretch into a [`Finding`].
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use super::thresholds::{
+    ADDR_SCAN_HOSTS, ADDR_SCAN_WINDOW_US, FAILED_LOGIN_MAX_REPLY_BYTES, FLOOD_RATE_FLOWS, FLOOD_RATE_WINDOW_US,
+    FLOOD_SOURCES, FLOOD_SOURCES_WINDOW_US, PORT_SCAN_PORTS, PORT_SCAN_WINDOW_US, login_service,
+};
+use super::window::{dense_ranges, merge};
+use super::{Finding, FindingKind};
+use crate::features::FeatureId;
+use crate::ingest::{AttackFamily, FlowTable};
+
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+
+/// What a flow was, as far as host-level detection cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Attempt {
+    /// A connection attempt that failed: TCP with a SYN and no payload in either direction
+    /// (Zeek's scan.zeek counts exactly these: rejected, unanswered, or reset before data),
+    /// or UDP that got no packet back (the UDP form of an unanswered SYN; Zeek's scan
+    /// detection is TCP-only, nmap's UDP scan is not). The SYN is read from the SYN or the
+    /// PSH count: the 2017 CICFlowMeter prints the first packet's flags in Java HashMap
+    /// order, which puts its SYN in the PSH column (see `capture::flow`), and a PSH without
+    /// any payload does not occur in the other tools' flows. Requiring the SYN keeps out the
+    /// payload-less leftovers of connections (a last ACK, a lone FIN) that the 2017 tool
+    /// makes flows of: on the UNB benign days they would be taken for sweeps to port 443.
+    Failed,
+    /// TCP to a login service with data both ways and a short reply: a rejected guess.
+    FailedLogin,
+    /// Anything else (a real exchange, ICMP, other protocols): not counted by any detector.
+    Other,
+}
+
+/// One flow with everything the detectors need.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HostFlow {
+    pub row: u32,
+    pub t: i64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub dport: u16,
+    pub proto: u8,
+    pub attempt: Attempt,
+}
+
+/// The flows of `table` that have source and destination address, destination port,
+/// protocol and start time, towards a single host (multicast and broadcast destinations are
+/// not victims: many hosts sending to 239.255.255.250 is how SSDP works).
+pub(super) fn usable_flows(table: &FlowTable) -> Vec<HostFlow> {
+    let mut out = Vec::with_capacity(table.len());
+    for (r, m) in table.meta().iter().enumerate() {
+        let (Some(src), Some(dst), Some(dport), Some(proto), Some(t)) =
+            (m.src_ip, m.dst_ip, m.dst_port, m.protocol, m.timestamp_us)
+        else {
+            continue;
+        };
+        let Ok(row) = u32::try_from(r) else { break };
+        let attempt = if is_single_host(dst) { classify(proto, dport, table.row(r)) } else { Attempt::Other };
+        out.push(HostFlow { row, t, src, dst, dport, proto, attempt });
+    }
+    out
+}
+
+fn is_single_host(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => !(v.is_multicast() || v.is_broadcast() || v.is_unspecified()),
+        IpAddr::V6(v) => !(v.is_multicast() || v.is_unspecified()),
+    }
+}
+
+fn classify(proto: u8, dport: u16, row: &[f32]) -> Attempt {
+    let f = |id: FeatureId| row[id as usize];
+    let sent = f(FeatureId::TotalLenFwdPackets);
+    let replied = f(FeatureId::TotalLenBwdPackets);
+    match proto {
+        TCP if (f(FeatureId::SynFlagCount) >= 1.0 || f(FeatureId::PshFlagCount) >= 1.0) && sent == 0.0 && replied == 0.0 => {
+            Attempt::Failed
+        }
+        TCP if login_service(dport).is_some() && sent > 0.0 && replied > 0.0 && replied <= FAILED_LOGIN_MAX_REPLY_BYTES => {
+            Attempt::FailedLogin
+        }
+        UDP if f(FeatureId::TotalBwdPackets) == 0.0 => Attempt::Failed,
+        _ => Attempt::Other,
+    }
+}
+
+/// The flows of kind `attempt`, sorted by `key`, then time and row, and split into groups of
+/// equal key.
+fn groups<K: Ord + Copy>(flows: &[HostFlow], attempt: Attempt, key: impl Fn(&HostFlow) -> K) -> Vec<Vec<HostFlow>> {
+    let mut selected: Vec<HostFlow> = flows.iter().filter(|f| f.attempt == attempt).copied().collect();
+    selected.sort_by(|a, b| (key(a), a.t, a.row).cmp(&(key(b), b.t, b.row)));
+    selected.chunk_by(|a, b| key(a) == key(b)).map(<[HostFlow]>::to_vec).collect()
+}
+
+fn times(group: &[HostFlow]) -> Vec<i64> {
+    group.iter().map(|f| f.t).collect()
+}
+
+/// A finding over `flows` (one dense stretch of one group).
+fn finding(kind: FindingKind, family: AttackFamily, flows: &[HostFlow], rule: String) -> Finding {
+    let sources: BTreeSet<IpAddr> = flows.iter().map(|f| f.src).collect();
+    let targets: BTreeSet<IpAddr> = flows.iter().map(|f| f.dst).collect();
+    let ports: BTreeSet<u16> = flows.iter().map(|f| f.dport).collect();
+    let mut rows: Vec<u32> = flows.iter().map(|f| f.row).collect();
+    rows.sort_unstable();
+    let single = |set: &BTreeSet<IpAddr>| if set.len() == 1 { set.iter().next().copied() } else { None };
+    Finding {
+        kind,
+        family,
+        source: single(&sources),
+        sources: sources.len(),
+        target: single(&targets),
+        targets: targets.len(),
+        protocol: flows.first().map_or(0, |f| f.proto),
+        ports: ports.into_iter().collect(),
+        first_us: flows.iter().map(|f| f.t).min().unwrap_or(0),
+        last_us: flows.iter().map(|f| f.t).max().unwrap_or(0),
+        flows: rows.len(),
+        rows,
+        rule,
+    }
+}
+
+/// One source, failed attempts to many ports of one host.
+pub(super) fn vertical_scans(flows: &[HostFlow]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for group in groups(flows, Attempt::Failed, |f| (f.src, f.dst, f.proto)) {
+        let ports: Vec<u16> = group.iter().map(|f| f.dport).collect();
+        for (s, e) in dense_ranges(&times(&group), &ports, PORT_SCAN_WINDOW_US, PORT_SCAN_PORTS) {
+            let part = &group[s..=e];
+            let rule = format!(
+                "failed connection attempts to at least {PORT_SCAN_PORTS} distinct ports of one host within 5 minutes \
+                 (Zeek scan.zeek port_scan_threshold)"
+            );
+            out.push(finding(FindingKind::VerticalScan, AttackFamily::Portscan, part, rule));
+        }
+    }
+    out
+}
+
+/// One source, failed attempts to one port of many hosts.
+pub(super) fn horizontal_scans(flows: &[HostFlow]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for group in groups(flows, Attempt::Failed, |f| (f.src, f.proto, f.dport)) {
+        let hosts: Vec<IpAddr> = group.iter().map(|f| f.dst).collect();
+        for (s, e) in dense_ranges(&times(&group), &hosts, ADDR_SCAN_WINDOW_US, ADDR_SCAN_HOSTS) {
+            let rule = format!(
+                "failed connection attempts to one port of at least {ADDR_SCAN_HOSTS} distinct hosts within 5 minutes \
+                 (Zeek scan.zeek addr_scan_threshold)"
+            );
+            out.push(finding(FindingKind::HorizontalScan, AttackFamily::Portscan, &group[s..=e], rule));
+        }
+    }
+    out
+}
+
+/// Failed attempts towards one service of one host, at a flood's rate or from many sources.
+/// `by_rate` is false when the start times are too coarse to count flows per second.
+pub(super) fn floods(flows: &[HostFlow], by_rate: bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for group in groups(flows, Attempt::Failed, |f| (f.dst, f.proto, f.dport)) {
+        let t = times(&group);
+        let rows: Vec<u32> = group.iter().map(|f| f.row).collect();
+        let sources: Vec<IpAddr> = group.iter().map(|f| f.src).collect();
+        let by_rate = if by_rate { dense_ranges(&t, &rows, FLOOD_RATE_WINDOW_US, FLOOD_RATE_FLOWS) } else { Vec::new() };
+        let by_sources = dense_ranges(&t, &sources, FLOOD_SOURCES_WINDOW_US, FLOOD_SOURCES);
+        for (s, e) in merge(by_rate.iter().chain(&by_sources).copied().collect()) {
+            let rate = by_rate.iter().any(|&(a, b)| a <= e && s <= b);
+            let spread = by_sources.iter().any(|&(a, b)| a <= e && s <= b);
+            let why = match (rate, spread) {
+                (true, true) => format!(
+                    "at least {FLOOD_RATE_FLOWS} per second (Snort rate_filter example) and from at least \
+                     {FLOOD_SOURCES} sources within 5 minutes"
+                ),
+                (true, false) => format!("at least {FLOOD_RATE_FLOWS} per second (Snort rate_filter example)"),
+                _ => format!("from at least {FLOOD_SOURCES} distinct sources within 5 minutes"),
+            };
+            let part = &group[s..=e];
+            let one_source = part.iter().all(|f| f.src == part[0].src);
+            // One attacking host is a DoS; more than one (or spoofed ones) a DDoS.
+            let family = if one_source { AttackFamily::Dos } else { AttackFamily::Ddos };
+            let rule = format!("failed connection attempts towards one service of one host {why}");
+            out.push(finding(FindingKind::Flood, family, part, rule));
+        }
+    }
+    out
+}
+
+/// Many rejected-looking logins from one source to one login service of one host.
+pub(super) fn brute_force(flows: &[HostFlow]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for group in groups(flows, Attempt::FailedLogin, |f| (f.src, f.dst, f.dport)) {
+        let Some(service) = group.first().and_then(|f| login_service(f.dport)) else { continue };
+        let rows: Vec<u32> = group.iter().map(|f| f.row).collect();
+        for (s, e) in dense_ranges(&times(&group), &rows, service.window_us, service.attempts) {
+            let rule = format!(
+                "at least {} {} logins with at most {FAILED_LOGIN_MAX_REPLY_BYTES} bytes of reply within {} minutes ({})",
+                service.attempts,
+                service.name,
+                service.window_us / 60_000_000,
+                service.origin
+            );
+            out.push(finding(FindingKind::BruteForce, AttackFamily::Bruteforce, &group[s..=e], rule));
+        }
+    }
+    out
+}
+
+/// The coarsest of minute, second, millisecond and microsecond of which every start time is
+/// a multiple: the 2017 release prints start times to the minute, so 600 flows of one
+/// minute share one time and a rate per second cannot be read from them.
+pub(super) fn clock_resolution_us(flows: &[HostFlow]) -> i64 {
+    if flows.len() < 2 {
+        return 1;
+    }
+    [60_000_000, 1_000_000, 1_000].into_iter().find(|&r| flows.iter().all(|f| f.t % r == 0)).unwrap_or(1)
+}
