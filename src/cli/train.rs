@@ -44,8 +44,8 @@ pub struct SplitArgs {
     /// The attack family kept out of training with `--split family`.
     #[arg(long, value_name = "FAMILY", required_if_eq("split", "family"))]
     pub holdout: Option<String>,
-    /// A file (path suffix, e.g. `unb-live/2017-12-15_online.csv`) whose rows are all test
-    /// rows: a day or network never seen in training. Repeatable.
+    /// A file (its name, or its last path components such as `unb-live/2017-12-15_online.csv`)
+    /// whose rows are all test rows: a day or network never seen in training. Repeatable.
     #[arg(long = "test-file", value_name = "FILE")]
     pub test_files: Vec<String>,
     /// Features or feature groups the models do not see (init-window, header-length,
@@ -68,6 +68,9 @@ pub struct TrainArgs {
     /// Extra loss weight of benign flows (fewer false alarms, at some cost in recall).
     #[arg(long)]
     pub benign_weight: Option<f64>,
+    /// How far each data folder gets an equal share of its family's loss weight (0 to 1).
+    #[arg(long)]
+    pub source_balance: Option<f64>,
     /// Which experts: the mixture, or one alone (ablation).
     #[arg(long, value_enum, default_value = "moe")]
     pub experts: ExpertsArg,
@@ -164,6 +167,12 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
             anyhow::bail!("--benign-weight {w} must be a positive number");
         }
         training.benign_weight = w;
+    }
+    if let Some(b) = args.source_balance {
+        if !(0.0..=1.0).contains(&b) {
+            anyhow::bail!("--source-balance {b} must be between 0 and 1");
+        }
+        training.source_balance = b;
     }
     let name = match &args.name {
         Some(n) => n.clone(),

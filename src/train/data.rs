@@ -13,6 +13,9 @@ pub struct Dataset {
     /// Row-major `N×72`, already preprocessed.
     pub x: Vec<f32>,
     pub y: Vec<AttackFamily>,
+    /// Per row, the data folder (network, release, tool) its file came from: an index into
+    /// the folders of the table, used to balance sources in the loss.
+    pub origin: Vec<u32>,
 }
 
 impl Dataset {
@@ -24,10 +27,41 @@ impl Dataset {
         for &r in rows {
             raw.extend_from_slice(table.row(r));
         }
+        let folders = source_folders(table);
         Self {
             x: preprocessor.transform(&raw),
             y: rows.iter().filter_map(|&r| families.get(r).copied()).collect(),
+            origin: rows.iter().map(|&r| folders[table.meta()[r].source as usize]).collect(),
         }
+    }
+
+    /// Per-row loss weights that give every data folder an equal share of its family's
+    /// weight, softened by `power` (0: plain rows, 1: fully equal shares). Without it, a
+    /// family's few rows from another release or network are outvoted by the many of the main
+    /// sample, and the model learns that sample's artefacts instead of the attack.
+    pub fn source_balance(&self, power: f64) -> Vec<f32> {
+        if power == 0.0 {
+            return vec![1.0; self.len()];
+        }
+        let mut strata: std::collections::HashMap<(u32, AttackFamily), usize> = Default::default();
+        for (&o, &f) in self.origin.iter().zip(&self.y) {
+            *strata.entry((o, f)).or_default() += 1;
+        }
+        let mut family_rows: std::collections::HashMap<AttackFamily, (usize, usize)> = Default::default();
+        for (&(_, f), &n) in &strata {
+            let e = family_rows.entry(f).or_default();
+            e.0 += n;
+            e.1 += 1;
+        }
+        self.origin
+            .iter()
+            .zip(&self.y)
+            .map(|(&o, &f)| {
+                let (rows, folders) = family_rows[&f];
+                let fair_share = rows as f64 / folders as f64;
+                (fair_share / strata[&(o, f)] as f64).powf(power) as f32
+            })
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -60,7 +94,14 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn new(data: &Dataset, rows: &[usize], class_weights: &[f32; AttackFamily::N_CLASSES], device: &Device) -> Self {
+    /// `row_weights` multiply the class weights per row (see [`Dataset::source_balance`]).
+    pub fn new(
+        data: &Dataset,
+        rows: &[usize],
+        class_weights: &[f32; AttackFamily::N_CLASSES],
+        row_weights: &[f32],
+        device: &Device,
+    ) -> Self {
         let n = rows.len();
         let mut x = Vec::with_capacity(n * N_FEATURES);
         let mut t = vec![0f32; n * AttackFamily::N_CLASSES];
@@ -68,8 +109,9 @@ impl Batch {
         for (i, &r) in rows.iter().enumerate() {
             x.extend_from_slice(&data.x[r * N_FEATURES..(r + 1) * N_FEATURES]);
             let c = data.y[r].index();
-            t[i * AttackFamily::N_CLASSES + c] = class_weights[c];
-            weight_sum += class_weights[c] as f64;
+            let w = class_weights[c] * row_weights.get(r).copied().unwrap_or(1.0);
+            t[i * AttackFamily::N_CLASSES + c] = w;
+            weight_sum += w as f64;
         }
         Self {
             x: Tensor::from_data(TensorData::new(x, [n, N_FEATURES]), device),
@@ -90,4 +132,23 @@ pub fn class_weights(counts: &[usize; AttackFamily::N_CLASSES], power: f64) -> [
         }
     }
     w
+}
+
+/// Index of each source file's data folder (its parent directory's name), in first-seen order.
+fn source_folders(table: &FlowTable) -> Vec<u32> {
+    let mut names: Vec<std::ffi::OsString> = Vec::new();
+    table
+        .sources
+        .iter()
+        .map(|s| {
+            let folder = s.path.parent().and_then(|p| p.file_name()).map(|n| n.to_os_string()).unwrap_or_default();
+            match names.iter().position(|n| *n == folder) {
+                Some(i) => i as u32,
+                None => {
+                    names.push(folder);
+                    (names.len() - 1) as u32
+                }
+            }
+        })
+        .collect()
 }

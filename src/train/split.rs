@@ -111,7 +111,7 @@ pub fn split(table: &FlowTable, kind: SplitKind, test_files: &[String], seed: u6
     Ok(out)
 }
 
-/// Indices of the sources named by `test_files` (a suffix of the path, e.g. a file name or
+/// Indices of the sources named by `test_files` (whole trailing path components: a file name or
 /// `unb-live/2017-12-15_online.csv`). A name that matches no source is an error: a typo must
 /// not silently turn a cross-source test into a random one.
 fn held_out_sources(table: &FlowTable, test_files: &[String]) -> Result<HashSet<u32>, SplitError> {

@@ -46,6 +46,10 @@ pub struct TrainingConfig {
     /// (chosen by the cross-source evaluation, README).
     #[config(default = 1.0)]
     pub benign_weight: f64,
+    /// How far each data folder (release, network) gets an equal share of its family's loss
+    /// weight: 0 off, 1 fully equal (`Dataset::source_balance`).
+    #[config(default = 0.0)]
+    pub source_balance: f64,
     /// Weight of each expert's own cross-entropy, added so both experts stay useful on their
     /// own and the gate has a real choice.
     #[config(default = 0.5)]
@@ -173,6 +177,7 @@ pub fn train(
     let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).init();
     let mut weights = class_weights(&train.family_counts(), cfg.class_weight_power);
     weights[AttackFamily::Benign.index()] *= cfg.benign_weight as f32;
+    let row_weights = train.source_balance(cfg.source_balance);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let batch_size = cfg.batch_size.max(1);
@@ -191,7 +196,7 @@ pub fn train(
                 cancelled = true;
                 break 'epochs;
             }
-            let batch = Batch::new(train, rows, &weights, &ad_device);
+            let batch = Batch::new(train, rows, &weights, &row_weights, &ad_device);
             let loss = batch_loss(&model, &batch, cfg);
             let loss_value: f32 = loss.clone().into_scalar();
             if !loss_value.is_finite() {

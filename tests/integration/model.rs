@@ -176,7 +176,7 @@ fn wgpu_and_ndarray_agree_within_1e3() {
     let mut worst = 0f32;
     for (a, b) in on_cpu.iter().zip(&on_gpu) {
         worst = worst.max((a.p_attack - b.p_attack).abs());
-        for k in 0..AttackFamily::COUNT {
+        for k in 0..AttackFamily::N_CLASSES {
             worst = worst.max((a.family_probs[k] - b.family_probs[k]).abs());
         }
         worst = worst.max((a.gate[0] - b.gate[0]).abs());

@@ -68,7 +68,7 @@ fn test_files_are_held_out_whole_and_unknown_families_only_tested() {
     assert_eq!(s.test.iter().filter(|&&i| held(i)).count(), held_unique, "every unique row of the held-out file is tested");
     assert!(s.test.iter().any(|&i| families[i] == AttackFamily::UnknownAttack));
     // Stratified per file and family: the binarised file's benign rows are in every part.
-    let from_binary = |part: &[usize]| part.iter().filter(|&&i| source_of(i).ends_with("binary_SSH.csv")).count();
+    let from_binary = |part: &[usize]| part.iter().filter(|&&i| source_of(i).ends_with("MachineLearningCVE_Tuesday_subset_binary_SSH.csv")).count();
     assert!(from_binary(&s.train) > 0 && from_binary(&s.valid) > 0 && from_binary(&s.test) > 0);
 }
 
