@@ -12,12 +12,12 @@
 # openssh-server vsftpd dnsmasq-base bind9-dnsutils sshpass nftables ethtool curl wget.
 # Usage: sudo scripts/make_captures.sh [SCENARIO...]   (default: every scenario)
 #        scripts/make_captures.sh --manifest          (only recount the pcaps into MANIFEST.csv)
-# Writes data/captures/<scenario>.pcap and data/captures/MANIFEST.csv.
+# Writes data/captures/<scenario>.pcap and data/captures/MANIFEST.csv (or into $CAPTURES_OUT).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-out=$repo/data/captures
+out=${CAPTURES_OUT:-$repo/data/captures}   # CAPTURES_OUT: another folder, e.g. a second run
 W=/var/tmp/netvigil-captures          # scratch (servers' configs, site, logs); removed on exit
 ATT=nvatt VIC=nvvic
 A_IP=10.77.0.1 V_IP=10.77.0.2

@@ -42,6 +42,8 @@ pub struct TableQuery {
     pub family: Option<AttackFamily>,
     /// Only the flows of this finding (an index into the loaded flows' findings).
     pub finding: Option<usize>,
+    /// Only flows the model marked unfamiliar (unlike all of its training data).
+    pub unfamiliar_only: bool,
     pub sort: SortColumn,
     pub descending: bool,
 }
@@ -54,6 +56,7 @@ impl Default for TableQuery {
             max_score: 1.0,
             family: None,
             finding: None,
+            unfamiliar_only: false,
             sort: SortColumn::Row,
             descending: false,
         }
@@ -64,6 +67,7 @@ impl Default for TableQuery {
 struct Summary {
     generation: u64,
     flagged: usize,
+    unfamiliar: usize,
     per_family: Vec<(AttackFamily, usize)>,
     histogram: Vec<usize>,
     timeline: Vec<(f64, usize)>,
@@ -212,12 +216,15 @@ impl FlowsView {
                 .selected_text(self.query.family.map_or("all families", |f| f.name()))
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.query.family, None, "all families");
-                    for f in AttackFamily::CLASSES {
+                    // `attack` (unknown family) is what unfamiliar flagged flows are called.
+                    for f in AttackFamily::ALL {
                         ui.selectable_value(&mut self.query.family, Some(f), f.name());
                     }
                 })
                 .response
                 .labelled_by(family.id);
+            ui.checkbox(&mut self.query.unfamiliar_only, "unfamiliar only")
+                .on_hover_text("Flows far from everything the model was trained on: its verdict on them is a guess");
             style::feature_picker(ui, "Column", "feature-column", &mut self.feature_column);
             if ui.button("Clear").clicked() {
                 self.query = TableQuery { sort: self.query.sort, descending: self.query.descending, ..TableQuery::default() };
@@ -236,6 +243,10 @@ impl FlowsView {
             }
             ui.separator();
             ui.colored_label(style::ATTACK, format!("{} flagged", s.flagged));
+            if s.unfamiliar > 0 {
+                ui.separator();
+                ui.label(format!("{} unfamiliar", s.unfamiliar));
+            }
             for (family, n) in &s.per_family {
                 ui.separator();
                 ui.label(format!("{}: {n}", family.name()));
@@ -461,10 +472,13 @@ pub fn compute_order(
             if v.p_attack < query.min_score || v.p_attack > query.max_score {
                 return false;
             }
+            if query.unfamiliar_only && !v.unfamiliar {
+                return false;
+            }
             if query.family.is_some_and(|f| f != v.family) {
                 return false;
             }
-        } else if query.family.is_some() {
+        } else if query.family.is_some() || query.unfamiliar_only {
             return false;
         }
         if needle.is_empty() {
@@ -512,6 +526,7 @@ fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -
     let mut histogram = vec![0; HISTOGRAM_BINS];
     let mut per_family = vec![0usize; AttackFamily::COUNT];
     let mut flagged = 0;
+    let unfamiliar = verdicts.unwrap_or(&[]).iter().filter(|v| v.unfamiliar).count();
     let times: Vec<i64> = table.meta().iter().filter_map(|m| m.timestamp_us).collect();
     let (t0, t1) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
     let span = (t1 - t0).max(1) as f64;
@@ -532,6 +547,7 @@ fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -
     Summary {
         generation,
         flagged,
+        unfamiliar,
         per_family: AttackFamily::ALL
             .iter()
             .filter(|f| per_family[f.index()] > 0)

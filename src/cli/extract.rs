@@ -34,6 +34,10 @@ pub struct ExtractArgs {
     /// CICFlowMeters (what that leaves out is reported).
     #[arg(long, value_name = "N")]
     pub min_packets: Option<u64>,
+    /// Label every flow (a family name, `BENIGN` or `attack`): for captures whose nature is
+    /// known, to train or evaluate on them. Written as the `Label` and `Family` columns.
+    #[arg(long, value_name = "LABEL")]
+    pub label: Option<String>,
     /// Also write the capture reports (JSON) to this file.
     #[arg(long, value_name = "JSON")]
     pub report: Option<PathBuf>,
@@ -78,6 +82,11 @@ pub fn run(args: &ExtractArgs) -> anyhow::Result<()> {
         eprint!("{}: {report}", path.display());
         table.append(part);
         reports.push((path.clone(), report));
+    }
+    if let Some(label) = &args.label {
+        table
+            .label_all(label)
+            .with_context(|| format!("--label '{label}' is not a label NetVigil knows (a family name, BENIGN or attack)"))?;
     }
     export::write_table(&table, &args.output)?;
     if let Some(path) = &args.report {

@@ -44,8 +44,9 @@ pub struct SplitArgs {
     /// The attack family kept out of training with `--split family`.
     #[arg(long, value_name = "FAMILY", required_if_eq("split", "family"))]
     pub holdout: Option<String>,
-    /// A file (its name, or its last path components such as `unb-live/2017-12-15_online.csv`)
-    /// whose rows are all test rows: a day or network never seen in training. Repeatable.
+    /// A file or data folder (a name, or last path components such as
+    /// `unb-live/2017-12-15_online.csv`) whose rows are all test rows: a day, network or
+    /// capture run never seen in training. Repeatable.
     #[arg(long = "test-file", value_name = "FILE")]
     pub test_files: Vec<String>,
     /// Features or feature groups the models do not see (init-window, header-length,

@@ -22,6 +22,9 @@ pub enum Dialect {
     Improved2021,
     /// Flows NetVigil extracted itself from a pcap/pcapng capture.
     Capture,
+    /// A CSV written by NetVigil (`extract`, `convert`): canonical names plus `Source File`
+    /// and `Source Line`.
+    NetVigilExport,
 }
 
 /// Whose numbers a flow record holds: the 2017 CICFlowMeter's (first FIN ends a flow, RST
@@ -53,7 +56,7 @@ impl Dialect {
             Dialect::MachineLearningCve | Dialect::TrafficLabelling | Dialect::CicFlowMeterV3 | Dialect::CicFlowMeterV4 => {
                 FlowSemantics::Tool2017
             }
-            Dialect::Improved2021 | Dialect::Capture => FlowSemantics::Corrected,
+            Dialect::Improved2021 | Dialect::Capture | Dialect::NetVigilExport => FlowSemantics::Corrected,
         }
     }
 
@@ -65,6 +68,7 @@ impl Dialect {
             Dialect::CicFlowMeterV4 => "CICFlowMeter-V4 short names",
             Dialect::Improved2021 => "corrected CICIDS2017 (Engelen et al. 2021)",
             Dialect::Capture => "packet capture (NetVigil extractor)",
+            Dialect::NetVigilExport => "NetVigil extractor output",
         }
     }
 }
@@ -104,6 +108,12 @@ pub fn detect(header: &[String]) -> Option<Dialect> {
         return None;
     }
     match best {
+        // NetVigil's own export (`extract`, `convert` of a capture) writes the canonical names
+        // plus where each flow came from; its numbers have the extractor's semantics, not the
+        // 2017 tool's whose names it borrows.
+        Some(Dialect::MachineLearningCve) if names.contains("source file") && names.contains("source line") => {
+            Some(Dialect::NetVigilExport)
+        }
         Some(Dialect::MachineLearningCve) if names.contains("flow id") => {
             Some(Dialect::TrafficLabelling)
         }

@@ -104,6 +104,15 @@ impl FlowTable {
         self.labels.as_deref()
     }
 
+    /// Gives every flow the label `raw` (e.g. a capture of one known attack tool), replacing
+    /// any labels it had. `None` when `raw` is no label NetVigil knows.
+    pub fn label_all(&mut self, raw: &str) -> Option<()> {
+        let family = AttackFamily::from_label(raw)?;
+        let label = FlowLabel { raw: std::sync::Arc::from(raw), family };
+        self.labels = Some(vec![label; self.len()]);
+        Some(())
+    }
+
     /// The flow semantics of the sources, each once, in order.
     pub fn semantics(&self) -> Vec<super::dialect::FlowSemantics> {
         let mut s: Vec<_> = self.sources.iter().map(|f| f.dialect.semantics()).collect();

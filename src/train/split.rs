@@ -111,7 +111,8 @@ pub fn split(table: &FlowTable, kind: SplitKind, test_files: &[String], seed: u6
     Ok(out)
 }
 
-/// Indices of the sources named by `test_files` (whole trailing path components: a file name or
+/// Indices of the sources named by `test_files` (whole trailing path components of a file or of
+/// its folder: a file name, a data folder such as `lab-captures-heldout`, or
 /// `unb-live/2017-12-15_online.csv`). A name that matches no source is an error: a typo must
 /// not silently turn a cross-source test into a random one.
 fn held_out_sources(table: &FlowTable, test_files: &[String]) -> Result<HashSet<u32>, SplitError> {
@@ -121,7 +122,7 @@ fn held_out_sources(table: &FlowTable, test_files: &[String]) -> Result<HashSet<
             .sources
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.path.ends_with(name))
+            .filter(|(_, s)| s.path.ends_with(name) || s.path.parent().is_some_and(|folder| folder.ends_with(name)))
             .map(|(i, _)| i as u32)
             .collect();
         if matching.is_empty() {
