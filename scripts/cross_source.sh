@@ -1,54 +1,56 @@
 #!/usr/bin/env bash
 # Cross-source evaluation and the feature ablation behind the shipped model (README "Results:
-# traffic that is not the training sample"). Every model trains on all real sources in
-# ../shared/data (corrected CICIDS2017, the original 2017 release, another network's benign
-# flows) with two whole files held back as test data:
+# traffic that is not the training sample"). Every model trains on all real sources: the
+# corrected CICIDS2017 sample, the original 2017 release, another network's benign flows
+# (../shared/data) and the real-tool captures made on this machine (data/captures, labelled by
+# scripts/lab_flows.sh), with three parts held back whole as test data:
 #   - unb-live/2017-12-15_online.csv: a day of the other network (training sees 2017-10-17);
 #   - MachineLearningCVE_Tuesday_subset_binary_SSH.csv: a day of the original release (training
 #     sees Friday's benign flows), with its SSH-Patator attacks labelled only `1`;
-# and every other file split 70/15/15 per file and family after removing duplicates.
+#   - lab-captures-heldout: a second, separate run of every capture tool;
+# and every other file split 70/15/15 per file and family after removing exact duplicates.
 # Usage: scripts/cross_source.sh [VARIANT...]   (default: every variant below)
 # Writes target-cross-source/VARIANT/ (the bundle; its metrics.json holds the report) and
-# VARIANT.txt (the printed tables).
+# VARIANT.txt (the printed tables). `shipped` is the recipe of models/default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/netvigil-target}
 BIN=${NETVIGIL_BIN:-$CARGO_TARGET_DIR/release/netvigil}
 D=../shared/data
-DATA=("$D/cicids2017-improved" "$D/cicids2017-original" "$D/unb-live")
-TEST=(--test-file unb-live/2017-12-15_online.csv --test-file MachineLearningCVE_Tuesday_subset_binary_SSH.csv)
-EPOCHS=${EPOCHS:-30}
+LAB=target-lab-flows
+[ -d "$LAB/lab-captures-heldout" ] || NETVIGIL_BIN=$BIN scripts/lab_flows.sh "$LAB"
+DATA=("$D/cicids2017-improved" "$D/cicids2017-original" "$D/unb-live" "$LAB/lab-captures" "$LAB/lab-captures-heldout")
+TEST=(--test-file unb-live/2017-12-15_online.csv --test-file MachineLearningCVE_Tuesday_subset_binary_SSH.csv
+      --test-file lab-captures-heldout)
+# The shipped recipe (README), also `train`'s defaults: periodic feature embeddings, benign flows
+# weighted 12×, each data folder half-way to an equal share of its family's weight.
+RECIPE="--benign-weight 12 --periodic 8 --source-balance 0.5"
+EPOCHS=${EPOCHS:-40}
 OUT=target-cross-source
 mkdir -p "$OUT"
-# name → extra arguments
+# name → arguments beyond the data and the held-out files
 declare -A VARIANTS=(
-  [all-features]=""
-  [no-init-window]="--mask-features init-window"
-  [no-header-length]="--mask-features header-length"
-  [no-active-idle]="--mask-features active-idle"
-  [no-rates]="--mask-features rates"
-  [no-flags]="--mask-features flags"
-  [no-subflow]="--mask-features subflow"
-  [benign-weight-3]="--benign-weight 3"
-  [family-webattack]="--split family --holdout webattack"
-  [family-botnet]="--split family --holdout botnet"
-  [corrected-only]="CORRECTED_ONLY"
+  [shipped]="$RECIPE"
+  [no-init-window]="$RECIPE --mask-features init-window"
+  [no-header-length]="$RECIPE --mask-features header-length"
+  [no-active-idle]="$RECIPE --mask-features active-idle"
+  [no-rates]="$RECIPE --mask-features rates"
+  [no-flags]="$RECIPE --mask-features flags"
+  [linear-tokens]="--benign-weight 12 --periodic 0 --source-balance 0.5"
+  [unbalanced]="--benign-weight 12 --periodic 8 --source-balance 0"
+  [benign-weight-24]="--benign-weight 24 --periodic 8 --source-balance 0.5"
+  [family-webattack]="$RECIPE --split family --holdout webattack"
+  [family-botnet]="$RECIPE --split family --holdout botnet"
 )
 run() {
   local name=$1 extra=${VARIANTS[$1]}
-  local data=("${DATA[@]}")
-  if [ "$extra" = CORRECTED_ONLY ]; then
-    # The old recipe: train on the corrected release alone; test on the others whole.
-    data=("$D/cicids2017-improved" "$D/cicids2017-original" "$D/unb-live")
-    extra=$(for f in "$D"/cicids2017-original/*.csv "$D"/unb-live/*.csv; do printf -- '--test-file %s ' "$(basename "$f")"; done)
-  fi
   case " $extra " in *" --split "*) ;; *) extra="--split random $extra" ;; esac
   # shellcheck disable=SC2086
-  "$BIN" train "${data[@]}" "${TEST[@]}" $extra --epochs "$EPOCHS" \
+  "$BIN" train "${DATA[@]}" "${TEST[@]}" $extra --epochs "$EPOCHS" \
     -o "$OUT/$name" --data-dir "$OUT/store" > "$OUT/$name.txt"
 }
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(all-features no-init-window no-header-length no-active-idle no-rates no-flags no-subflow benign-weight-3 family-webattack family-botnet corrected-only)
+[ ${#names[@]} -gt 0 ] || names=(shipped no-init-window no-header-length no-active-idle no-rates no-flags linear-tokens unbalanced benign-weight-24 family-webattack family-botnet)
 for n in "${names[@]}"; do
   [ -n "${VARIANTS[$n]+x}" ] || { echo "unknown variant $n" >&2; exit 2; }
   echo "== $n" >&2

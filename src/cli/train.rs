@@ -84,6 +84,9 @@ pub struct TrainArgs {
     /// Transformer blocks (overrides --config).
     #[arg(long)]
     pub blocks: Option<usize>,
+    /// Frequencies of the periodic feature embedding (0: linear tokens only; overrides --config).
+    #[arg(long)]
+    pub periodic: Option<usize>,
     /// Where training runs.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceChoice,
@@ -142,6 +145,9 @@ pub fn model_config(args: &TrainArgs) -> anyhow::Result<MoeConfig> {
     }
     if let Some(b) = args.blocks {
         config.tabular.n_blocks = b;
+    }
+    if let Some(k) = args.periodic {
+        config.tabular.periodic_frequencies = (k > 0).then_some(k);
     }
     config.experts = match args.experts {
         ExpertsArg::Moe => ExpertSet::Both,

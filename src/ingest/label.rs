@@ -23,19 +23,16 @@ pub enum AttackFamily {
 }
 
 impl AttackFamily {
-    /// Every family a label can have.
-    pub const ALL: [AttackFamily; 10] = [
-        AttackFamily::Benign,
-        AttackFamily::Dos,
-        AttackFamily::Ddos,
-        AttackFamily::Portscan,
-        AttackFamily::Bruteforce,
-        AttackFamily::Webattack,
-        AttackFamily::Botnet,
-        AttackFamily::Infiltration,
-        AttackFamily::Heartbleed,
-        AttackFamily::UnknownAttack,
-    ];
+    /// Every family a label can have: the model's classes, then [`Self::UnknownAttack`].
+    pub const ALL: [AttackFamily; 10] = {
+        let mut all = [AttackFamily::UnknownAttack; 10];
+        let mut i = 0;
+        while i < Self::CLASSES.len() {
+            all[i] = Self::CLASSES[i];
+            i += 1;
+        }
+        all
+    };
     pub const COUNT: usize = Self::ALL.len();
     /// The families the model predicts: its output classes, in output order.
     pub const CLASSES: [AttackFamily; 9] = [

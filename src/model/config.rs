@@ -30,6 +30,13 @@ pub struct FtTransformerConfig {
     /// Dropout on each residual branch before it is added back.
     #[config(default = 0.0)]
     pub residual_dropout: f64,
+    /// Frequencies of the periodic embedding added to each feature's linear token (`None`:
+    /// linear tokens only, as in bundles made before it). Optional so older `config.json`
+    /// files, which lack the field, still load (as `None`); new models default to 8.
+    #[config(default = "Some(8)")]
+    pub periodic_frequencies: Option<usize>,
+    /// Standard deviation of the periodic embedding's initial frequencies.
+    pub periodic_sigma: Option<f64>,
 }
 
 impl FtTransformerConfig {

@@ -34,6 +34,40 @@ impl FeatureTokenizer {
     }
 }
 
+/// Periodic embedding of each scalar feature, ReLU(Linear([sin 2πcx, cos 2πcx])) with learned
+/// frequencies c per feature (Gorishniy et al. 2022, "On Embeddings for Numerical Features in
+/// Tabular Deep Learning", PLR). A linear token is a straight line in the feature's value; the
+/// flows of another release or network differ from the training sample in exactly the places
+/// (window sizes, header lengths, packet sizes) where a line cannot separate attack from benign
+/// but a tree model's thresholds can. The periodic term gives the transformer such
+/// non-monotonic per-feature shapes; it is added to the linear token.
+#[derive(Module, Debug)]
+pub struct PeriodicTokenizer {
+    frequencies: Param<Tensor<2>>,
+    weight: Param<Tensor<3>>,
+    bias: Param<Tensor<2>>,
+}
+
+impl PeriodicTokenizer {
+    fn new(n_features: usize, k: usize, sigma: f64, d_token: usize, device: &Device) -> Self {
+        let bound = 1.0 / ((2 * k) as f64).sqrt();
+        Self {
+            frequencies: Param::from_tensor(Tensor::random([n_features, k], Distribution::Normal(0.0, sigma), device)),
+            weight: Param::from_tensor(Tensor::random([n_features, 2 * k, d_token], Distribution::Uniform(-bound, bound), device)),
+            bias: Param::from_tensor(Tensor::random([n_features, d_token], Distribution::Uniform(-bound, bound), device)),
+        }
+    }
+
+    /// `[batch, n_features]` → `[batch, n_features, d_token]`.
+    fn forward(&self, x: Tensor<2>) -> Tensor<3> {
+        let angles = x.unsqueeze_dim::<3>(2) * self.frequencies.val().unsqueeze_dim::<3>(0) * (2.0 * std::f64::consts::PI);
+        let v = Tensor::cat(vec![angles.clone().sin(), angles.cos()], 2);
+        // One small matmul per feature: [features, batch, 2k] × [features, 2k, d].
+        let out = v.swap_dims(0, 1).matmul(self.weight.val()).swap_dims(0, 1);
+        relu(out + self.bias.val().unsqueeze_dim::<3>(0))
+    }
+}
+
 /// Multi-head self-attention with dropout on the attention probabilities.
 #[derive(Module, Debug)]
 pub struct SelfAttention {
@@ -128,6 +162,7 @@ impl TransformerBlock {
 #[derive(Module, Debug)]
 pub struct FtTransformer {
     tokenizer: FeatureTokenizer,
+    periodic: Option<PeriodicTokenizer>,
     cls: Param<Tensor<1>>,
     blocks: Vec<TransformerBlock>,
     head_norm: LayerNorm,
@@ -140,6 +175,9 @@ impl FtTransformer {
         let bound = 1.0 / (d as f64).sqrt();
         Self {
             tokenizer: FeatureTokenizer::new(config.n_features, d, device),
+            periodic: config.periodic_frequencies.filter(|&k| k > 0).map(|k| {
+                PeriodicTokenizer::new(config.n_features, k, config.periodic_sigma.unwrap_or(1.0), d, device)
+            }),
             cls: Param::from_tensor(Tensor::random([d], Distribution::Uniform(-bound, bound), device)),
             blocks: (0..config.n_blocks).map(|i| TransformerBlock::new(config, i == 0, device)).collect(),
             head_norm: LayerNormConfig::new(d).init(device),
@@ -150,7 +188,10 @@ impl FtTransformer {
     /// `[batch, 47]` standardised tabular features → `[batch, n_classes]` logits.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let b = x.dims()[0];
-        let tokens = self.tokenizer.forward(x);
+        let tokens = match &self.periodic {
+            Some(p) => self.tokenizer.forward(x.clone()) + p.forward(x),
+            None => self.tokenizer.forward(x),
+        };
         let d = tokens.dims()[2];
         // [CLS] goes last, as in rtdl, so the last block can keep just that position.
         let cls = self.cls.val().reshape([1, 1, d]).expand([b, 1, d]);
@@ -341,6 +382,9 @@ pub fn flops_per_flow(config: &MoeConfig) -> u64 {
         let (d, f) = (t.d_token as u64, t.d_ffn() as u64);
         let tokens = t.n_features as u64 + 1;
         flops += 2 * t.n_features as u64 * d; // tokenizer
+        if let Some(k) = t.periodic_frequencies {
+            flops += 2 * t.n_features as u64 * 2 * k as u64 * d; // periodic embedding
+        }
         for i in 0..t.n_blocks {
             let q = if i + 1 == t.n_blocks { 1 } else { tokens };
             flops += 2 * tokens * d * 2 * d; // keys and values

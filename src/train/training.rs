@@ -44,11 +44,11 @@ pub struct TrainingConfig {
     /// Extra weight of benign flows in the loss: a false alarm on a day of mostly benign
     /// traffic costs the analyst more than one missed flow of an attack made of thousands
     /// (chosen by the cross-source evaluation, README).
-    #[config(default = 1.0)]
+    #[config(default = 12.0)]
     pub benign_weight: f64,
     /// How far each data folder (release, network) gets an equal share of its family's loss
     /// weight: 0 off, 1 fully equal (`Dataset::source_balance`).
-    #[config(default = 0.0)]
+    #[config(default = 0.5)]
     pub source_balance: f64,
     /// Weight of each expert's own cross-entropy, added so both experts stay useful on their
     /// own and the gate has a real choice.
