@@ -4,6 +4,14 @@ use clap::Parser;
 use netvigil::cli::{self, Cli};
 
 fn main() -> std::process::ExitCode {
+    // Rust ignores SIGPIPE, so `netvigil inspect ... | head` would panic in println! once head
+    // exits. Command-line tools end quietly there instead: restore the default action.
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
