@@ -169,6 +169,7 @@ pub fn train(
             let _ = tx.send(e);
         }
     };
+    let _seeded = super::seeded_training();
     let started = Instant::now();
     let ad_device = device.clone().autodiff();
     let plain_device = device.clone().without_autodiff();
