@@ -17,3 +17,16 @@ pub use config::{ExpertSet, FtTransformerConfig, MoeConfig, TemporalCnnConfig};
 pub use inference::{DeviceChoice, Scorer, SelectedDevice, Verdict, select_device};
 pub use model::{MoeModel, MoeOutput};
 pub use preprocess::Preprocessor;
+
+/// burn draws a device's random numbers from one process-wide stream (`Device::seed`): a model
+/// initialised (for training, or before a bundle's weights replace its random ones) while
+/// another training runs takes numbers from that training's stream, and the training is no
+/// longer reproducible from its seed (the window's Train and Compare, tests side by side).
+/// Whatever seeds the stream or draws from it holds this lock meanwhile.
+static SEEDED_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Waits until nothing else in this process uses burn's random numbers.
+pub(crate) fn seeded_rng() -> std::sync::MutexGuard<'static, ()> {
+    // A holder that panicked left nothing half-written behind the lock: take it anyway.
+    SEEDED_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}

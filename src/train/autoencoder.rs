@@ -79,7 +79,7 @@ pub fn fit_anomaly(
     if n == 0 || benign_holdout.is_empty() {
         return Err(TrainError::NoData);
     }
-    let _seeded = super::seeded_training();
+    let _seeded = crate::model::seeded_rng();
     let ad_device = device.clone().autodiff();
     ad_device.seed(config.seed);
     let mut model = config.model.init(&ad_device);

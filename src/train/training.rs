@@ -169,7 +169,7 @@ pub fn train(
             let _ = tx.send(e);
         }
     };
-    let _seeded = super::seeded_training();
+    let _seeded = crate::model::seeded_rng();
     let started = Instant::now();
     let ad_device = device.clone().autodiff();
     let plain_device = device.clone().without_autodiff();
