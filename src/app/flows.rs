@@ -365,7 +365,7 @@ impl FlowsView {
                     cell(&mut row, meta.protocol.map(protocol_name).unwrap_or_default());
                     cell(&mut row, meta.timestamp_us.map(format_timestamp).unwrap_or_default());
                     cell(&mut row, table.labels().map(|l| l[r].raw.to_string()).unwrap_or_default());
-                    cell(&mut row, verdict.map(|v| v.family.name().to_string()).unwrap_or_else(|| "-".into()));
+                    cell(&mut row, verdict.map(|v| v.label()).unwrap_or_else(|| "-".into()));
                     cell(&mut row, verdict.map(|v| format!("{:.3}", v.p_attack)).unwrap_or_default());
                     cell(&mut row, format_value(table.row(r)[feature_col]));
                     if row.response().clicked() {
@@ -492,7 +492,7 @@ pub fn compute_order(
             m.dst_port.map(|p| p.to_string()),
             labels.map(|l| l[r].raw.to_lowercase()),
             labels.map(|l| l[r].family.name().to_string()),
-            verdicts.and_then(|v| v.get(r)).map(|v| v.family.name().to_string()),
+            verdicts.and_then(|v| v.get(r)).map(|v| v.label()),
         ];
         hay.iter().flatten().any(|h| h.contains(&needle))
     };

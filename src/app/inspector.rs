@@ -165,10 +165,15 @@ impl InspectorView {
             return;
         };
         let (Some(now), Some(before)) = (self.edited_verdict, self.original_verdict) else { return };
-        ui.heading(match now.family {
-            AttackFamily::Benign => "Benign".to_string(),
-            f => format!("Attack: {}", f.name()),
+        ui.heading(match (now.unfamiliar, now.family) {
+            (true, AttackFamily::Benign) => "Unfamiliar flow, scored benign".to_string(),
+            (true, _) => "Unfamiliar flow, flagged as an attack".to_string(),
+            (false, AttackFamily::Benign) => "Benign".to_string(),
+            (false, f) => format!("Attack: {}", f.name()),
         });
+        if now.unfamiliar {
+            ui.label("Far from everything the model was trained on: its score is a guess, and it names no family.");
+        }
         let edited = subject.original != subject.edited;
         gauge(ui, now.p_attack, edited.then_some(before.p_attack));
         if edited {
@@ -176,9 +181,9 @@ impl InspectorView {
             ui.label(format!(
                 "Original {:.1} % ({}) -> now {:.1} % ({}), {:+.1} points",
                 before.p_attack * 100.0,
-                before.family.name(),
+                before.label(),
                 now.p_attack * 100.0,
-                now.family.name(),
+                now.label(),
                 delta * 100.0
             ));
         }

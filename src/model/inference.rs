@@ -59,6 +59,15 @@ impl Verdict {
     pub fn is_attack(&self) -> bool {
         self.family.is_attack()
     }
+
+    /// The verdict in a word or two, as the window shows it.
+    pub fn label(&self) -> String {
+        match (self.unfamiliar, self.family) {
+            (true, AttackFamily::Benign) => "benign (unfamiliar)".into(),
+            (true, _) => "attack (unfamiliar)".into(),
+            (false, f) => f.name().into(),
+        }
+    }
 }
 
 /// Where inference runs.
