@@ -50,6 +50,18 @@ pub struct SourceFile {
     pub report: ValidationReport,
 }
 
+impl SourceFile {
+    /// The name of the folder the file is in: the data source it belongs to (a release, a
+    /// network, a capture run), by which training balances and tests are reported.
+    pub fn folder_name(&self) -> String {
+        self.path.parent().and_then(|p| p.file_name()).map_or_else(|| ".".into(), |n| n.to_string_lossy().into_owned())
+    }
+
+    pub fn file_name(&self) -> String {
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
 /// N flows: a row-major N×72 `f32` matrix, metadata per flow, labels when the data has them.
 #[derive(Debug, Clone, Default)]
 pub struct FlowTable {

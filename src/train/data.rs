@@ -134,21 +134,19 @@ pub fn class_weights(counts: &[usize; AttackFamily::N_CLASSES], power: f64) -> [
     w
 }
 
-/// Index of each source file's data folder (its parent directory's name), in first-seen order.
+/// Index of each source file's data folder (`SourceFile::folder_name`), in first-seen order.
 fn source_folders(table: &FlowTable) -> Vec<u32> {
-    let mut names: Vec<std::ffi::OsString> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     table
         .sources
         .iter()
         .map(|s| {
-            let folder = s.path.parent().and_then(|p| p.file_name()).map(|n| n.to_os_string()).unwrap_or_default();
-            match names.iter().position(|n| *n == folder) {
-                Some(i) => i as u32,
-                None => {
-                    names.push(folder);
-                    (names.len() - 1) as u32
-                }
-            }
+            let folder = s.folder_name();
+            let i = names.iter().position(|n| *n == folder).unwrap_or_else(|| {
+                names.push(folder);
+                names.len() - 1
+            });
+            i as u32
         })
         .collect()
 }

@@ -293,17 +293,13 @@ impl SourceMetrics {
         truth: &[AttackFamily],
         unfamiliar: &[bool],
     ) -> Vec<SourceMetrics> {
-        let folder_of = |source: u32| {
-            let path = &table.sources[source as usize].path;
-            let folder = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
-            let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            (folder.unwrap_or_else(|| ".".into()), file)
-        };
-        let mut groups: std::collections::BTreeMap<String, (Vec<String>, Vec<usize>)> = Default::default();
+        // Names once per source file, not once per row.
+        let names: Vec<(String, String)> = table.sources.iter().map(|s| (s.folder_name(), s.file_name())).collect();
+        let mut groups: std::collections::BTreeMap<&str, (Vec<&str>, Vec<usize>)> = Default::default();
         for (k, &r) in rows.iter().enumerate() {
-            let (folder, file) = folder_of(table.meta()[r].source);
+            let (folder, file) = &names[table.meta()[r].source as usize];
             let entry = groups.entry(folder).or_default();
-            if !entry.0.contains(&file) {
+            if !entry.0.contains(&file.as_str()) {
                 entry.0.push(file);
             }
             entry.1.push(k);
@@ -324,8 +320,8 @@ impl SourceMetrics {
                 }
                 let (benign, attacks) = (counts.tn + counts.fp, counts.tp + counts.fneg);
                 SourceMetrics {
-                    source,
-                    files,
+                    source: source.to_string(),
+                    files: files.into_iter().map(str::to_string).collect(),
                     benign,
                     attacks,
                     false_positive_rate: (benign > 0).then(|| counts.false_positive_rate()),
