@@ -1,7 +1,9 @@
 //! NetVigil: offline detection of attacks in network flows.
 //!
 //! Data flows one way: `features` (the 72-feature schema) → `ingest` (CSV dialects, captures,
-//! validation) → `model` (Mixture-of-Experts) → `train` → `store` (SQLite) → `app` (GUI) / `cli`.
+//! validation) → `model` (Mixture-of-Experts) → `train` → `store` (SQLite, persistence only) →
+//! `service` (whole tasks) → the front ends `app` (GUI), `cli` and `serve` (HTTP), which never
+//! import each other.
 //! Beside the model, `detect` finds scans, floods and brute force across the flows of a table.
 
 pub mod features;
@@ -10,5 +12,7 @@ pub mod detect;
 pub mod model;
 pub mod train;
 pub mod store;
+pub mod service;
 pub mod cli;
+pub mod serve;
 pub mod app;

@@ -1,7 +1,7 @@
 //! The `netvigil` binary: the workstation window, or a headless command.
 
 use clap::Parser;
-use netvigil::cli::{self, Cli};
+use netvigil::cli::{self, Cli, Command};
 
 fn main() -> std::process::ExitCode {
     // Rust ignores SIGPIPE, so `netvigil inspect ... | head` would panic in println! once head
@@ -20,9 +20,39 @@ fn main() -> std::process::ExitCode {
         .init();
     let args = Cli::parse();
     let data_dir = cli::data_dir(args.data_dir.as_ref());
+    // The binary starts the front ends; they never start each other.
     let result = match args.command {
+        Some(Command::BenchGui(a)) => netvigil::app::bench::run(&netvigil::app::bench::GuiBenchOptions {
+            read: a.input.read_options(),
+            inputs: a.input.inputs,
+            frames: a.frames,
+            model: a.model,
+            json: a.json,
+        }),
+        Some(Command::Serve(a)) => netvigil::serve::run(&netvigil::serve::ServeOptions {
+            model: a.model,
+            bind: a.bind,
+            token_file: a.token_file,
+            max_body_bytes: a.max_body_mib << 20,
+            concurrency: a.concurrency,
+            timeout: std::time::Duration::from_secs(a.timeout_s),
+            device: a.device,
+            data_dir,
+        }),
+        Some(Command::BenchServe(a)) => netvigil::serve::bench::run(&netvigil::serve::bench::ServeBenchOptions {
+            inputs: a.inputs,
+            model: a.model,
+            concurrency: a.concurrency,
+            flows_per_request: a.flows,
+            seconds: a.seconds,
+            json: a.json,
+            data_dir,
+        }),
         Some(command) => cli::run(command, data_dir),
-        None => netvigil::app::run(args.files, data_dir),
+        None => {
+            let launcher = std::sync::Arc::new(netvigil::serve::Launcher { data_dir: data_dir.clone() });
+            netvigil::app::run(args.files, data_dir, Some(launcher))
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -10,7 +10,7 @@ use super::jobs::Job;
 use super::state::AppState;
 use super::style;
 use crate::model::{DeviceChoice, MoeConfig};
-use crate::store::recorded::{CompareRequest, compare_recorded};
+use crate::service::{CompareRequest, compare_recorded};
 use crate::train::autoencoder::AnomalyConfig;
 use crate::train::compare::{CompareConfig, CompareEvent, ComparisonRow, Contender};
 use crate::train::split::SplitKind;
@@ -67,7 +67,7 @@ impl ComparePanel {
         self.caption = format!("split {} (running)", on.split.name());
         self.status = "reading the data".into();
         self.job = Some(Job::spawn(&state.runtime, ctx, "Comparing models", move |job| {
-            compare_recorded(&data_dir, &request, &|e| job.progress(e.clone()), job.cancel_flag()).map_err(|e| format!("{e:#}"))
+            job.run_task(|task| compare_recorded(&data_dir, &request, task)).map_err(|e| format!("{e:#}"))
         }));
     }
 

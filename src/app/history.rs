@@ -9,9 +9,8 @@ use egui_plot::{Line, Plot};
 use super::View;
 use super::state::{AppState, Subject, ViewId};
 use super::style;
-use crate::features::{FEATURES, N_FEATURES};
-use crate::ingest::FlowMeta;
-use crate::store::{BatchRecord, EpochRecord, InvestigationRecord, ModelRecord, RunRecord};
+use crate::service::Investigation;
+use crate::store::{BatchRecord, EpochRecord, ModelRecord, RunRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryTab {
@@ -25,7 +24,7 @@ struct Snapshot {
     runs: Vec<RunRecord>,
     models: Vec<ModelRecord>,
     batches: Vec<BatchRecord>,
-    investigations: Vec<InvestigationRecord>,
+    investigations: Vec<Investigation>,
     taken: Instant,
 }
 
@@ -65,7 +64,7 @@ impl HistoryView {
                 runs: s.runs().map_err(e)?,
                 models: s.models().map_err(e)?,
                 batches: s.batches().map_err(e)?,
-                investigations: s.investigations().map_err(e)?,
+                investigations: s.investigations().map_err(e)?.iter().map(Investigation::from_record).collect(),
                 taken: Instant::now(),
             })
         });
@@ -150,13 +149,8 @@ impl HistoryView {
             }
         });
         if let Some((name, dir)) = activate {
-            match state.store().and_then(|mut s| s.activate_model(&name).map_err(|e| e.to_string())) {
-                Ok(_) => {
-                    state.load_model(name, dir, ui.ctx());
-                    self.refresh(state, true);
-                }
-                Err(e) => state.error("The model could not be activated", e),
-            }
+            state.activate_model(name, dir, ui.ctx());
+            self.refresh(state, true);
         }
     }
 
@@ -193,16 +187,17 @@ impl HistoryView {
         let Some(s) = &self.snapshot else { return };
         let mut reopen = None;
         egui::Grid::new("investigations").striped(true).show(ui, |ui| {
-            for h in ["id", "saved", "model", "P(attack) before -> after", "tags", "note", ""] {
+            for h in ["id", "saved", "model", "flow", "P(attack) before -> after", "tags", "note", ""] {
                 ui.strong(h);
             }
             ui.end_row();
             for i in &s.investigations {
-                let p = |v: &serde_json::Value| v.get("p_attack").and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
-                ui.label(i.id.to_string());
-                ui.label(&i.created_at);
+                ui.label(i.id.map(|id| id.to_string()).unwrap_or_default());
+                ui.label(i.created_at.as_deref().unwrap_or_default());
                 ui.label(&i.model_name);
-                ui.label(format!("{:.3} -> {:.3}", p(&i.verdict_before), p(&i.verdict_after)));
+                let f = &i.flow;
+                ui.label(format!("{} -> {}", super::flows::endpoint(f.src_ip, f.src_port), super::flows::endpoint(f.dst_ip, f.dst_port)));
+                ui.label(format!("{:.3} -> {:.3}", i.verdict_before.p_attack, i.verdict_after.p_attack));
                 ui.label(i.tags.join(", "));
                 ui.label(&i.note);
                 if ui.button("Reopen").clicked() {
@@ -218,22 +213,16 @@ impl HistoryView {
     }
 }
 
-/// A saved investigation back in the inspector: original and edited features as saved.
-fn subject_of(inv: &InvestigationRecord) -> Subject {
-    let read = |v: &serde_json::Value| {
-        let mut row = [0.0f32; N_FEATURES];
-        for (i, f) in FEATURES.iter().enumerate() {
-            row[i] = v.get(f.name).and_then(|x| x.as_f64()).unwrap_or(0.0) as f32;
-        }
-        row
-    };
+/// A saved investigation back in the inspector: the flow with its addresses, and its
+/// original and edited features as saved.
+fn subject_of(inv: &Investigation) -> Subject {
     Subject {
         row: None,
-        original: read(&inv.features_before),
-        edited: read(&inv.features_after),
-        meta: FlowMeta::default(),
-        label: inv.flow.get("label").and_then(|l| l.as_str()).map(str::to_string),
-        origin: format!("investigation #{}: {}", inv.id, inv.note),
+        original: inv.before,
+        edited: inv.after,
+        meta: inv.flow.meta(),
+        label: inv.flow.label.clone(),
+        origin: format!("investigation #{}: {}", inv.id.unwrap_or_default(), inv.note),
     }
 }
 

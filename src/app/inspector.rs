@@ -4,7 +4,8 @@
 
 use super::View;
 use super::gauge::{bar, gauge};
-use super::state::{ActiveModel, AppState, Subject};
+use super::state::{AppState, Subject};
+use crate::service::LoadedModel;
 use super::style;
 use crate::features::{FEATURES, N_FEATURES, Sign, Tab, consistency};
 use crate::ingest::AttackFamily;
@@ -39,7 +40,7 @@ impl InspectorView {
     }
 
     /// Keeps the text buffers and verdicts in step with the subject and the model.
-    fn sync(&mut self, subject: &Subject, model: Option<&ActiveModel>) {
+    fn sync(&mut self, subject: &Subject, model: Option<&LoadedModel>) {
         let original = bits(&subject.original);
         if self.loaded_subject != Some(original) || self.texts.len() != N_FEATURES {
             self.texts = subject.edited.iter().map(|v| super::flows::format_value(*v)).collect();
@@ -90,7 +91,7 @@ impl InspectorView {
         });
     }
 
-    fn feature_form(&mut self, ui: &mut egui::Ui, subject: &mut Subject, model: Option<&ActiveModel>) {
+    fn feature_form(&mut self, ui: &mut egui::Ui, subject: &mut Subject, model: Option<&LoadedModel>) {
         let tab = *self.tab.get_or_insert(Tab::Flow);
         ui.horizontal(|ui| {
             for t in Tab::ALL {
@@ -159,7 +160,7 @@ impl InspectorView {
         };
     }
 
-    fn verdict_panel(&self, ui: &mut egui::Ui, subject: &Subject, model: Option<&ActiveModel>) {
+    fn verdict_panel(&self, ui: &mut egui::Ui, subject: &Subject, model: Option<&LoadedModel>) {
         let Some(model) = model else {
             ui.label("No model is active: load one in History -> Models, or train one.");
             return;
@@ -195,10 +196,12 @@ impl InspectorView {
         }
         ui.separator();
         ui.strong("Expert gate weights");
-        bar(ui, "FT-Transformer", now.gate[0], style::TABULAR);
-        bar(ui, "1D-CNN", now.gate[1], style::TEMPORAL);
+        for expert in &model.experts {
+            bar(ui, expert.name, now.gate[expert.slot], style::expert_color(expert.slot));
+        }
         if edited {
-            ui.weak(format!("original: {:.1} % / {:.1} %", before.gate[0] * 100.0, before.gate[1] * 100.0));
+            let original: Vec<String> = model.experts.iter().map(|e| format!("{:.1} %", before.gate[e.slot] * 100.0)).collect();
+            ui.weak(format!("original: {}", original.join(" / ")));
         }
         ui.separator();
         ui.weak(format!("model {} · {}", model.name, model.backend));

@@ -38,6 +38,15 @@ impl<T, P> JobContext<T, P> {
     }
 }
 
+impl<T: Send, P: Send> JobContext<T, P> {
+    /// Runs a service task inside this job: its events become the job's progress, and the
+    /// job's Cancel button cancels it.
+    pub fn run_task<R>(&self, f: impl FnOnce(&crate::service::Task<P>) -> R) -> R {
+        let report = |p: P| self.progress(p);
+        f(&crate::service::Task::new(&report, &self.cancel))
+    }
+}
+
 /// Outcome of one poll.
 pub enum Poll<T, P> {
     Running(Vec<P>),

@@ -3,6 +3,7 @@
 //! background (see `jobs`), so the UI thread only draws. The GUI calls the library: it owns
 //! no math and no persistence.
 
+pub mod bench;
 mod compare;
 mod examples;
 mod findings;
@@ -16,24 +17,31 @@ mod style;
 mod train;
 mod whatif;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::service::server::ServerLauncher;
 
 pub use compare::ComparePanel;
 pub use findings::FindingsAction;
 pub use flows::{FlowsView, SortColumn, TableQuery, compute_order};
 pub use history::{HistoryTab, HistoryView};
 pub use inspector::InspectorView;
-pub use state::{ActiveModel, AppState, LoadedFlows, Subject, ViewId};
+pub use state::{AppState, LoadedFlows, ScoredFlows, Subject, ViewId};
 pub use train::TrainView;
 pub use whatif::WhatIfView;
+
+/// The scoring server's documented port (`netvigil serve`'s default).
+pub const DEFAULT_SERVER_PORT: u16 = 8750;
 
 /// One view of the window.
 pub trait View {
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState);
 }
 
-/// Opens the window, loading `files` if any were given on the command line.
-pub fn run(files: Vec<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
+/// Opens the window, loading `files` if any were given on the command line. `launcher`
+/// starts the scoring server from the Server menu (none: the menu says so).
+pub fn run(files: Vec<PathBuf>, data_dir: PathBuf, launcher: Option<Arc<dyn ServerLauncher>>) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Wgpu,
         viewport: egui::ViewportBuilder::default()
@@ -48,6 +56,7 @@ pub fn run(files: Vec<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
         Box::new(move |cc| {
             cc.egui_ctx.set_theme(egui::ThemePreference::System);
             let mut app = NetVigilApp::new(data_dir);
+            app.state.launcher = launcher;
             app.load_startup_model(&cc.egui_ctx);
             if !files.is_empty() {
                 app.state.open(files, &cc.egui_ctx);
@@ -56,17 +65,6 @@ pub fn run(files: Vec<PathBuf>, data_dir: PathBuf) -> anyhow::Result<()> {
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
-}
-
-/// Where the shipped default model lives: `$NETVIGIL_DEFAULT_MODEL`, the source checkout it
-/// was built from, or `models/default` under the current folder.
-pub fn default_model_dir() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("NETVIGIL_DEFAULT_MODEL").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default")),
-        Some(PathBuf::from("models/default")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.join("manifest.json").is_file())
 }
 
 /// The whole window: state and views.
@@ -95,31 +93,10 @@ impl NetVigilApp {
         }
     }
 
-    /// Loads the registry's active model, or registers and loads the shipped default.
+    /// Loads the registry's active model, or registers and loads the shipped default (in the
+    /// background, like every task of the window).
     pub fn load_startup_model(&mut self, ctx: &egui::Context) {
-        let store = match self.state.store() {
-            Ok(s) => s,
-            Err(e) => return self.state.error("The history database could not be opened", e),
-        };
-        let active = store.active_model().ok().flatten().filter(|m| m.present);
-        drop(store);
-        match active {
-            Some(m) => self.state.load_model(m.name, PathBuf::from(m.bundle_path), ctx),
-            None => match default_model_dir() {
-                Some(dir) => {
-                    let sha = crate::ingest::hash::sha256_file(&dir.join("manifest.json")).unwrap_or_default();
-                    let registered = self
-                        .state
-                        .store()
-                        .and_then(|mut s| s.register_model("default", &dir, &sha, None, "{}").map_err(|e| e.to_string()));
-                    if let Err(e) = registered {
-                        self.state.error("The default model could not be registered", e);
-                    }
-                    self.state.load_model("default".into(), dir, ctx);
-                }
-                None => self.state.info("No model found: train one in the Train view."),
-            },
-        }
+        self.state.load_startup_model(ctx);
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
@@ -175,6 +152,7 @@ impl NetVigilApp {
                 }
             });
             ui.menu_button("Examples", |ui| self.examples.menu(ui, &mut self.state));
+            ui.menu_button("Server", |ui| self.server_menu(ui));
             ui.separator();
             for v in ViewId::ALL {
                 ui.selectable_value(&mut self.state.view, v, v.title());
@@ -182,8 +160,29 @@ impl NetVigilApp {
         });
     }
 
+    fn server_menu(&mut self, ui: &mut egui::Ui) {
+        let bind = std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_SERVER_PORT));
+        if let Some(server) = &self.state.server {
+            ui.label(format!("serving {} on http://{}", server.model(), server.address()));
+            if ui.button("Stop the scoring server").clicked() {
+                self.state.stop_server();
+                ui.close();
+            }
+        } else if ui
+            .add_enabled(self.state.model.is_some() && self.state.launcher.is_some(), egui::Button::new(format!("Start the scoring server on {bind}")))
+            .clicked()
+        {
+            self.state.start_server(bind);
+            ui.close();
+        }
+    }
+
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
+            if let Some(server) = &self.state.server {
+                ui.label(format!("serving on http://{}", server.address()));
+                ui.separator();
+            }
             match &self.state.model {
                 Some(m) => {
                     ui.label(format!("model {} (NetVigil {})", m.name, m.version));
@@ -206,10 +205,19 @@ impl NetVigilApp {
             if let Some(job) = &self.state.load_job {
                 ui.separator();
                 ui.spinner();
-                ui.label(&job.label);
+                ui.label(self.state.activity.as_deref().unwrap_or(&job.label));
                 if ui.small_button("Cancel").clicked() {
                     job.cancel();
                     self.state.load_job = None;
+                }
+            } else if let Some(job) = &self.state.score_job {
+                ui.separator();
+                ui.spinner();
+                ui.label(self.state.activity.as_deref().unwrap_or(&job.label));
+                if ui.small_button("Cancel").clicked() {
+                    // The job sees the flag between steps, records the batch as failed
+                    // ("cancelled") and ends; its result is then dropped.
+                    job.cancel();
                 }
             }
         });
@@ -242,8 +250,8 @@ impl NetVigilApp {
 
     /// Draws one frame into `ui` (the GUI tests drive this directly).
     pub fn show(&mut self, ui: &mut egui::Ui) {
-        self.state.poll_jobs();
         let ctx = ui.ctx().clone();
+        self.state.poll_jobs(&ctx);
         let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         if !dropped.is_empty() {
             self.state.open(dropped, &ctx);
@@ -273,7 +281,8 @@ impl NetVigilApp {
                 ViewId::History => self.history.ui(ui, &mut self.state),
             }
         });
-        if self.state.load_job.is_some() || self.state.model_job.is_some() || self.train.is_running() {
+        let busy = self.state.load_job.is_some() || self.state.model_job.is_some() || self.state.score_job.is_some();
+        if busy || self.train.is_running() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }

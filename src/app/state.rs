@@ -3,13 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
-use super::jobs::{Job, Poll};
+use super::jobs::Job;
 use crate::detect::{Findings, detect};
 use crate::features::N_FEATURES;
 use crate::ingest::{FlowMeta, FlowTable, ReadOptions, read_flows};
-use crate::model::{DeviceChoice, Preprocessor, Scorer, Verdict};
+use crate::model::{DeviceChoice, Verdict};
+use crate::service::server::{RunningService, ServerLauncher};
+use crate::service::{self, LoadedModel, Progress};
 use crate::store::Store;
 
 /// Flows on screen, with the verdicts of the active model when it has scored them.
@@ -22,19 +23,6 @@ pub struct LoadedFlows {
     pub findings: Arc<Findings>,
     /// Scoring speed of the last batch.
     pub flows_per_s: Option<f64>,
-}
-
-/// The model that scores flows.
-pub struct ActiveModel {
-    pub name: String,
-    pub dir: PathBuf,
-    pub scorer: Arc<Scorer>,
-    pub preprocessor: Preprocessor,
-    /// "CPU (ndarray)" or the GPU adapter's name.
-    pub backend: String,
-    pub version: String,
-    /// Provenance, including the flow semantics it was trained on.
-    pub manifest: crate::model::Manifest,
 }
 
 /// One flow opened in the inspector: a row of the table, or a flow from elsewhere (an example,
@@ -86,12 +74,21 @@ pub struct AppState {
     pub data_dir: PathBuf,
     pub view: ViewId,
     pub flows: Option<LoadedFlows>,
-    pub model: Option<ActiveModel>,
+    pub model: Option<LoadedModel>,
     pub subject: Option<Subject>,
     pub recent: Vec<PathBuf>,
     pub notices: Vec<Notice>,
-    pub load_job: Option<Job<LoadedFlows>>,
-    pub model_job: Option<Job<ActiveModel>>,
+    pub load_job: Option<Job<LoadedFlows, Progress>>,
+    pub model_job: Option<Job<LoadedModel, Progress>>,
+    /// Scores the flows on screen with the active model (after opening a file, or after
+    /// another model became active).
+    pub score_job: Option<Job<ScoredFlows, Progress>>,
+    /// The latest progress line of a running job.
+    pub activity: Option<String>,
+    /// Starts the scoring server (handed in by the binary).
+    pub launcher: Option<Arc<dyn ServerLauncher>>,
+    /// The scoring server, while it runs.
+    pub server: Option<Box<dyn RunningService>>,
     /// Bumped whenever the flows or their verdicts change, so views can refresh caches.
     pub generation: u64,
 }
@@ -122,6 +119,10 @@ impl AppState {
             notices: Vec::new(),
             load_job: None,
             model_job: None,
+            score_job: None,
+            activity: None,
+            launcher: None,
+            server: None,
             generation: 0,
         }
     }
@@ -138,69 +139,149 @@ impl AppState {
         Store::open(&self.data_dir).map_err(|e| e.to_string())
     }
 
-    /// Reads `paths` (and scores them with the active model) in the background.
+    /// Reads `paths` in the background; once read, the active model scores them (another job).
     pub fn open(&mut self, paths: Vec<PathBuf>, ctx: &egui::Context) {
         if paths.is_empty() {
             return;
         }
         self.remember_recent(&paths);
-        let scorer = self.model.as_ref().map(|m| (m.scorer.clone(), m.name.clone()));
-        let data_dir = self.data_dir.clone();
         let title = paths.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", ");
         self.load_job = Some(Job::spawn(&self.runtime, ctx, format!("Reading {title}"), move |job| {
-            job.progress("reading".to_string());
+            job.progress(Progress::stage(format!("reading {title}")));
             let table = read_flows(&paths, &ReadOptions::default()).map_err(|e| e.to_string())?;
-            job.progress(format!("looking for scans, floods and brute force in {} flows", table.len()));
+            job.progress(Progress::stage(format!("looking for scans, floods and brute force in {} flows", table.len())));
             let findings = Arc::new(detect(&table));
-            let mut loaded =
-                LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None };
-            if let Some((scorer, model_name)) = scorer {
-                job.progress(format!("scoring {} flows", loaded.table.len()));
-                score_into(&mut loaded, &scorer, &model_name, &data_dir);
-            }
-            Ok(loaded)
+            Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None })
         }));
     }
 
-    /// Loads a model bundle in the background; it replaces the active model when ready.
+    /// Loads a model bundle in the background; it becomes the active model when ready.
     pub fn load_model(&mut self, name: String, dir: PathBuf, ctx: &egui::Context) {
-        self.model_job = Some(Job::spawn(&self.runtime, ctx, format!("Loading model {name}"), move |_| {
-            load_model(name, dir)
+        self.model_job = Some(Job::spawn(&self.runtime, ctx, format!("Loading model {name}"), move |job| {
+            job.progress(Progress::stage(format!("loading model {name}")));
+            service::models::load(&name, &dir, DeviceChoice::Auto).map_err(|e| format!("{e:#}"))
+        }));
+    }
+
+    /// Resolves the start-up model (the history's active model, else the shipped default)
+    /// and loads it, all in the background.
+    pub fn load_startup_model(&mut self, ctx: &egui::Context) {
+        let data_dir = self.data_dir.clone();
+        self.model_job = Some(Job::spawn(&self.runtime, ctx, "Loading the start-up model", move |job| {
+            job.progress(Progress::stage("looking for the active model"));
+            let Some((name, dir)) = service::models::startup(&data_dir).map_err(|e| format!("{e:#}"))? else {
+                return Err("No model found: train one in the Train view.".to_string());
+            };
+            job.progress(Progress::stage(format!("loading model {name}")));
+            service::models::load(&name, &dir, DeviceChoice::Auto).map_err(|e| format!("{e:#}"))
+        }));
+    }
+
+    /// Makes `name` the active model in the history and loads it.
+    pub fn activate_model(&mut self, name: String, dir: PathBuf, ctx: &egui::Context) {
+        match service::models::activate(&self.data_dir, &name) {
+            Ok(_) => self.load_model(name, dir, ctx),
+            Err(e) => self.error("The model could not be activated", format!("{e:#}")),
+        }
+    }
+
+    /// Scores the flows on screen with the active model in the background, recording the batch.
+    fn start_scoring(&mut self, ctx: &egui::Context) {
+        let (Some(flows), Some(model)) = (&self.flows, &self.model) else { return };
+        let (table, findings, model, data_dir) = (flows.table.clone(), flows.findings.clone(), model.clone(), self.data_dir.clone());
+        let label = format!("Scoring {} flows with {}", table.len(), model.name);
+        self.score_job = Some(Job::spawn(&self.runtime, ctx, label, move |job| {
+            let batch = job
+                .run_task(|task| service::score_recorded(&data_dir, &model, &table, &findings, None, task))
+                .map_err(|e| format!("{e:#}"))?;
+            Ok(ScoredFlows { table, model: model.name.clone(), flows_per_s: batch.flows_per_s(), verdicts: Arc::new(batch.verdicts) })
         }));
     }
 
     /// Polls the background jobs; called once per frame.
-    pub fn poll_jobs(&mut self) {
+    pub fn poll_jobs(&mut self, ctx: &egui::Context) {
         if let Some(job) = &self.load_job {
-            if let Poll::Done(_, result) = job.poll() {
+            let (progress, done) = job.poll_split();
+            self.note_progress(progress);
+            if let Some(result) = done {
                 self.load_job = None;
                 match result {
                     Ok(loaded) => {
                         self.flows = Some(loaded);
                         self.subject = None;
                         self.generation += 1;
+                        self.start_scoring(ctx);
                     }
                     Err(e) => self.error("The file could not be opened", e),
                 }
             }
         }
         if let Some(job) = &self.model_job {
-            if let Poll::Done(_, result) = job.poll() {
+            let (progress, done) = job.poll_split();
+            self.note_progress(progress);
+            if let Some(result) = done {
                 self.model_job = None;
                 match result {
-                    Ok(model) => self.activate(model),
+                    Ok(model) => {
+                        self.model = Some(model);
+                        self.start_scoring(ctx);
+                    }
+                    Err(e) if e.starts_with("No model found") => self.info(e),
                     Err(e) => self.error("The model could not be loaded", e),
                 }
             }
         }
+        self.poll_scoring();
+        if self.load_job.is_none() && self.model_job.is_none() && self.score_job.is_none() {
+            self.activity = None;
+        }
     }
 
-    /// Makes `model` active and re-scores the flows on screen with it.
-    fn activate(&mut self, model: ActiveModel) {
-        self.model = Some(model);
-        if let (Some(flows), Some(model)) = (&mut self.flows, &self.model) {
-            score_into(flows, &model.scorer, &model.name, &self.data_dir);
-            self.generation += 1;
+    fn poll_scoring(&mut self) {
+        let Some(job) = &self.score_job else { return };
+        let (progress, done) = job.poll_split();
+        let cancelled = job.is_cancelled();
+        self.note_progress(progress);
+        let Some(result) = done else { return };
+        self.score_job = None;
+        match result {
+            Ok(scored) => {
+                // Verdicts of a model or table that is no longer on screen are dropped.
+                let current = self.model.as_ref().is_some_and(|m| m.name == scored.model);
+                if let Some(flows) = self.flows.as_mut().filter(|f| Arc::ptr_eq(&f.table, &scored.table) && current) {
+                    flows.verdicts = Some(scored.verdicts);
+                    flows.flows_per_s = Some(scored.flows_per_s);
+                    self.generation += 1;
+                }
+            }
+            Err(_) if cancelled => self.info("Scoring cancelled: the flows are shown without verdicts."),
+            Err(e) => self.error("The flows could not be scored", e),
+        }
+    }
+
+    fn note_progress(&mut self, progress: Vec<Progress>) {
+        if let Some(p) = progress.last() {
+            self.activity = Some(p.to_string());
+        }
+    }
+
+    /// Starts the scoring server for the active model on `bind`.
+    pub fn start_server(&mut self, bind: std::net::SocketAddr) {
+        let (Some(launcher), Some(model)) = (&self.launcher, &self.model) else { return };
+        match launcher.start(model.clone(), bind) {
+            Ok(server) => {
+                let line = format!("Scoring server for {} on http://{}", server.model(), server.address());
+                self.server = Some(server);
+                self.info(line);
+            }
+            Err(e) => self.error("The scoring server could not start", format!("{e:#}")),
+        }
+    }
+
+    pub fn stop_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+            self.info("Scoring server stopped.");
         }
     }
 
@@ -243,30 +324,12 @@ impl AppState {
     }
 }
 
-/// Scores every flow of `loaded` and records the batch in the history.
-fn score_into(loaded: &mut LoadedFlows, scorer: &Scorer, model_name: &str, data_dir: &Path) {
-    let start = Instant::now();
-    let verdicts = scorer.score_table(&loaded.table);
-    let seconds = start.elapsed().as_secs_f64().max(1e-9);
-    loaded.flows_per_s = Some(loaded.table.len() as f64 / seconds);
-    if let Ok(mut store) = Store::open(data_dir) {
-        let input = loaded.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n");
-        let _ = store.record_scored_batch(&input, model_name, &loaded.table, &verdicts, seconds);
-    }
-    loaded.verdicts = Some(Arc::new(verdicts));
-}
-
-fn load_model(name: String, dir: PathBuf) -> Result<ActiveModel, String> {
-    let (scorer, bundle, selected) = Scorer::load(&dir, DeviceChoice::Auto).map_err(|e| format!("{e:#}"))?;
-    Ok(ActiveModel {
-        name,
-        dir,
-        scorer: Arc::new(scorer),
-        preprocessor: bundle.preprocessor.clone(),
-        backend: selected.description.clone(),
-        version: bundle.manifest.netvigil_version.clone(),
-        manifest: bundle.manifest.clone(),
-    })
+/// Verdicts for the flows of `table`, from the model named `model`.
+pub struct ScoredFlows {
+    pub table: Arc<FlowTable>,
+    pub model: String,
+    pub verdicts: Arc<Vec<Verdict>>,
+    pub flows_per_s: f64,
 }
 
 pub fn file_name(p: &Path) -> String {

@@ -2,30 +2,38 @@
 
 use egui::Color32;
 
+use crate::model::ATTACK_THRESHOLD;
+
 
 pub const ATTACK: Color32 = Color32::from_rgb(220, 70, 60);
 pub const BENIGN: Color32 = Color32::from_rgb(60, 160, 90);
 pub const TABULAR: Color32 = Color32::from_rgb(80, 130, 220);
 pub const TEMPORAL: Color32 = Color32::from_rgb(230, 150, 40);
 
-/// Green for benign through amber to red for certain attacks.
+/// The colour of the expert in gate slot `slot` (`ExpertSpec::slot`).
+pub fn expert_color(slot: usize) -> Color32 {
+    [TABULAR, TEMPORAL].get(slot).copied().unwrap_or(Color32::GRAY)
+}
+
+/// Green for benign through amber (at the attack threshold) to red for certain attacks.
 pub fn score_color(p: f32) -> Color32 {
     let p = p.clamp(0.0, 1.0);
     let lerp = |a: u8, b: u8, t: f32| (a as f32 + (b as f32 - a as f32) * t) as u8;
-    let (a, b, t) = if p < 0.5 {
-        ((60, 160, 90), (230, 170, 40), p * 2.0)
+    let th = ATTACK_THRESHOLD;
+    let (a, b, t) = if p < th {
+        ((60, 160, 90), (230, 170, 40), p / th)
     } else {
-        ((230, 170, 40), (220, 70, 60), (p - 0.5) * 2.0)
+        ((230, 170, 40), (220, 70, 60), (p - th) / (1.0 - th))
     };
     Color32::from_rgb(lerp(a.0, b.0, t), lerp(a.1, b.1, t), lerp(a.2, b.2, t))
 }
 
 /// A faint background for a table row: transparent for benign, red for attacks.
 pub fn row_tint(p_attack: f32) -> Color32 {
-    if p_attack < 0.5 {
+    if p_attack < ATTACK_THRESHOLD {
         Color32::TRANSPARENT
     } else {
-        let alpha = (30.0 + 60.0 * (p_attack - 0.5) * 2.0) as u8;
+        let alpha = (30.0 + 60.0 * (p_attack - ATTACK_THRESHOLD) / (1.0 - ATTACK_THRESHOLD)) as u8;
         Color32::from_rgba_unmultiplied(220, 70, 60, alpha)
     }
 }

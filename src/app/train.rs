@@ -13,7 +13,7 @@ use super::state::AppState;
 use super::style;
 use crate::ingest::AttackFamily;
 use crate::model::{DeviceChoice, MoeConfig};
-use crate::store::recorded::{TrainRequest, TrainResult, train_recorded};
+use crate::service::{TrainRequest, TrainResult, train_recorded};
 use crate::train::split::SplitKind;
 use crate::train::training::{TrainEvent, TrainingConfig};
 
@@ -107,7 +107,7 @@ impl TrainView {
         self.result = None;
         self.status = "starting".into();
         self.job = Some(Job::spawn(&state.runtime, ctx, "Training", move |job| {
-            train_recorded(&data_dir, &request, &|e| job.progress(e.clone()), job.cancel_flag()).map_err(|e| format!("{e:#}"))
+            job.run_task(|task| train_recorded(&data_dir, &request, task)).map_err(|e| format!("{e:#}"))
         }));
     }
 
@@ -282,10 +282,7 @@ impl TrainView {
         });
         let (name, dir) = (result.name.clone(), result.bundle_dir.clone());
         if ui.button(format!("Make {name} the active model")).clicked() {
-            match state.store().and_then(|mut s| s.activate_model(&name).map_err(|e| e.to_string())) {
-                Ok(_) => state.load_model(name, dir, ui.ctx()),
-                Err(e) => state.error("The model could not be activated", e),
-            }
+            state.activate_model(name, dir, ui.ctx());
         }
     }
 }

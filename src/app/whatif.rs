@@ -7,7 +7,7 @@ use super::View;
 use super::state::AppState;
 use super::style;
 use crate::features::{FEATURES, FeatureId, N_FEATURES};
-use crate::store::NewInvestigation;
+use crate::service::investigations::{self, FlowRef, Investigation};
 
 const STEPS: usize = 64;
 
@@ -59,53 +59,18 @@ impl WhatIfView {
 
     fn save(&mut self, state: &mut AppState) {
         let (Some(subject), Some(model)) = (&state.subject, &state.model) else { return };
-        let verdict = |row: &[f32; N_FEATURES]| model.scorer.score_row(row);
-        let (vb, va) = (verdict(&subject.original), verdict(&subject.edited));
-        let verdict_json = |v: &crate::model::Verdict| {
-            serde_json::json!({
-                "p_attack": v.p_attack,
-                "family": v.family.name(),
-                "family_probs": v.family_probs,
-                "gate": v.gate,
-            })
-            .to_string()
-        };
-        let m = &subject.meta;
-        let inv = NewInvestigation {
-            model_name: model.name.clone(),
-            source: Some(subject.origin.clone()),
-            flow_json: serde_json::json!({
-                "row": subject.row.map(|r| r + 1),
-                "flow_id": m.flow_id.as_deref(),
-                "src": super::flows::endpoint(m.src_ip, m.src_port),
-                "dst": super::flows::endpoint(m.dst_ip, m.dst_port),
-                "protocol": m.protocol,
-                "label": subject.label,
-                "swept_feature": FEATURES[self.feature].name,
-            })
-            .to_string(),
-            features_before_json: named_features(&subject.original),
-            features_after_json: named_features(&subject.edited),
-            verdict_before_json: verdict_json(&vb),
-            verdict_after_json: verdict_json(&va),
-            note: self.note.clone(),
-            tags: self.tags.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
-        };
-        match state.store().and_then(|mut s| s.save_investigation(&inv).map_err(|e| e.to_string())) {
+        let mut flow = FlowRef::new(&subject.meta, subject.row, subject.label.clone());
+        flow.swept_feature = Some(FEATURES[self.feature].name.to_string());
+        let tags = self.tags.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+        let inv = Investigation::new(model, subject.origin.clone(), flow, subject.original, subject.edited, self.note.clone(), tags);
+        match investigations::save(&state.data_dir, &inv) {
             Ok(id) => {
                 self.saved = Some(id);
                 state.info(format!("Investigation {id} saved to the history."));
             }
-            Err(e) => state.error("The investigation could not be saved", e),
+            Err(e) => state.error("The investigation could not be saved", format!("{e:#}")),
         }
     }
-}
-
-/// Features as a JSON object keyed by canonical name.
-pub fn named_features(row: &[f32; N_FEATURES]) -> String {
-    let map: serde_json::Map<String, serde_json::Value> =
-        FEATURES.iter().zip(row).map(|(f, v)| (f.name.to_string(), serde_json::json!(v))).collect();
-    serde_json::Value::Object(map).to_string()
 }
 
 impl View for WhatIfView {

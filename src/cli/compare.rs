@@ -1,7 +1,6 @@
 //! `netvigil compare`: the MoE, classical baselines and the autoencoder on one split, one table.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, mpsc};
 
 use clap::{Args, ValueEnum};
@@ -10,7 +9,7 @@ use super::InputArgs;
 use super::train::SplitArgs;
 use crate::model::MoeConfig;
 use crate::model::inference::DeviceChoice;
-use crate::store::recorded::{CompareRequest, compare_recorded};
+use crate::service::{CompareRequest, Task, compare_recorded};
 use crate::train::autoencoder::AnomalyConfig;
 use crate::train::baselines::Baseline;
 use crate::train::compare::{CompareConfig, CompareEvent, Contender};
@@ -102,16 +101,16 @@ pub fn run(args: &CompareArgs, data_dir: &Path) -> anyhow::Result<()> {
     let request = CompareRequest { inputs: args.input.inputs.clone(), read: args.input.read_options(), config: config(args)?, device: args.device };
     eprintln!("comparing on split {}, recording into {}", request.config.split.name(), data_dir.display());
     let (tx, rx) = mpsc::channel();
-    let cancel = AtomicBool::new(false);
+    let cancel = super::progress::cancel_on_ctrl_c();
     let (run_id, comparison) = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
             let tx = Mutex::new(tx);
-            let send = |e: &CompareEvent| {
+            let send = |e: CompareEvent| {
                 if let Ok(tx) = tx.lock() {
-                    let _ = tx.send(e.clone());
+                    let _ = tx.send(e);
                 }
             };
-            compare_recorded(data_dir, &request, &send, &cancel)
+            compare_recorded(data_dir, &request, &Task::new(&send, cancel))
         });
         show_progress(rx);
         worker.join().unwrap_or_else(|e| std::panic::resume_unwind(e))

@@ -141,10 +141,10 @@ pub fn run_history(store: &Store, args: &HistoryArgs) -> anyhow::Result<()> {
     }
 }
 
-pub fn run_models(store: &mut Store, args: &ModelsArgs) -> anyhow::Result<()> {
+pub fn run_models(data_dir: &std::path::Path, args: &ModelsArgs) -> anyhow::Result<()> {
     match &args.action {
         ModelsAction::Activate { name } => {
-            let m = store.activate_model(name)?;
+            let m = crate::service::models::activate(data_dir, name)?;
             println!("active model: {} ({})", m.name, m.bundle_path);
             Ok(())
         }

@@ -1,7 +1,6 @@
 //! The command line: `netvigil [FILE...]` opens the workstation, subcommands work headless.
 
 mod bench;
-mod bench_gui;
 mod bench_ingest;
 mod compare;
 mod convert;
@@ -10,6 +9,7 @@ mod evaluate;
 mod history;
 mod inspect;
 mod predict;
+mod progress;
 mod train;
 
 use std::path::PathBuf;
@@ -50,7 +50,11 @@ pub enum Command {
     /// Turn pcap/pcapng captures (optionally gzip-compressed) into CICFlowMeter flows.
     Extract(extract::ExtractArgs),
     /// Time frames of the window with a large file loaded, while scrolling and sorting.
-    BenchGui(bench_gui::BenchGuiArgs),
+    BenchGui(BenchGuiArgs),
+    /// Requests/s and latency of `serve` on this machine, beside predict's flows/s.
+    BenchServe(BenchServeArgs),
+    /// Serve scoring over HTTP (REST, Prometheus metrics, OpenAPI), on loopback by default.
+    Serve(ServeArgs),
     /// Past runs, models, scoring batches and investigations.
     History(history::HistoryArgs),
     /// Manage the model registry.
@@ -65,6 +69,67 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Inference flows/s per backend and batch size, and training seconds per epoch.
     Bench(bench::BenchArgs),
+}
+
+/// `netvigil bench-gui` (run by the window's own code: see `app::bench`).
+#[derive(Debug, Args)]
+pub struct BenchGuiArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Frames to time.
+    #[arg(long, default_value_t = 600)]
+    pub frames: usize,
+    /// Model bundle scoring the flows first (default: the shipped model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `netvigil serve` (run by `serve`).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Model bundle folder or registry name (default: the active model, else the shipped one).
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// Address and port to listen on. Anything but loopback needs --token-file.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8750")]
+    pub bind: std::net::SocketAddr,
+    /// File holding the bearer token clients must send (Authorization: Bearer TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Largest request body in MiB.
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    pub max_body_mib: usize,
+    /// Requests scored at once; more wait their turn.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Seconds a request may take before it is answered with 408.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_s: u64,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: crate::model::DeviceChoice,
+}
+
+/// `netvigil bench-serve` (run by `serve::bench`).
+#[derive(Debug, Args)]
+pub struct BenchServeArgs {
+    /// Flows to send (the first ones, cycled to fill a request).
+    #[arg(required = true, value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// Client threads, one measurement each.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    pub concurrency: Vec<usize>,
+    /// Flows per request, one measurement each.
+    #[arg(long, value_delimiter = ',', default_value = "1,1000")]
+    pub flows: Vec<usize>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options shared by every command that reads flow files.
@@ -94,12 +159,13 @@ pub fn data_dir(arg: Option<&PathBuf>) -> PathBuf {
 pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
     match command {
         Command::History(args) => history::run_history(&Store::open(&data_dir)?, &args),
-        Command::Models(args) => history::run_models(&mut Store::open(&data_dir)?, &args),
+        Command::Models(args) => history::run_models(&data_dir, &args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::BenchIngest(args) => bench_ingest::run(&args),
         Command::Extract(args) => extract::run(&args),
-        Command::BenchGui(args) => bench_gui::run(&args),
+        // The window and the server are front ends of their own: the binary starts them.
+        Command::BenchGui(_) | Command::Serve(_) | Command::BenchServe(_) => anyhow::bail!("bench-gui and serve are started by the netvigil binary"),
         Command::Train(args) => train::run(&args, &data_dir),
         Command::Predict(args) => predict::run(&args, &data_dir),
         Command::Evaluate(args) => evaluate::run(&args),

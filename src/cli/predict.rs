@@ -1,65 +1,115 @@
-//! `netvigil predict`: score flow files with a model bundle.
+//! `netvigil predict`: score flow files (or a stream of CSV on standard input) with a model.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use polars::prelude::{CsvWriter, SerWriter};
 
 use super::InputArgs;
-use crate::ingest::export::{OutputFormat, metadata_frame, write_frame};
-use crate::ingest::read_flows;
-use crate::model::inference::{DeviceChoice, Scorer};
+use super::progress::with_progress_bar;
 use crate::detect::detect;
-use crate::model::output::{verdict_frame, with_findings};
-use crate::store::Store;
-use crate::store::batches::summarise;
+use crate::ingest::export::{OutputFormat, write_frame};
+use crate::ingest::read_flows;
+use crate::model::inference::DeviceChoice;
+use crate::service::{self, LoadedModel};
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Model bundle directory (e.g. models/default).
-    #[arg(long, value_name = "DIR")]
-    pub model: PathBuf,
+    /// Model: a bundle folder (e.g. models/default) or a registry name; default: the active
+    /// model, else the shipped one.
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// Flow files, folders or globs; `-` reads CSV on standard input and scores it as it
+    /// arrives (a streaming scorer for pipelines).
     #[command(flatten)]
     pub input: InputArgs,
-    /// Output file: .csv or .parquet.
+    /// Output file: .csv or .parquet; `-` writes CSV to standard output.
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn is_dash(p: &Path) -> bool {
+    p.as_os_str() == "-"
 }
 
 pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
-    OutputFormat::from_path(&args.output)?;
-    let (scorer, bundle, selected) = Scorer::load(&args.model, args.device)?;
+    let stdin = args.input.inputs.iter().any(|p| is_dash(p));
+    anyhow::ensure!(!stdin || args.input.inputs.len() == 1, "'-' (standard input) cannot be mixed with files");
+    if !is_dash(&args.output) {
+        OutputFormat::from_path(&args.output)?;
+    }
+    let model = service::models::resolve_and_load(data_dir, args.model.as_deref(), args.device)?;
+    if stdin {
+        return stream(args, &model);
+    }
     let table = read_flows(&args.input.inputs, &args.input.read_options())?;
-    eprintln!("model {}: {}", args.model.display(), bundle.manifest.semantics_note(&table.semantics()));
-    let mut store = Store::open(data_dir)?;
-    let input = table.sources.iter().map(|s| s.path.display().to_string()).collect::<Vec<_>>().join("\n");
-    let model_name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    // The batch is `running` in the history while scoring: a crash leaves it `interrupted`.
-    let batch = store.start_batch(&input, &model_name)?;
-    let started = std::time::Instant::now();
-    let verdicts = scorer.score_table(&table);
-    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("model {}: {}", model.name, model.manifest.semantics_note(&table.semantics()));
     let findings = detect(&table);
-    let mut df = with_findings(verdict_frame(metadata_frame(&table)?, &verdicts)?, &findings)?;
-    write_frame(&mut df, &args.output)?;
-    let results = store.save_results(&mut df)?;
-    store.finish_batch(batch, &summarise(&verdicts, Some(results), seconds))?;
-    let attacks = verdicts.iter().filter(|v| v.is_attack()).count();
-    let unfamiliar = verdicts.iter().filter(|v| v.unfamiliar).count();
+    let mut write = |df: &mut polars::prelude::DataFrame| -> anyhow::Result<()> {
+        if is_dash(&args.output) {
+            let mut out = std::io::stdout().lock();
+            CsvWriter::new(&mut out).finish(df)?;
+            out.flush()?;
+        } else {
+            write_frame(df, &args.output)?;
+        }
+        Ok(())
+    };
+    let batch = with_progress_bar(args.quiet, |task| {
+        service::score_recorded(data_dir, &model, &table, &findings, Some(&mut write), task)
+    })?;
+    let attacks = batch.verdicts.iter().filter(|v| v.is_attack()).count();
+    let unfamiliar = batch.verdicts.iter().filter(|v| v.unfamiliar).count();
     eprintln!(
-        "scored {} flows on {} in {:.2} s ({:.0} flows/s): {} flagged as attacks, {} unfamiliar; wrote {}",
-        verdicts.len(),
-        selected.description,
-        seconds,
-        verdicts.len() as f64 / seconds.max(1e-9),
+        "scored {} flows on {} in {:.2} s ({:.0} flows/s): {} flagged as attacks, {} unfamiliar; wrote {} (batch {} in the history)",
+        batch.verdicts.len(),
+        model.backend,
+        batch.seconds,
+        batch.flows_per_s(),
         attacks,
         unfamiliar,
-        args.output.display()
+        args.output.display(),
+        batch.batch_id,
     );
     eprintln!("{}", findings.headline());
     for f in &findings.findings {
         eprintln!("  {f}");
+    }
+    Ok(())
+}
+
+/// `predict - -o OUT`: verdict rows as the flows arrive, in input order.
+fn stream(args: &PredictArgs, model: &LoadedModel) -> anyhow::Result<()> {
+    let stdin = std::io::stdin().lock();
+    let name = Path::new("<stdin>");
+    let read = args.input.read_options();
+    let summary = if is_dash(&args.output) {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        service::task::quietly(|task| service::stream::score_stream(model, name, stdin, &mut out, &read, task))?
+    } else {
+        anyhow::ensure!(
+            OutputFormat::from_path(&args.output)? == OutputFormat::Csv,
+            "a stream is written as CSV: use -o - or an .csv output"
+        );
+        let mut summary = None;
+        crate::ingest::export::write_atomically(&args.output, |out| {
+            let scored = service::task::quietly(|task| service::stream::score_stream(model, name, stdin, out, &read, task));
+            summary = Some(scored.map_err(|e| std::io::Error::other(format!("{e:#}")))?);
+            Ok(())
+        })?;
+        summary.ok_or_else(|| anyhow::anyhow!("the stream was not scored"))?
+    };
+    if !args.quiet {
+        eprintln!(
+            "scored {} flows from standard input with {}: {} flagged as attacks, {} unfamiliar",
+            summary.flows, model.name, summary.flagged, summary.unfamiliar
+        );
     }
     Ok(())
 }

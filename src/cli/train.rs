@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 
 use anyhow::Context;
@@ -13,7 +12,7 @@ use super::InputArgs;
 use crate::ingest::label::AttackFamily;
 use crate::model::inference::DeviceChoice;
 use crate::model::{ExpertSet, MoeConfig};
-use crate::store::recorded::{TrainRequest, train_recorded};
+use crate::service::{Task, TrainRequest, train_recorded};
 use crate::train::SplitKind;
 use crate::train::metrics::SourceMetrics;
 use crate::train::training::{TrainEvent, TrainingConfig};
@@ -198,16 +197,16 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
     };
     eprintln!("training, split {}, recording into {}", split.name(), data_dir.display());
     let (tx, rx) = mpsc::channel();
-    let cancel = AtomicBool::new(false);
+    let cancel = super::progress::cancel_on_ctrl_c();
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
             let tx = Mutex::new(tx);
-            let send = |e: &TrainEvent| {
+            let send = |e: TrainEvent| {
                 if let Ok(tx) = tx.lock() {
-                    let _ = tx.send(e.clone());
+                    let _ = tx.send(e);
                 }
             };
-            train_recorded(data_dir, &request, &send, &cancel)
+            train_recorded(data_dir, &request, &Task::new(&send, cancel))
         });
         show_progress(rx, training.epochs);
         worker.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
@@ -257,9 +256,10 @@ fn show_progress(rx: mpsc::Receiver<TrainEvent>, max_epochs: usize) {
                 bar.set_message(format!("loss {loss:.4}"));
             }
             TrainEvent::Epoch(e) => {
+                let gate: Vec<String> = e.valid_mean_gate.iter().map(|g| format!("{g:.2}")).collect();
                 bar.println(format!(
-                    "epoch {:>3}  loss {:.4}  valid F1 {:.4}  family acc {:.4}  gate {:.2}/{:.2}  {:.1}s",
-                    e.epoch, e.train_loss, e.valid_f1, e.valid_family_accuracy, e.valid_mean_gate[0], e.valid_mean_gate[1], e.seconds
+                    "epoch {:>3}  loss {:.4}  valid F1 {:.4}  family acc {:.4}  gate {}  {:.1}s",
+                    e.epoch, e.train_loss, e.valid_f1, e.valid_family_accuracy, gate.join("/"), e.seconds
                 ));
             }
             TrainEvent::Finished { best_epoch, epochs_run, cancelled } => {

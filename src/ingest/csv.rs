@@ -33,6 +33,12 @@ use super::validate::{ColumnCounts, DroppedRow, ValidationReport, as_is, clean_v
 use super::ReadOptions;
 use crate::features::{FEATURES, N_FEATURES, normalize_column_name};
 
+mod records;
+mod stream;
+
+pub use records::{JsonFlowError, read_json_flows};
+pub use stream::CsvStream;
+
 /// The longest header line accepted; CICFlowMeter headers are about 1.5 KB.
 const MAX_HEADER_BYTES: u64 = 64 * 1024;
 
@@ -119,6 +125,32 @@ pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestErro
     let header = read_header(path, &mut reader)?;
     let dialect = detect_dialect(path, &header)?;
     let body_bytes = len.saturating_sub(reader.stream_position().map_err(|e| IngestError::io(path, e))?);
+    read_body(path, reader, dialect, header, opts, body_bytes)
+}
+
+/// Reads CSV from any reader (a request body, a pipe): `name` stands for the file in
+/// messages and in the table's source.
+pub fn read_csv_from(name: &Path, reader: impl Read + Send, opts: &ReadOptions) -> Result<FlowTable, IngestError> {
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let head = reader.fill_buf().map_err(|e| IngestError::io(name, e))?;
+    if head.is_empty() {
+        return Err(IngestError::Empty { path: name.to_path_buf() });
+    }
+    reject_binary(name, head)?;
+    let header = read_header(name, &mut reader)?;
+    let dialect = detect_dialect(name, &header)?;
+    read_body(name, reader, dialect, header, opts, 0)
+}
+
+/// Parses everything after the header; `body_bytes` (0 when unknown) sizes the output.
+fn read_body(
+    path: &Path,
+    reader: impl Read + Send,
+    dialect: Dialect,
+    header: Vec<String>,
+    opts: &ReadOptions,
+    body_bytes: u64,
+) -> Result<FlowTable, IngestError> {
     let mut state = FileState::new(path, opts, plan_columns(path, dialect, header)?, body_bytes);
 
     // A reader thread fills the next chunk, and finds its lines, while the cores parse this
@@ -255,7 +287,7 @@ fn reject_binary(path: &Path, head: &[u8]) -> Result<(), IngestError> {
     }
 }
 
-fn read_header(path: &Path, reader: &mut BufReader<File>) -> Result<Vec<String>, IngestError> {
+fn read_header(path: &Path, reader: &mut impl BufRead) -> Result<Vec<String>, IngestError> {
     let mut line = Vec::new();
     reader
         .by_ref()
@@ -368,9 +400,9 @@ struct ParsedPart {
 }
 
 /// Accumulates the rows of one file.
-struct FileState<'a> {
-    path: &'a Path,
-    opts: &'a ReadOptions,
+struct FileState {
+    path: std::path::PathBuf,
+    opts: ReadOptions,
     plan: ColumnPlan,
     layout: LineLayout,
     /// Row-major feature slots; rows beyond `meta.len()` are spare (see `make_room`).
@@ -385,8 +417,8 @@ struct FileState<'a> {
     report: ValidationReport,
 }
 
-impl<'a> FileState<'a> {
-    fn new(path: &'a Path, opts: &'a ReadOptions, plan: ColumnPlan, bytes_left: u64) -> Self {
+impl FileState {
+    fn new(path: &Path, opts: &ReadOptions, plan: ColumnPlan, bytes_left: u64) -> Self {
         let label_mode = if plan.meta(MetaColumn::Label).is_some() { LabelMode::Undecided } else { LabelMode::Unlabelled };
         let report = ValidationReport {
             imputed_columns: plan.imputed.clone(),
@@ -395,8 +427,8 @@ impl<'a> FileState<'a> {
             ..ValidationReport::default()
         };
         FileState {
-            path,
-            opts,
+            path: path.to_path_buf(),
+            opts: opts.clone(),
             layout: plan.layout(),
             plan,
             features: Vec::new(),

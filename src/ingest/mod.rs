@@ -14,6 +14,7 @@ pub mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use csv::{CsvStream, JsonFlowError, read_csv_from, read_json_flows};
 pub use dialect::Dialect;
 pub use error::IngestError;
 pub use label::{AttackFamily, FlowLabel};

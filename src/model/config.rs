@@ -77,6 +77,30 @@ impl ExpertSet {
     }
 }
 
+/// Slots in the gate: every verdict carries one weight per slot, in this order.
+pub const N_EXPERTS: usize = 2;
+
+/// One expert of the mixture as the analyst sees it: its slot in the gate, its name, and
+/// which features it reads. Views, outputs and the server list experts from the bundle's
+/// config through this, never by hard-coded names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ExpertSpec {
+    pub slot: usize,
+    /// The architecture: "FT-Transformer".
+    pub name: &'static str,
+    /// One word for column names and metrics labels: "Tabular".
+    pub short: &'static str,
+    pub reads: crate::features::Expert,
+}
+
+impl ExpertSpec {
+    /// Every slot of the gate, present in a bundle or not.
+    pub const ALL: [ExpertSpec; N_EXPERTS] = [
+        ExpertSpec { slot: 0, name: "FT-Transformer", short: "Tabular", reads: crate::features::Expert::Tabular },
+        ExpertSpec { slot: 1, name: "1D-CNN", short: "Temporal", reads: crate::features::Expert::Temporal },
+    ];
+}
+
 /// The whole Mixture-of-Experts detector.
 #[derive(Config, Debug)]
 pub struct MoeConfig {
@@ -97,6 +121,18 @@ pub struct MoeConfig {
 }
 
 impl MoeConfig {
+    /// The experts this model holds (both, or one for the ablation), in gate order.
+    pub fn expert_specs(&self) -> Vec<ExpertSpec> {
+        ExpertSpec::ALL
+            .into_iter()
+            .filter(|e| match (self.experts, e.slot) {
+                (ExpertSet::Both, _) => true,
+                (ExpertSet::TabularOnly, slot) => slot == 0,
+                (ExpertSet::TemporalOnly, slot) => slot == 1,
+            })
+            .collect()
+    }
+
     /// Checks sizes a hand-edited `config.json` could get wrong, before any tensor is built.
     pub fn validate(&self) -> Result<(), String> {
         let t = &self.tabular;

@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 
 use super::bundle::{BundleError, ModelBundle};
+use super::config::N_EXPERTS;
 use super::familiarity::Familiarity;
 use super::model::MoeModel;
 use super::preprocess::Preprocessor;
@@ -24,8 +25,8 @@ pub struct Verdict {
     pub p_attack: f32,
     /// Probability per family, indexed by `AttackFamily::index()`.
     pub family_probs: [f32; N_CLASSES],
-    /// Weight of the tabular expert, then of the temporal expert (they sum to 1).
-    pub gate: [f32; 2],
+    /// Weight of each expert, in the slots of `ExpertSpec::ALL` (they sum to 1).
+    pub gate: [f32; N_EXPERTS],
     /// `Benign` below the threshold, else the most probable attack family; an attack of
     /// unknown family when the flow is unfamiliar.
     pub family: AttackFamily,
@@ -34,7 +35,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn from_probs(family_probs: [f32; N_CLASSES], gate: [f32; 2]) -> Self {
+    pub fn from_probs(family_probs: [f32; N_CLASSES], gate: [f32; N_EXPERTS]) -> Self {
         let p_attack = (1.0 - family_probs[AttackFamily::Benign.index()]).clamp(0.0, 1.0);
         let family = if p_attack >= ATTACK_THRESHOLD {
             let best = (1..N_CLASSES)
@@ -166,7 +167,7 @@ pub fn select_device(choice: DeviceChoice) -> anyhow::Result<SelectedDevice> {
 pub fn predict_preprocessed(model: &MoeModel, x: &[f32], device: &Device, batch_size: usize) -> (Vec<f32>, Vec<f32>) {
     let n = x.len() / N_FEATURES;
     let mut probs = Vec::with_capacity(n * N_CLASSES);
-    let mut gates = Vec::with_capacity(n * 2);
+    let mut gates = Vec::with_capacity(n * N_EXPERTS);
     for start in (0..n).step_by(batch_size.max(1)) {
         let end = (start + batch_size.max(1)).min(n);
         let data = TensorData::new(x[start * N_FEATURES..end * N_FEATURES].to_vec(), [end - start, N_FEATURES]);
@@ -186,11 +187,13 @@ fn tensor_to_vec(t: Tensor<2>) -> Vec<f32> {
 pub fn verdicts(probs: &[f32], gates: &[f32]) -> Vec<Verdict> {
     probs
         .chunks_exact(N_CLASSES)
-        .zip(gates.chunks_exact(2))
+        .zip(gates.chunks_exact(N_EXPERTS))
         .map(|(p, g)| {
             let mut fp = [0f32; N_CLASSES];
             fp.copy_from_slice(p);
-            Verdict::from_probs(fp, [g[0], g[1]])
+            let mut gate = [0f32; N_EXPERTS];
+            gate.copy_from_slice(g);
+            Verdict::from_probs(fp, gate)
         })
         .collect()
 }
@@ -278,7 +281,7 @@ impl Scorer {
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
-        let (mut probs, mut gates) = (Vec::with_capacity(n * N_CLASSES), Vec::with_capacity(n * 2));
+        let (mut probs, mut gates) = (Vec::with_capacity(n * N_CLASSES), Vec::with_capacity(n * N_EXPERTS));
         for (p, g) in parts {
             probs.extend(p);
             gates.extend(g);

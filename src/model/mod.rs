@@ -13,8 +13,8 @@ pub mod preprocess;
 pub mod ranges;
 
 pub use bundle::{BundleError, DataFile, Manifest, ModelBundle};
-pub use config::{ExpertSet, FtTransformerConfig, MoeConfig, TemporalCnnConfig};
-pub use inference::{DeviceChoice, Scorer, SelectedDevice, Verdict, select_device};
+pub use config::{ExpertSet, ExpertSpec, FtTransformerConfig, MoeConfig, N_EXPERTS, TemporalCnnConfig};
+pub use inference::{ATTACK_THRESHOLD, DeviceChoice, Scorer, SelectedDevice, Verdict, select_device};
 pub use model::{MoeModel, MoeOutput};
 pub use preprocess::Preprocessor;
 

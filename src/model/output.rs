@@ -5,10 +5,11 @@ use polars::prelude::{Column, DataFrame};
 
 use crate::detect::Findings;
 use crate::ingest::label::AttackFamily;
+use crate::model::ExpertSpec;
 use crate::model::inference::Verdict;
 
 /// The input's metadata plus P(attack), predicted family, a probability per family and the
-/// two gate weights.
+/// gate's weight per expert.
 pub fn verdict_frame(mut df: DataFrame, verdicts: &[Verdict]) -> polars::prelude::PolarsResult<DataFrame> {
     let col = |name: &str, f: &dyn Fn(&Verdict) -> f32| Column::new(name.into(), verdicts.iter().map(f).collect::<Vec<f32>>());
     df.with_column(col("P(attack)", &|v| v.p_attack))?;
@@ -17,8 +18,9 @@ pub fn verdict_frame(mut df: DataFrame, verdicts: &[Verdict]) -> polars::prelude
     for family in AttackFamily::CLASSES {
         df.with_column(col(&format!("P({})", family.name()), &|v| v.family_probs[family.index()]))?;
     }
-    df.with_column(col("Gate Tabular", &|v| v.gate[0]))?;
-    df.with_column(col("Gate Temporal", &|v| v.gate[1]))?;
+    for expert in ExpertSpec::ALL {
+        df.with_column(col(&format!("Gate {}", expert.short), &|v| v.gate[expert.slot]))?;
+    }
     Ok(df)
 }
 

@@ -120,39 +120,3 @@ impl Store {
         Ok((name, sha))
     }
 }
-
-impl Store {
-    /// Records a whole scoring batch: started, results saved, finished (one row, two
-    /// transactions: a crash in between leaves it `running`, then `interrupted`).
-    pub fn record_scored_batch(
-        &mut self,
-        input: &str,
-        model_name: &str,
-        table: &crate::ingest::FlowTable,
-        verdicts: &[crate::model::Verdict],
-        seconds: f64,
-    ) -> Result<i64> {
-        let id = self.start_batch(input, model_name)?;
-        let mut df = crate::ingest::export::metadata_frame(table)
-            .and_then(|df| crate::model::output::verdict_frame(df, verdicts))
-            .map_err(|e| super::StoreError::Io { path: self.results_dir(), source: std::io::Error::other(e.to_string()) })?;
-        let results = self.save_results(&mut df)?;
-        self.finish_batch(id, &summarise(verdicts, Some(results), seconds))?;
-        Ok(id)
-    }
-}
-
-/// Counts per predicted family and flagged flows of a batch.
-pub fn summarise(verdicts: &[crate::model::Verdict], results_file: Option<(String, String)>, seconds: f64) -> FinishedBatch {
-    let mut family_counts = BTreeMap::new();
-    for v in verdicts {
-        *family_counts.entry(v.family.name().to_string()).or_insert(0) += 1;
-    }
-    FinishedBatch {
-        flows: verdicts.len(),
-        flagged: verdicts.iter().filter(|v| v.is_attack()).count(),
-        family_counts,
-        results_file,
-        flows_per_s: verdicts.len() as f64 / seconds.max(1e-9),
-    }
-}

@@ -12,7 +12,6 @@ mod comparisons;
 mod investigations;
 mod migrations;
 mod models;
-pub mod recorded;
 mod runs;
 
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::label::AttackFamily;
-use crate::model::Verdict;
+use crate::model::{ExpertSpec, N_EXPERTS, Verdict};
 
 const N: usize = AttackFamily::COUNT;
 
@@ -37,7 +37,7 @@ pub struct Metrics {
     /// `confusion[true][predicted]`, family indices.
     pub confusion: Vec<Vec<usize>>,
     /// Mean gate weight of the tabular and temporal experts.
-    pub mean_gate: [f64; 2],
+    pub mean_gate: [f64; N_EXPERTS],
 }
 
 fn ratio(num: usize, den: usize) -> f64 {
@@ -49,12 +49,13 @@ impl Metrics {
         assert_eq!(verdicts.len(), truth.len(), "one verdict per labelled flow");
         let mut confusion = vec![vec![0usize; N]; N];
         let mut counts = BinaryCounts::default();
-        let mut gate = [0f64; 2];
+        let mut gate = [0f64; N_EXPERTS];
         for (v, t) in verdicts.iter().zip(truth) {
             confusion[t.index()][v.family.index()] += 1;
             counts.add(t.is_attack(), v.is_attack());
-            gate[0] += v.gate[0] as f64;
-            gate[1] += v.gate[1] as f64;
+            for (sum, w) in gate.iter_mut().zip(v.gate) {
+                *sum += w as f64;
+            }
         }
         let n = verdicts.len();
         let per_family = AttackFamily::ALL
@@ -86,14 +87,14 @@ impl Metrics {
             family_accuracy: ratio(correct_family, with_family),
             per_family,
             confusion,
-            mean_gate: if n == 0 { [0.0; 2] } else { [gate[0] / n as f64, gate[1] / n as f64] },
+            mean_gate: gate.map(|g| if n == 0 { 0.0 } else { g / n as f64 }),
         }
     }
 
     /// A human-readable report.
     pub fn to_text(&self) -> String {
         let mut s = format!(
-            "flows {}  attacks {}\nprecision {:.4}  recall {:.4}  F1 {:.4}  accuracy {:.4}\nROC-AUC {}  false-positive rate {:.4}  family accuracy {:.4}\nmean gate: tabular {:.3}  temporal {:.3}\n",
+            "flows {}  attacks {}\nprecision {:.4}  recall {:.4}  F1 {:.4}  accuracy {:.4}\nROC-AUC {}  false-positive rate {:.4}  family accuracy {:.4}\nmean gate: {}\n",
             self.flows,
             self.attacks,
             self.precision,
@@ -103,8 +104,7 @@ impl Metrics {
             self.roc_auc.map_or("n/a".to_string(), |a| format!("{a:.4}")),
             self.false_positive_rate,
             self.family_accuracy,
-            self.mean_gate[0],
-            self.mean_gate[1],
+            ExpertSpec::ALL.iter().map(|e| format!("{} {:.3}", e.short.to_lowercase(), self.mean_gate[e.slot])).collect::<Vec<_>>().join("  "),
         );
         s.push_str("\nfamily         flows  detected  family-correct\n");
         for f in &self.per_family {

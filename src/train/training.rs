@@ -87,7 +87,7 @@ pub struct EpochRecord {
     pub valid_precision: f64,
     pub valid_recall: f64,
     pub valid_family_accuracy: f64,
-    pub valid_mean_gate: [f64; 2],
+    pub valid_mean_gate: [f64; crate::model::N_EXPERTS],
     pub seconds: f64,
 }
 

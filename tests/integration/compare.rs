@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use netvigil::ingest::{ReadOptions, read_flows};
 use netvigil::model::inference::cpu_device;
 use netvigil::store::Store;
-use netvigil::store::recorded::{CompareRequest, compare_recorded};
+use netvigil::service::{CompareRequest, Task, compare_recorded};
 use netvigil::train::autoencoder::{AnomalyConfig, threshold_for_fpr};
 use netvigil::train::baselines::Baseline;
 use netvigil::train::compare::{CompareConfig, Contender, compare};
@@ -98,7 +98,7 @@ fn a_recorded_comparison_is_in_the_history_with_every_line() {
         config: config(vec![Contender::Moe, Contender::Baseline(Baseline::LogisticRegression), Contender::Autoencoder]),
         device: netvigil::model::DeviceChoice::Cpu,
     };
-    let (run_id, comparison) = compare_recorded(dir.path(), &request, &|_| {}, &AtomicBool::new(false)).unwrap();
+    let (run_id, comparison) = compare_recorded(dir.path(), &request, &Task::new(&|_| {}, &AtomicBool::new(false))).unwrap();
     let store = Store::open(dir.path()).unwrap();
     let stored = store.comparisons().unwrap();
     assert_eq!(stored.len(), 1);

@@ -9,4 +9,6 @@ mod model;
 mod store;
 mod gui;
 mod crash;
+mod serve;
+mod service;
 mod sources;

@@ -6,25 +6,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::Args;
 use serde::Serialize;
 
-use super::InputArgs;
-use crate::app::{LoadedFlows, NetVigilApp, SortColumn, ViewId, default_model_dir};
-use crate::ingest::read_flows;
+use super::{LoadedFlows, NetVigilApp, SortColumn, ViewId};
+use crate::ingest::{ReadOptions, read_flows};
 use crate::model::{DeviceChoice, Scorer};
+use crate::service::models::default_model_dir;
 
-#[derive(Debug, Args)]
-pub struct BenchGuiArgs {
-    #[command(flatten)]
-    pub input: InputArgs,
+/// What `netvigil bench-gui` measures.
+#[derive(Debug, Clone)]
+pub struct GuiBenchOptions {
+    pub inputs: Vec<PathBuf>,
+    pub read: ReadOptions,
     /// Frames to time.
-    #[arg(long, default_value_t = 600)]
     pub frames: usize,
     /// Model bundle scoring the flows first (default: the shipped model).
-    #[arg(long)]
     pub model: Option<PathBuf>,
-    #[arg(long)]
     pub json: bool,
 }
 
@@ -50,9 +47,9 @@ fn rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-pub fn run(args: &BenchGuiArgs) -> anyhow::Result<()> {
+pub fn run(args: &GuiBenchOptions) -> anyhow::Result<()> {
     let rss_before_mb = rss_mb();
-    let table = read_flows(&args.input.inputs, &args.input.read_options())?;
+    let table = read_flows(&args.inputs, &args.read)?;
     let model_dir = args.model.clone().or_else(default_model_dir).ok_or_else(|| anyhow::anyhow!("no model: pass --model"))?;
     let (scorer, _, _) = Scorer::load(&model_dir, DeviceChoice::Auto)?;
     eprintln!("scoring {} flows…", table.len());
@@ -65,7 +62,7 @@ pub fn run(args: &BenchGuiArgs) -> anyhow::Result<()> {
     let findings = Arc::new(crate::detect::detect(&table));
     app.state.flows = Some(LoadedFlows {
         title: "bench".into(),
-        paths: args.input.inputs.clone(),
+        paths: args.inputs.clone(),
         table: Arc::new(table),
         verdicts: Some(Arc::new(verdicts)),
         findings,

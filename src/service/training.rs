@@ -1,17 +1,17 @@
-//! Training and scoring as the history sees them: every run, epoch, model and batch is
+//! Training and comparison as whole tasks: every run, epoch, model and comparison row is
 //! recorded as it happens, so a crash at any moment leaves a truthful record (`running`
 //! rows of dead processes become `interrupted` at the next start) and the model registry
 //! never points to a partial bundle (a bundle is registered only after it was renamed into
 //! place).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::channel;
 use std::time::Instant;
 
 use anyhow::Context;
 
-use super::{COMPARE_KIND, NewRun, RunStatus, Store};
+use super::task::{AsProgress, Progress, Task};
+use crate::store::{COMPARE_KIND, NewRun, RunStatus, Store};
 use crate::ingest::{FlowTable, ReadOptions, read_flows};
 use crate::model::{DeviceChoice, MoeConfig, select_device};
 use crate::train::compare::{CompareConfig, CompareEvent, Comparison, compare};
@@ -57,14 +57,9 @@ pub fn record_datasets(store: &mut Store, table: &FlowTable) -> anyhow::Result<V
 }
 
 /// Reads the data, trains, saves and registers the model, recording everything in the
-/// history in `data_dir`. `on_event` sees every progress event; `cancel` stops training at
-/// the next step (the best epoch so far is kept and saved).
-pub fn train_recorded(
-    data_dir: &Path,
-    req: &TrainRequest,
-    on_event: &(dyn Fn(&TrainEvent) + Sync),
-    cancel: &AtomicBool,
-) -> anyhow::Result<TrainResult> {
+/// history in `data_dir`. The task sees every training event; cancelling it stops training
+/// at the next step (the best epoch so far is kept and saved).
+pub fn train_recorded(data_dir: &Path, req: &TrainRequest, task: &Task<TrainEvent>) -> anyhow::Result<TrainResult> {
     let mut store = Store::open(data_dir)?;
     let table = read_flows(&req.inputs, &req.read)?;
     let datasets = record_datasets(&mut store, &table)?;
@@ -83,20 +78,18 @@ pub fn train_recorded(
         datasets,
     })?;
     let start = Instant::now();
-    let outcome = train_and_save(data_dir, req, &table, &selected.device, run_id, on_event, cancel);
+    let outcome = train_and_save(data_dir, req, &table, &selected.device, run_id, task);
     let seconds = start.elapsed().as_secs_f64();
     match outcome {
         Ok(report) => {
             let status = if report.cancelled { RunStatus::Cancelled } else { RunStatus::Finished };
             let metrics = serde_json::json!({ "test": report.test, "valid": report.valid, "best_epoch": report.best_epoch });
-            let sha = crate::ingest::hash::sha256_file(&req.bundle_dir.join("manifest.json"))?;
-            store.register_model(&req.name, &std::fs::canonicalize(&req.bundle_dir)?, &sha, Some(run_id), &metrics.to_string())?;
+            super::models::register(&mut store, &req.name, &req.bundle_dir, Some(run_id), &metrics)?;
             store.finish_run(run_id, status, seconds, Some(&metrics.to_string()), None)?;
             Ok(TrainResult { run_id, name: req.name.clone(), bundle_dir: req.bundle_dir.clone(), report })
         }
         Err(e) => {
-            let cancelled = cancel.load(std::sync::atomic::Ordering::Relaxed);
-            let status = if cancelled { RunStatus::Cancelled } else { RunStatus::Failed };
+            let status = if task.is_cancelled() { RunStatus::Cancelled } else { RunStatus::Failed };
             store.finish_run(run_id, status, seconds, None, Some(&format!("{e:#}")))?;
             Err(e)
         }
@@ -111,8 +104,7 @@ fn train_and_save(
     table: &FlowTable,
     device: &burn::tensor::Device,
     run_id: i64,
-    on_event: &(dyn Fn(&TrainEvent) + Sync),
-    cancel: &AtomicBool,
+    task: &Task<TrainEvent>,
 ) -> anyhow::Result<TrainingReport> {
     let (tx, rx) = channel::<TrainEvent>();
     let (bundle, report) = std::thread::scope(|scope| {
@@ -122,11 +114,11 @@ fn train_and_save(
                 if let TrainEvent::Epoch(e) = &event {
                     store.record_epoch(run_id, e.epoch as u32, e.train_loss, &serde_json::to_string(e)?)?;
                 }
-                on_event(&event);
+                task.report(event);
             }
             Ok(())
         });
-        let fitted = fit(table, &req.model, &req.training, req.split, device, Some(&tx), cancel);
+        let fitted = fit(table, &req.model, &req.training, req.split, device, Some(&tx), task.cancel_flag());
         drop(tx);
         let recorded = recorder.join().map_err(|_| anyhow::anyhow!("the epoch recorder stopped"))?;
         recorded?;
@@ -147,12 +139,7 @@ pub struct CompareRequest {
 
 /// Reads the data and compares the models of `req`, recording the run, its datasets and each
 /// model's line in the history in `data_dir` as it is measured.
-pub fn compare_recorded(
-    data_dir: &Path,
-    req: &CompareRequest,
-    on_event: &(dyn Fn(&CompareEvent) + Sync),
-    cancel: &AtomicBool,
-) -> anyhow::Result<(i64, Comparison)> {
+pub fn compare_recorded(data_dir: &Path, req: &CompareRequest, task: &Task<CompareEvent>) -> anyhow::Result<(i64, Comparison)> {
     let mut store = Store::open(data_dir)?;
     let table = read_flows(&req.inputs, &req.read)?;
     let datasets = record_datasets(&mut store, &table)?;
@@ -183,11 +170,11 @@ pub fn compare_recorded(
                     store.record_comparison_row(run_id, position, row)?;
                     position += 1;
                 }
-                on_event(&event);
+                task.report(event);
             }
             Ok(())
         });
-        let compared = compare(&table, config, &selected.device, Some(&tx), cancel);
+        let compared = compare(&table, config, &selected.device, Some(&tx), task.cancel_flag());
         drop(tx);
         let recorded = recorder.join().map_err(|_| anyhow::anyhow!("the comparison recorder stopped"))?;
         recorded?;
@@ -200,9 +187,44 @@ pub fn compare_recorded(
             Ok((run_id, comparison))
         }
         Err(e) => {
-            let status = if cancel.load(std::sync::atomic::Ordering::Relaxed) { RunStatus::Cancelled } else { RunStatus::Failed };
+            let status = if task.is_cancelled() { RunStatus::Cancelled } else { RunStatus::Failed };
             store.finish_run(run_id, status, seconds, None, Some(&format!("{e:#}")))?;
             Err(e)
+        }
+    }
+}
+
+impl AsProgress for TrainEvent {
+    fn as_progress(&self) -> Option<Progress> {
+        match self {
+            TrainEvent::Started { epochs, train_rows, .. } => {
+                Some(Progress::new(format!("training on {train_rows} flows"), 0, Some(*epochs as u64)))
+            }
+            TrainEvent::Step { .. } => None,
+            TrainEvent::Epoch(e) => Some(Progress::new(
+                format!("epoch {}: loss {:.4}, validation F1 {:.4}", e.epoch, e.train_loss, e.valid_f1),
+                e.epoch as u64,
+                None,
+            )),
+            TrainEvent::Finished { best_epoch, epochs_run, cancelled } => Some(Progress::stage(format!(
+                "{} after {epochs_run} epochs; best epoch {best_epoch}",
+                if *cancelled { "cancelled" } else { "finished" }
+            ))),
+        }
+    }
+}
+
+impl AsProgress for CompareEvent {
+    fn as_progress(&self) -> Option<Progress> {
+        match self {
+            CompareEvent::Started { models, train_rows, test_rows } => Some(Progress::new(
+                format!("comparing {} models ({train_rows} training flows, {test_rows} test flows)", models.len()),
+                0,
+                Some(models.len() as u64),
+            )),
+            CompareEvent::Training { index, model } => Some(Progress::stage(format!("training {model} (model {})", index + 1))),
+            CompareEvent::Moe(e) => e.as_progress(),
+            CompareEvent::Finished(row) => Some(Progress::stage(format!("{}: F1 {:.4}", row.model, row.metrics.f1))),
         }
     }
 }

@@ -1,0 +1,123 @@
+//! Flow records as JSON objects keyed by column names (the REST API's input), matched like
+//! CSV headers: any dialect's spelling of a feature, the same metadata columns, the same
+//! value and label policies. Written here, beside the CSV parser, to share its name tables
+//! and cell parsing, so a flow means the same whichever way it arrives.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::{FEATURE_BY_NAME, MetaColumn, apply_meta, number};
+use crate::features::{FEATURES, N_FEATURES, normalize_column_name};
+use crate::ingest::dialect::{self, Dialect};
+use crate::ingest::label::{AttackFamily, FlowLabel, is_no_label};
+use crate::ingest::table::{FlowMeta, FlowTable, SourceFile};
+use crate::ingest::validate::{ColumnCounts, ValidationReport, clean_value};
+
+/// A JSON flow that cannot be read, naming the flow (0-based, in request order) and field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum JsonFlowError {
+    #[error("flow {index}: not a JSON object")]
+    NotObject { index: usize },
+    #[error("flow {index}: field '{field}': {reason}")]
+    BadField { index: usize, field: String, reason: String },
+    #[error("flow {index}: missing feature(s) {}", missing.join(", "))]
+    Missing { index: usize, missing: Vec<String> },
+    #[error("no flows in the request")]
+    Empty,
+}
+
+impl JsonFlowError {
+    /// The field at fault, when one is.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            JsonFlowError::BadField { field, .. } => Some(field.clone()),
+            JsonFlowError::Missing { missing, .. } => missing.first().cloned(),
+            _ => None,
+        }
+    }
+}
+
+/// Reads `flows` (JSON objects) into a table whose one source is called `name`.
+pub fn read_json_flows(name: &str, flows: &[Value]) -> Result<FlowTable, JsonFlowError> {
+    if flows.is_empty() {
+        return Err(JsonFlowError::Empty);
+    }
+    let mut features = Vec::with_capacity(flows.len() * N_FEATURES);
+    let mut meta = Vec::with_capacity(flows.len());
+    let mut labels: Vec<FlowLabel> = Vec::new();
+    let mut counts = [ColumnCounts::default(); N_FEATURES];
+    let mut ignored: Vec<String> = Vec::new();
+    for (index, flow) in flows.iter().enumerate() {
+        let object = flow.as_object().ok_or(JsonFlowError::NotObject { index })?;
+        let mut row = [None::<f32>; N_FEATURES];
+        let mut m = FlowMeta { line: index as u64 + 1, ..FlowMeta::default() };
+        let mut label = None;
+        for (key, value) in object {
+            let bad = |reason: String| JsonFlowError::BadField { index, field: key.clone(), reason };
+            let normalized = normalize_column_name(key);
+            if let Some(&f) = FEATURE_BY_NAME.get(&normalized) {
+                row[f] = feature_value(value).map_err(bad)?;
+            } else if let Some(column) = MetaColumn::from_name(&normalized) {
+                let text = text_of(value);
+                let mut raw = None;
+                apply_meta(column, text.as_bytes(), 0, &mut m, &mut raw).map_err(|_| bad(format!("'{text}' is not a number")))?;
+                if let Some(raw) = raw {
+                    label = Some(flow_label(&String::from_utf8_lossy(raw)).map_err(bad)?);
+                }
+            } else if !ignored.contains(key) {
+                ignored.push(key.clone());
+            }
+        }
+        let missing: Vec<String> =
+            (0..N_FEATURES).filter(|&f| row[f].is_none() && !FEATURES[f].optional).map(|f| FEATURES[f].name.to_string()).collect();
+        if !missing.is_empty() {
+            return Err(JsonFlowError::Missing { index, missing });
+        }
+        for (f, v) in row.iter().enumerate() {
+            features.push(clean_value(*v, f, &mut counts[f]));
+        }
+        match (label, labels.len() == index) {
+            (Some(Some(l)), true) => labels.push(l),
+            // Labels are all or nothing, as in a file: a partly labelled request is unlabelled.
+            _ => labels.clear(),
+        }
+        meta.push(m);
+    }
+    let labels = (labels.len() == flows.len()).then_some(labels);
+    let keys: Vec<String> = flows[0].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let dialect = dialect::detect(&keys).unwrap_or(Dialect::NetVigilExport);
+    let mut report = ValidationReport { ignored_columns: ignored, ..ValidationReport::default() };
+    report.add_counts(&counts);
+    report.rows = flows.len() as u64;
+    let source = SourceFile { path: PathBuf::from(name), dialect, rows: flows.len(), report };
+    Ok(FlowTable::from_parts(features, meta, labels, vec![source]))
+}
+
+/// A feature's value: a JSON number, a number written as text, or null/"" (an empty cell).
+fn feature_value(value: &Value) -> Result<Option<f32>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_f64().map(|v| Some(v as f32)).ok_or_else(|| format!("{n} is not a number")),
+        Value::String(s) => number(s.trim().as_bytes(), 0).map_err(|_| format!("'{s}' is not a number")),
+        other => Err(format!("{other} is not a number")),
+    }
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `Some(None)` for "no label" markers, an error for labels NetVigil does not know.
+fn flow_label(raw: &str) -> Result<Option<FlowLabel>, String> {
+    if is_no_label(raw) {
+        return Ok(None);
+    }
+    AttackFamily::from_label(raw)
+        .map(|family| Some(FlowLabel { raw: raw.trim().into(), family }))
+        .ok_or_else(|| format!("unknown label '{raw}'"))
+}

@@ -1,0 +1,278 @@
+//! The routes of `netvigil serve` and their OpenAPI description (utoipa). Handlers parse the
+//! request, hand the flows to the service's scorer and shape the answer; nothing else.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use super::ServerState;
+use crate::features::FEATURES;
+use crate::ingest::{FlowTable, IngestError, JsonFlowError, capture, read_csv_from, read_json_flows};
+use crate::model::{ATTACK_THRESHOLD, Verdict};
+use crate::service;
+
+/// A request that cannot be answered, with the field or line at fault when there is one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiError {
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<usize>,
+    #[serde(skip)]
+    pub status: u16,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        ApiError { error: error.into(), field: None, line: None, flow: None, status: status.as_u16() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self)).into_response()
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        let mut api = ApiError::new(StatusCode::BAD_REQUEST, e.to_string());
+        match e {
+            IngestError::NotNumeric { line, column, .. } => (api.line, api.field) = (Some(line), Some(column)),
+            IngestError::FieldCount { line, .. } => api.line = Some(line),
+            IngestError::UnknownLabel { line, .. } => (api.line, api.field) = (Some(line), Some("Label".into())),
+            IngestError::MissingColumns { missing, .. } => api.field = missing.first().cloned(),
+            _ => {}
+        }
+        api
+    }
+}
+
+impl From<JsonFlowError> for ApiError {
+    fn from(e: JsonFlowError) -> Self {
+        let mut api = ApiError::new(StatusCode::BAD_REQUEST, e.to_string());
+        api.field = e.field();
+        api.flow = match e {
+            JsonFlowError::NotObject { index } | JsonFlowError::BadField { index, .. } | JsonFlowError::Missing { index, .. } => Some(index),
+            JsonFlowError::Empty => None,
+        };
+        api
+    }
+}
+
+/// One flow's verdict.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowVerdict {
+    /// 1 − P(benign).
+    pub p_attack: f32,
+    /// `BENIGN`, an attack family, or `attack` (unknown family, for unfamiliar flows).
+    pub family: &'static str,
+    /// P(attack) reached the threshold.
+    pub attack: bool,
+    /// Far from everything the model was trained on.
+    pub unfamiliar: bool,
+    pub family_probs: BTreeMap<&'static str, f32>,
+    /// The gate's weight per expert (they sum to 1).
+    pub gate: BTreeMap<&'static str, f32>,
+}
+
+/// Verdicts for the flows of a request, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScoreResponse {
+    pub model: String,
+    pub model_sha256: String,
+    /// P(attack) at or above which a flow is an attack.
+    pub threshold: f32,
+    pub flows: Vec<FlowVerdict>,
+}
+
+/// Flows to score: JSON objects keyed by feature names (any CICFlowMeter dialect's spelling),
+/// as an array, `{"flows": [...]}`, or one object; or a CSV body with a header; or a
+/// pcap/pcapng capture, whose flows are extracted first.
+#[utoipa::path(
+    post,
+    path = "/v1/score",
+    request_body(content(
+        (Vec<serde_json::Value> = "application/json"),
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.tcpdump.pcap"),
+    )),
+    responses(
+        (status = 200, description = "One verdict per flow, in input order", body = ScoreResponse),
+        (status = 400, description = "A bad value, a missing feature, bad JSON or CSV: names the field or line", body = ApiError),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiError),
+        (status = 413, description = "Body over the size limit"),
+        (status = 415, description = "Unsupported Content-Type", body = ApiError),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn score(State(state): State<Arc<ServerState>>, headers: HeaderMap, body: Bytes) -> Result<Json<ScoreResponse>, ApiError> {
+    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let kind = kind.split(';').next().unwrap_or("").trim().to_string();
+    let state2 = state.clone();
+    // Small requests are scored right here (well under a millisecond); large ones on the
+    // blocking pool, so they never hold up the async workers.
+    let small = body.len() < 64 << 10;
+    let work = move || -> Result<Vec<Verdict>, ApiError> {
+        let table = parse(&kind, body, &state2)?;
+        let verdicts = service::task::quietly(|task| service::score(&state2.model, &table, task))
+            .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cancelled"))?;
+        Ok(verdicts)
+    };
+    let verdicts = if small {
+        work()?
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("scoring failed: {e}")))??
+    };
+    state.metrics.scored(&verdicts, &state.model.experts);
+    Ok(Json(response(&state, &verdicts)))
+}
+
+fn parse(kind: &str, body: Bytes, state: &ServerState) -> Result<FlowTable, ApiError> {
+    match kind {
+        "application/json" => {
+            let value: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("body is not valid JSON: {e}")))?;
+            let flows = match value {
+                serde_json::Value::Array(items) => items,
+                serde_json::Value::Object(mut o) => match o.remove("flows") {
+                    Some(serde_json::Value::Array(items)) => items,
+                    Some(_) => return Err(bad_field("flows", "must be an array of flow objects")),
+                    None => vec![serde_json::Value::Object(o)],
+                },
+                _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "body must be a flow object, an array of them, or {\"flows\": [...]}")),
+            };
+            Ok(read_json_flows("request", &flows)?)
+        }
+        "text/csv" => Ok(read_csv_from(Path::new("request body"), std::io::Cursor::new(body), &state.read)?),
+        "application/vnd.tcpdump.pcap" | "application/x-pcapng" | "application/octet-stream" => {
+            let (flows, report) = capture::extract_bytes(body.to_vec(), &state.read.capture)
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("capture: {e}")))?;
+            Ok(capture::records_to_table(Path::new("request.pcap"), &flows, &report))
+        }
+        "" => Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "no Content-Type: use application/json, text/csv or application/vnd.tcpdump.pcap")),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Type '{other}' is not scored: use application/json, text/csv or application/vnd.tcpdump.pcap"),
+        )),
+    }
+}
+
+fn bad_field(field: &str, reason: &str) -> ApiError {
+    let mut e = ApiError::new(StatusCode::BAD_REQUEST, format!("field '{field}': {reason}"));
+    e.field = Some(field.to_string());
+    e
+}
+
+fn response(state: &ServerState, verdicts: &[Verdict]) -> ScoreResponse {
+    let model = &state.model;
+    let flows = verdicts
+        .iter()
+        .map(|v| FlowVerdict {
+            p_attack: v.p_attack,
+            family: v.family.name(),
+            attack: v.is_attack(),
+            unfamiliar: v.unfamiliar,
+            family_probs: crate::ingest::AttackFamily::CLASSES.iter().map(|f| (f.name(), v.family_probs[f.index()])).collect(),
+            gate: model.experts.iter().map(|e| (e.short, v.gate[e.slot])).collect(),
+        })
+        .collect();
+    ScoreResponse { model: model.name.clone(), model_sha256: model.sha256.clone(), threshold: ATTACK_THRESHOLD, flows }
+}
+
+/// A feature the model reads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeatureInfo {
+    pub name: &'static str,
+    pub unit: String,
+    pub expert: String,
+    /// May be absent from input (imputed).
+    pub optional: bool,
+}
+
+/// The model answering `/v1/score`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelInfo {
+    pub name: String,
+    pub sha256: String,
+    pub netvigil_version: String,
+    pub backend: String,
+    pub threshold: f32,
+    pub experts: Vec<String>,
+    pub semantics: String,
+    #[schema(value_type = Object)]
+    pub metrics: serde_json::Value,
+    pub features: Vec<FeatureInfo>,
+}
+
+#[utoipa::path(get, path = "/v1/model", responses((status = 200, description = "The active model", body = ModelInfo)), security((), ("bearer" = [])))]
+pub async fn model(State(state): State<Arc<ServerState>>) -> Json<ModelInfo> {
+    let m = &state.model;
+    Json(ModelInfo {
+        name: m.name.clone(),
+        sha256: m.sha256.clone(),
+        netvigil_version: m.version.clone(),
+        backend: m.backend.clone(),
+        threshold: ATTACK_THRESHOLD,
+        experts: m.experts.iter().map(|e| format!("{} ({})", e.name, e.short)).collect(),
+        semantics: m.manifest.semantics_note(&[]),
+        metrics: m.metrics.clone(),
+        features: FEATURES
+            .iter()
+            .map(|f| FeatureInfo { name: f.name, unit: format!("{:?}", f.unit), expert: format!("{:?}", f.expert()), optional: f.optional })
+            .collect(),
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub model: String,
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The server answers", body = Health)))]
+pub async fn healthz(State(state): State<Arc<ServerState>>) -> Json<Health> {
+    Json(Health { status: "ok", model: state.model.name.clone() })
+}
+
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "OpenMetrics text (the Prometheus text format)", body = String, content_type = "application/openmetrics-text")), security((), ("bearer" = [])))]
+pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.encode())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "NetVigil scoring service", description = "Scores CICFlowMeter flows (JSON, CSV) and captures with NetVigil's Mixture-of-Experts model."),
+    paths(score, model, healthz, metrics),
+    components(schemas(ScoreResponse, FlowVerdict, ApiError, ModelInfo, FeatureInfo, Health)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,128 @@
+//! Scoring as a whole task, the one place for it: the window, `predict` and the server all
+//! score through [`score`], and record a batch through [`score_recorded`] (running row
+//! first, failed on any error or cancellation, finished with counts and the per-flow results
+//! file).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use polars::prelude::DataFrame;
+
+use super::models::LoadedModel;
+use super::task::{Cancelled, Progress, Task};
+use crate::detect::Findings;
+use crate::ingest::FlowTable;
+use crate::ingest::export::metadata_frame;
+use crate::model::Verdict;
+use crate::model::output::{verdict_frame, with_findings};
+use crate::store::{FinishedBatch, Store};
+
+/// Rows scored between two progress reports and cancellation checks: small enough that
+/// Cancel answers within a fraction of a second, large enough to keep every core busy.
+const ROWS_PER_STEP: usize = 1 << 15;
+
+/// Scores every flow of `table` with `model`, reporting progress between steps.
+pub fn score(model: &LoadedModel, table: &FlowTable, task: &Task) -> Result<Vec<Verdict>, Cancelled> {
+    score_rows(model, table.features(), task)
+}
+
+/// Scores row-major `N×72` raw features.
+pub fn score_rows(model: &LoadedModel, rows: &[f32], task: &Task) -> Result<Vec<Verdict>, Cancelled> {
+    let n = rows.len() / crate::features::N_FEATURES;
+    let mut verdicts = Vec::with_capacity(n);
+    let stage = format!("scoring {n} flows with {}", model.name);
+    for chunk in rows.chunks(ROWS_PER_STEP * crate::features::N_FEATURES) {
+        task.check()?;
+        task.report(Progress::new(stage.clone(), verdicts.len() as u64, Some(n as u64)));
+        verdicts.extend(model.scorer.score_raw(chunk));
+    }
+    task.report(Progress::new(stage, n as u64, Some(n as u64)));
+    Ok(verdicts)
+}
+
+/// A scored and recorded batch.
+pub struct ScoredBatch {
+    pub batch_id: i64,
+    pub verdicts: Vec<Verdict>,
+    /// Metadata, verdicts and findings per flow, as kept in the history.
+    pub frame: DataFrame,
+    /// Seconds spent scoring (not reading or recording).
+    pub seconds: f64,
+}
+
+impl ScoredBatch {
+    pub fn flows_per_s(&self) -> f64 {
+        self.verdicts.len() as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Scores `table` with `model` and records the batch in the history in `data_dir`: a
+/// `running` row first (a crash leaves it `interrupted`), then the per-flow results and the
+/// counts; on any error or cancellation the row says `failed`, with the reason. `output`,
+/// when given, receives the per-flow frame (e.g. `predict`'s file) before the batch counts as
+/// finished, so a failed write is a failed batch.
+pub fn score_recorded(
+    data_dir: &Path,
+    model: &LoadedModel,
+    table: &FlowTable,
+    findings: &Findings,
+    output: Option<&mut dyn FnMut(&mut DataFrame) -> anyhow::Result<()>>,
+    task: &Task,
+) -> anyhow::Result<ScoredBatch> {
+    let mut store = Store::open(data_dir)?;
+    let batch_id = store.start_batch(&describe_input(table), &model.name)?;
+    match score_and_save(&store, model, table, findings, output, task) {
+        Ok((verdicts, frame, results, seconds)) => {
+            store.finish_batch(batch_id, &summarise(&verdicts, Some(results), seconds))?;
+            Ok(ScoredBatch { batch_id, verdicts, frame, seconds })
+        }
+        Err(e) => {
+            let reason = if task.is_cancelled() { "cancelled".to_string() } else { format!("{e:#}") };
+            store.fail_batch(batch_id, &reason)?;
+            Err(e)
+        }
+    }
+}
+
+type Scored = (Vec<Verdict>, DataFrame, (String, String), f64);
+
+fn score_and_save(
+    store: &Store,
+    model: &LoadedModel,
+    table: &FlowTable,
+    findings: &Findings,
+    output: Option<&mut dyn FnMut(&mut DataFrame) -> anyhow::Result<()>>,
+    task: &Task,
+) -> anyhow::Result<Scored> {
+    let started = Instant::now();
+    let verdicts = score(model, table, task)?;
+    let seconds = started.elapsed().as_secs_f64();
+    task.report(Progress::stage("saving the results"));
+    let mut frame = with_findings(verdict_frame(metadata_frame(table)?, &verdicts)?, findings)?;
+    if let Some(write) = output {
+        write(&mut frame)?;
+    }
+    let results = store.save_results(&mut frame)?;
+    Ok((verdicts, frame, results, seconds))
+}
+
+/// The input as the history shows it: the files read, one per line.
+pub fn describe_input(table: &FlowTable) -> String {
+    table.sources.iter().map(|s| s.path.display().to_string()).collect::<Vec<_>>().join("\n")
+}
+
+/// Counts per predicted family and flagged flows of a batch.
+pub fn summarise(verdicts: &[Verdict], results_file: Option<(String, String)>, seconds: f64) -> FinishedBatch {
+    let mut family_counts = BTreeMap::new();
+    for v in verdicts {
+        *family_counts.entry(v.family.name().to_string()).or_insert(0) += 1;
+    }
+    FinishedBatch {
+        flows: verdicts.len(),
+        flagged: verdicts.iter().filter(|v| v.is_attack()).count(),
+        family_counts,
+        results_file,
+        flows_per_s: verdicts.len() as f64 / seconds.max(1e-9),
+    }
+}

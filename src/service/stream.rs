@@ -1,0 +1,62 @@
+//! The streaming scorer (`netvigil predict - -o -`): CSV flows in, verdict rows out, in input
+//! order, batch by batch as the input arrives, so other programs (a SIEM's pipeline, a Spark
+//! partition) can pipe flows through NetVigil without files. Host-level findings need a whole
+//! file, so the stream carries verdicts only (the `Finding` column of `predict` on files is
+//! absent).
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use polars::prelude::{CsvWriter, SerWriter};
+
+use super::models::LoadedModel;
+use super::scoring::score;
+use super::task::{Progress, Task};
+use crate::ingest::export::metadata_frame;
+use crate::ingest::{CsvStream, ReadOptions, ValidationReport};
+use crate::model::output::verdict_frame;
+
+/// Lines per batch at most: large enough for full-speed scoring, small enough to keep
+/// memory flat on an endless stream.
+pub const MAX_BATCH_LINES: usize = 16_384;
+
+/// What a finished stream read and flagged.
+#[derive(Debug, Clone)]
+pub struct StreamSummary {
+    pub flows: usize,
+    pub flagged: usize,
+    pub unfamiliar: usize,
+    pub report: ValidationReport,
+}
+
+/// Scores the CSV on `input` (named `name` in messages) and writes verdict rows to `output`,
+/// flushing after each batch. Stops with the input's end, a bad line (naming it), or
+/// cancellation.
+pub fn score_stream(
+    model: &LoadedModel,
+    name: &Path,
+    input: impl Read,
+    output: &mut impl Write,
+    read: &ReadOptions,
+    task: &Task,
+) -> anyhow::Result<StreamSummary> {
+    let mut stream = CsvStream::new(name, input, read)?;
+    let mut summary = StreamSummary { flows: 0, flagged: 0, unfamiliar: 0, report: ValidationReport::default() };
+    let quiet = |_: Progress| {};
+    while let Some(table) = stream.next_batch(MAX_BATCH_LINES)? {
+        task.check()?;
+        if table.is_empty() {
+            continue;
+        }
+        let verdicts = score(model, &table, &Task::new(&quiet, task.cancel_flag()))?;
+        let mut frame = verdict_frame(metadata_frame(&table)?, &verdicts)?;
+        CsvWriter::new(&mut *output).include_header(summary.flows == 0).finish(&mut frame)?;
+        output.flush()?;
+        summary.flows += verdicts.len();
+        summary.flagged += verdicts.iter().filter(|v| v.is_attack()).count();
+        summary.unfamiliar += verdicts.iter().filter(|v| v.unfamiliar).count();
+        task.report(Progress::new(format!("{} flows scored", summary.flows), summary.flows as u64, None));
+    }
+    summary.report = stream.report();
+    Ok(summary)
+}

@@ -1,0 +1,275 @@
+//! `netvigil serve` over real HTTP on a loopback port, with a real client (ureq): verdicts
+//! identical to `netvigil predict` on the same real flows (JSON, CSV and capture bodies), a
+//! 4xx naming the field or line for every bad request, limits, the token, `/metrics` read by a
+//! Prometheus text-format parser, and the streaming scorer `predict - -o -`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use netvigil::serve::{RunningServer, ServeOptions, start};
+use netvigil::service::models;
+
+use crate::common::repo_data;
+
+fn default_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default")
+}
+
+fn server(dir: &tempfile::TempDir, tune: impl FnOnce(&mut ServeOptions)) -> RunningServer {
+    let model = models::load("default", &default_model(), netvigil::model::DeviceChoice::Cpu).unwrap();
+    let mut opts = ServeOptions::local(dir.path().to_path_buf());
+    opts.bind = "127.0.0.1:0".parse().unwrap();
+    tune(&mut opts);
+    start(model, &opts).unwrap()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+/// POSTs `body` to /v1/score; the status and the JSON answer.
+fn score(s: &RunningServer, content_type: &str, body: &[u8], token: Option<&str>) -> (u16, serde_json::Value) {
+    let mut req = agent().post(format!("http://{}/v1/score", s.address)).content_type(content_type);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let mut resp = req.send(body).unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+fn get(s: &RunningServer, path: &str) -> (u16, String) {
+    let mut resp = agent().get(format!("http://{}{path}", s.address)).call().unwrap();
+    (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap())
+}
+
+fn assert_alive(s: &RunningServer) {
+    assert_eq!(get(s, "/healthz").0, 200, "the server still answers");
+}
+
+/// (P(attack), family) per flow as `netvigil predict` writes them, reading `input` (a path,
+/// or `-` with `stdin` piped in).
+fn predict(input: &str, stdin: Option<&[u8]>, data_dir: &Path) -> Vec<(f32, String)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netvigil"))
+        .args(["predict", "--quiet", "--device", "cpu", "--model"])
+        .arg(default_model())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([input, "-o", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        pipe.write_all(bytes).unwrap();
+    }
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "predict {input} failed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let p = header.iter().position(|h| *h == "P(attack)").unwrap();
+    let f = header.iter().position(|h| *h == "Predicted Family").unwrap();
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[p].parse().unwrap(), cells[f].to_string())
+        })
+        .collect()
+}
+
+fn verdicts_of(answer: &serde_json::Value) -> Vec<(f32, String)> {
+    answer["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["p_attack"].as_f64().unwrap() as f32, f["family"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn assert_same(served: &[(f32, String)], predicted: &[(f32, String)], what: &str) {
+    assert_eq!(served.len(), predicted.len(), "{what}: one verdict per flow");
+    for (i, (a, b)) in served.iter().zip(predicted).enumerate() {
+        assert!((a.0 - b.0).abs() <= 1e-6 && a.1 == b.1, "{what}, flow {i}: served {a:?}, predict {b:?}");
+    }
+}
+
+/// The sample's first `n` flows as a CSV body, and as JSON objects keyed by its header.
+fn sample(n: usize) -> (String, Vec<serde_json::Value>) {
+    let text = std::fs::read_to_string(repo_data("cicids2017-sample.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<&str> = lines.take(n).collect();
+    let csv = std::iter::once(header.join(",")).chain(rows.iter().map(|r| r.to_string())).collect::<Vec<_>>().join("\n");
+    let json = rows
+        .iter()
+        .map(|r| {
+            // Numbers as JSON numbers where they are numbers, text otherwise (addresses, times).
+            let object = header.iter().zip(r.split(',')).map(|(h, v)| {
+                let value = v.parse::<f64>().ok().filter(|x| x.is_finite()).map_or(serde_json::json!(v), |x| serde_json::json!(x));
+                (h.to_string(), value)
+            });
+            serde_json::Value::Object(object.collect())
+        })
+        .collect();
+    (csv, json)
+}
+
+#[test]
+fn served_verdicts_equal_predict_for_json_csv_and_capture_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&dir, |_| {});
+    let (csv, json) = sample(200);
+    let csv_file = dir.path().join("first200.csv");
+    std::fs::write(&csv_file, &csv).unwrap();
+    let expected = predict(csv_file.to_str().unwrap(), None, dir.path());
+    assert_eq!(expected.len(), 200);
+
+    let (status, answer) = score(&s, "text/csv", csv.as_bytes(), None);
+    assert_eq!(status, 200, "{answer}");
+    assert_same(&verdicts_of(&answer), &expected, "CSV body");
+    assert_eq!(answer["threshold"], serde_json::json!(0.5));
+    assert_eq!(answer["flows"][0]["gate"].as_object().unwrap().len(), 2, "a weight per expert");
+
+    let (status, answer) = score(&s, "application/json", serde_json::to_string(&json).unwrap().as_bytes(), None);
+    assert_eq!(status, 200, "{answer}");
+    assert_same(&verdicts_of(&answer), &expected, "JSON body");
+    let wrapped = serde_json::json!({ "flows": json[..3] });
+    let (status, answer) = score(&s, "application/json; charset=utf-8", wrapped.to_string().as_bytes(), None);
+    assert_eq!(status, 200, "{answer}");
+    assert_same(&verdicts_of(&answer), &expected[..3], "{\"flows\": [...]}");
+
+    let capture = repo_data("captures/bruteforce_hydra_ftp.pcap");
+    let expected = predict(capture.to_str().unwrap(), None, dir.path());
+    assert!(expected.len() > 10);
+    let (status, answer) = score(&s, "application/vnd.tcpdump.pcap", &std::fs::read(&capture).unwrap(), None);
+    assert_eq!(status, 200, "{answer}");
+    assert_same(&verdicts_of(&answer), &expected, "capture body");
+}
+
+#[test]
+fn bad_requests_get_a_4xx_naming_the_field_or_line_and_the_server_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&dir, |o| o.max_body_bytes = 256 << 10);
+    let (csv, json) = sample(5);
+
+    let mut bad_value = json.clone();
+    bad_value[2]["Flow Duration"] = serde_json::json!("12 ms");
+    let (status, e) = score(&s, "application/json", serde_json::to_string(&bad_value).unwrap().as_bytes(), None);
+    assert_eq!((status, e["field"].as_str(), e["flow"].as_u64()), (400, Some("Flow Duration"), Some(2)), "{e}");
+    assert_alive(&s);
+
+    let mut missing = json.clone();
+    missing[0].as_object_mut().unwrap().remove("Flow Duration");
+    let (status, e) = score(&s, "application/json", serde_json::to_string(&missing).unwrap().as_bytes(), None);
+    assert_eq!((status, e["field"].as_str()), (400, Some("Flow Duration")), "{e}");
+    assert_alive(&s);
+
+    let (status, e) = score(&s, "application/json", b"[{\"Flow Duration\": 3,", None);
+    assert_eq!(status, 400);
+    assert!(e["error"].as_str().unwrap().contains("not valid JSON"), "{e}");
+    assert_alive(&s);
+
+    let mut lines: Vec<String> = csv.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = header.iter().position(|h| *h == "Flow Duration").unwrap();
+    let mut cells: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+    cells[col] = "fast".into();
+    lines[3] = cells.join(",");
+    let (status, e) = score(&s, "text/csv", lines.join("\n").as_bytes(), None);
+    assert_eq!((status, e["line"].as_u64(), e["field"].as_str()), (400, Some(4), Some("Flow Duration")), "{e}");
+    assert_alive(&s);
+
+    let (status, _) = score(&s, "text/csv", &vec![b'1'; 300 << 10], None);
+    assert_eq!(status, 413, "over the body limit");
+    assert_alive(&s);
+
+    let (status, e) = score(&s, "image/png", b"x", None);
+    assert_eq!(status, 415, "{e}");
+    let (status, _) = score(&s, "application/vnd.tcpdump.pcap", b"not a capture at all", None);
+    assert_eq!(status, 400);
+    assert_alive(&s);
+}
+
+#[test]
+fn a_token_is_required_when_set_and_other_addresses_need_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cret-token\n").unwrap();
+    let s = server(&dir, |o| o.token_file = Some(token_file.clone()));
+    let (csv, _) = sample(2);
+    assert_eq!(score(&s, "text/csv", csv.as_bytes(), None).0, 401);
+    assert_eq!(score(&s, "text/csv", csv.as_bytes(), Some("s3cret-tokeX")).0, 401);
+    assert_eq!(score(&s, "text/csv", csv.as_bytes(), Some("s3cret-token")).0, 200);
+    assert_eq!(get(&s, "/metrics").0, 401, "metrics are guarded too");
+    assert_alive(&s);
+
+    let model = models::load("default", &default_model(), netvigil::model::DeviceChoice::Cpu).unwrap();
+    let mut open = ServeOptions::local(dir.path().to_path_buf());
+    open.bind = "0.0.0.0:0".parse().unwrap();
+    let refused = start(model, &open).err().expect("no token, not loopback: refused");
+    assert!(refused.to_string().contains("--token-file"), "{refused}");
+}
+
+/// A sample's value in the Prometheus text `text`, found by name and labels (a histogram's: its count).
+fn sample_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("valid Prometheus text");
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match &s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => *v,
+            prometheus_parse::Value::Histogram(h) => h.iter().map(|b| b.count).fold(0.0, f64::max),
+            _ => 0.0,
+        })
+        .sum()
+}
+
+#[test]
+fn metrics_count_requests_errors_flows_and_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&dir, |_| {});
+    let before = get(&s, "/metrics").1;
+    let (csv, _) = sample(40);
+    let (_, answer) = score(&s, "text/csv", csv.as_bytes(), None);
+    let flagged = answer["flows"].as_array().unwrap().iter().filter(|f| f["attack"] == true).count() as f64;
+    score(&s, "text/csv", csv.as_bytes(), None);
+    score(&s, "application/json", b"{", None);
+    let after = get(&s, "/metrics").1;
+
+    let delta = |name: &str, labels: &[(&str, &str)]| sample_value(&after, name, labels) - sample_value(&before, name, labels);
+    assert_eq!(delta("netvigil_http_requests_total", &[("route", "/v1/score"), ("code", "200")]), 2.0);
+    assert_eq!(delta("netvigil_http_requests_total", &[("route", "/v1/score"), ("code", "400")]), 1.0);
+    assert_eq!(delta("netvigil_http_errors_total", &[("route", "/v1/score"), ("code", "400")]), 1.0);
+    assert_eq!(delta("netvigil_flows_scored_total", &[]), 80.0);
+    assert_eq!(delta("netvigil_verdicts_total", &[("family", "benign")]), 2.0 * (40.0 - flagged));
+    assert_eq!(delta("netvigil_gate_weight", &[("expert", "Tabular")]), 80.0);
+    assert_eq!(sample_value(&after, "netvigil_http_request_duration_seconds", &[("route", "/v1/score")]), 3.0);
+    assert_eq!(sample_value(&after, "netvigil_active_model", &[("name", "default")]), 1.0);
+
+    let (status, model) = get(&s, "/v1/model");
+    let model: serde_json::Value = serde_json::from_str(&model).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(model["features"].as_array().unwrap().len(), 72);
+    assert_eq!(model["sha256"].as_str().unwrap().len(), 64);
+    let (status, doc) = get(&s, "/openapi.json");
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(status, 200);
+    assert!(doc["paths"]["/v1/score"]["post"].is_object(), "the score route is documented");
+}
+
+#[test]
+fn the_streaming_scorer_writes_predicts_verdicts_in_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo_data("cicids2017-sample.csv");
+    let expected = predict(file.to_str().unwrap(), None, dir.path());
+    let streamed = predict("-", Some(&std::fs::read(&file).unwrap()), dir.path());
+    assert_eq!(streamed.len(), 798);
+    assert_same(&streamed, &expected, "predict - -o -");
+}

@@ -1,0 +1,87 @@
+//! The service layer's whole tasks, as the window, `predict` and the server use them:
+//! recorded scoring (failed and cancelled batches included), the start-up model, and typed
+//! investigations that keep the flow's addresses.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use netvigil::detect::detect;
+use netvigil::ingest::{ReadOptions, read_flows};
+use netvigil::service::task::quietly;
+use netvigil::service::{FlowRef, Investigation, Task, investigations, models, score_recorded};
+use netvigil::store::Store;
+
+use crate::common::repo_data;
+
+fn default_model() -> models::LoadedModel {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    models::load("default", &dir, netvigil::model::DeviceChoice::Cpu).unwrap()
+}
+
+#[test]
+fn scoring_batches_are_recorded_finished_failed_or_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = default_model();
+    let table = read_flows(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default()).unwrap();
+    let findings = detect(&table);
+
+    let batch = quietly(|task| score_recorded(dir.path(), &model, &table, &findings, None, task)).unwrap();
+    assert_eq!(batch.verdicts.len(), table.len());
+
+    let mut full_disk = |_: &mut polars::prelude::DataFrame| -> anyhow::Result<()> { anyhow::bail!("no space left on the device") };
+    let failed = quietly(|task| score_recorded(dir.path(), &model, &table, &findings, Some(&mut full_disk), task));
+    assert!(failed.is_err());
+
+    let cancel = AtomicBool::new(true);
+    let cancelled = score_recorded(dir.path(), &model, &table, &findings, None, &Task::new(&|_| {}, &cancel));
+    assert!(cancelled.is_err());
+
+    let batches = Store::open(dir.path()).unwrap().batches().unwrap();
+    let seen: Vec<(&str, Option<&str>)> = batches.iter().map(|b| (b.status.as_str(), b.error.as_deref())).collect();
+    assert_eq!(
+        seen,
+        vec![("failed", Some("cancelled")), ("failed", Some("no space left on the device")), ("finished", None)],
+        "newest first"
+    );
+    let finished = &batches[2];
+    assert_eq!(finished.flows, Some(table.len() as i64));
+    assert_eq!(finished.id, batch.batch_id);
+    assert!(dir.path().join("results").join(finished.results_file.as_ref().unwrap()).is_file());
+}
+
+#[test]
+fn the_startup_model_is_the_active_one_else_the_shipped_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let (name, bundle) = models::startup(dir.path()).unwrap().expect("the shipped model");
+    assert_eq!(name, "default");
+    assert!(bundle.join("manifest.json").is_file());
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.active_model().unwrap().map(|m| m.name).as_deref(), Some("default"), "registered and active");
+    let (again, _) = models::resolve(dir.path(), Some("default")).unwrap();
+    assert_eq!(again, "default", "a registry name resolves");
+    let unknown = models::resolve(dir.path(), Some("no-such-model")).unwrap_err();
+    assert!(unknown.to_string().contains("no-such-model"), "{unknown}");
+}
+
+#[test]
+fn an_investigation_reopens_with_its_flows_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = default_model();
+    let table = read_flows(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default()).unwrap();
+    let r = (0..table.len()).find(|&r| table.meta()[r].src_ip.is_some() && table.meta()[r].dst_port.is_some()).unwrap();
+    let mut before = [0f32; netvigil::features::N_FEATURES];
+    before.copy_from_slice(table.row(r));
+    let mut after = before;
+    after[0] *= 10.0;
+    let flow = FlowRef::new(&table.meta()[r], Some(r), Some("BENIGN".into()));
+    let inv = Investigation::new(&model, "sample".into(), flow, before, after, "longer flow".into(), vec!["what-if".into()]);
+    let id = investigations::save(dir.path(), &inv).unwrap();
+
+    let back = investigations::list(dir.path()).unwrap().into_iter().find(|i| i.id == Some(id)).unwrap();
+    assert_eq!(back.flow, inv.flow);
+    assert_eq!(back.flow.meta().src_ip, table.meta()[r].src_ip);
+    assert_eq!(back.flow.meta().dst_port, table.meta()[r].dst_port);
+    assert_eq!((back.before, back.after), (before, after));
+    assert_eq!(back.verdict_after, inv.verdict_after);
+    assert_eq!(back.tags, vec!["what-if".to_string()]);
+}
