@@ -161,7 +161,7 @@ impl NetVigilApp {
     }
 
     fn server_menu(&mut self, ui: &mut egui::Ui) {
-        let bind = std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_SERVER_PORT));
+        let bind = self.state.server_bind;
         if let Some(server) = &self.state.server {
             ui.label(format!("serving {} on http://{}", server.model(), server.address()));
             if ui.button("Stop the scoring server").clicked() {
@@ -172,7 +172,7 @@ impl NetVigilApp {
             .add_enabled(self.state.model.is_some() && self.state.launcher.is_some(), egui::Button::new(format!("Start the scoring server on {bind}")))
             .clicked()
         {
-            self.state.start_server(bind);
+            self.state.start_server();
             ui.close();
         }
     }

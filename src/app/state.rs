@@ -89,6 +89,8 @@ pub struct AppState {
     pub launcher: Option<Arc<dyn ServerLauncher>>,
     /// The scoring server, while it runs.
     pub server: Option<Box<dyn RunningService>>,
+    /// Where the Server menu starts it (loopback on the documented port).
+    pub server_bind: std::net::SocketAddr,
     /// Bumped whenever the flows or their verdicts change, so views can refresh caches.
     pub generation: u64,
 }
@@ -123,6 +125,7 @@ impl AppState {
             activity: None,
             launcher: None,
             server: None,
+            server_bind: std::net::SocketAddr::from(([127, 0, 0, 1], super::DEFAULT_SERVER_PORT)),
             generation: 0,
         }
     }
@@ -265,10 +268,10 @@ impl AppState {
         }
     }
 
-    /// Starts the scoring server for the active model on `bind`.
-    pub fn start_server(&mut self, bind: std::net::SocketAddr) {
+    /// Starts the scoring server for the active model on `server_bind`.
+    pub fn start_server(&mut self) {
         let (Some(launcher), Some(model)) = (&self.launcher, &self.model) else { return };
-        match launcher.start(model.clone(), bind) {
+        match launcher.start(model.clone(), self.server_bind) {
             Ok(server) => {
                 let line = format!("Scoring server for {} on http://{}", server.model(), server.address());
                 self.server = Some(server);

@@ -199,3 +199,26 @@ fn unfamiliar_flows_are_counted_and_filter_the_table() {
     });
     assert!(h.state().flows.query.unfamiliar_only);
 }
+
+#[test]
+fn the_window_starts_the_scoring_server_shows_its_address_and_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    h.state_mut().state.launcher = Some(std::sync::Arc::new(netvigil::serve::Launcher { data_dir: dir.path().to_path_buf() }));
+    h.state_mut().state.server_bind = "127.0.0.1:0".parse().unwrap();
+    h.get_by_label("Server").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Start the scoring server").click();
+    h.run_steps(3);
+    let address = h.state().state.server.as_ref().map(|s| s.address()).expect("the server runs");
+    assert!(h.query_by_label(&format!("serving on http://{address}")).is_some(), "the status bar shows the address");
+    let mut answer = ureq::get(format!("http://{address}/healthz")).call().unwrap();
+    assert!(answer.body_mut().read_to_string().unwrap().contains("\"ok\""));
+
+    h.get_by_label("Server").click();
+    h.run_steps(2);
+    h.get_by_label("Stop the scoring server").click();
+    h.run_steps(2);
+    assert!(h.state().state.server.is_none());
+    assert!(ureq::get(format!("http://{address}/healthz")).call().is_err(), "nothing listens any more");
+}
