@@ -17,7 +17,6 @@ use super::ServerState;
 use crate::features::FEATURES;
 use crate::ingest::{FlowTable, IngestError, JsonFlowError, capture, read_csv_from, read_json_flows};
 use crate::model::{ATTACK_THRESHOLD, Verdict};
-use crate::service;
 
 /// A request that cannot be answered, with the field or line at fault when there is one.
 #[derive(Debug, Serialize, ToSchema)]
@@ -122,22 +121,20 @@ pub async fn score(State(state): State<Arc<ServerState>>, headers: HeaderMap, bo
     let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let kind = kind.split(';').next().unwrap_or("").trim().to_string();
     let state2 = state.clone();
-    // Small requests are scored right here (well under a millisecond); large ones on the
-    // blocking pool, so they never hold up the async workers.
-    let small = body.len() < 64 << 10;
-    let work = move || -> Result<Vec<Verdict>, ApiError> {
-        let table = parse(&kind, body, &state2)?;
-        let verdicts = service::task::quietly(|task| service::score(&state2.model, &table, task))
-            .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cancelled"))?;
-        Ok(verdicts)
-    };
-    let verdicts = if small {
-        work()?
+    // Small bodies are parsed right here; large ones on the blocking pool, so they never
+    // hold up the async workers. Scoring goes through the batcher either way.
+    let table = if body.len() < 64 << 10 {
+        parse(&kind, body, &state)?
     } else {
-        tokio::task::spawn_blocking(work)
+        tokio::task::spawn_blocking(move || parse(&kind, body, &state2))
             .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("scoring failed: {e}")))??
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("reading the request failed: {e}")))??
     };
+    let verdicts = state
+        .batcher
+        .score(table.features().to_vec())
+        .await
+        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the scorer stopped"))?;
     state.metrics.scored(&verdicts, &state.model.experts);
     Ok(Json(response(&state, &verdicts)))
 }

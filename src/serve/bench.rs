@@ -27,6 +27,8 @@ pub struct ServeBenchOptions {
 
 #[derive(Debug, Serialize)]
 pub struct LoadResult {
+    /// `json` or `csv`.
+    pub body: &'static str,
     pub flows_per_request: usize,
     pub concurrency: usize,
     pub requests: usize,
@@ -54,17 +56,25 @@ pub fn run(opts: &ServeBenchOptions) -> anyhow::Result<()> {
     let server = start(model, &server_opts)?;
     let url = format!("http://{}/v1/score", server.address);
     let mut results = Vec::new();
+    let csv_lines = csv_lines(&opts.inputs)?;
     for &size in &opts.flows_per_request {
-        let body = json_body(table.features(), size);
-        for &c in &opts.concurrency {
-            let r = load(&url, &body, size, c, Duration::from_secs_f64(opts.seconds));
-            if !opts.json {
-                eprintln!(
-                    "{size:>5} flows/request x {c:>3} clients: {:>8.0} requests/s {:>9.0} flows/s  p50 {:.2} ms  p99 {:.2} ms  ({} errors)",
-                    r.requests_per_s, r.flows_per_s, r.p50_ms, r.p99_ms, r.errors
-                );
+        // JSON, the SIEM's usual body, at every size; CSV too for batches.
+        let mut bodies = vec![("json", "application/json", json_body(table.features(), size))];
+        if size > 1 {
+            bodies.push(("csv", "text/csv", csv_body(&csv_lines, size)));
+        }
+        for (kind, content_type, body) in &bodies {
+            for &c in &opts.concurrency {
+                let r = load(&url, content_type, body, size, c, Duration::from_secs_f64(opts.seconds));
+                let r = LoadResult { body: kind, ..r };
+                if !opts.json {
+                    eprintln!(
+                        "{kind:>4} {size:>5} flows/request x {c:>3} clients: {:>8.0} requests/s {:>9.0} flows/s  p50 {:.2} ms  p99 {:.2} ms  ({} errors)",
+                        r.requests_per_s, r.flows_per_s, r.p50_ms, r.p99_ms, r.errors
+                    );
+                }
+                results.push(r);
             }
-            results.push(r);
         }
     }
     let served = flows_scored(&format!("http://{}/metrics", server.address));
@@ -103,8 +113,27 @@ fn json_body(features: &[f32], size: usize) -> Vec<u8> {
     serde_json::to_vec(&flows).unwrap_or_default()
 }
 
+/// The header and data lines of the first CSV input.
+fn csv_lines(inputs: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+    let files = crate::ingest::expand_inputs(inputs)?;
+    let first = files.first().ok_or_else(|| anyhow::anyhow!("no input"))?;
+    let text = std::fs::read_to_string(first).map_err(|e| anyhow::anyhow!("{}: {e}", first.display()))?;
+    Ok(text.lines().map(str::to_string).collect())
+}
+
+/// The header and the first `size` data lines (cycled) as a CSV body.
+fn csv_body(lines: &[String], size: usize) -> Vec<u8> {
+    let data = &lines[1..];
+    let mut body = lines[0].clone();
+    for i in 0..size {
+        body.push('\n');
+        body.push_str(&data[i % data.len().max(1)]);
+    }
+    body.into_bytes()
+}
+
 /// `clients` threads send `body` back to back for `duration`; latencies of every request.
-fn load(url: &str, body: &[u8], size: usize, clients: usize, duration: Duration) -> LoadResult {
+fn load(url: &str, content_type: &str, body: &[u8], size: usize, clients: usize, duration: Duration) -> LoadResult {
     let started = Instant::now();
     let per_client: Vec<(Vec<f64>, usize)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..clients)
@@ -116,7 +145,7 @@ fn load(url: &str, body: &[u8], size: usize, clients: usize, duration: Duration)
                         let t = Instant::now();
                         let ok = agent
                             .post(url)
-                            .content_type("application/json")
+                            .content_type(content_type)
                             .send(body)
                             .ok()
                             .filter(|r| r.status() == 200)
@@ -140,6 +169,7 @@ fn load(url: &str, body: &[u8], size: usize, clients: usize, duration: Duration)
     let pct = |p: f64| if times.is_empty() { 0.0 } else { times[((times.len() - 1) as f64 * p) as usize] };
     let requests = times.len();
     LoadResult {
+        body: "",
         flows_per_request: size,
         concurrency: clients,
         requests,

@@ -5,6 +5,7 @@
 //! field or line for every bad request.
 
 mod api;
+mod batcher;
 pub mod bench;
 mod metrics;
 
@@ -66,6 +67,7 @@ impl ServeOptions {
 /// What every request sees.
 pub struct ServerState {
     pub model: LoadedModel,
+    batcher: batcher::Batcher,
     token: Option<String>,
     metrics: Metrics,
     read: ReadOptions,
@@ -87,7 +89,8 @@ pub fn router(model: LoadedModel, opts: &ServeOptions) -> anyhow::Result<Router>
         "refusing to listen on {} without --token-file: anything but loopback needs a bearer token",
         opts.bind
     );
-    let state = Arc::new(ServerState { metrics: Metrics::new(&model), model, token, read: ReadOptions::default() });
+    let batcher = batcher::Batcher::start(model.clone())?;
+    let state = Arc::new(ServerState { metrics: Metrics::new(&model), batcher, model, token, read: ReadOptions::default() });
     let guarded = Router::new()
         .route("/v1/score", post(api::score))
         .route("/v1/model", get(api::model))

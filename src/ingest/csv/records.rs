@@ -3,6 +3,7 @@
 //! value and label policies. Written here, beside the CSV parser, to share its name tables
 //! and cell parsing, so a flow means the same whichever way it arrives.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
@@ -48,6 +49,7 @@ pub fn read_json_flows(name: &str, flows: &[Value]) -> Result<FlowTable, JsonFlo
     let mut labels: Vec<FlowLabel> = Vec::new();
     let mut counts = [ColumnCounts::default(); N_FEATURES];
     let mut ignored: Vec<String> = Vec::new();
+    let mut slots: HashMap<String, Slot> = HashMap::new();
     for (index, flow) in flows.iter().enumerate() {
         let object = flow.as_object().ok_or(JsonFlowError::NotObject { index })?;
         let mut row = [None::<f32>; N_FEATURES];
@@ -55,18 +57,23 @@ pub fn read_json_flows(name: &str, flows: &[Value]) -> Result<FlowTable, JsonFlo
         let mut label = None;
         for (key, value) in object {
             let bad = |reason: String| JsonFlowError::BadField { index, field: key.clone(), reason };
-            let normalized = normalize_column_name(key);
-            if let Some(&f) = FEATURE_BY_NAME.get(&normalized) {
-                row[f] = feature_value(value).map_err(bad)?;
-            } else if let Some(column) = MetaColumn::from_name(&normalized) {
-                let text = text_of(value);
-                let mut raw = None;
-                apply_meta(column, text.as_bytes(), 0, &mut m, &mut raw).map_err(|_| bad(format!("'{text}' is not a number")))?;
-                if let Some(raw) = raw {
-                    label = Some(flow_label(&String::from_utf8_lossy(raw)).map_err(bad)?);
+            // Every flow of a request spells its keys alike: match each spelling once.
+            let slot = match slots.get(key.as_str()) {
+                Some(slot) => *slot,
+                None => *slots.entry(key.clone()).or_insert_with(|| slot_of(key)),
+            };
+            match slot {
+                Slot::Feature(f) => row[f] = feature_value(value).map_err(bad)?,
+                Slot::Meta(column) => {
+                    let text = text_of(value);
+                    let mut raw = None;
+                    apply_meta(column, text.as_bytes(), 0, &mut m, &mut raw).map_err(|_| bad(format!("'{text}' is not a number")))?;
+                    if let Some(raw) = raw {
+                        label = Some(flow_label(&String::from_utf8_lossy(raw)).map_err(bad)?);
+                    }
                 }
-            } else if !ignored.contains(key) {
-                ignored.push(key.clone());
+                Slot::Ignored if !ignored.contains(key) => ignored.push(key.clone()),
+                Slot::Ignored => {}
             }
         }
         let missing: Vec<String> =
@@ -92,6 +99,25 @@ pub fn read_json_flows(name: &str, flows: &[Value]) -> Result<FlowTable, JsonFlo
     report.rows = flows.len() as u64;
     let source = SourceFile { path: PathBuf::from(name), dialect, rows: flows.len(), report };
     Ok(FlowTable::from_parts(features, meta, labels, vec![source]))
+}
+
+/// What a key of a flow object feeds.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Feature(usize),
+    Meta(MetaColumn),
+    Ignored,
+}
+
+fn slot_of(key: &str) -> Slot {
+    let normalized = normalize_column_name(key);
+    if let Some(&f) = FEATURE_BY_NAME.get(&normalized) {
+        Slot::Feature(f)
+    } else if let Some(column) = MetaColumn::from_name(&normalized) {
+        Slot::Meta(column)
+    } else {
+        Slot::Ignored
+    }
 }
 
 /// A feature's value: a JSON number, a number written as text, or null/"" (an empty cell).
