@@ -3,8 +3,12 @@
 //! value and label policies. Written here, beside the CSV parser, to share its name tables
 //! and cell parsing, so a flow means the same whichever way it arrives.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use rustc_hash::FxBuildHasher;
+
+type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
 
 use serde_json::Value;
 
@@ -49,7 +53,7 @@ pub fn read_json_flows(name: &str, flows: &[Value]) -> Result<FlowTable, JsonFlo
     let mut labels: Vec<FlowLabel> = Vec::new();
     let mut counts = [ColumnCounts::default(); N_FEATURES];
     let mut ignored: Vec<String> = Vec::new();
-    let mut slots: HashMap<String, Slot> = HashMap::new();
+    let mut slots: FxHashMap<String, Slot> = FxHashMap::default();
     for (index, flow) in flows.iter().enumerate() {
         let object = flow.as_object().ok_or(JsonFlowError::NotObject { index })?;
         let mut row = [None::<f32>; N_FEATURES];
@@ -57,8 +61,9 @@ pub fn read_json_flows(name: &str, flows: &[Value]) -> Result<FlowTable, JsonFlo
         let mut label = None;
         for (key, value) in object {
             let bad = |reason: String| JsonFlowError::BadField { index, field: key.clone(), reason };
-            // Every flow of a request spells its keys alike: match each spelling once.
-            let slot = match slots.get(key.as_str()) {
+            // Keys are mostly the schema's own spellings (one table lookup); any other
+            // spelling is normalised once per request, as every flow spells its keys alike.
+            let slot = match EXACT.get(key.as_str()).or_else(|| slots.get(key.as_str())) {
                 Some(slot) => *slot,
                 None => *slots.entry(key.clone()).or_insert_with(|| slot_of(key)),
             };
@@ -108,6 +113,20 @@ enum Slot {
     Meta(MetaColumn),
     Ignored,
 }
+
+/// Every dialect's exact spelling of every feature, and of the metadata columns.
+static EXACT: LazyLock<FxHashMap<&'static str, Slot>> = LazyLock::new(|| {
+    let mut map = FxHashMap::default();
+    for (i, f) in FEATURES.iter().enumerate() {
+        for s in f.spellings() {
+            map.insert(s, Slot::Feature(i));
+        }
+    }
+    for name in ["Flow ID", "Source IP", "Src IP", "Source Port", "Src Port", "Destination IP", "Dst IP", "Destination Port", "Dst Port", "Protocol", "Timestamp", "Label"] {
+        map.insert(name, slot_of(name));
+    }
+    map
+});
 
 fn slot_of(key: &str) -> Slot {
     let normalized = normalize_column_name(key);
