@@ -64,8 +64,8 @@ impl From<JsonFlowError> for ApiError {
         let mut api = ApiError::new(StatusCode::BAD_REQUEST, e.to_string());
         api.field = e.field();
         api.flow = match e {
-            JsonFlowError::NotObject { index } | JsonFlowError::BadField { index, .. } | JsonFlowError::Missing { index, .. } => Some(index),
-            JsonFlowError::Empty => None,
+            JsonFlowError::BadField { index, .. } | JsonFlowError::Missing { index, .. } => Some(index),
+            JsonFlowError::Empty | JsonFlowError::Invalid(_) => None,
         };
         api
     }
@@ -141,20 +141,7 @@ pub async fn score(State(state): State<Arc<ServerState>>, headers: HeaderMap, bo
 
 fn parse(kind: &str, body: Bytes, state: &ServerState) -> Result<FlowTable, ApiError> {
     match kind {
-        "application/json" => {
-            let value: serde_json::Value = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("body is not valid JSON: {e}")))?;
-            let flows = match value {
-                serde_json::Value::Array(items) => items,
-                serde_json::Value::Object(mut o) => match o.remove("flows") {
-                    Some(serde_json::Value::Array(items)) => items,
-                    Some(_) => return Err(bad_field("flows", "must be an array of flow objects")),
-                    None => vec![serde_json::Value::Object(o)],
-                },
-                _ => return Err(ApiError::new(StatusCode::BAD_REQUEST, "body must be a flow object, an array of them, or {\"flows\": [...]}")),
-            };
-            Ok(read_json_flows("request", &flows)?)
-        }
+        "application/json" => Ok(read_json_flows("request", &body)?),
         "text/csv" => Ok(read_csv_from(Path::new("request body"), std::io::Cursor::new(body), &state.read)?),
         "application/vnd.tcpdump.pcap" | "application/x-pcapng" | "application/octet-stream" => {
             let (flows, report) = capture::extract_bytes(body.to_vec(), &state.read.capture)
@@ -167,12 +154,6 @@ fn parse(kind: &str, body: Bytes, state: &ServerState) -> Result<FlowTable, ApiE
             format!("Content-Type '{other}' is not scored: use application/json, text/csv or application/vnd.tcpdump.pcap"),
         )),
     }
-}
-
-fn bad_field(field: &str, reason: &str) -> ApiError {
-    let mut e = ApiError::new(StatusCode::BAD_REQUEST, format!("field '{field}': {reason}"));
-    e.field = Some(field.to_string());
-    e
 }
 
 fn response(state: &ServerState, verdicts: &[Verdict]) -> ScoreResponse {
