@@ -15,12 +15,14 @@ python3 - "$sample" "$work" <<'PY'
 import csv, json, sys
 rows = list(csv.reader(open(sys.argv[1])))
 header, data = rows[0], rows[1:]
+def num(v):
+    # Numbers as the CSV writes them: integers stay integers, decimals keep their digits.
+    for cast in (int, float):
+        try: return cast(v)
+        except ValueError: pass
+    return v
 def obj(r):
-    out = {}
-    for h, v in zip(header, r):
-        try: out[h] = float(v)
-        except ValueError: out[h] = v
-    return out
+    return {h: num(v) for h, v in zip(header, r)}
 json.dump([obj(data[0])], open(f"{sys.argv[2]}/one.json", "w"))
 json.dump([obj(data[i % len(data)]) for i in range(1000)], open(f"{sys.argv[2]}/thousand.json", "w"))
 with open(f"{sys.argv[2]}/thousand.csv", "w") as f:
