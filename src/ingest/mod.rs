@@ -94,7 +94,18 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestErr
             })?;
         return Ok(table);
     }
+    if is_gzip(path) {
+        // Flow archives are often kept compressed: decompressed as it is parsed, in one pass.
+        let file = std::fs::File::open(path).map_err(|e| IngestError::io(path, e))?;
+        let gz = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file));
+        return csv::read_csv_from(path, gz, opts);
+    }
     csv::read_csv(path, opts)
+}
+
+fn is_gzip(path: &Path) -> bool {
+    let mut magic = [0u8; 2];
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok_and(|()| magic == [0x1f, 0x8b])
 }
 
 /// Reads many files, folders and globs into one table (sources in order).

@@ -495,3 +495,27 @@ fn edits_that_break_derived_features_are_reported() {
     edited[FeatureId::FwdPacketLenMin as usize] = edited[FeatureId::FwdPacketLenMax as usize] + 1.0;
     assert!(check(&edited).iter().any(|w| w.relation == "Fwd Packet Length"));
 }
+
+#[test]
+fn gzip_compressed_csv_reads_like_the_plain_file_and_a_cut_one_is_an_error() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let plain = crate::common::repo_data("cicids2017-sample.csv");
+    let bytes = std::fs::read(&plain).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&bytes).unwrap();
+    let compressed = gz.finish().unwrap();
+    let path = crate::common::write(&dir, "sample.csv.gz", &compressed);
+    let opts = netvigil::ingest::ReadOptions::default();
+    let a = netvigil::ingest::read_flows(&[plain], &opts).unwrap();
+    let b = netvigil::ingest::read_flows(&[path.clone()], &opts).unwrap();
+    assert_eq!(a.len(), 798);
+    assert_eq!(a.features(), b.features());
+    assert_eq!(a.meta(), b.meta());
+    assert_eq!(a.labels(), b.labels());
+    assert_eq!(b.sources[0].path, path);
+
+    let cut = crate::common::write(&dir, "cut.csv.gz", &compressed[..compressed.len() / 2]);
+    let e = netvigil::ingest::read_flows(&[cut], &opts).unwrap_err().to_string();
+    assert!(e.contains("cut.csv.gz"), "{e}");
+}
