@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::jobs::Job;
 use crate::detect::{Findings, detect};
 use crate::features::N_FEATURES;
-use crate::ingest::{FlowMeta, FlowTable, ReadOptions, read_flows};
+use crate::ingest::{FlowMeta, FlowTable, ReadOptions};
 use crate::model::{DeviceChoice, Verdict};
 use crate::service::server::{RunningService, ServerLauncher};
 use crate::service::{self, LoadedModel, Progress};
@@ -150,8 +150,9 @@ impl AppState {
         self.remember_recent(&paths);
         let title = paths.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", ");
         self.load_job = Some(Job::spawn(&self.runtime, ctx, format!("Reading {title}"), move |job| {
-            job.progress(Progress::stage(format!("reading {title}")));
-            let table = read_flows(&paths, &ReadOptions::default()).map_err(|e| e.to_string())?;
+            let table = job
+                .run_task(|task| service::reading::read(&paths, &ReadOptions::default(), task))
+                .map_err(|e| format!("{e:#}"))?;
             job.progress(Progress::stage(format!("looking for scans, floods and brute force in {} flows", table.len())));
             let findings = Arc::new(detect(&table));
             Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None })

@@ -10,7 +10,6 @@ use super::InputArgs;
 use super::progress::with_progress_bar;
 use crate::detect::detect;
 use crate::ingest::export::{OutputFormat, write_frame};
-use crate::ingest::read_flows;
 use crate::model::inference::DeviceChoice;
 use crate::service::{self, LoadedModel};
 
@@ -48,7 +47,7 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     if stdin {
         return stream(args, &model);
     }
-    let table = read_flows(&args.input.inputs, &args.input.read_options())?;
+    let table = with_progress_bar(args.quiet, |task| service::reading::read(&args.input.inputs, &args.input.read_options(), task))?;
     eprintln!("model {}: {}", model.name, model.manifest.semantics_note(&table.semantics()));
     let findings = detect(&table);
     let mut write = |df: &mut polars::prelude::DataFrame| -> anyhow::Result<()> {

@@ -6,6 +6,7 @@
 
 pub mod investigations;
 pub mod models;
+pub mod reading;
 pub mod scoring;
 pub mod server;
 pub mod stream;
