@@ -243,6 +243,13 @@ impl FlowsView {
             }
             ui.separator();
             ui.colored_label(style::ATTACK, format!("{} flagged", s.flagged));
+            if let Some(m) = &state.model {
+                let how = match &m.calibration {
+                    Some(c) => format!("calibrated for {:.2} % on known-good traffic", c.target_fpr * 100.0),
+                    None => "the model's own".to_string(),
+                };
+                ui.weak(format!("at P(attack) ≥ {:.4} ({how})", m.threshold));
+            }
             if s.unfamiliar > 0 {
                 ui.separator();
                 ui.label(format!("{} unfamiliar", s.unfamiliar));
@@ -255,6 +262,7 @@ impl FlowsView {
     }
 
     fn plots(&mut self, ui: &mut egui::Ui, state: &AppState) {
+        let threshold = threshold_of(state);
         let Some(s) = self.summary(state) else { return };
         if s.histogram.iter().all(|&n| n == 0) {
             return;
@@ -266,7 +274,7 @@ impl FlowsView {
             .enumerate()
             .map(|(i, &n)| {
                 let x = (i as f64 + 0.5) / HISTOGRAM_BINS as f64;
-                Bar::new(x, n as f64).width(1.0 / HISTOGRAM_BINS as f64).fill(style::score_color(x as f32))
+                Bar::new(x, n as f64).width(1.0 / HISTOGRAM_BINS as f64).fill(style::score_color(x as f32, threshold))
             })
             .collect();
         let bin = s.timeline.get(1).map_or(1.0, |b| b.0) - s.timeline.first().map_or(0.0, |b| b.0);
@@ -296,6 +304,7 @@ impl FlowsView {
         let Some(flows) = &state.flows else { return };
         let table = flows.table.clone();
         let verdicts = flows.verdicts.clone();
+        let threshold = threshold_of(state);
         let order = self.order.clone();
         let selected = state.subject.as_ref().and_then(|s| s.row);
         let mut clicked = None;
@@ -350,7 +359,7 @@ impl FlowsView {
                     let meta = &table.meta()[r];
                     let verdict = verdicts.as_ref().and_then(|v| v.get(r)).copied();
                     row.set_selected(selected == Some(r));
-                    let tint = verdict.map(|v| style::row_tint(v.p_attack));
+                    let tint = verdict.map(|v| style::row_tint(v.p_attack, threshold));
                     let cell = |row: &mut egui_extras::TableRow, text: String| {
                         row.col(|ui| {
                             if let Some(t) = tint {
@@ -556,4 +565,9 @@ fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -
         histogram,
         timeline: timeline.iter().enumerate().map(|(i, &n)| ((i as f64 + 0.5) * minutes_per_bin, n)).collect(),
     }
+}
+
+/// The alert threshold of the active model (its calibration's, or 0.5).
+fn threshold_of(state: &AppState) -> f32 {
+    state.model.as_ref().map_or(crate::model::ATTACK_THRESHOLD, |m| m.threshold)
 }

@@ -7,9 +7,9 @@ use egui::{Pos2, Sense, Stroke, Vec2, pos2};
 
 use super::style::score_color;
 
-/// Draws the gauge for P(attack) = `p` (and a thin mark at `reference`, e.g. the original
-/// flow's score) and returns its response.
-pub fn gauge(ui: &mut egui::Ui, p: f32, reference: Option<f32>) -> egui::Response {
+/// Draws the gauge for P(attack) = `p` (a thin mark at `reference`, e.g. the original flow's
+/// score, and a red tick at the model's alert `threshold`) and returns its response.
+pub fn gauge(ui: &mut egui::Ui, p: f32, reference: Option<f32>, threshold: f32) -> egui::Response {
     let size = Vec2::new(200.0, 120.0);
     let (rect, response) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
@@ -23,9 +23,10 @@ pub fn gauge(ui: &mut egui::Ui, p: f32, reference: Option<f32>) -> egui::Respons
     let segments = 48;
     for i in 0..segments {
         let (a, b) = (i as f32 / segments as f32, (i + 1) as f32 / segments as f32);
-        let color = if b <= p + 1e-6 { score_color(b) } else { ui.visuals().widgets.inactive.bg_fill };
+        let color = if b <= p + 1e-6 { score_color(b, threshold) } else { ui.visuals().widgets.inactive.bg_fill };
         painter.line_segment([point(a, radius), point(b, radius)], Stroke::new(14.0, color));
     }
+    painter.line_segment([point(threshold, radius - 9.0), point(threshold, radius + 12.0)], Stroke::new(3.0, super::style::ATTACK));
     if let Some(r) = reference {
         painter.line_segment([point(r, radius - 12.0), point(r, radius + 10.0)], Stroke::new(2.0, ui.visuals().text_color()));
     }
@@ -37,9 +38,12 @@ pub fn gauge(ui: &mut egui::Ui, p: f32, reference: Option<f32>) -> egui::Respons
         egui::Align2::CENTER_CENTER,
         format!("P(attack) {:.1} %", p * 100.0),
         egui::FontId::proportional(15.0),
-        score_color(p),
+        score_color(p, threshold),
     );
-    response.on_hover_text("Confidence that this flow is an attack; the thin mark is the original flow's score")
+    response.on_hover_text(format!(
+        "Confidence that this flow is an attack; the red tick is the alert threshold ({:.1} %), the thin mark the original flow's score",
+        threshold * 100.0
+    ))
 }
 
 /// A labelled horizontal bar for a probability or weight in 0..=1.

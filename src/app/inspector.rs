@@ -176,7 +176,7 @@ impl InspectorView {
             ui.label("Far from everything the model was trained on: its score is a guess, and it names no family.");
         }
         let edited = subject.original != subject.edited;
-        gauge(ui, now.p_attack, edited.then_some(before.p_attack));
+        gauge(ui, now.p_attack, edited.then_some(before.p_attack), model.threshold);
         if edited {
             let delta = now.p_attack - before.p_attack;
             ui.label(format!(

@@ -152,12 +152,29 @@ impl NetVigilApp {
                 }
             });
             ui.menu_button("Examples", |ui| self.examples.menu(ui, &mut self.state));
+            ui.menu_button("Model", |ui| self.model_menu(ui));
             ui.menu_button("Server", |ui| self.server_menu(ui));
             ui.separator();
             for v in ViewId::ALL {
                 ui.selectable_value(&mut self.state.view, v, v.title());
             }
         });
+    }
+
+    fn model_menu(&mut self, ui: &mut egui::Ui) {
+        let fpr = crate::service::calibration::DEFAULT_FPR;
+        let ready = self.state.model.is_some() && self.state.flows.is_some() && self.state.calibration_job.is_none();
+        let text = format!("Calibrate on the open file as known-good traffic ({:.1} % false positives)", fpr * 100.0);
+        if ui.add_enabled(ready, egui::Button::new(text)).clicked() {
+            self.state.calibrate_on_open_files(fpr, ui.ctx());
+            ui.close();
+        }
+        if let Some(m) = &self.state.model {
+            ui.weak(match &m.calibration {
+                Some(c) => format!("{}: threshold {:.4}, calibrated on {} flows ({})", m.name, c.threshold, c.flows, c.created_at),
+                None => format!("{}: threshold {:.2}, not calibrated", m.name, m.threshold),
+            });
+        }
     }
 
     fn server_menu(&mut self, ui: &mut egui::Ui) {
@@ -281,7 +298,10 @@ impl NetVigilApp {
                 ViewId::History => self.history.ui(ui, &mut self.state),
             }
         });
-        let busy = self.state.load_job.is_some() || self.state.model_job.is_some() || self.state.score_job.is_some();
+        let busy = self.state.load_job.is_some()
+            || self.state.model_job.is_some()
+            || self.state.score_job.is_some()
+            || self.state.calibration_job.is_some();
         if busy || self.train.is_running() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }

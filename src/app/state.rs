@@ -83,6 +83,8 @@ pub struct AppState {
     /// Scores the flows on screen with the active model (after opening a file, or after
     /// another model became active).
     pub score_job: Option<Job<ScoredFlows, Progress>>,
+    /// Calibrates the active model on known-good traffic.
+    pub calibration_job: Option<Job<crate::store::CalibrationRecord, Progress>>,
     /// The latest progress line of a running job.
     pub activity: Option<String>,
     /// Starts the scoring server (handed in by the binary).
@@ -122,6 +124,7 @@ impl AppState {
             load_job: None,
             model_job: None,
             score_job: None,
+            calibration_job: None,
             activity: None,
             launcher: None,
             server: None,
@@ -161,9 +164,10 @@ impl AppState {
 
     /// Loads a model bundle in the background; it becomes the active model when ready.
     pub fn load_model(&mut self, name: String, dir: PathBuf, ctx: &egui::Context) {
+        let data_dir = self.data_dir.clone();
         self.model_job = Some(Job::spawn(&self.runtime, ctx, format!("Loading model {name}"), move |job| {
             job.progress(Progress::stage(format!("loading model {name}")));
-            service::models::load(&name, &dir, DeviceChoice::Auto).map_err(|e| format!("{e:#}"))
+            service::models::load_calibrated(&data_dir, &name, &dir, DeviceChoice::Auto).map_err(|e| format!("{e:#}"))
         }));
     }
 
@@ -177,7 +181,7 @@ impl AppState {
                 return Err("No model found: train one in the Train view.".to_string());
             };
             job.progress(Progress::stage(format!("loading model {name}")));
-            service::models::load(&name, &dir, DeviceChoice::Auto).map_err(|e| format!("{e:#}"))
+            service::models::load_calibrated(&data_dir, &name, &dir, DeviceChoice::Auto).map_err(|e| format!("{e:#}"))
         }));
     }
 
@@ -236,7 +240,8 @@ impl AppState {
             }
         }
         self.poll_scoring();
-        if self.load_job.is_none() && self.model_job.is_none() && self.score_job.is_none() {
+        self.poll_calibration(ctx);
+        if self.load_job.is_none() && self.model_job.is_none() && self.score_job.is_none() && self.calibration_job.is_none() {
             self.activity = None;
         }
     }
@@ -266,6 +271,43 @@ impl AppState {
     fn note_progress(&mut self, progress: Vec<Progress>) {
         if let Some(p) = progress.last() {
             self.activity = Some(p.to_string());
+        }
+    }
+
+    /// Calibrates the active model on the files on screen, taken as known-good traffic, for
+    /// `fpr` false positives; once recorded, the model is loaded again with its new threshold.
+    pub fn calibrate_on_open_files(&mut self, fpr: f64, ctx: &egui::Context) {
+        let (Some(flows), Some(model)) = (&self.flows, &self.model) else { return };
+        let (paths, model, data_dir) = (flows.paths.clone(), model.clone(), self.data_dir.clone());
+        let label = format!("Calibrating {} on {}", model.name, flows.title);
+        self.calibration_job = Some(Job::spawn(&self.runtime, ctx, label, move |job| {
+            job.run_task(|task| service::calibration::calibrate(&data_dir, &model, &paths, fpr, &ReadOptions::default(), task))
+                .map_err(|e| format!("{e:#}"))
+        }));
+    }
+
+    fn poll_calibration(&mut self, ctx: &egui::Context) {
+        let Some(job) = &self.calibration_job else { return };
+        let (progress, done) = job.poll_split();
+        self.note_progress(progress);
+        let Some(result) = done else { return };
+        self.calibration_job = None;
+        match result {
+            Ok(c) => {
+                self.info(format!(
+                    "{} calibrated: alert threshold {:.4} flags {:.3} % of the {} known-good flows (was {:.3} %)",
+                    c.model_name,
+                    c.threshold,
+                    c.fpr_after * 100.0,
+                    c.flows,
+                    c.fpr_before * 100.0
+                ));
+                if let Some(m) = &self.model {
+                    let (name, dir) = (m.name.clone(), m.dir.clone());
+                    self.load_model(name, dir, ctx);
+                }
+            }
+            Err(e) => self.error("The model could not be calibrated", e),
         }
     }
 

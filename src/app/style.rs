@@ -2,8 +2,6 @@
 
 use egui::Color32;
 
-use crate::model::ATTACK_THRESHOLD;
-
 
 pub const ATTACK: Color32 = Color32::from_rgb(220, 70, 60);
 pub const BENIGN: Color32 = Color32::from_rgb(60, 160, 90);
@@ -15,11 +13,12 @@ pub fn expert_color(slot: usize) -> Color32 {
     [TABULAR, TEMPORAL].get(slot).copied().unwrap_or(Color32::GRAY)
 }
 
-/// Green for benign through amber (at the attack threshold) to red for certain attacks.
-pub fn score_color(p: f32) -> Color32 {
+/// Green for benign through amber (at the model's threshold, `ATTACK_THRESHOLD` unless
+/// calibrated) to red for certain attacks.
+pub fn score_color(p: f32, threshold: f32) -> Color32 {
     let p = p.clamp(0.0, 1.0);
     let lerp = |a: u8, b: u8, t: f32| (a as f32 + (b as f32 - a as f32) * t) as u8;
-    let th = ATTACK_THRESHOLD;
+    let th = threshold.clamp(1e-6, 1.0 - 1e-6);
     let (a, b, t) = if p < th {
         ((60, 160, 90), (230, 170, 40), p / th)
     } else {
@@ -29,11 +28,12 @@ pub fn score_color(p: f32) -> Color32 {
 }
 
 /// A faint background for a table row: transparent for benign, red for attacks.
-pub fn row_tint(p_attack: f32) -> Color32 {
-    if p_attack < ATTACK_THRESHOLD {
+pub fn row_tint(p_attack: f32, threshold: f32) -> Color32 {
+    let th = threshold.clamp(1e-6, 1.0 - 1e-6);
+    if p_attack < threshold {
         Color32::TRANSPARENT
     } else {
-        let alpha = (30.0 + 60.0 * (p_attack - ATTACK_THRESHOLD) / (1.0 - ATTACK_THRESHOLD)) as u8;
+        let alpha = (30.0 + 60.0 * ((p_attack - th) / (1.0 - th)).clamp(0.0, 1.0)) as u8;
         Color32::from_rgba_unmultiplied(220, 70, 60, alpha)
     }
 }

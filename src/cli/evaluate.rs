@@ -1,22 +1,23 @@
 //! `netvigil evaluate`: detection metrics of a model bundle on labelled flows.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::InputArgs;
 use crate::ingest::read_flows;
-use crate::model::inference::{DeviceChoice, Scorer};
+use crate::model::inference::DeviceChoice;
 use crate::ingest::label::AttackFamily;
 use crate::train::Metrics;
 use crate::train::metrics::SourceMetrics;
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Model bundle directory (e.g. models/default).
-    #[arg(long, value_name = "DIR")]
-    pub model: PathBuf,
+    /// Model: a bundle folder (e.g. models/default) or a registry name; its calibration, if
+    /// it has one, sets the threshold (see `calibrate`).
+    #[arg(long, value_name = "M")]
+    pub model: String,
     #[command(flatten)]
     pub input: InputArgs,
     /// Print JSON instead of text.
@@ -30,8 +31,8 @@ pub struct EvaluateArgs {
     pub label: Option<String>,
 }
 
-pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
-    let (scorer, bundle, selected) = Scorer::load(&args.model, args.device)?;
+pub fn run(args: &EvaluateArgs, data_dir: &Path) -> anyhow::Result<()> {
+    let model = crate::service::models::resolve_and_load(data_dir, Some(&args.model), args.device)?;
     let table = read_flows(&args.input.inputs, &args.input.read_options())?;
     let truth = match &args.label {
         Some(label) => {
@@ -43,7 +44,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
             "evaluate needs labelled flows: these files have no Label column (use `predict`, or `--label` when the nature of the traffic is known)",
         )?,
     };
-    let verdicts = scorer.score_table(&table);
+    let verdicts = model.scorer.score_table(&table);
     let metrics = Metrics::compute(&verdicts, &truth);
     let unfamiliar: Vec<bool> = verdicts.iter().map(|v| v.unfamiliar).collect();
     let rows: Vec<usize> = (0..table.len()).collect();
@@ -52,8 +53,8 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "metrics": metrics, "by_source": by_source }))?);
     } else {
-        eprintln!("{} flows scored on {}", verdicts.len(), selected.description);
-        eprintln!("model {}: {}", args.model.display(), bundle.manifest.semantics_note(&table.semantics()));
+        eprintln!("{} flows scored on {}, threshold {}", verdicts.len(), model.backend, model.threshold);
+        eprintln!("model {}: {}", args.model, model.manifest.semantics_note(&table.semantics()));
         print!("{}", metrics.to_text());
         println!("\nby source:\n{}", SourceMetrics::table(&by_source));
     }

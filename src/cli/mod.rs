@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_ingest;
+mod calibrate;
 mod compare;
 mod convert;
 mod extract;
@@ -63,6 +64,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Score flow files: P(attack), family, family probabilities and gate weights per flow.
     Predict(predict::PredictArgs),
+    /// Set a model's alert threshold for a false-positive rate on known-good traffic.
+    Calibrate(calibrate::CalibrateArgs),
     /// Detection metrics of a model on labelled flows.
     Evaluate(evaluate::EvaluateArgs),
     /// Train the MoE, classical baselines and an autoencoder on one split; one table of metrics.
@@ -168,7 +171,8 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::BenchGui(_) | Command::Serve(_) | Command::BenchServe(_) => anyhow::bail!("bench-gui and serve are started by the netvigil binary"),
         Command::Train(args) => train::run(&args, &data_dir),
         Command::Predict(args) => predict::run(&args, &data_dir),
-        Command::Evaluate(args) => evaluate::run(&args),
+        Command::Evaluate(args) => evaluate::run(&args, &data_dir),
+        Command::Calibrate(args) => calibrate::run(&args, &data_dir),
         Command::Compare(args) => compare::run(&args, &data_dir),
         Command::Bench(args) => bench::run(&args),
     }

@@ -14,7 +14,8 @@ use crate::features::N_FEATURES;
 use crate::ingest::label::AttackFamily;
 use crate::ingest::table::FlowTable;
 
-/// A flow is called an attack at P(attack) ≥ this.
+/// A flow is called an attack at P(attack) ≥ this, unless the model was calibrated on the
+/// analyst's known-good traffic (`Scorer::threshold`).
 pub const ATTACK_THRESHOLD: f32 = 0.5;
 const N_CLASSES: usize = AttackFamily::N_CLASSES;
 
@@ -35,9 +36,9 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn from_probs(family_probs: [f32; N_CLASSES], gate: [f32; N_EXPERTS]) -> Self {
+    pub fn from_probs(family_probs: [f32; N_CLASSES], gate: [f32; N_EXPERTS], threshold: f32) -> Self {
         let p_attack = (1.0 - family_probs[AttackFamily::Benign.index()]).clamp(0.0, 1.0);
-        let family = if p_attack >= ATTACK_THRESHOLD {
+        let family = if p_attack >= threshold {
             let best = (1..N_CLASSES)
                 .max_by(|&a, &b| family_probs[a].total_cmp(&family_probs[b]))
                 .unwrap_or(1);
@@ -183,8 +184,8 @@ fn tensor_to_vec(t: Tensor<2>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
 }
 
-/// Turns flat outputs into verdicts.
-pub fn verdicts(probs: &[f32], gates: &[f32]) -> Vec<Verdict> {
+/// Turns flat outputs into verdicts, attacks at P(attack) ≥ `threshold`.
+pub fn verdicts(probs: &[f32], gates: &[f32], threshold: f32) -> Vec<Verdict> {
     probs
         .chunks_exact(N_CLASSES)
         .zip(gates.chunks_exact(N_EXPERTS))
@@ -193,7 +194,7 @@ pub fn verdicts(probs: &[f32], gates: &[f32]) -> Vec<Verdict> {
             fp.copy_from_slice(p);
             let mut gate = [0f32; N_EXPERTS];
             gate.copy_from_slice(g);
-            Verdict::from_probs(fp, gate)
+            Verdict::from_probs(fp, gate, threshold)
         })
         .collect()
 }
@@ -209,6 +210,8 @@ pub struct Scorer {
     pub batch_size: usize,
     /// CPU threads for large inputs (ndarray runs each forward pass on one core).
     pub threads: usize,
+    /// P(attack) at which a flow is an attack: `ATTACK_THRESHOLD`, or a calibration's.
+    pub threshold: f32,
 }
 
 impl Scorer {
@@ -223,6 +226,7 @@ impl Scorer {
             batch_size: 256,
             // A GPU already runs a batch in parallel; more host threads would only contend.
             threads: if selected.is_gpu { 1 } else { cores },
+            threshold: ATTACK_THRESHOLD,
         }
     }
 
@@ -270,7 +274,7 @@ impl Scorer {
         let threads = self.threads.clamp(1, 64);
         if threads == 1 || n < 2 * self.batch_size {
             let (p, g) = predict_preprocessed(&self.model, x, &self.device, self.batch_size);
-            return verdicts(&p, &g);
+            return verdicts(&p, &g, self.threshold);
         }
         // Split the rows into one contiguous share per core; each thread runs its own passes.
         let per_thread = n.div_ceil(threads);
@@ -286,6 +290,6 @@ impl Scorer {
             probs.extend(p);
             gates.extend(g);
         }
-        verdicts(&probs, &gates)
+        verdicts(&probs, &gates, self.threshold)
     }
 }

@@ -16,7 +16,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::ServerState;
 use crate::features::FEATURES;
 use crate::ingest::{FlowTable, IngestError, JsonFlowError, capture, read_csv_from, read_json_flows};
-use crate::model::{ATTACK_THRESHOLD, Verdict};
+use crate::model::Verdict;
 
 /// A request that cannot be answered, with the field or line at fault when there is one.
 #[derive(Debug, Serialize, ToSchema)]
@@ -169,7 +169,7 @@ fn response(state: &ServerState, verdicts: &[Verdict]) -> ScoreResponse {
             gate: model.experts.iter().map(|e| (e.short, v.gate[e.slot])).collect(),
         })
         .collect();
-    ScoreResponse { model: model.name.clone(), model_sha256: model.sha256.clone(), threshold: ATTACK_THRESHOLD, flows }
+    ScoreResponse { model: model.name.clone(), model_sha256: model.sha256.clone(), threshold: model.threshold, flows }
 }
 
 /// A feature the model reads.
@@ -205,7 +205,7 @@ pub async fn model(State(state): State<Arc<ServerState>>) -> Json<ModelInfo> {
         sha256: m.sha256.clone(),
         netvigil_version: m.version.clone(),
         backend: m.backend.clone(),
-        threshold: ATTACK_THRESHOLD,
+        threshold: m.threshold,
         experts: m.experts.iter().map(|e| format!("{} ({})", e.name, e.short)).collect(),
         semantics: m.manifest.semantics_note(&[]),
         metrics: m.metrics.clone(),

@@ -4,6 +4,7 @@
 //! these and hold no task logic of their own; long tasks follow one progress-and-cancel
 //! contract ([`task::Task`]).
 
+pub mod calibration;
 pub mod investigations;
 pub mod models;
 pub mod reading;

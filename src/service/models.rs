@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::model::{DeviceChoice, ExpertSpec, Manifest, Preprocessor, Scorer};
-use crate::store::{ModelRecord, Store};
+use crate::store::{CalibrationRecord, ModelRecord, Store};
 
 /// A model ready to score: its scorer and what the analyst is told about it.
 #[derive(Clone)]
@@ -30,6 +30,10 @@ pub struct LoadedModel {
     pub experts: Vec<ExpertSpec>,
     /// Metrics written by training.
     pub metrics: serde_json::Value,
+    /// P(attack) at which a flow is an attack: the model's own 0.5, or its calibration's.
+    pub threshold: f32,
+    /// The active calibration on the analyst's known-good traffic, when there is one.
+    pub calibration: Option<CalibrationRecord>,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -38,9 +42,24 @@ impl std::fmt::Debug for LoadedModel {
     }
 }
 
-/// Loads the bundle in `dir` onto `device` (checking every file's hash).
+/// Loads the bundle in `dir` onto `device` (checking every file's hash), with the model's own
+/// threshold.
 pub fn load(name: &str, dir: &Path, device: DeviceChoice) -> anyhow::Result<LoadedModel> {
-    let (scorer, bundle, selected) = Scorer::load(dir, device).with_context(|| format!("model bundle {}", dir.display()))?;
+    load_with(name, dir, device, None)
+}
+
+/// Loads the bundle and applies the active calibration the history in `data_dir` holds for
+/// the model named `name`: how every front end loads a model.
+pub fn load_calibrated(data_dir: &Path, name: &str, dir: &Path, device: DeviceChoice) -> anyhow::Result<LoadedModel> {
+    let calibration = Store::open(data_dir)?.active_calibration(name)?;
+    load_with(name, dir, device, calibration)
+}
+
+fn load_with(name: &str, dir: &Path, device: DeviceChoice, calibration: Option<CalibrationRecord>) -> anyhow::Result<LoadedModel> {
+    let (mut scorer, bundle, selected) = Scorer::load(dir, device).with_context(|| format!("model bundle {}", dir.display()))?;
+    if let Some(c) = &calibration {
+        scorer.threshold = c.threshold;
+    }
     let sha256 = crate::ingest::hash::sha256_file(&dir.join("manifest.json"))?;
     Ok(LoadedModel {
         name: name.to_string(),
@@ -53,7 +72,13 @@ pub fn load(name: &str, dir: &Path, device: DeviceChoice) -> anyhow::Result<Load
         metrics: bundle.metrics.clone(),
         manifest: bundle.manifest,
         sha256,
+        threshold: scorer_threshold(&calibration),
+        calibration,
     })
+}
+
+fn scorer_threshold(c: &Option<CalibrationRecord>) -> f32 {
+    c.as_ref().map_or(crate::model::ATTACK_THRESHOLD, |c| c.threshold)
 }
 
 /// Registers the complete bundle in `dir` under `name` (call only once it is in place).
@@ -120,5 +145,5 @@ pub fn resolve(data_dir: &Path, spec: Option<&str>) -> anyhow::Result<(String, P
 /// Resolves and loads in one step.
 pub fn resolve_and_load(data_dir: &Path, spec: Option<&str>, device: DeviceChoice) -> anyhow::Result<LoadedModel> {
     let (name, dir) = resolve(data_dir, spec)?;
-    load(&name, &dir, device)
+    load_calibrated(data_dir, &name, &dir, device)
 }

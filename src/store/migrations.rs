@@ -115,10 +115,29 @@ CREATE TABLE comparison_results (
 );
 "#;
 
+/// Version 5: calibrations, an alert threshold per model set on the analyst's known-good
+/// traffic. One active per model; older ones stay as history.
+const V5: &str = r#"
+CREATE TABLE calibrations (
+    id              INTEGER PRIMARY KEY,
+    model_id        INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    threshold       REAL NOT NULL CHECK (threshold > 0 AND threshold <= 1),
+    target_fpr      REAL NOT NULL,
+    baseline        TEXT NOT NULL,
+    baseline_sha256 TEXT NOT NULL,
+    flows           INTEGER NOT NULL,
+    fpr_before      REAL NOT NULL,
+    fpr_after       REAL NOT NULL,
+    active          INTEGER NOT NULL CHECK (active IN (0, 1)),
+    created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE UNIQUE INDEX one_active_calibration ON calibrations(model_id) WHERE active = 1;
+"#;
+
 /// All schema versions, oldest first.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)])
 }
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: usize = 4;
+pub const LATEST_VERSION: usize = 5;

@@ -8,6 +8,7 @@
 //! partial bundle.
 
 pub mod batches;
+mod calibrations;
 mod comparisons;
 mod investigations;
 mod migrations;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::SchemaVersion;
 
 pub use batches::{BatchRecord, FinishedBatch};
+pub use calibrations::{CalibrationRecord, NewCalibration};
 pub use comparisons::COMPARE_KIND;
 pub use investigations::{InvestigationRecord, NewInvestigation};
 pub use migrations::LATEST_VERSION;
@@ -189,6 +191,7 @@ impl Store {
             "models": self.models()?,
             "batches": self.batches()?,
             "investigations": self.investigations()?,
+            "calibrations": self.calibrations()?,
         }))
     }
 

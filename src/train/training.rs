@@ -143,7 +143,7 @@ pub fn evaluate_dataset(model: &MoeModel, data: &Dataset, device: &Device) -> Me
 /// The model's verdict on every row of `data`, in order.
 pub fn dataset_verdicts(model: &MoeModel, data: &Dataset, device: &Device) -> Vec<Verdict> {
     let (p, g) = predict_preprocessed(model, &data.x, device, 2048);
-    verdicts(&p, &g)
+    verdicts(&p, &g, crate::model::ATTACK_THRESHOLD)
 }
 
 /// Trains on `train`, early-stopping on the binary F1 of `valid`.

@@ -85,3 +85,35 @@ fn an_investigation_reopens_with_its_flows_addresses() {
     assert_eq!(back.verdict_after, inv.verdict_after);
     assert_eq!(back.tags, vec!["what-if".to_string()]);
 }
+
+#[test]
+fn a_calibration_sets_the_threshold_every_front_end_loads_with_the_model() {
+    use netvigil::service::calibration::{calibrate, flagged_share, threshold_for};
+    // Ties at the boundary are never split: all stay below the threshold.
+    assert_eq!(flagged_share(&[0.9, 0.9, 0.9, 0.1], threshold_for(&[0.9, 0.9, 0.9, 0.1], 0.5).unwrap()), 0.0);
+    assert_eq!(threshold_for(&[], 0.01), None);
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    let model = models::load_calibrated(dir.path(), "default", &bundle, netvigil::model::DeviceChoice::Cpu).unwrap();
+    assert_eq!((model.threshold, model.calibration.is_none()), (0.5, true), "uncalibrated: the model's own");
+    let baseline = vec![crate::common::shared("unb-live/2017-12-15_online.csv")];
+    let c = quietly(|task| calibrate(dir.path(), &model, &baseline, 0.01, &ReadOptions::default(), task)).unwrap();
+    assert!(c.fpr_after <= 0.01, "{c:?}");
+    assert!(c.flows > 1000 && c.threshold > 0.0 && c.threshold <= 1.0, "{c:?}");
+
+    // Loaded again, anywhere, the model carries the calibration, and verdicts follow it.
+    let calibrated = models::resolve_and_load(dir.path(), Some("default"), netvigil::model::DeviceChoice::Cpu).unwrap();
+    assert_eq!(calibrated.threshold, c.threshold);
+    assert_eq!(calibrated.calibration.as_ref().map(|k| k.id), Some(c.id));
+    let table = read_flows(&baseline, &ReadOptions::default()).unwrap();
+    let verdicts = calibrated.scorer.score_table(&table);
+    assert!(verdicts.iter().all(|v| v.is_attack() == (v.p_attack >= c.threshold)));
+    let flagged = verdicts.iter().filter(|v| v.is_attack()).count() as f64 / verdicts.len() as f64;
+    assert!((flagged - c.fpr_after).abs() < 1e-9, "{flagged} vs {}", c.fpr_after);
+
+    Store::open(dir.path()).unwrap().clear_calibration("default").unwrap();
+    let plain = models::resolve_and_load(dir.path(), Some("default"), netvigil::model::DeviceChoice::Cpu).unwrap();
+    assert_eq!(plain.threshold, 0.5);
+    assert_eq!(Store::open(dir.path()).unwrap().calibrations().unwrap().len(), 1, "kept as history");
+}

@@ -1,0 +1,74 @@
+//! Calibration on a known-good baseline: the analyst hands NetVigil traffic of their own
+//! network that holds no attacks; the model's alert threshold becomes the lowest P(attack) at
+//! which no more than the chosen share of that traffic is flagged. Stored with the model in the
+//! history, it is the threshold every front end loads with the model (`models::load_calibrated`).
+
+use std::path::{Path, PathBuf};
+
+use super::models::{self, LoadedModel};
+use super::task::{Progress, Task};
+use crate::ingest::{ReadOptions, hash::sha256_file};
+use crate::store::{CalibrationRecord, NewCalibration, Store};
+
+/// The default false-positive rate to calibrate for: 0.1 %.
+pub const DEFAULT_FPR: f64 = 0.001;
+
+/// The lowest threshold at which at most `target_fpr` of `scores` (P(attack) of known-good
+/// flows) reach it. Ties are never split: if the flows at the boundary score alike, all stay
+/// below. `None` for an empty baseline.
+pub fn threshold_for(scores: &[f32], target_fpr: f64) -> Option<f32> {
+    if scores.is_empty() {
+        return None;
+    }
+    let mut sorted: Vec<f32> = scores.iter().copied().filter(|s| s.is_finite()).collect();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let allowed = (target_fpr.clamp(0.0, 1.0) * sorted.len() as f64).floor() as usize;
+    let Some(&boundary) = sorted.get(allowed) else { return Some(f32::MIN_POSITIVE) };
+    // Just above the first flow that must not be flagged.
+    Some(boundary.next_up().clamp(f32::MIN_POSITIVE, 1.0))
+}
+
+/// Share of `scores` at or above `threshold`.
+pub fn flagged_share(scores: &[f32], threshold: f32) -> f64 {
+    if scores.is_empty() { 0.0 } else { scores.iter().filter(|&&s| s >= threshold).count() as f64 / scores.len() as f64 }
+}
+
+/// Scores `baseline` with `model`, sets the threshold for `target_fpr` and records it as the
+/// model's active calibration in the history in `data_dir` (registering the model first if
+/// it was given as a bundle folder that the registry does not hold yet).
+pub fn calibrate(
+    data_dir: &Path,
+    model: &LoadedModel,
+    baseline: &[PathBuf],
+    target_fpr: f64,
+    read: &ReadOptions,
+    task: &Task,
+) -> anyhow::Result<CalibrationRecord> {
+    anyhow::ensure!((0.0..1.0).contains(&target_fpr), "--fpr {target_fpr} is not a rate in [0, 1)");
+    let table = super::reading::read(baseline, read, task)?;
+    anyhow::ensure!(!table.is_empty(), "the baseline holds no flows");
+    let verdicts = super::score(model, &table, task)?;
+    let scores: Vec<f32> = verdicts.iter().map(|v| v.p_attack).collect();
+    let threshold = threshold_for(&scores, target_fpr).unwrap_or(model.threshold);
+    task.report(Progress::stage(format!("threshold {threshold:.6} for {:.3} % of {} flows", target_fpr * 100.0, scores.len())));
+    let mut store = Store::open(data_dir)?;
+    if store.model(&model.name)?.is_none() {
+        models::register(&mut store, &model.name, &model.dir, None, &model.metrics)?;
+    }
+    let files: Vec<&PathBuf> = table.sources.iter().map(|s| &s.path).collect();
+    let hashes = files.iter().map(|p| sha256_file(p)).collect::<Result<Vec<_>, _>>()?;
+    let id = store.save_calibration(&NewCalibration {
+        model_name: model.name.clone(),
+        threshold,
+        target_fpr,
+        baseline: files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n"),
+        baseline_sha256: hashes.join("\n"),
+        flows: scores.len(),
+        fpr_before: flagged_share(&scores, model.threshold),
+        fpr_after: flagged_share(&scores, threshold),
+    })?;
+    store
+        .active_calibration(&model.name)?
+        .filter(|c| c.id == id)
+        .ok_or_else(|| anyhow::anyhow!("the calibration was not recorded"))
+}
