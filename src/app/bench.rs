@@ -67,6 +67,7 @@ pub fn run(args: &GuiBenchOptions) -> anyhow::Result<()> {
         verdicts: Some(Arc::new(verdicts)),
         findings,
         flows_per_s: None,
+        drift: None,
     });
     app.state.view = ViewId::Flows;
     let ctx = egui::Context::default();

@@ -86,6 +86,8 @@ pub struct FlowsView {
     focus_filter: bool,
     /// The findings `query.finding` indexes; a new load brings new ones and clears it.
     findings_of: Option<Arc<Findings>>,
+    /// The feature whose training and batch distributions the drift panel plots.
+    pub drift_feature: Option<usize>,
 }
 
 impl Default for FlowsView {
@@ -100,6 +102,7 @@ impl Default for FlowsView {
             scroll_to: None,
             focus_filter: false,
             findings_of: None,
+            drift_feature: None,
         }
     }
 }
@@ -412,6 +415,9 @@ impl View for FlowsView {
         self.filter_bar(ui);
         self.summary_bar(ui, state);
         self.plots(ui, state);
+        if let Some(report) = state.flows.as_ref().and_then(|f| f.drift.clone()) {
+            super::drift::drift_panel(ui, &report, &mut self.drift_feature);
+        }
         if let Some(flows) = &state.flows {
             match findings_list(ui, &flows.findings, self.query.finding) {
                 Some(FindingsAction::Show(i)) => self.query.finding = Some(i),

@@ -5,6 +5,7 @@
 
 pub mod bench;
 mod compare;
+mod drift;
 mod examples;
 mod findings;
 mod flows;

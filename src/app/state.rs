@@ -8,6 +8,7 @@ use super::jobs::Job;
 use crate::detect::{Findings, detect};
 use crate::features::N_FEATURES;
 use crate::ingest::{FlowMeta, FlowTable, ReadOptions};
+use crate::model::drift::DriftReport;
 use crate::model::{DeviceChoice, Verdict};
 use crate::service::server::{RunningService, ServerLauncher};
 use crate::service::{self, LoadedModel, Progress};
@@ -23,6 +24,8 @@ pub struct LoadedFlows {
     pub findings: Arc<Findings>,
     /// Scoring speed of the last batch.
     pub flows_per_s: Option<f64>,
+    /// How far the flows are from the active model's training data (with the verdicts).
+    pub drift: Option<Arc<DriftReport>>,
 }
 
 /// One flow opened in the inspector: a row of the table, or a flow from elsewhere (an example,
@@ -158,7 +161,7 @@ impl AppState {
                 .map_err(|e| format!("{e:#}"))?;
             job.progress(Progress::stage(format!("looking for scans, floods and brute force in {} flows", table.len())));
             let findings = Arc::new(detect(&table));
-            Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None })
+            Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None, drift: None })
         }));
     }
 
@@ -202,7 +205,13 @@ impl AppState {
             let batch = job
                 .run_task(|task| service::score_recorded(&data_dir, &model, &table, &findings, None, task))
                 .map_err(|e| format!("{e:#}"))?;
-            Ok(ScoredFlows { table, model: model.name.clone(), flows_per_s: batch.flows_per_s(), verdicts: Arc::new(batch.verdicts) })
+            Ok(ScoredFlows {
+                table,
+                model: model.name.clone(),
+                flows_per_s: batch.flows_per_s(),
+                verdicts: Arc::new(batch.verdicts),
+                drift: batch.drift.map(Arc::new),
+            })
         }));
     }
 
@@ -260,6 +269,7 @@ impl AppState {
                 if let Some(flows) = self.flows.as_mut().filter(|f| Arc::ptr_eq(&f.table, &scored.table) && current) {
                     flows.verdicts = Some(scored.verdicts);
                     flows.flows_per_s = Some(scored.flows_per_s);
+                    flows.drift = scored.drift;
                     self.generation += 1;
                 }
             }
@@ -376,6 +386,7 @@ pub struct ScoredFlows {
     pub model: String,
     pub verdicts: Arc<Vec<Verdict>>,
     pub flows_per_s: f64,
+    pub drift: Option<Arc<DriftReport>>,
 }
 
 pub fn file_name(p: &Path) -> String {

@@ -9,11 +9,14 @@ use serde::Serialize;
 
 use super::InputArgs;
 use crate::detect::{Findings, detect};
+use crate::model::drift::{DriftReport, PSI_MAJOR, PSI_MODERATE, drift};
 use crate::ingest::capture::{self, CaptureReport};
 use crate::ingest::{FlowTable, ReadOptions, ValidationReport, expand_inputs, read_file};
 
 /// Findings printed in text mode; `--json` lists all.
 const TEXT_FINDINGS: usize = 50;
+/// Features listed by PSI in text mode; `--json` lists all.
+const TEXT_DRIFT: usize = 20;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -22,6 +25,13 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Model whose training data `--drift` compares with: a bundle folder or registry name
+    /// (default: the active model).
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// The population stability index of every feature against the model's training data.
+    #[arg(long)]
+    pub drift: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,6 +60,9 @@ struct InspectSummary {
     report: ValidationReport,
     /// Over all files together (row indices count from the first file's first flow).
     findings: Findings,
+    /// Against the model's training data, with `--drift`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drift: Option<DriftReport>,
 }
 
 /// One file's table, with its capture report when it is a capture.
@@ -65,7 +78,8 @@ fn family_names(t: &FlowTable) -> BTreeMap<String, u64> {
     t.family_counts().into_iter().map(|(f, n)| (f.name().to_string(), n)).collect()
 }
 
-fn summarise(inputs: &InputArgs) -> anyhow::Result<InspectSummary> {
+/// The summary, and every file's flows in one table.
+fn summarise(inputs: &InputArgs) -> anyhow::Result<(InspectSummary, FlowTable)> {
     let opts = inputs.read_options();
     let mut all = FlowTable::default();
     let mut files = Vec::new();
@@ -93,19 +107,28 @@ fn summarise(inputs: &InputArgs) -> anyhow::Result<InspectSummary> {
     }
     let duplicate_rows = all.duplicate_count();
     report.duplicate_rows = duplicate_rows as u64;
-    Ok(InspectSummary {
+    let summary = InspectSummary {
         findings: detect(&all),
+        drift: None,
         rows: all.len(),
         labels: all.label_counts(),
         families: family_names(&all),
         duplicate_rows,
         report,
         files,
-    })
+    };
+    Ok((summary, all))
 }
 
-pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
-    let summary = summarise(&args.input)?;
+pub fn run(args: &InspectArgs, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let (mut summary, all) = summarise(&args.input)?;
+    if args.drift {
+        let model = crate::service::models::resolve_and_load(data_dir, args.model.as_deref(), crate::model::DeviceChoice::Cpu)?;
+        summary.drift = Some(
+            drift(&model.preprocessor, all.features())
+                .ok_or_else(|| anyhow::anyhow!("model {} keeps no training quantiles (a bundle older than them), or no flows were read", model.name))?,
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -147,6 +170,22 @@ fn print_text(s: &InspectSummary) {
         }
     }
     print_findings(&s.findings);
+    if let Some(d) = &s.drift {
+        print_drift(d);
+    }
+}
+
+fn print_drift(d: &DriftReport) {
+    println!("drift       {}", d.headline());
+    let mut all = d.drifted(0.0);
+    let shown = all.len().min(TEXT_DRIFT);
+    for f in all.drain(..shown) {
+        let mark = if f.psi >= PSI_MAJOR { "major" } else if f.psi >= PSI_MODERATE { "moderate" } else { "" };
+        println!("  {:<30} PSI {:>8.3}  {mark}", f.name, f.psi);
+    }
+    if !all.is_empty() {
+        println!("  ... {} more features, all below PSI {:.3} (--json lists all, with their bins)", all.len(), all[0].psi);
+    }
 }
 
 fn print_findings(findings: &Findings) {

@@ -163,7 +163,7 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
     match command {
         Command::History(args) => history::run_history(&Store::open(&data_dir)?, &args),
         Command::Models(args) => history::run_models(&data_dir, &args),
-        Command::Inspect(args) => inspect::run(&args),
+        Command::Inspect(args) => inspect::run(&args, &data_dir),
         Command::Convert(args) => convert::run(&args),
         Command::BenchIngest(args) => bench_ingest::run(&args),
         Command::Extract(args) => extract::run(&args),

@@ -15,6 +15,7 @@ use crate::detect::Findings;
 use crate::ingest::FlowTable;
 use crate::ingest::export::metadata_frame;
 use crate::model::Verdict;
+use crate::model::drift::{DriftReport, drift};
 use crate::model::output::{verdict_frame, with_findings};
 use crate::store::{FinishedBatch, Store};
 
@@ -49,6 +50,8 @@ pub struct ScoredBatch {
     pub frame: DataFrame,
     /// Seconds spent scoring (not reading or recording).
     pub seconds: f64,
+    /// How far the flows are from the model's training data (recorded with the batch).
+    pub drift: Option<DriftReport>,
 }
 
 impl ScoredBatch {
@@ -74,8 +77,12 @@ pub fn score_recorded(
     let batch_id = store.start_batch(&describe_input(table), &model.name)?;
     match score_and_save(&store, model, table, findings, output, task) {
         Ok((verdicts, frame, results, seconds)) => {
-            store.finish_batch(batch_id, &summarise(&verdicts, Some(results), seconds))?;
-            Ok(ScoredBatch { batch_id, verdicts, frame, seconds })
+            task.report(Progress::stage("comparing the flows with the training data (drift)"));
+            let drift = drift(&model.preprocessor, table.features());
+            let mut finished = summarise(&verdicts, Some(results), seconds);
+            finished.drift_json = drift.as_ref().map(serde_json::to_string).transpose()?;
+            store.finish_batch(batch_id, &finished)?;
+            Ok(ScoredBatch { batch_id, verdicts, frame, seconds, drift })
         }
         Err(e) => {
             let reason = if task.is_cancelled() { "cancelled".to_string() } else { format!("{e:#}") };
@@ -124,5 +131,6 @@ pub fn summarise(verdicts: &[Verdict], results_file: Option<(String, String)>, s
         family_counts,
         results_file,
         flows_per_s: verdicts.len() as f64 / seconds.max(1e-9),
+        drift_json: None,
     }
 }

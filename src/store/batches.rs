@@ -23,6 +23,8 @@ pub struct BatchRecord {
     pub results_sha256: Option<String>,
     pub flows_per_s: Option<f64>,
     pub error: Option<String>,
+    /// PSI per feature against the model's training data (`model::drift::DriftReport`).
+    pub drift: Option<serde_json::Value>,
 }
 
 /// The outcome of a finished batch.
@@ -34,10 +36,12 @@ pub struct FinishedBatch {
     /// File name inside [`Store::results_dir`], and its SHA-256.
     pub results_file: Option<(String, String)>,
     pub flows_per_s: f64,
+    /// The batch's drift report as JSON, when the model has training quantiles.
+    pub drift_json: Option<String>,
 }
 
 const BATCH_COLUMNS: &str = "id, input, model_name, status, started_at, finished_at, flows, flagged, \
-     family_counts_json, results_file, results_sha256, flows_per_s, error";
+     family_counts_json, results_file, results_sha256, flows_per_s, error, drift_json";
 
 fn batch_from_row(r: &Row) -> rusqlite::Result<BatchRecord> {
     Ok(BatchRecord {
@@ -54,6 +58,7 @@ fn batch_from_row(r: &Row) -> rusqlite::Result<BatchRecord> {
         results_sha256: r.get(10)?,
         flows_per_s: r.get(11)?,
         error: r.get(12)?,
+        drift: r.get::<_, Option<String>>(13)?.and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
 
@@ -76,10 +81,10 @@ impl Store {
         self.write(|tx| {
             tx.execute(
                 "UPDATE batches SET status = 'finished', flows = ?2, flagged = ?3, family_counts_json = ?4,
-                        results_file = ?5, results_sha256 = ?6, flows_per_s = ?7,
+                        results_file = ?5, results_sha256 = ?6, flows_per_s = ?7, drift_json = ?8,
                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                  WHERE id = ?1",
-                params![id, b.flows as i64, b.flagged as i64, counts, file, sha, b.flows_per_s],
+                params![id, b.flows as i64, b.flagged as i64, counts, file, sha, b.flows_per_s, b.drift_json],
             )
             .map(|_| ())
         })

@@ -134,10 +134,13 @@ CREATE TABLE calibrations (
 CREATE UNIQUE INDEX one_active_calibration ON calibrations(model_id) WHERE active = 1;
 "#;
 
+/// Version 6: each scoring batch keeps the drift of its flows from the model's training data.
+const V6: &str = "ALTER TABLE batches ADD COLUMN drift_json TEXT;";
+
 /// All schema versions, oldest first.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5), M::up(V6)])
 }
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: usize = 5;
+pub const LATEST_VERSION: usize = 6;

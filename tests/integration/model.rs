@@ -279,3 +279,31 @@ fn manifest_cannot_point_outside_its_bundle() {
     let err = ModelBundle::load(&path, &cpu_device()).unwrap_err();
     assert!(err.to_string().contains("not allowed"), "{err}");
 }
+
+/// Drift against a model trained on the corrected release alone (its preprocessing fitted on
+/// that release's distinct flows, as training does): another network and the original
+/// release drift past PSI 0.25 in most features, the corrected release itself does not.
+#[test]
+fn another_network_and_the_original_release_drift_and_the_corrected_release_does_not() {
+    use netvigil::model::drift::{DriftLevel, PSI_MAJOR, drift};
+    let opts = netvigil::ingest::ReadOptions { lenient: true, ..Default::default() };
+    let read = |rel: &str| netvigil::ingest::read_flows(&[crate::common::shared(rel)], &opts).unwrap();
+    let corrected = read("cicids2017-improved");
+    let mut seen = std::collections::HashSet::new();
+    let distinct: Vec<f32> = corrected
+        .features()
+        .chunks_exact(N_FEATURES)
+        .filter(|r| seen.insert(r.iter().map(|v| v.to_bits()).collect::<Vec<_>>()))
+        .flatten()
+        .copied()
+        .collect();
+    let pre = netvigil::model::Preprocessor::fit(&distinct).unwrap();
+
+    let own = drift(&pre, corrected.features()).unwrap();
+    assert_eq!(own.level(), DriftLevel::Stable, "{}", own.headline());
+    for rel in ["unb-live/2017-10-17_online.csv", "unb-live/2017-12-15_online.csv", "cicids2017-original"] {
+        let report = drift(&pre, read(rel).features()).unwrap();
+        assert_eq!(report.level(), DriftLevel::Major, "{rel}: {}", report.headline());
+        assert!(report.drifted(PSI_MAJOR).len() * 2 > report.features.len(), "{rel}: most features drift: {}", report.headline());
+    }
+}

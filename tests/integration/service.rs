@@ -47,6 +47,9 @@ fn scoring_batches_are_recorded_finished_failed_or_cancelled() {
     assert_eq!(finished.flows, Some(table.len() as i64));
     assert_eq!(finished.id, batch.batch_id);
     assert!(dir.path().join("results").join(finished.results_file.as_ref().unwrap()).is_file());
+    let drift = finished.drift.as_ref().expect("drift recorded with the batch");
+    assert_eq!(drift["flows"], serde_json::json!(table.len()));
+    assert_eq!(drift["features"].as_array().map(Vec::len), batch.drift.as_ref().map(|d| d.features.len()));
 }
 
 #[test]

@@ -56,7 +56,10 @@ fn every_earlier_version_migrates_keeping_its_rows_and_a_backup() {
         assert_eq!(runs[0].split, "time");
         assert!(dir.path().join(format!("netvigil.db.v{version}.bak")).exists(), "backup of v{version}");
         assert_eq!(table_names(&db).len(), 9);
-        assert!(table_names(&dir.path().join(format!("netvigil.db.v{version}.bak"))).len() < 9);
+        // The backup is the database as it was: at its own schema version.
+        let backup = rusqlite::Connection::open(dir.path().join(format!("netvigil.db.v{version}.bak"))).unwrap();
+        let backup_version: i64 = backup.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(backup_version, version as i64);
     }
 }
 
@@ -138,9 +141,11 @@ fn runs_batches_and_investigations_round_trip() {
             family_counts: [("benign".to_string(), 7), ("dos".to_string(), 3)].into_iter().collect(),
             results_file: Some(("x.parquet".into(), "x".into())),
             flows_per_s: 1000.0,
+            drift_json: Some("{\"flows\": 10, \"distinct\": 9, \"features\": []}".into()),
         },
     )
     .unwrap();
+    assert_eq!(s.batches().unwrap()[0].drift, Some(serde_json::json!({"flows": 10, "distinct": 9, "features": []})));
     assert_eq!(s.batches().unwrap()[0].flagged, Some(3));
 
     s.save_investigation(&NewInvestigation {
