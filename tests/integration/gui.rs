@@ -222,3 +222,18 @@ fn the_window_starts_the_scoring_server_shows_its_address_and_stops_it() {
     assert!(h.state().state.server.is_none());
     assert!(ureq::get(format!("http://{address}/healthz")).call().is_err(), "nothing listens any more");
 }
+
+#[test]
+fn the_drift_warning_lists_features_and_plots_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    let report = h.state().state.flows.as_ref().and_then(|f| f.drift.clone()).expect("drift computed with the verdicts");
+    let top = report.drifted(0.0)[0];
+    let (name, psi) = (top.name, top.psi);
+    h.get_by_label_contains(&report.headline()).click();
+    h.run_steps(3);
+    h.get_by_label(&format!("{name} {psi:.2}")).click();
+    h.run_steps(3);
+    assert_eq!(h.state().flows.drift_feature, Some(top.feature));
+    assert!(h.query_by_label_contains(&format!("{name}: PSI {psi:.3}")).is_some(), "the plot's caption");
+}
