@@ -264,6 +264,18 @@ impl Scorer {
         verdicts
     }
 
+    /// An explainer of this scorer's verdicts (integrated gradients, see `model::explain`).
+    pub fn explainer(&self) -> super::explain::Explainer {
+        super::explain::Explainer::new(&self.model, &self.preprocessor, &self.device)
+    }
+
+    /// Preprocesses one raw row as scoring does.
+    pub fn preprocess_row(&self, raw: &[f32; N_FEATURES]) -> [f32; N_FEATURES] {
+        let mut out = [0f32; N_FEATURES];
+        self.preprocessor.transform_row(raw, &mut out);
+        out
+    }
+
     /// Whether this scorer can mark flows unfamiliar (bundles older than it cannot).
     pub fn has_familiarity(&self) -> bool {
         self.familiarity.is_some()

@@ -4,6 +4,7 @@ mod capture;
 mod common;
 mod compare;
 mod detect;
+mod explain;
 mod ingest;
 mod model;
 mod store;
