@@ -23,6 +23,10 @@ pub struct InspectorView {
     original_verdict: Option<Verdict>,
     edited_verdict: Option<Verdict>,
     loaded_subject: Option<[u32; N_FEATURES]>,
+    /// Why the model decides as it does, for the flow as edited.
+    pub explanation: super::explanation::ExplanationPanel,
+    /// A feature to bring into view in the form (a click on its explanation bar).
+    focus: Option<usize>,
 }
 
 fn bits(row: &[f32; N_FEATURES]) -> [u32; N_FEATURES] {
@@ -37,6 +41,11 @@ impl InspectorView {
 
     pub fn original_verdict(&self) -> Option<Verdict> {
         self.original_verdict
+    }
+
+    /// The tab of the feature form on screen.
+    pub fn tab(&self) -> Tab {
+        self.tab.unwrap_or(Tab::Flow)
     }
 
     /// Keeps the text buffers and verdicts in step with the subject and the model.
@@ -125,6 +134,11 @@ impl InspectorView {
                         edit = edit.text_color(style::TEMPORAL);
                     }
                     let response = ui.add_sized([130.0, 18.0], edit).labelled_by(name.id);
+                    if self.focus == Some(i) {
+                        response.scroll_to_me(Some(egui::Align::Center));
+                        response.request_focus();
+                        self.focus = None;
+                    }
                     if response.changed() {
                         self.apply_text(i, subject);
                     }
@@ -217,15 +231,25 @@ impl View for InspectorView {
         self.sync(&subject, state.model.as_ref());
         Self::header(ui, &subject);
         egui::Panel::right("verdict").resizable(false).default_size(330.0).show(ui, |ui| {
-            self.verdict_panel(ui, &subject, state.model.as_ref());
-            let warnings = consistency::new_warnings(&subject.original, &subject.edited);
-            if !warnings.is_empty() {
-                ui.separator();
-                ui.strong("Derived features disagree");
-                for w in warnings {
-                    ui.colored_label(ui.visuals().warn_fg_color, w.message);
+            // The explanation below the verdict can be taller than the window.
+            egui::ScrollArea::vertical().id_salt("verdict-scroll").show(ui, |ui| {
+                self.verdict_panel(ui, &subject, state.model.as_ref());
+                if let Some(model) = state.model.as_ref() {
+                    ui.separator();
+                    if let Some(j) = self.explanation.ui(ui, &subject.edited, model) {
+                        self.tab = Some(FEATURES[j].tab);
+                        self.focus = Some(j);
+                    }
                 }
-            }
+                let warnings = consistency::new_warnings(&subject.original, &subject.edited);
+                if !warnings.is_empty() {
+                    ui.separator();
+                    ui.strong("Derived features disagree");
+                    for w in warnings {
+                        ui.colored_label(ui.visuals().warn_fg_color, w.message);
+                    }
+                }
+            });
         });
         self.feature_form(ui, &mut subject, state.model.as_ref());
         self.sync(&subject, state.model.as_ref());

@@ -7,6 +7,7 @@ pub mod bench;
 mod compare;
 mod drift;
 mod examples;
+mod explanation;
 mod findings;
 mod flows;
 mod gauge;

@@ -33,3 +33,17 @@ pub fn with_findings(mut df: DataFrame, findings: &Findings) -> polars::prelude:
     df.with_column(Column::new("Finding".into(), labels))?;
     Ok(df)
 }
+
+/// Adds, per flow, its `k` most attributed features and their signed attributions (integrated
+/// gradients of the attack logit, see `model::explain`): `Top1 Feature`, `Top1 Attribution`,
+/// ... `Topk Attribution`.
+pub fn with_explanations(mut df: DataFrame, explanations: &[crate::model::explain::Explanation], k: usize) -> polars::prelude::PolarsResult<DataFrame> {
+    let tops: Vec<Vec<(usize, f32)>> = explanations.iter().map(|e| e.top(k)).collect();
+    for rank in 0..k {
+        let names: Vec<Option<&str>> = tops.iter().map(|t| t.get(rank).map(|(j, _)| crate::features::FEATURES[*j].name)).collect();
+        let values: Vec<Option<f32>> = tops.iter().map(|t| t.get(rank).map(|(_, a)| *a)).collect();
+        df.with_column(Column::new(format!("Top{} Feature", rank + 1).into(), names))?;
+        df.with_column(Column::new(format!("Top{} Attribution", rank + 1).into(), values))?;
+    }
+    Ok(df)
+}

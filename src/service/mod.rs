@@ -5,6 +5,7 @@
 //! contract ([`task::Task`]).
 
 pub mod calibration;
+pub mod explain;
 pub mod investigations;
 pub mod models;
 pub mod reading;

@@ -69,6 +69,8 @@ fn open_select_edit_and_see_the_verdict_change() {
     assert!(h.state().state.verdict(row).unwrap().is_attack());
     h.run_steps(2);
     let before = h.state().inspector.edited_verdict().expect("scored");
+    wait_until(&mut h, "the explanation", |a| a.inspector.explanation.current().is_some());
+    let explained = h.state().inspector.explanation.current().unwrap().clone();
     snapshot(&mut h, "inspector");
 
     // Edit Flow Duration in the form, as an analyst would type it.
@@ -83,6 +85,10 @@ fn open_select_edit_and_see_the_verdict_change() {
     let after = h.state().inspector.edited_verdict().unwrap();
     assert!((after.p_attack - before.p_attack).abs() > 1e-4 || after.family != before.family, "{before:?} vs {after:?}");
     assert_eq!(h.state().inspector.original_verdict().unwrap(), before);
+    // What-if: the explanation follows the edit.
+    wait_until(&mut h, "the explanation of the edited flow", |a| {
+        a.inspector.explanation.current().is_some_and(|e| e.attributions != explained.attributions)
+    });
 
     // A negative count is refused and the value stays.
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
@@ -236,4 +242,22 @@ fn the_drift_warning_lists_features_and_plots_one() {
     h.run_steps(3);
     assert_eq!(h.state().flows.drift_feature, Some(top.feature));
     assert!(h.query_by_label_contains(&format!("{name}: PSI {psi:.3}")).is_some(), "the plot's caption");
+}
+
+#[test]
+fn a_click_on_an_explanation_bar_shows_that_features_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    h.key_press(egui::Key::F3);
+    h.run_steps(3);
+    wait_until(&mut h, "the explanation", |a| a.inspector.explanation.current().is_some());
+    let e = h.state().inspector.explanation.current().unwrap().clone();
+    // Completeness, as the window shows it: the bars' total is the change of the log-odds.
+    assert!(e.completeness_gap() < 0.05, "{}", e.completeness_gap());
+    let (j, _) = e.top(8).into_iter().find(|(j, _)| netvigil::features::FEATURES[*j].tab != netvigil::features::Tab::Flow).expect("a feature of another tab among the top 8");
+    let feature = &netvigil::features::FEATURES[j];
+    h.get_by_label_contains(&format!("{} = ", feature.name)).click();
+    h.run_steps(3);
+    assert_eq!(h.state().inspector.tab(), feature.tab);
+    assert!(h.query_by_role_and_label(Role::TextInput, feature.name).is_some(), "the feature's row is on screen");
 }
