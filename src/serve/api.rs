@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -85,6 +85,26 @@ pub struct FlowVerdict {
     pub family_probs: BTreeMap<&'static str, f32>,
     /// The gate's weight per expert (they sum to 1).
     pub gate: BTreeMap<&'static str, f32>,
+    /// With `?explain=K`: the K features that moved the attack log-odds most from a typical
+    /// training flow, with their signed attributions (integrated gradients).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Vec<Attribution>>,
+}
+
+/// One feature's share of the change of the attack log-odds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Attribution {
+    pub feature: &'static str,
+    pub value: f32,
+    pub attribution: f32,
+}
+
+/// Query parameters of `/v1/score`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ScoreQuery {
+    /// Explain each verdict by its K most attributed features (costs a forward and backward
+    /// pass of 256 points per flow).
+    pub explain: Option<usize>,
 }
 
 /// Verdicts for the flows of a request, in request order.
@@ -115,9 +135,15 @@ pub struct ScoreResponse {
         (status = 413, description = "Body over the size limit"),
         (status = 415, description = "Unsupported Content-Type", body = ApiError),
     ),
+    params(ScoreQuery),
     security((), ("bearer" = []))
 )]
-pub async fn score(State(state): State<Arc<ServerState>>, headers: HeaderMap, body: Bytes) -> Result<Json<ScoreResponse>, ApiError> {
+pub async fn score(
+    State(state): State<Arc<ServerState>>,
+    Query(query): Query<ScoreQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ScoreResponse>, ApiError> {
     let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let kind = kind.split(';').next().unwrap_or("").trim().to_string();
     let state2 = state.clone();
@@ -136,7 +162,24 @@ pub async fn score(State(state): State<Arc<ServerState>>, headers: HeaderMap, bo
         .await
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the scorer stopped"))?;
     state.metrics.scored(&verdicts, &state.model.experts);
-    Ok(Json(response(&state, &verdicts)))
+    let mut answer = response(&state, &verdicts);
+    if let Some(k) = query.explain.filter(|&k| k > 0).map(|k| k.min(crate::features::N_FEATURES)) {
+        let model = state.model.clone();
+        let explained = tokio::task::spawn_blocking(move || {
+            let e = crate::service::task::quietly(|task| crate::service::explain::explain_rows(&model, table.features(), task));
+            (e, table)
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("explaining failed: {e}")))?;
+        let (Ok(explanations), table) = explained else { return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cancelled")) };
+        for (i, (flow, e)) in answer.flows.iter_mut().zip(&explanations).enumerate() {
+            let row = table.row(i);
+            flow.explanation = Some(
+                e.top(k).into_iter().map(|(j, a)| Attribution { feature: FEATURES[j].name, value: row[j], attribution: a }).collect(),
+            );
+        }
+    }
+    Ok(Json(answer))
 }
 
 fn parse(kind: &str, body: Bytes, state: &ServerState) -> Result<FlowTable, ApiError> {
@@ -167,6 +210,7 @@ fn response(state: &ServerState, verdicts: &[Verdict]) -> ScoreResponse {
             unfamiliar: v.unfamiliar,
             family_probs: crate::ingest::AttackFamily::CLASSES.iter().map(|f| (f.name(), v.family_probs[f.index()])).collect(),
             gate: model.experts.iter().map(|e| (e.short, v.gate[e.slot])).collect(),
+            explanation: None,
         })
         .collect();
     ScoreResponse { model: model.name.clone(), model_sha256: model.sha256.clone(), threshold: model.threshold, flows }
@@ -236,7 +280,7 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
 #[openapi(
     info(title = "NetVigil scoring service", description = "Scores CICFlowMeter flows (JSON, CSV) and captures with NetVigil's Mixture-of-Experts model."),
     paths(score, model, healthz, metrics),
-    components(schemas(ScoreResponse, FlowVerdict, ApiError, ModelInfo, FeatureInfo, Health)),
+    components(schemas(ScoreResponse, FlowVerdict, Attribution, ApiError, ModelInfo, FeatureInfo, Health)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -273,3 +273,50 @@ fn the_streaming_scorer_writes_predicts_verdicts_in_input_order() {
     assert_eq!(streamed.len(), 798);
     assert_same(&streamed, &expected, "predict - -o -");
 }
+
+#[test]
+fn asked_to_explain_the_server_gives_predicts_attributions() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&dir, |_| {});
+    let (csv, _) = sample(12);
+    let file = dir.path().join("twelve.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_netvigil"))
+        .args(["predict", "--quiet", "--device", "cpu", "--explain", "2", "--model"])
+        .arg(default_model())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg(&file)
+        .args(["-o", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let (f1, a1) = (header.iter().position(|h| *h == "Top1 Feature").unwrap(), header.iter().position(|h| *h == "Top1 Attribution").unwrap());
+    let expected: Vec<(String, f32)> = lines
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[f1].to_string(), c[a1].parse().unwrap())
+        })
+        .collect();
+
+    let mut resp = agent()
+        .post(format!("http://{}/v1/score?explain=2", s.address))
+        .content_type("text/csv")
+        .send(csv.as_bytes())
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    let flows = answer["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), expected.len());
+    for (flow, (name, attribution)) in flows.iter().zip(&expected) {
+        let e = flow["explanation"].as_array().expect("explained");
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0]["feature"].as_str(), Some(name.as_str()));
+        assert!((e[0]["attribution"].as_f64().unwrap() as f32 - attribution).abs() < 1e-4);
+    }
+    let (_, plain) = score(&s, "text/csv", csv.as_bytes(), None);
+    assert!(plain["flows"][0].get("explanation").is_none(), "only when asked");
+}
