@@ -100,6 +100,7 @@ impl TrainView {
             bundle_dir: state.data_dir.join("models").join(&name),
             name,
             kind: "train".into(),
+            start_from: None,
         };
         let data_dir = state.data_dir.clone();
         self.losses.clear();

@@ -127,7 +127,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let bundle = ModelBundle::load(&args.model, &select_device(DeviceChoice::Cpu)?.device)?;
         let training = TrainingConfig::new().with_epochs(1);
         let cpu = select_device(DeviceChoice::Cpu)?;
-        let (_, report) = fit(&table, &bundle.config, &training, SplitKind::Random, &cpu.device, None, &AtomicBool::new(false))?;
+        let (_, report) = fit(&table, &bundle.config, &training, SplitKind::Random, &cpu.device, None, &AtomicBool::new(false), None)?;
         if !args.json {
             eprintln!("training: {:.1} s per epoch on {} rows (CPU)", report.seconds_per_epoch, report.train_rows);
         }

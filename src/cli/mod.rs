@@ -6,6 +6,7 @@ mod calibrate;
 mod compare;
 mod convert;
 mod extract;
+mod finetune;
 mod evaluate;
 mod history;
 mod inspect;
@@ -62,6 +63,8 @@ pub enum Command {
     Models(history::ModelsArgs),
     /// Train a Mixture-of-Experts detector on labelled flows and save it as a bundle.
     Train(train::TrainArgs),
+    /// Adapt a trained model to labelled flows of this network (a new model, parent recorded).
+    Finetune(finetune::FinetuneArgs),
     /// Score flow files: P(attack), family, family probabilities and gate weights per flow.
     Predict(predict::PredictArgs),
     /// Set a model's alert threshold for a false-positive rate on known-good traffic.
@@ -170,6 +173,7 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         // The window and the server are front ends of their own: the binary starts them.
         Command::BenchGui(_) | Command::Serve(_) | Command::BenchServe(_) => anyhow::bail!("bench-gui and serve are started by the netvigil binary"),
         Command::Train(args) => train::run(&args, &data_dir),
+        Command::Finetune(args) => finetune::run(&args, &data_dir),
         Command::Predict(args) => predict::run(&args, &data_dir),
         Command::Evaluate(args) => evaluate::run(&args, &data_dir),
         Command::Calibrate(args) => calibrate::run(&args, &data_dir),

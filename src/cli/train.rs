@@ -194,8 +194,15 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
         bundle_dir: args.output.clone(),
         name,
         kind: "train".into(),
+        start_from: None,
     };
-    eprintln!("training, split {}, recording into {}", split.name(), data_dir.display());
+    execute(&request, args.json, data_dir)
+}
+
+/// Runs a training or fine-tuning request with the progress bar; prints the report.
+pub(super) fn execute(request: &TrainRequest, json: bool, data_dir: &Path) -> anyhow::Result<()> {
+    let training = &request.training;
+    eprintln!("{}, split {}, recording into {}", request.kind, request.split.name(), data_dir.display());
     let (tx, rx) = mpsc::channel();
     let cancel = super::progress::cancel_on_ctrl_c();
     let result = std::thread::scope(|scope| {
@@ -206,13 +213,13 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
                     let _ = tx.send(e);
                 }
             };
-            train_recorded(data_dir, &request, &Task::new(&send, cancel))
+            train_recorded(data_dir, request, &Task::new(&send, cancel))
         });
         show_progress(rx, training.epochs);
         worker.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
     })?;
     let report = &result.report;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(report)?);
     } else {
         println!(
@@ -228,11 +235,14 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
             report.seconds_per_epoch,
             report.test.to_text()
         );
+        if let Some(before) = &report.before {
+            println!("the starting model on the same test rows:\n{}", before.to_text());
+        }
         if report.by_source.len() > 1 || !report.test_files.is_empty() {
             println!("test set by source:\n{}", SourceMetrics::table(&report.by_source));
         }
     }
-    eprintln!("saved {} as model '{}' (run {})", args.output.display(), result.name, result.run_id);
+    eprintln!("saved {} as model '{}' (run {})", request.bundle_dir.display(), result.name, result.run_id);
     Ok(())
 }
 

@@ -34,6 +34,9 @@ pub struct TrainRequest {
     pub name: String,
     /// `train` or `finetune`.
     pub kind: String,
+    /// Fine-tuning: the bundle whose weights and preprocessing training starts from (its
+    /// config replaces `model`).
+    pub start_from: Option<PathBuf>,
 }
 
 /// What a finished (or cancelled-with-a-best-epoch) run produced.
@@ -64,10 +67,23 @@ pub fn train_recorded(data_dir: &Path, req: &TrainRequest, task: &Task<TrainEven
     let table = read_flows(&req.inputs, &req.read)?;
     let datasets = record_datasets(&mut store, &table)?;
     let selected = select_device(req.device)?;
+    let start = req
+        .start_from
+        .as_deref()
+        .map(|dir| crate::model::ModelBundle::load(dir, &selected.device).with_context(|| format!("model bundle {}", dir.display())))
+        .transpose()?;
+    let parent = match &req.start_from {
+        Some(dir) => Some(serde_json::json!({
+            "bundle": dir.display().to_string(),
+            "sha256": crate::ingest::hash::sha256_file(&dir.join("manifest.json"))?,
+        })),
+        None => None,
+    };
     let config_json = serde_json::json!({
-        "model": serde_json::from_str::<serde_json::Value>(&burn::config::config_to_json(&req.model))?,
+        "model": serde_json::from_str::<serde_json::Value>(&burn::config::config_to_json(start.as_ref().map_or(&req.model, |b| &b.config)))?,
         "training": serde_json::from_str::<serde_json::Value>(&burn::config::config_to_json(&req.training))?,
         "name": req.name,
+        "parent": parent,
     });
     let run_id = store.start_run(&NewRun {
         kind: req.kind.clone(),
@@ -77,13 +93,19 @@ pub fn train_recorded(data_dir: &Path, req: &TrainRequest, task: &Task<TrainEven
         backend: selected.description.clone(),
         datasets,
     })?;
-    let start = Instant::now();
-    let outcome = train_and_save(data_dir, req, &table, &selected.device, run_id, task);
-    let seconds = start.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let outcome = train_and_save(data_dir, req, &table, &selected.device, run_id, start.as_ref(), task);
+    let seconds = started.elapsed().as_secs_f64();
     match outcome {
         Ok(report) => {
             let status = if report.cancelled { RunStatus::Cancelled } else { RunStatus::Finished };
-            let metrics = serde_json::json!({ "test": report.test, "valid": report.valid, "best_epoch": report.best_epoch });
+            let metrics = serde_json::json!({
+                "test": report.test,
+                "valid": report.valid,
+                "best_epoch": report.best_epoch,
+                "before": report.before,
+                "parent": parent,
+            });
             super::models::register(&mut store, &req.name, &req.bundle_dir, Some(run_id), &metrics)?;
             store.finish_run(run_id, status, seconds, Some(&metrics.to_string()), None)?;
             Ok(TrainResult { run_id, name: req.name.clone(), bundle_dir: req.bundle_dir.clone(), report })
@@ -104,6 +126,7 @@ fn train_and_save(
     table: &FlowTable,
     device: &burn::tensor::Device,
     run_id: i64,
+    start: Option<&crate::model::ModelBundle>,
     task: &Task<TrainEvent>,
 ) -> anyhow::Result<TrainingReport> {
     let (tx, rx) = channel::<TrainEvent>();
@@ -118,7 +141,7 @@ fn train_and_save(
             }
             Ok(())
         });
-        let fitted = fit(table, &req.model, &req.training, req.split, device, Some(&tx), task.cancel_flag());
+        let fitted = fit(table, &req.model, &req.training, req.split, device, Some(&tx), task.cancel_flag(), start);
         drop(tx);
         let recorded = recorder.join().map_err(|_| anyhow::anyhow!("the epoch recorder stopped"))?;
         recorded?;

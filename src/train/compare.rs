@@ -128,7 +128,7 @@ pub fn compare(
             let _ = tx.send(e);
         }
     };
-    let prepared = prepare(table, config.split, &config.training.test_files, &config.training.masked_features, config.seed)?;
+    let prepared = prepare(table, config.split, &config.training.test_files, &config.training.masked_features, config.seed, None)?;
     let test_attack: Vec<bool> = prepared.test.y.iter().map(|f| f.is_attack()).collect();
     let models = config.contenders.iter().map(|c| c.label().to_string()).collect();
     send(CompareEvent::Started { models, train_rows: prepared.train.len(), test_rows: prepared.test.len() });
@@ -206,7 +206,7 @@ fn run_moe(
                 }
             }
         });
-        train(&config.moe, &training, &prepared.train, &prepared.valid, device, Some(&tx), cancel)
+        train(&config.moe, &training, &prepared.train, &prepared.valid, device, Some(&tx), cancel, None)
     });
     let outcome = outcome.map_err(|e| match e {
         TrainError::Cancelled => CompareError::Cancelled,

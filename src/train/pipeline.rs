@@ -48,6 +48,9 @@ pub struct TrainingReport {
     /// Features the model does not see.
     #[serde(default)]
     pub masked_features: Vec<String>,
+    /// Fine-tuning: the starting model's metrics on the same test rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +97,7 @@ pub fn prepare(
     test_files: &[String],
     masked_features: &[String],
     seed: u64,
+    fixed: Option<&Preprocessor>,
 ) -> Result<PreparedSplit, PipelineError> {
     let masked = crate::features::resolve_features(masked_features).map_err(PipelineError::Preprocess)?;
     let parts = split(table, split_kind, test_files, seed)?;
@@ -101,7 +105,11 @@ pub fn prepare(
     for &r in &parts.train {
         train_raw.extend_from_slice(table.row(r));
     }
-    let preprocessor = Preprocessor::fit(&train_raw).map_err(PipelineError::Preprocess)?.with_masked(&masked);
+    // A fine-tuned model keeps the preprocessing its weights were trained with.
+    let preprocessor = match fixed {
+        Some(p) => p.clone(),
+        None => Preprocessor::fit(&train_raw).map_err(PipelineError::Preprocess)?.with_masked(&masked),
+    };
     let train = Dataset::from_table(table, &parts.train, &preprocessor);
     let valid = Dataset::from_table(table, &parts.valid, &preprocessor);
     let test = Dataset::from_table(table, &parts.test, &preprocessor);
@@ -117,12 +125,19 @@ pub fn fit(
     device: &Device,
     events: Option<&Sender<TrainEvent>>,
     cancel: &AtomicBool,
+    start: Option<&ModelBundle>,
 ) -> Result<(ModelBundle, TrainingReport), PipelineError> {
     let PreparedSplit { parts, preprocessor, train: train_set, valid: valid_set, test: test_set } =
-        prepare(table, split_kind, &training.test_files, &training.masked_features, training.seed)?;
-    let outcome = train(model_config, training, &train_set, &valid_set, device, events, cancel)?;
-    let familiarity = fit_familiarity(&train_set.x, &valid_set.x, training.seed, device, cancel)?;
+        prepare(table, split_kind, &training.test_files, &training.masked_features, training.seed, start.map(|b| &b.preprocessor))?;
+    let model_config = start.map_or(model_config, |b| &b.config);
     let plain = device.clone().without_autodiff();
+    // The starting model on the same held-back rows, to show what fine-tuning changed.
+    let before = start.map(|b| Metrics::compute(&dataset_verdicts(&b.model.clone().to_device(&plain), &test_set, &plain), &test_set.y));
+    let outcome = train(model_config, training, &train_set, &valid_set, device, events, cancel, start.map(|b| &b.model))?;
+    let familiarity = match start.and_then(|b| b.familiarity.clone()) {
+        Some(f) => f,
+        None => fit_familiarity(&train_set.x, &valid_set.x, training.seed, device, cancel)?,
+    };
     let valid = evaluate_dataset(&outcome.model, &valid_set, &plain);
     let test_verdicts = dataset_verdicts(&outcome.model, &test_set, &plain);
     let test = Metrics::compute(&test_verdicts, &test_set.y);
@@ -150,6 +165,7 @@ pub fn fit(
         by_source,
         test_files: training.test_files.clone(),
         masked_features: preprocessor.masked_names().iter().map(|n| n.to_string()).collect(),
+        before,
     };
     let manifest = Manifest {
         format: FORMAT.into(),

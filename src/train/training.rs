@@ -158,6 +158,7 @@ pub fn train(
     device: &Device,
     events: Option<&Sender<TrainEvent>>,
     cancel: &AtomicBool,
+    start: Option<&MoeModel>,
 ) -> Result<TrainOutcome, TrainError> {
     model_config.validate().map_err(TrainError::Config)?;
     if train.is_empty() {
@@ -174,7 +175,11 @@ pub fn train(
     let ad_device = device.clone().autodiff();
     let plain_device = device.clone().without_autodiff();
     ad_device.seed(cfg.seed);
-    let mut model = model_config.init(&ad_device);
+    // Fine-tuning starts from a trained model's weights (on the training device, gradients on).
+    let mut model = match start {
+        Some(m) => m.clone().to_device(&ad_device).train(),
+        None => model_config.init(&ad_device),
+    };
     let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).init();
     let mut weights = class_weights(&train.family_counts(), cfg.class_weight_power);
     weights[AttackFamily::Benign.index()] *= cfg.benign_weight as f32;

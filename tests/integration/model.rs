@@ -57,7 +57,7 @@ fn trained() -> &'static Trained {
         let training = TrainingConfig::new().with_epochs(3).with_batch_size(64).with_seed(7);
         let (tx, rx) = mpsc::channel();
         let (bundle, report) =
-            fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), Some(&tx), &AtomicBool::new(false))
+            fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), Some(&tx), &AtomicBool::new(false), None)
                 .expect("training runs");
         drop(tx);
         let losses = rx.try_iter().filter_map(|e| if let TrainEvent::Step { loss, .. } = e { Some(loss) } else { None }).collect();
@@ -187,7 +187,7 @@ fn wgpu_and_ndarray_agree_within_1e3() {
 #[test]
 fn cancel_flag_stops_training_before_an_epoch() {
     let cancel = AtomicBool::new(true);
-    let result = fit(small_table(), &small_config(), &TrainingConfig::new().with_epochs(1), SplitKind::Random, &cpu_device(), None, &cancel);
+    let result = fit(small_table(), &small_config(), &TrainingConfig::new().with_epochs(1), SplitKind::Random, &cpu_device(), None, &cancel, None);
     let err = result.err().expect("cancelled run yields no model");
     assert!(err.to_string().contains("cancelled"), "{err}");
 }
@@ -258,7 +258,7 @@ fn roc_auc_counts_ranks_and_ties() {
 fn same_seed_gives_identical_models() {
     let training = TrainingConfig::new().with_epochs(1).with_batch_size(128).with_seed(11);
     let run = || {
-        fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false))
+        fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None)
             .expect("training runs")
             .0
     };

@@ -120,3 +120,39 @@ fn a_calibration_sets_the_threshold_every_front_end_loads_with_the_model() {
     assert_eq!(plain.threshold, 0.5);
     assert_eq!(Store::open(dir.path()).unwrap().calibrations().unwrap().len(), 1, "kept as history");
 }
+
+#[test]
+fn fine_tuning_starts_from_a_model_keeps_its_preprocessing_and_records_its_parent() {
+    use netvigil::service::{TrainRequest, train_recorded};
+    let dir = tempfile::tempdir().unwrap();
+    let parent = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    let out = dir.path().join("models/tuned");
+    let request = TrainRequest {
+        inputs: vec![repo_data("cicids2017-sample.csv")],
+        read: ReadOptions::default(),
+        split: netvigil::train::SplitKind::Random,
+        model: netvigil::model::MoeConfig::new(),
+        training: netvigil::train::training::TrainingConfig::new().with_epochs(1),
+        device: netvigil::model::DeviceChoice::Cpu,
+        bundle_dir: out.clone(),
+        name: "tuned".into(),
+        kind: "finetune".into(),
+        start_from: Some(parent.clone()),
+    };
+    let result = quietly(|task| train_recorded(dir.path(), &request, task)).unwrap();
+    let before = result.report.before.as_ref().expect("the starting model measured on the same test rows");
+    assert_eq!(before.flows, result.report.test.flows);
+
+    let cpu = netvigil::model::inference::cpu_device();
+    let tuned = netvigil::model::ModelBundle::load(&out, &cpu).unwrap();
+    let original = netvigil::model::ModelBundle::load(&parent, &cpu).unwrap();
+    assert_eq!(tuned.preprocessor, original.preprocessor, "the parent's preprocessing, unchanged");
+    assert_ne!(tuned.manifest.weights_sha256, original.manifest.weights_sha256, "new weights");
+
+    let store = Store::open(dir.path()).unwrap();
+    let model = store.model("tuned").unwrap().expect("registered");
+    assert_eq!(model.metrics["parent"]["bundle"].as_str(), Some(parent.display().to_string().as_str()));
+    let run = store.run(result.run_id).unwrap();
+    assert_eq!(run.kind, "finetune");
+    assert!(run.config["parent"]["sha256"].as_str().is_some_and(|s| s.len() == 64));
+}

@@ -1,0 +1,67 @@
+//! `netvigil finetune`: adapt a trained model to the analyst's labelled flows in a few epochs,
+//! starting from its weights and keeping its preprocessing; the result is a new model in the
+//! registry, with its parent recorded.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::InputArgs;
+use super::train::{SplitArgs, execute};
+use crate::model::{DeviceChoice, MoeConfig};
+use crate::service::TrainRequest;
+use crate::train::training::TrainingConfig;
+
+#[derive(Debug, Args)]
+pub struct FinetuneArgs {
+    /// The model to start from: a bundle folder or a registry name (default: the active model).
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// Labelled flows of this network (CSV, or captures with `extract --label` first).
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// How the held-back rows (before/after metrics) are chosen.
+    #[command(flatten)]
+    pub split: SplitArgs,
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Half of training's by default (measured: a tenth of it barely moved a model off its
+    /// training release; README, fine-tuning).
+    #[arg(long, default_value_t = 1e-3)]
+    pub learning_rate: f64,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceChoice,
+    /// Output bundle directory, e.g. models/NAME.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Name in the registry (default: the output folder's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &FinetuneArgs, data_dir: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(args.learning_rate.is_finite() && args.learning_rate > 0.0, "--learning-rate must be a positive number");
+    let (parent, dir) = crate::service::models::resolve(data_dir, args.model.as_deref())?;
+    let mut training = TrainingConfig::new().with_epochs(args.epochs.max(1));
+    training.learning_rate = args.learning_rate;
+    args.split.apply(&mut training)?;
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.output.file_name().map_or_else(|| format!("{parent}-finetuned"), |n| n.to_string_lossy().into_owned())
+    });
+    eprintln!("fine-tuning {parent} ({})", dir.display());
+    let request = TrainRequest {
+        inputs: args.input.inputs.clone(),
+        read: args.input.read_options(),
+        split: args.split.kind()?,
+        model: MoeConfig::new(),
+        training,
+        device: args.device,
+        bundle_dir: args.output.clone(),
+        name,
+        kind: "finetune".into(),
+        start_from: Some(dir),
+    };
+    execute(&request, args.json, data_dir)
+}
