@@ -41,7 +41,7 @@ pub fn drift_panel(ui: &mut egui::Ui, report: &DriftReport, chosen: &mut Option<
         let bar = |i: usize, share: f64, offset: f64| Bar::new(i as f64 + offset, share * 100.0).width(0.38);
         let training: Vec<Bar> = f.bins.iter().enumerate().map(|(i, b)| bar(i, b.expected, -0.2)).collect();
         let batch: Vec<Bar> = f.bins.iter().enumerate().map(|(i, b)| bar(i, b.actual, 0.2)).collect();
-        let edges: Vec<String> = f.bins.iter().map(|b| b.upper.map_or("above".to_string(), |u| format!("≤ {u}"))).collect();
+        let edges: Vec<String> = f.bins.iter().map(|b| b.upper.map_or("above".to_string(), |u| format!("<= {u}"))).collect();
         Plot::new("drift-bins")
             .height(140.0)
             .legend(Legend::default())

@@ -17,6 +17,9 @@ use crate::service::{TrainRequest, TrainResult, train_recorded};
 use crate::train::split::SplitKind;
 use crate::train::training::{TrainEvent, TrainingConfig};
 
+/// Half of training's learning rate, as `netvigil finetune` uses (README, fine-tuning).
+const FINETUNE_LEARNING_RATE: f64 = 1e-3;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SplitChoice {
     Random,
@@ -81,13 +84,24 @@ impl TrainView {
         }
     }
 
-    /// Starts training in the background.
-    pub fn start(&mut self, state: &AppState, ctx: &egui::Context) {
-        let name = if self.name.trim().is_empty() {
-            format!("model-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
-        } else {
-            self.name.trim().to_string()
+    /// Starts training in the background: a new model, or with `finetune` the active model
+    /// adapted to the chosen labelled data (its weights and preprocessing as the start, half
+    /// of training's learning rate; see `netvigil finetune`).
+    pub fn start(&mut self, state: &AppState, ctx: &egui::Context, finetune: bool) {
+        let parent = finetune.then(|| state.model.as_ref().map(|m| (m.name.clone(), m.dir.clone()))).flatten();
+        if finetune && parent.is_none() {
+            return;
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let name = match (&parent, self.name.trim()) {
+            (_, n) if !n.is_empty() => n.to_string(),
+            (Some((p, _)), _) => format!("{p}-finetuned-{now}"),
+            (None, _) => format!("model-{now}"),
         };
+        let mut training = TrainingConfig::new().with_epochs(self.epochs);
+        if parent.is_some() {
+            training.learning_rate = FINETUNE_LEARNING_RATE;
+        }
         let mut model = MoeConfig::new();
         model.tabular.d_token = self.d_token;
         let request = TrainRequest {
@@ -95,12 +109,12 @@ impl TrainView {
             read: crate::ingest::ReadOptions::default(),
             split: self.split_kind(),
             model,
-            training: TrainingConfig::new().with_epochs(self.epochs),
+            training,
             device: DeviceChoice::Auto,
             bundle_dir: state.data_dir.join("models").join(&name),
             name,
-            kind: "train".into(),
-            start_from: None,
+            kind: if parent.is_some() { "finetune" } else { "train" }.into(),
+            start_from: parent.map(|(_, dir)| dir),
         };
         let data_dir = state.data_dir.clone();
         self.losses.clear();
@@ -223,7 +237,15 @@ impl TrainView {
                 .labelled_by(name.id);
             let running = self.job.is_some();
             if ui.add_enabled(!running && !self.inputs.is_empty(), egui::Button::new("Start training")).clicked() {
-                self.start(state, ui.ctx());
+                self.start(state, ui.ctx(), false);
+            }
+            let can_tune = !running && !self.inputs.is_empty() && state.model.is_some();
+            if ui
+                .add_enabled(can_tune, egui::Button::new("Fine-tune the active model"))
+                .on_hover_text("Adapt the active model to these labelled flows: a new model, with the active one as its parent")
+                .clicked()
+            {
+                self.start(state, ui.ctx(), true);
             }
             if ui.add_enabled(running, egui::Button::new("Cancel")).clicked() {
                 self.cancel();
@@ -267,6 +289,15 @@ impl TrainView {
                 test.roc_auc.map_or("-".into(), |a| format!("{a:.4}"))
             ));
         });
+        if let Some(before) = &result.report.before {
+            ui.horizontal_wrapped(|ui| {
+                ui.strong("Before fine-tuning, same rows");
+                ui.label(format!(
+                    "F1 {:.4} · recall {:.4} · FPR {:.4}  ->  after: F1 {:.4} · recall {:.4} · FPR {:.4}",
+                    before.f1, before.recall, before.false_positive_rate, test.f1, test.recall, test.false_positive_rate
+                ));
+            });
+        }
         egui::Grid::new("confusion").striped(true).show(ui, |ui| {
             ui.strong("true \\ predicted");
             for f in AttackFamily::ALL {

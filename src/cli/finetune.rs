@@ -2,13 +2,13 @@
 //! starting from its weights and keeping its preprocessing; the result is a new model in the
 //! registry, with its parent recorded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Args;
 
 use super::InputArgs;
-use super::train::{SplitArgs, execute};
-use crate::model::{DeviceChoice, MoeConfig};
+use super::train::{BundleOutArgs, SplitArgs, execute};
+use crate::model::MoeConfig;
 use crate::service::TrainRequest;
 use crate::train::training::TrainingConfig;
 
@@ -29,16 +29,8 @@ pub struct FinetuneArgs {
     /// training release; README, fine-tuning).
     #[arg(long, default_value_t = 1e-3)]
     pub learning_rate: f64,
-    #[arg(long, value_enum, default_value = "cpu")]
-    pub device: DeviceChoice,
-    /// Output bundle directory, e.g. models/NAME.
-    #[arg(short, long, value_name = "DIR")]
-    pub output: PathBuf,
-    /// Name in the registry (default: the output folder's name).
-    #[arg(long)]
-    pub name: Option<String>,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub out: BundleOutArgs,
 }
 
 pub fn run(args: &FinetuneArgs, data_dir: &Path) -> anyhow::Result<()> {
@@ -47,9 +39,7 @@ pub fn run(args: &FinetuneArgs, data_dir: &Path) -> anyhow::Result<()> {
     let mut training = TrainingConfig::new().with_epochs(args.epochs.max(1));
     training.learning_rate = args.learning_rate;
     args.split.apply(&mut training)?;
-    let name = args.name.clone().unwrap_or_else(|| {
-        args.output.file_name().map_or_else(|| format!("{parent}-finetuned"), |n| n.to_string_lossy().into_owned())
-    });
+    let name = args.out.name_or(&format!("{parent}-finetuned"));
     eprintln!("fine-tuning {parent} ({})", dir.display());
     let request = TrainRequest {
         inputs: args.input.inputs.clone(),
@@ -57,11 +47,11 @@ pub fn run(args: &FinetuneArgs, data_dir: &Path) -> anyhow::Result<()> {
         split: args.split.kind()?,
         model: MoeConfig::new(),
         training,
-        device: args.device,
-        bundle_dir: args.output.clone(),
+        device: args.out.device,
+        bundle_dir: args.out.output.clone(),
         name,
         kind: "finetune".into(),
         start_from: Some(dir),
     };
-    execute(&request, args.json, data_dir)
+    execute(&request, args.out.json, data_dir)
 }

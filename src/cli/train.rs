@@ -86,6 +86,13 @@ pub struct TrainArgs {
     /// Frequencies of the periodic feature embedding (0: linear tokens only; overrides --config).
     #[arg(long)]
     pub periodic: Option<usize>,
+    #[command(flatten)]
+    pub out: BundleOutArgs,
+}
+
+/// Where a trained (or fine-tuned) model goes, shared by `train` and `finetune`.
+#[derive(Debug, Clone, Args)]
+pub struct BundleOutArgs {
     /// Where training runs.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceChoice,
@@ -98,6 +105,15 @@ pub struct TrainArgs {
     /// Print the final report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+impl BundleOutArgs {
+    /// The registry name: `--name`, else the output folder's name, else `fallback`.
+    pub fn name_or(&self, fallback: &str) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.output.file_name().map_or_else(|| fallback.to_string(), |n| n.to_string_lossy().into_owned())
+        })
+    }
 }
 
 impl SplitArgs {
@@ -180,23 +196,20 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
         }
         training.source_balance = b;
     }
-    let name = match &args.name {
-        Some(n) => n.clone(),
-        None => args.output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into()),
-    };
+    let name = args.out.name_or("model");
     let request = TrainRequest {
         inputs: args.input.inputs.clone(),
         read: args.input.read_options(),
         split,
         model,
         training: training.clone(),
-        device: args.device,
-        bundle_dir: args.output.clone(),
+        device: args.out.device,
+        bundle_dir: args.out.output.clone(),
         name,
         kind: "train".into(),
         start_from: None,
     };
-    execute(&request, args.json, data_dir)
+    execute(&request, args.out.json, data_dir)
 }
 
 /// Runs a training or fine-tuning request with the progress bar; prints the report.

@@ -261,3 +261,21 @@ fn a_click_on_an_explanation_bar_shows_that_features_row() {
     assert_eq!(h.state().inspector.tab(), feature.tab);
     assert!(h.query_by_role_and_label(Role::TextInput, feature.name).is_some(), "the feature's row is on screen");
 }
+
+#[test]
+fn fine_tune_the_active_model_from_the_train_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    h.get_by_label("Train").click();
+    h.run_steps(2);
+    h.state_mut().train.epochs = 1;
+    h.get_by_label("Fine-tune the active model").click();
+    wait_until(&mut h, "fine-tuning to finish", |a| a.train.result().is_some());
+    let result = h.state().train.result().unwrap();
+    assert!(result.name.starts_with("default-finetuned-"), "{}", result.name);
+    assert!(result.report.before.is_some(), "the active model measured on the same rows");
+    assert!(h.query_by_label_contains("Before fine-tuning, same rows").is_some());
+    let store = netvigil::store::Store::open(dir.path()).unwrap();
+    let run = store.run(result.run_id).unwrap();
+    assert_eq!(run.kind, "finetune");
+}
