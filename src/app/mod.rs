@@ -171,6 +171,19 @@ impl NetVigilApp {
             self.state.calibrate_on_open_files(fpr, ui.ctx());
             ui.close();
         }
+        if let (Some(m), Some(flows)) = (&self.state.model, &self.state.flows) {
+            if let (Some(c), Some(verdicts)) = (&m.calibration, &flows.verdicts) {
+                if ui.button("Check the calibration on the open file (known-good traffic)").clicked() {
+                    let check = crate::service::calibration::check(c, verdicts);
+                    if check.past_target {
+                        self.state.error("The calibration no longer holds on this traffic", check.message);
+                    } else {
+                        self.state.info(check.message);
+                    }
+                    ui.close();
+                }
+            }
+        }
         if let Some(m) = &self.state.model {
             ui.weak(match &m.calibration {
                 Some(c) => format!("{}: threshold {:.4}, calibrated on {} flows ({})", m.name, c.threshold, c.flows, c.created_at),

@@ -72,3 +72,35 @@ pub fn calibrate(
         .filter(|c| c.id == id)
         .ok_or_else(|| anyhow::anyhow!("the calibration was not recorded"))
 }
+
+/// How a calibration holds on traffic the analyst knows to be good: its flagged share
+/// against the calibration's target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationCheck {
+    pub flagged_share: f64,
+    pub past_target: bool,
+    pub message: String,
+}
+
+/// Checks `calibration` on the verdicts of known-good flows (scored with it).
+pub fn check(calibration: &CalibrationRecord, verdicts: &[crate::model::Verdict]) -> CalibrationCheck {
+    let flagged = verdicts.iter().filter(|v| v.is_attack()).count();
+    let share = if verdicts.is_empty() { 0.0 } else { flagged as f64 / verdicts.len() as f64 };
+    // One flow over the allowance is noise on a small file: past the target means more than
+    // the target's share plus one flow.
+    let allowance = calibration.target_fpr + 1.0 / verdicts.len().max(1) as f64;
+    let past_target = share > allowance;
+    let message = format!(
+        "{flagged} of {} known-good flows flagged ({:.3} %) at threshold {:.4}, calibrated for {:.3} %{}",
+        verdicts.len(),
+        share * 100.0,
+        calibration.threshold,
+        calibration.target_fpr * 100.0,
+        if past_target {
+            format!(": {:.3} points past the target; recalibrate on recent known-good traffic", (share - calibration.target_fpr) * 100.0)
+        } else {
+            ": within the target".to_string()
+        }
+    );
+    CalibrationCheck { flagged_share: share, past_target, message }
+}

@@ -115,6 +115,13 @@ fn a_calibration_sets_the_threshold_every_front_end_loads_with_the_model() {
     let flagged = verdicts.iter().filter(|v| v.is_attack()).count() as f64 / verdicts.len() as f64;
     assert!((flagged - c.fpr_after).abs() < 1e-9, "{flagged} vs {}", c.fpr_after);
 
+    // Checked on a later day of the same network, as the window's Model menu does.
+    let later = read_flows(&[crate::common::shared("unb-live/2017-10-17_online.csv")], &ReadOptions::default()).unwrap();
+    let check = netvigil::service::calibration::check(&c, &calibrated.scorer.score_table(&later));
+    let flagged = calibrated.scorer.score_table(&later).iter().filter(|v| v.is_attack()).count() as f64 / later.len() as f64;
+    assert_eq!(check.flagged_share, flagged);
+    assert_eq!(check.past_target, flagged > 0.01 + 1.0 / later.len() as f64, "{}", check.message);
+
     Store::open(dir.path()).unwrap().clear_calibration("default").unwrap();
     let plain = models::resolve_and_load(dir.path(), Some("default"), netvigil::model::DeviceChoice::Cpu).unwrap();
     assert_eq!(plain.threshold, 0.5);
