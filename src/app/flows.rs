@@ -88,6 +88,8 @@ pub struct FlowsView {
     findings_of: Option<Arc<Findings>>,
     /// The feature whose training and batch distributions the drift panel plots.
     pub drift_feature: Option<usize>,
+    /// The family the analyst labels flows as.
+    pub label_family: AttackFamily,
 }
 
 impl Default for FlowsView {
@@ -103,6 +105,7 @@ impl Default for FlowsView {
             focus_filter: false,
             findings_of: None,
             drift_feature: None,
+            label_family: AttackFamily::Benign,
         }
     }
 }
@@ -413,6 +416,8 @@ impl View for FlowsView {
             return;
         }
         self.filter_bar(ui);
+        let shown = self.order.clone();
+        super::labels::labels_bar(ui, state, &shown, &mut self.label_family);
         self.summary_bar(ui, state);
         self.plots(ui, state);
         if let Some(report) = state.flows.as_ref().and_then(|f| f.drift.clone()) {

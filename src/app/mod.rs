@@ -14,6 +14,7 @@ mod gauge;
 mod history;
 mod inspector;
 mod jobs;
+mod labels;
 mod state;
 mod style;
 mod train;

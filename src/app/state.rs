@@ -86,6 +86,10 @@ pub struct AppState {
     /// Scores the flows on screen with the active model (after opening a file, or after
     /// another model became active).
     pub score_job: Option<Job<ScoredFlows, Progress>>,
+    /// The analyst's labels of rows of the flows on screen (cleared with a new load).
+    pub labels: std::collections::BTreeMap<u32, crate::ingest::AttackFamily>,
+    /// Labelled files the Train view should fine-tune the active model on.
+    pub finetune_request: Option<Vec<PathBuf>>,
     /// Calibrates the active model on known-good traffic.
     pub calibration_job: Option<Job<crate::store::CalibrationRecord, Progress>>,
     /// The latest progress line of a running job.
@@ -128,6 +132,8 @@ impl AppState {
             model_job: None,
             score_job: None,
             calibration_job: None,
+            labels: Default::default(),
+            finetune_request: None,
             activity: None,
             launcher: None,
             server: None,
@@ -225,6 +231,7 @@ impl AppState {
                 match result {
                     Ok(loaded) => {
                         self.flows = Some(loaded);
+                        self.labels.clear();
                         self.subject = None;
                         self.generation += 1;
                         self.start_scoring(ctx);

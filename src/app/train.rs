@@ -322,6 +322,15 @@ impl TrainView {
 impl View for TrainView {
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         self.poll(state);
+        // The flows view asked to fine-tune on the analyst's labels.
+        if let Some(inputs) = state.finetune_request.take() {
+            if self.job.is_none() {
+                self.inputs = inputs;
+                self.start(state, ui.ctx(), true);
+            } else {
+                state.error("Fine-tuning waits", "A training run is in progress: fine-tune on your labels once it ends.");
+            }
+        }
         // The comparison below the training results makes the view taller than a window.
         egui::ScrollArea::vertical().auto_shrink([false; 2]).show(ui, |ui| {
             self.form(ui, state);

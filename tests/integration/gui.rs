@@ -279,3 +279,27 @@ fn fine_tune_the_active_model_from_the_train_view() {
     let run = store.run(result.run_id).unwrap();
     assert_eq!(run.kind, "finetune");
 }
+
+#[test]
+fn label_the_shown_flows_and_fine_tune_on_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    // Show only what the model calls benign, and label those flows benign.
+    h.state_mut().flows.query.family = Some(netvigil::ingest::AttackFamily::Benign);
+    wait_until(&mut h, "the benign flows", |a| a.flows.is_settled() && !a.flows.visible_rows().is_empty());
+    let shown = h.state().flows.visible_rows().len();
+    h.get_by_label(&format!("the {shown} flows shown")).click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.labels.len(), shown);
+    assert!(h.query_by_label(&format!("{shown} flows labelled by you")).is_some());
+    h.state_mut().train.epochs = 1;
+    h.get_by_label("Fine-tune the active model on them").click();
+    h.run_steps(3);
+    assert_eq!(h.state().state.view, ViewId::Train);
+    wait_until(&mut h, "fine-tuning on the labels", |a| a.train.result().is_some());
+    let written = &h.state().train.inputs[0];
+    assert!(written.starts_with(dir.path().join("labels")), "{}", written.display());
+    let table = netvigil::ingest::read_flows(&[written.clone()], &Default::default()).unwrap();
+    assert_eq!(table.len(), shown);
+    assert!(table.families().unwrap().iter().all(|f| *f == netvigil::ingest::AttackFamily::Benign));
+}
