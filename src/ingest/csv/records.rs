@@ -11,7 +11,8 @@ use rustc_hash::FxBuildHasher;
 type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
 
 
-use super::{FEATURE_BY_NAME, MetaColumn, apply_meta, number};
+use super::cells::apply_meta;
+use super::{FEATURE_BY_NAME, MetaColumn};
 
 mod json;
 use crate::features::{FEATURES, N_FEATURES, normalize_column_name};

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::number;
+use super::super::cells::number;
 
 /// A flow object as read.
 pub struct RawFlow<'de> {
