@@ -80,6 +80,8 @@ pub struct NetVigilApp {
     pub history: HistoryView,
     examples: examples::Examples,
     show_details: Option<usize>,
+    /// The path typed in the "Open a path" window, while it is open.
+    pub open_path: Option<String>,
 }
 
 impl NetVigilApp {
@@ -93,6 +95,7 @@ impl NetVigilApp {
             history: HistoryView::default(),
             examples: examples::Examples::default(),
             show_details: None,
+            open_path: None,
         }
     }
 
@@ -125,9 +128,41 @@ impl NetVigilApp {
     }
 
     fn open_dialog(&mut self, ctx: &egui::Context) {
+        let asked = std::time::Instant::now();
         let picked = rfd::FileDialog::new().add_filter("Flow records and captures", &["csv", "pcap", "pcapng", "cap", "gz"]).pick_files();
-        if let Some(files) = picked {
-            self.state.open(files, ctx);
+        match picked {
+            Some(files) => self.state.open(files, ctx),
+            // No analyst cancels a dialog within a fifth of a second: none could be shown
+            // (rfd needs a desktop portal, which minimal desktops and SSH sessions lack).
+            None if asked.elapsed() < std::time::Duration::from_millis(200) => {
+                self.state.info("No file dialog is available on this desktop (no XDG desktop portal): type the path instead.");
+                self.open_path = Some(String::new());
+            }
+            None => {}
+        }
+    }
+
+    /// The "Open a path" window: a file, folder or glob typed by hand.
+    fn open_path_window(&mut self, ctx: &egui::Context) {
+        let Some(text) = &mut self.open_path else { return };
+        let (mut open, mut close) = (false, false);
+        egui::Window::new("Open a path").collapsible(false).resizable(false).show(ctx, |ui| {
+            ui.label("A flow file, capture, folder or glob pattern:");
+            let field = ui.add(egui::TextEdit::singleline(text).desired_width(420.0).hint_text("/path/to/flows.csv"));
+            if field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                open = true;
+            }
+            ui.horizontal(|ui| {
+                open |= ui.add_enabled(!text.trim().is_empty(), egui::Button::new("Open")).clicked();
+                close = ui.button("Cancel").clicked();
+            });
+        });
+        if open && !text.trim().is_empty() {
+            let path = PathBuf::from(text.trim());
+            self.open_path = None;
+            self.state.open(vec![path], ctx);
+        } else if close {
+            self.open_path = None;
         }
     }
 
@@ -136,6 +171,10 @@ impl NetVigilApp {
             ui.menu_button("File", |ui| {
                 if ui.button("Open...  (Ctrl+O)").clicked() {
                     self.open_dialog(ui.ctx());
+                    ui.close();
+                }
+                if ui.button("Open a path...").clicked() {
+                    self.open_path = Some(String::new());
                     ui.close();
                 }
                 ui.menu_button("Open recent", |ui| {
@@ -296,6 +335,7 @@ impl NetVigilApp {
             self.history.invalidate();
         }
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        self.open_path_window(&ctx);
         if !self.state.notices.is_empty() {
             egui::Panel::top("notices").show(ui, |ui| self.notices(ui));
         }

@@ -286,7 +286,11 @@ fn label_the_shown_flows_and_fine_tune_on_them() {
     let mut h = loaded_app(&dir);
     // Show only what the model calls benign, and label those flows benign.
     h.state_mut().flows.query.family = Some(netvigil::ingest::AttackFamily::Benign);
-    wait_until(&mut h, "the benign flows", |a| a.flows.is_settled() && !a.flows.visible_rows().is_empty());
+    wait_until(&mut h, "only the benign flows", |a| {
+        let verdicts = a.state.flows.as_ref().and_then(|f| f.verdicts.clone()).unwrap();
+        let rows = a.flows.visible_rows();
+        a.flows.is_settled() && !rows.is_empty() && rows.iter().all(|&r| !verdicts[r as usize].is_attack())
+    });
     let shown = h.state().flows.visible_rows().len();
     h.get_by_label(&format!("the {shown} flows shown")).click();
     h.run_steps(2);
@@ -302,4 +306,25 @@ fn label_the_shown_flows_and_fine_tune_on_them() {
     let table = netvigil::ingest::read_flows(&[written.clone()], &Default::default()).unwrap();
     assert_eq!(table.len(), shown);
     assert!(table.families().unwrap().iter().all(|f| *f == netvigil::ingest::AttackFamily::Benign));
+}
+
+#[test]
+fn a_file_opens_by_its_typed_path_where_no_dialog_can_be_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(NetVigilApp::new(dir.path().to_path_buf()));
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Open a path...").click();
+    h.run_steps(2);
+    assert!(h.state().open_path.is_some(), "the window is open");
+    let path = repo_data("cicids2017-sample.csv");
+    h.get_by_role(Role::TextInput).click();
+    h.run_steps(1);
+    h.get_by_role(Role::TextInput).type_text(&path.display().to_string());
+    h.run_steps(2);
+    assert_eq!(h.state().open_path.as_deref(), Some(path.display().to_string().as_str()), "typed");
+    h.get_by_label("Open").click();
+    h.run_steps(2);
+    assert!(h.state().open_path.is_none(), "the window closes");
+    wait_until(&mut h, "the typed file to load", |a| a.state.flows.as_ref().is_some_and(|f| f.table.len() == 798));
 }
