@@ -31,11 +31,22 @@ pub struct PredictArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// `table`: every flow with its verdict (CSV or Parquet by the output's extension);
+    /// `eve`: one Suricata EVE `alert` record per flagged flow, as JSON lines.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: PredictFormat,
     /// Add each flow's K most attributed features and their signed attributions (integrated
     /// gradients of the attack logit from the training-median flow): `TopN Feature` and
     /// `TopN Attribution` columns. Costs about a forward and backward pass of 256 points per flow.
     #[arg(long, value_name = "K")]
     pub explain: Option<usize>,
+}
+
+/// What `predict` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PredictFormat {
+    Table,
+    Eve,
 }
 
 fn is_dash(p: &Path) -> bool {
@@ -45,7 +56,7 @@ fn is_dash(p: &Path) -> bool {
 pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     let stdin = args.input.inputs.iter().any(|p| is_dash(p));
     anyhow::ensure!(!stdin || args.input.inputs.len() == 1, "'-' (standard input) cannot be mixed with files");
-    if !is_dash(&args.output) {
+    if !is_dash(&args.output) && args.format == PredictFormat::Table {
         OutputFormat::from_path(&args.output)?;
     }
     let model = service::models::resolve_and_load(data_dir, args.model.as_deref(), args.device)?;
@@ -59,7 +70,10 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
         Some(_) => Some(with_progress_bar(args.quiet, |task| service::explain::explain_rows(&model, table.features(), task))?),
         None => None,
     };
-    let mut write = |df: &mut polars::prelude::DataFrame| -> anyhow::Result<()> {
+    let mut write = |df: &mut polars::prelude::DataFrame, verdicts: &[crate::model::Verdict]| -> anyhow::Result<()> {
+        if args.format == PredictFormat::Eve {
+            return write_eve(&args.output, &table, verdicts, &model.name);
+        }
         if let (Some(e), Some(k)) = (&explanations, args.explain) {
             *df = crate::model::output::with_explanations(std::mem::take(df), e, k.min(crate::features::N_FEATURES))?;
         }
@@ -91,6 +105,24 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     eprintln!("{}", findings.headline());
     for f in &findings.findings {
         eprintln!("  {f}");
+    }
+    Ok(())
+}
+
+/// Writes the flagged flows of a scored batch as EVE alerts (JSON lines), atomically.
+fn write_eve(output: &Path, table: &crate::ingest::FlowTable, verdicts: &[crate::model::Verdict], model: &str) -> anyhow::Result<()> {
+    let alerts = crate::model::eve::eve_alerts(table, verdicts, model);
+    let mut text = String::new();
+    for a in &alerts {
+        text.push_str(&serde_json::to_string(a)?);
+        text.push('\n');
+    }
+    if is_dash(output) {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    } else {
+        crate::ingest::export::write_atomically(output, |f| f.write_all(text.as_bytes()))?;
     }
     Ok(())
 }

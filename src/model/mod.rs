@@ -5,6 +5,7 @@ pub mod autoencoder;
 pub mod bundle;
 pub mod config;
 pub mod drift;
+pub mod eve;
 pub mod explain;
 pub mod familiarity;
 pub mod inference;

@@ -63,14 +63,14 @@ impl ScoredBatch {
 /// Scores `table` with `model` and records the batch in the history in `data_dir`: a
 /// `running` row first (a crash leaves it `interrupted`), then the per-flow results and the
 /// counts; on any error or cancellation the row says `failed`, with the reason. `output`,
-/// when given, receives the per-flow frame (e.g. `predict`'s file) before the batch counts as
-/// finished, so a failed write is a failed batch.
+/// when given, receives the per-flow frame and the verdicts (e.g. to write `predict`'s file)
+/// before the batch counts as finished, so a failed write is a failed batch.
 pub fn score_recorded(
     data_dir: &Path,
     model: &LoadedModel,
     table: &FlowTable,
     findings: &Findings,
-    output: Option<&mut dyn FnMut(&mut DataFrame) -> anyhow::Result<()>>,
+    output: Option<&mut dyn FnMut(&mut DataFrame, &[Verdict]) -> anyhow::Result<()>>,
     task: &Task,
 ) -> anyhow::Result<ScoredBatch> {
     let mut store = Store::open(data_dir)?;
@@ -99,7 +99,7 @@ fn score_and_save(
     model: &LoadedModel,
     table: &FlowTable,
     findings: &Findings,
-    output: Option<&mut dyn FnMut(&mut DataFrame) -> anyhow::Result<()>>,
+    output: Option<&mut dyn FnMut(&mut DataFrame, &[Verdict]) -> anyhow::Result<()>>,
     task: &Task,
 ) -> anyhow::Result<Scored> {
     let started = Instant::now();
@@ -108,7 +108,7 @@ fn score_and_save(
     task.report(Progress::stage("saving the results"));
     let mut frame = with_findings(verdict_frame(metadata_frame(table)?, &verdicts)?, findings)?;
     if let Some(write) = output {
-        write(&mut frame)?;
+        write(&mut frame, &verdicts)?;
     }
     let results = store.save_results(&mut frame)?;
     Ok((verdicts, frame, results, seconds))

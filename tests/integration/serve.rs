@@ -320,3 +320,34 @@ fn asked_to_explain_the_server_gives_predicts_attributions() {
     let (_, plain) = score(&s, "text/csv", csv.as_bytes(), None);
     assert!(plain["flows"][0].get("explanation").is_none(), "only when asked");
 }
+
+#[test]
+fn predict_writes_suricata_eve_alerts_for_the_flagged_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = repo_data("captures/bruteforce_hydra_ftp.pcap");
+    let verdicts = predict(capture.to_str().unwrap(), None, dir.path());
+    let out = dir.path().join("alerts.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_netvigil"))
+        .args(["predict", "--quiet", "--device", "cpu", "--format", "eve", "--model"])
+        .arg(default_model())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg(&capture)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let alerts: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+    let flagged: Vec<&(f32, String)> = verdicts.iter().filter(|(_, f)| f != "benign").collect();
+    assert!(!flagged.is_empty());
+    assert_eq!(alerts.len(), flagged.len(), "one alert per flagged flow");
+    for (a, (p, family)) in alerts.iter().zip(flagged) {
+        assert_eq!(a["event_type"], "alert");
+        assert_eq!(a["alert"]["category"].as_str(), Some(family.as_str()));
+        assert!((a["netvigil"]["p_attack"].as_f64().unwrap() as f32 - p).abs() < 1e-6);
+        assert!(a["src_ip"].is_string() && a["dest_port"].is_u64() && a["proto"] == "TCP");
+        assert!(a["timestamp"].as_str().is_some_and(|t| t.ends_with("+0000") && t.contains('T')));
+    }
+}

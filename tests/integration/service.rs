@@ -28,7 +28,9 @@ fn scoring_batches_are_recorded_finished_failed_or_cancelled() {
     let batch = quietly(|task| score_recorded(dir.path(), &model, &table, &findings, None, task)).unwrap();
     assert_eq!(batch.verdicts.len(), table.len());
 
-    let mut full_disk = |_: &mut polars::prelude::DataFrame| -> anyhow::Result<()> { anyhow::bail!("no space left on the device") };
+    let mut full_disk = |_: &mut polars::prelude::DataFrame, _: &[netvigil::model::Verdict]| -> anyhow::Result<()> {
+        anyhow::bail!("no space left on the device")
+    };
     let failed = quietly(|task| score_recorded(dir.path(), &model, &table, &findings, Some(&mut full_disk), task));
     assert!(failed.is_err());
 
