@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::{ServeOptions, start};
-use crate::features::{FEATURES, N_FEATURES};
+use crate::features::N_FEATURES;
 use crate::ingest::{ReadOptions, read_flows};
 use crate::service::{self, LoadedModel};
 
@@ -106,8 +106,9 @@ fn json_body(features: &[f32], size: usize) -> Vec<u8> {
     let n = features.len() / N_FEATURES;
     let flows: Vec<serde_json::Value> = (0..size)
         .map(|i| {
-            let row = &features[(i % n) * N_FEATURES..(i % n + 1) * N_FEATURES];
-            serde_json::Value::Object(FEATURES.iter().zip(row).map(|(f, v)| (f.name.to_string(), serde_json::json!(v))).collect())
+            let mut row = [0f32; N_FEATURES];
+            row.copy_from_slice(&features[(i % n) * N_FEATURES..(i % n + 1) * N_FEATURES]);
+            crate::service::investigations::named_features(&row)
         })
         .collect();
     serde_json::to_vec(&flows).unwrap_or_default()
