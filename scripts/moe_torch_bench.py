@@ -4,12 +4,16 @@
 Reads the sizes from a bundle's config.json so the two implementations match layer for layer
 (FT-Transformer with per-feature tokenizer, [CLS] last, pre-norm blocks without the first
 attention norm, ReGLU, CLS-only last block; 1D-CNN with channel LayerNorm, avg+max pooling;
-softmax gate over 72 features mixing the logits). Weights are random: throughput does not
-depend on their values. Prints flows/s per batch size as JSON.
+softmax gate over 72 features mixing the logits; the periodic (PLR) embedding added to each
+feature's linear token when the config has `periodic_frequencies`; and, when the bundle has
+`familiarity.json`, the familiarity autoencoder that the Rust scorer also runs on every flow).
+Weights are random: throughput does not depend on their values. Input is already standardised
+(the Rust scorer's preprocessing on the host is not timed here, so the comparison favours
+PyTorch slightly). Prints flows/s per batch size as JSON.
 
     python3 scripts/moe_torch_bench.py models/default/config.json --device cuda
 """
-import argparse, json, math, time
+import argparse, json, math, os, time
 
 import torch
 from torch import nn
@@ -41,12 +45,29 @@ class Block(nn.Module):
         return x + self.ffn_out(a * F.relu(g))
 
 
+class Periodic(nn.Module):
+    """sin/cos of k learned frequencies per feature, one small linear map per feature, ReLU."""
+
+    def __init__(self, n, k, d):
+        super().__init__()
+        self.freq = nn.Parameter(torch.randn(n, k))
+        self.w = nn.Parameter(torch.randn(n, 2 * k, d) * 0.1)
+        self.b = nn.Parameter(torch.randn(n, d) * 0.1)
+
+    def forward(self, x):
+        a = x.unsqueeze(2) * self.freq * (2 * math.pi)
+        v = torch.cat([a.sin(), a.cos()], dim=2)
+        return F.relu(torch.einsum("bnk,nkd->bnd", v, self.w) + self.b)
+
+
 class FtTransformer(nn.Module):
     def __init__(self, c, n_classes):
         super().__init__()
         d = c["d_token"]
         self.w = nn.Parameter(torch.randn(c["n_features"], d) * 0.1)
         self.b = nn.Parameter(torch.randn(c["n_features"], d) * 0.1)
+        k = c.get("periodic_frequencies") or 0
+        self.periodic = Periodic(c["n_features"], k, d) if k > 0 else None
         self.cls = nn.Parameter(torch.randn(d) * 0.1)
         d_ffn = max(1, round(d * c["ffn_factor"]))
         self.blocks = nn.ModuleList(Block(d, c["n_heads"], d_ffn, i == 0) for i in range(c["n_blocks"]))
@@ -54,6 +75,8 @@ class FtTransformer(nn.Module):
 
     def forward(self, x):
         tokens = x.unsqueeze(2) * self.w + self.b
+        if self.periodic is not None:
+            tokens = tokens + self.periodic(x)
         h = torch.cat([tokens, self.cls.expand(x.shape[0], 1, -1)], dim=1)
         for i, blk in enumerate(self.blocks):
             h = blk(h, i + 1 == len(self.blocks))
@@ -77,6 +100,24 @@ class TemporalCnn(nn.Module):
         for conv, norm in zip(self.convs, self.norms):
             h = F.relu(norm(conv(h).transpose(1, 2))).transpose(1, 2)
         return self.head(torch.cat([h.mean(2), h.amax(2)], dim=1))
+
+
+class Familiarity(nn.Module):
+    """The bundle's autoencoder: dense layers with ReLU between, scaled squared error per flow."""
+
+    def __init__(self, n, widths):
+        super().__init__()
+        sizes = [n, *widths, *reversed(widths[:-1]), n]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.inv_scale = nn.Parameter(torch.rand(n) + 0.5)
+
+    def forward(self, x):
+        h = x
+        for i, layer in enumerate(self.layers):
+            h = layer(h)
+            if i + 1 < len(self.layers):
+                h = F.relu(h)
+        return (((h - x) * self.inv_scale) ** 2).mean(dim=1)
 
 
 class Moe(nn.Module):
@@ -103,12 +144,18 @@ def main():
     cfg = json.load(open(a.config))
     dev = torch.device(a.device)
     model = Moe(cfg).to(dev).eval()
+    fam_path = os.path.join(os.path.dirname(a.config), "familiarity.json")
+    fam = None
+    if os.path.exists(fam_path):
+        fam = Familiarity(cfg["n_features"], json.load(open(fam_path))["config"]["encoder"]).to(dev).eval()
     rows = []
     with torch.inference_mode():
         for bs in map(int, a.batch_sizes.split(",")):
             x = torch.randn(bs, cfg["n_features"], device=dev)
             for _ in range(3):
                 model(x)
+                if fam is not None:
+                    fam(x)
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             flows = a.flows if bs >= 32 else min(a.flows, 5000)
@@ -117,6 +164,8 @@ def main():
             for _ in range(steps):
                 p, g = model(x)
                 p.cpu(), g.cpu()  # results back on the host, as the Rust scorer does
+                if fam is not None:
+                    fam(x).cpu()
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             dt = time.perf_counter() - t0

@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// Include wgpu (the best adapter, software ones too) when one exists.
     #[arg(long)]
     pub gpu: bool,
+    /// With --gpu: time wgpu only (on a GPU machine the many-core CPU rows are another question
+    /// and would take most of a short lease).
+    #[arg(long, requires = "gpu")]
+    pub gpu_only: bool,
     /// Also time one training epoch of this model's configuration on the CPU.
     #[arg(long)]
     pub train: bool,
@@ -84,8 +88,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if table.is_empty() {
         anyhow::bail!("no flows to benchmark with");
     }
-    let mut choices = vec![DeviceChoice::Cpu];
-    if args.gpu && !gpu_adapters().is_empty() {
+    let mut choices = if args.gpu_only { vec![] } else { vec![DeviceChoice::Cpu] };
+    if args.gpu {
+        if gpu_adapters().is_empty() {
+            anyhow::bail!("--gpu: wgpu found no adapter (install a Vulkan driver, e.g. mesa-vulkan-drivers)");
+        }
         choices.push(DeviceChoice::Gpu);
     }
     let mut rows = Vec::new();
