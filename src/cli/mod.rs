@@ -7,6 +7,7 @@ mod compare;
 mod convert;
 mod extract;
 mod finetune;
+mod generate;
 mod evaluate;
 mod history;
 mod inspect;
@@ -75,6 +76,11 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Inference flows/s per backend and batch size, and training seconds per epoch.
     Bench(bench::BenchArgs),
+    /// Print the shell completion script (e.g. `netvigil completions bash > ~/.local/share/bash-completion/completions/netvigil`).
+    Completions(generate::CompletionsArgs),
+    /// Write the man pages into a folder (used by packaging/build.sh).
+    #[command(hide = true)]
+    Manpages(generate::ManpagesArgs),
 }
 
 /// `netvigil bench-gui` (run by the window's own code: see `app::bench`).
@@ -179,5 +185,7 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::Calibrate(args) => calibrate::run(&args, &data_dir),
         Command::Compare(args) => compare::run(&args, &data_dir),
         Command::Bench(args) => bench::run(&args),
+        Command::Completions(args) => generate::completions(&args),
+        Command::Manpages(args) => generate::manpages(&args),
     }
 }

@@ -101,11 +101,18 @@ pub fn activate(data_dir: &Path, name: &str) -> anyhow::Result<ModelRecord> {
     Ok(record)
 }
 
-/// Where the shipped default model lives: `$NETVIGIL_DEFAULT_MODEL`, the source checkout it
+/// Where the shipped default model lives: `$NETVIGIL_DEFAULT_MODEL`, an installed package or
+/// tarball beside the binary, the source checkout it
 /// was built from, or `models/default` under the current folder.
 pub fn default_model_dir() -> Option<PathBuf> {
+    // Beside the binary first: `/usr/bin` -> `/usr/share/netvigil` for the .deb, `bin/` ->
+    // `share/netvigil` inside the relocatable tarball (packaging/build.sh), wherever unpacked.
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(|prefix| prefix.join("share/netvigil/models/default")));
     let candidates = [
         std::env::var_os("NETVIGIL_DEFAULT_MODEL").map(PathBuf::from),
+        installed,
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default")),
         Some(PathBuf::from("models/default")),
     ];
