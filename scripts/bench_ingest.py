@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Ingest speed, side by side: netvigil against pandas.read_csv on one 1,000,000-row
-CICIDS2017-format CSV made by repeating the real rows of ../shared/data/cicids2017-improved.
+"""Ingest speed, side by side: netvigil against DuckDB's read_csv, pandas.read_csv and
+polars.read_csv on one 1,000,000-row CICIDS2017-format CSV made by repeating the real rows of
+../shared/data/cicids2017-improved, all in one run on the same file in the page cache.
 
 Usage: scripts/bench_ingest.py [--rows 1000000] [--dir /tmp/netvigil-bench] [--runs 3]
-Needs pandas (pip install pandas) and a release build (scripts/test or scripts/run builds it).
+Needs a release build (scripts/test or scripts/run builds it) and, for the references, the
+Python packages (pip install duckdb pandas polars); a missing one is reported and skipped.
 """
 import argparse, glob, os, statistics, subprocess, sys, time, json
 
@@ -40,6 +42,32 @@ def time_pandas(path, runs):
     return n, times, pd.__version__
 
 
+def time_duckdb(path, runs):
+    """DuckDB materialises the whole table (as netvigil and pandas do), all cores."""
+    import duckdb
+    times = []
+    for _ in range(runs):
+        con = duckdb.connect()
+        t = time.perf_counter()
+        con.execute(f"CREATE TABLE flows AS SELECT * FROM read_csv('{path}')")
+        times.append(time.perf_counter() - t)
+        n = con.execute("SELECT count(*) FROM flows").fetchone()[0]
+        con.close()
+    return n, times, duckdb.__version__
+
+
+def time_polars(path, runs):
+    import polars as pl
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        df = pl.read_csv(path, infer_schema_length=10000)
+        times.append(time.perf_counter() - t)
+        n = df.height
+        del df
+    return n, times, pl.__version__
+
+
 def time_netvigil(path, runs):
     exe = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/netvigil-target")), "release", "netvigil")
     out = subprocess.run([exe, "bench-ingest", path, "--runs", str(runs), "--json"], check=True, capture_output=True, text=True)
@@ -62,15 +90,19 @@ def main():
         while fh.read(1 << 24):
             pass
     nv_rows, nv = time_netvigil(path, a.runs)
-    pd_rows, pdt, pdv = time_pandas(path, a.runs)
-    nv_med, pd_med = statistics.median(nv), statistics.median(pdt)
+    nv_med = statistics.median(nv)
     print(f"file: {path} ({a.rows} rows, {size_mb:.0f} MB), {os.cpu_count()} cores, {a.runs} runs, median")
-    print("| reader | rows | median s | best s | MB/s |")
-    print("|---|---|---|---|---|")
-    print(f"| netvigil (read_flows: parse, validate, metadata) | {nv_rows} | {nv_med:.2f} | {min(nv):.2f} | {size_mb / nv_med:.0f} |")
-    print(f"| pandas {pdv} read_csv | {pd_rows} | {pd_med:.2f} | {min(pdt):.2f} | {size_mb / pd_med:.0f} |")
-    print(f"netvigil takes {nv_med / pd_med:.2f} of pandas' time ({pd_med / nv_med:.1f}x faster)")
-
+    print("| reader | rows | median s | best s | MB/s | netvigil / it |")
+    print("|---|---|---|---|---|---|")
+    print(f"| netvigil (read_flows: parse, validate, metadata) | {nv_rows} | {nv_med:.2f} | {min(nv):.2f} | {size_mb / nv_med:.0f} | 1.00 |")
+    for name, timer in (("DuckDB", time_duckdb), ("pandas", time_pandas), ("polars", time_polars)):
+        try:
+            rows, times, version = timer(path, a.runs)
+        except ImportError as e:
+            print(f"| {name}: not installed ({e}) | | | | | |")
+            continue
+        med = statistics.median(times)
+        print(f"| {name} {version} read_csv | {rows} | {med:.2f} | {min(times):.2f} | {size_mb / med:.0f} | {nv_med / med:.2f} |")
 
 if __name__ == "__main__":
     sys.exit(main())
