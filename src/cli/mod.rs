@@ -3,6 +3,7 @@
 mod bench;
 mod bench_ingest;
 mod calibrate;
+mod carve;
 mod compare;
 mod convert;
 mod extract;
@@ -76,6 +77,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Inference flows/s per backend and batch size, and training seconds per epoch.
     Bench(bench::BenchArgs),
+    /// Write the packets of chosen flows of a capture to a new pcap (for Wireshark).
+    Carve(carve::CarveArgs),
     /// Print the shell completion script (e.g. `netvigil completions bash > ~/.local/share/bash-completion/completions/netvigil`).
     Completions(generate::CompletionsArgs),
     /// Write the man pages into a folder (used by packaging/build.sh).
@@ -185,6 +188,7 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::Calibrate(args) => calibrate::run(&args, &data_dir),
         Command::Compare(args) => compare::run(&args, &data_dir),
         Command::Bench(args) => bench::run(&args),
+        Command::Carve(args) => carve::run(&args),
         Command::Completions(args) => generate::completions(&args),
         Command::Manpages(args) => generate::manpages(&args),
     }

@@ -5,6 +5,7 @@
 //! reordering, timeouts, fragments, duplicates) → `flow` (the 72 statistics). Everything
 //! skipped is counted in a [`CaptureReport`] with the first packet number per reason.
 
+pub mod carve;
 pub mod extractor;
 pub mod flow;
 pub mod packet;
