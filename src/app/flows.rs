@@ -418,6 +418,7 @@ impl View for FlowsView {
         self.filter_bar(ui);
         let shown = self.order.clone();
         super::labels::labels_bar(ui, state, &shown, &mut self.label_family);
+        super::packets::packets_bar(ui, state, &shown);
         self.summary_bar(ui, state);
         self.plots(ui, state);
         if let Some(report) = state.flows.as_ref().and_then(|f| f.drift.clone()) {

@@ -15,6 +15,7 @@ mod history;
 mod inspector;
 mod jobs;
 mod labels;
+mod packets;
 mod state;
 mod style;
 mod train;
@@ -357,7 +358,8 @@ impl NetVigilApp {
         let busy = self.state.load_job.is_some()
             || self.state.model_job.is_some()
             || self.state.score_job.is_some()
-            || self.state.calibration_job.is_some();
+            || self.state.calibration_job.is_some()
+            || self.state.packets_job.is_some();
         if busy || self.train.is_running() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }

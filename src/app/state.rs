@@ -92,6 +92,10 @@ pub struct AppState {
     pub finetune_request: Option<Vec<PathBuf>>,
     /// Calibrates the active model on known-good traffic.
     pub calibration_job: Option<Job<crate::store::CalibrationRecord, Progress>>,
+    /// Writes the packets behind flows on screen to pcaps (see `packets`).
+    pub packets_job: Option<Job<service::packets::CarvedPackets, Progress>>,
+    /// The pcaps written last, for "Open in Wireshark".
+    pub carved: Vec<PathBuf>,
     /// The latest progress line of a running job.
     pub activity: Option<String>,
     /// Starts the scoring server (handed in by the binary).
@@ -132,6 +136,8 @@ impl AppState {
             model_job: None,
             score_job: None,
             calibration_job: None,
+            packets_job: None,
+            carved: Vec::new(),
             labels: Default::default(),
             finetune_request: None,
             activity: None,
@@ -257,7 +263,8 @@ impl AppState {
         }
         self.poll_scoring();
         self.poll_calibration(ctx);
-        if self.load_job.is_none() && self.model_job.is_none() && self.score_job.is_none() && self.calibration_job.is_none() {
+        super::packets::poll(self);
+        if self.load_job.is_none() && self.model_job.is_none() && self.score_job.is_none() && self.calibration_job.is_none() && self.packets_job.is_none() {
             self.activity = None;
         }
     }

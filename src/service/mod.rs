@@ -8,6 +8,7 @@ pub mod calibration;
 pub mod explain;
 pub mod investigations;
 pub mod models;
+pub mod packets;
 pub mod reading;
 pub mod scoring;
 pub mod server;

@@ -328,3 +328,29 @@ fn a_file_opens_by_its_typed_path_where_no_dialog_can_be_shown() {
     assert!(h.state().open_path.is_none(), "the window closes");
     wait_until(&mut h, "the typed file to load", |a| a.state.flows.as_ref().is_some_and(|f| f.table.len() == 798));
 }
+
+#[test]
+fn save_the_packets_of_the_flows_shown_from_a_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(NetVigilApp::new(dir.path().to_path_buf()));
+    let ctx = h.ctx.clone();
+    h.state_mut().load_startup_model(&ctx);
+    wait_until(&mut h, "the default model", |a| a.state.model.is_some());
+    let capture = repo_data("captures/bruteforce_hydra_ftp.pcap");
+    h.state_mut().state.open(vec![capture.clone()], &ctx);
+    wait_until(&mut h, "the capture to load and score", |a| {
+        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some()) && a.flows.is_settled() && !a.flows.visible_rows().is_empty()
+    });
+    let shown = h.state().flows.visible_rows().len();
+    h.get_by_label(&format!("Save the packets of the {shown} flows shown (pcap)")).click();
+    wait_until(&mut h, "the packets to be written", |a| !a.state.carved.is_empty());
+    let carved = h.state().state.carved.clone();
+    assert_eq!(carved.len(), 1, "one pcap for the one capture");
+    assert!(carved[0].starts_with(dir.path().join("packets")), "{}", carved[0].display());
+    // Every flow shown is in it again, with the same features.
+    let (again, _) = netvigil::ingest::capture::read_capture(&carved[0], &Default::default()).unwrap();
+    let (original, _) = netvigil::ingest::capture::read_capture(&capture, &Default::default()).unwrap();
+    assert_eq!(again.len(), shown);
+    assert_eq!(again.features(), original.features(), "all flows were shown, so the carve is the whole capture's flows");
+    assert!(h.state().state.notices.iter().any(|n| n.summary.starts_with("Wrote ") && n.summary.contains("packets to")));
+}
