@@ -90,6 +90,8 @@ pub struct FlowsView {
     pub drift_feature: Option<usize>,
     /// The family the analyst labels flows as.
     pub label_family: AttackFamily,
+    /// The format of "Export the flows shown".
+    pub export_format: crate::service::export::ExportFormat,
 }
 
 impl Default for FlowsView {
@@ -106,6 +108,7 @@ impl Default for FlowsView {
             findings_of: None,
             drift_feature: None,
             label_family: AttackFamily::Benign,
+            export_format: crate::service::export::ExportFormat::Csv,
         }
     }
 }
@@ -419,6 +422,7 @@ impl View for FlowsView {
         let shown = self.order.clone();
         super::labels::labels_bar(ui, state, &shown, &mut self.label_family);
         super::packets::packets_bar(ui, state, &shown);
+        super::export::export_bar(ui, state, &shown, &mut self.export_format);
         self.summary_bar(ui, state);
         self.plots(ui, state);
         if let Some(report) = state.flows.as_ref().and_then(|f| f.drift.clone()) {

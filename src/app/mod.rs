@@ -7,6 +7,7 @@ pub mod bench;
 mod compare;
 mod drift;
 mod examples;
+mod export;
 mod explanation;
 mod findings;
 mod flows;
@@ -359,7 +360,8 @@ impl NetVigilApp {
             || self.state.model_job.is_some()
             || self.state.score_job.is_some()
             || self.state.calibration_job.is_some()
-            || self.state.packets_job.is_some();
+            || self.state.packets_job.is_some()
+            || self.state.export_job.is_some();
         if busy || self.train.is_running() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }

@@ -94,6 +94,10 @@ pub struct AppState {
     pub calibration_job: Option<Job<crate::store::CalibrationRecord, Progress>>,
     /// Writes the packets behind flows on screen to pcaps (see `packets`).
     pub packets_job: Option<Job<service::packets::CarvedPackets, Progress>>,
+    /// Writes the flows shown to a file (see `export`).
+    pub export_job: Option<Job<(PathBuf, usize), Progress>>,
+    /// The file exported last.
+    pub exported: Option<PathBuf>,
     /// The pcaps written last, for "Open in Wireshark".
     pub carved: Vec<PathBuf>,
     /// The latest progress line of a running job.
@@ -137,6 +141,8 @@ impl AppState {
             score_job: None,
             calibration_job: None,
             packets_job: None,
+            export_job: None,
+            exported: None,
             carved: Vec::new(),
             labels: Default::default(),
             finetune_request: None,
@@ -264,7 +270,9 @@ impl AppState {
         self.poll_scoring();
         self.poll_calibration(ctx);
         super::packets::poll(self);
-        if self.load_job.is_none() && self.model_job.is_none() && self.score_job.is_none() && self.calibration_job.is_none() && self.packets_job.is_none() {
+        super::export::poll(self);
+        let idle = [self.load_job.is_none(), self.model_job.is_none(), self.score_job.is_none(), self.calibration_job.is_none()];
+        if idle.iter().all(|&i| i) && self.packets_job.is_none() && self.export_job.is_none() {
             self.activity = None;
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod calibration;
 pub mod explain;
+pub mod export;
 pub mod investigations;
 pub mod models;
 pub mod packets;

@@ -354,3 +354,41 @@ fn save_the_packets_of_the_flows_shown_from_a_capture() {
     assert_eq!(again.features(), original.features(), "all flows were shown, so the carve is the whole capture's flows");
     assert!(h.state().state.notices.iter().any(|n| n.summary.starts_with("Wrote ") && n.summary.contains("packets to")));
 }
+
+#[test]
+fn export_the_flows_shown_as_csv_and_eve_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    h.state_mut().flows.query.family = Some(netvigil::ingest::AttackFamily::Benign);
+    wait_until(&mut h, "only the benign flows", |a| {
+        let verdicts = a.state.flows.as_ref().and_then(|f| f.verdicts.clone()).unwrap();
+        let rows = a.flows.visible_rows();
+        a.flows.is_settled() && !rows.is_empty() && rows.iter().all(|&r| !verdicts[r as usize].is_attack())
+    });
+    let shown = h.state().flows.visible_rows().len();
+    h.get_by_label(&format!("Export the {shown} flows shown")).click();
+    wait_until(&mut h, "the CSV export", |a| a.state.exported.is_some());
+    let csv = h.state_mut().state.exported.take().unwrap();
+    assert!(csv.starts_with(dir.path().join("exports")) && csv.extension().is_some_and(|e| e == "csv"), "{}", csv.display());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let family = header.iter().position(|c| *c == "Predicted Family").expect("verdict columns");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), shown, "the rows shown, no more");
+    assert!(rows.iter().all(|r| r.split(',').nth(family) == Some("benign")), "only what the filter shows");
+
+    // The flagged flows among those shown, as EVE alerts: here, the attacks.
+    h.state_mut().flows.query.family = None;
+    h.state_mut().flows.export_format = netvigil::service::export::ExportFormat::Eve;
+    wait_until(&mut h, "all flows shown", |a| a.flows.is_settled() && a.flows.visible_rows().len() == 798);
+    h.get_by_label("Export the 798 flows shown").click();
+    wait_until(&mut h, "the EVE export", |a| a.state.exported.is_some());
+    let eve = std::fs::read_to_string(h.state().state.exported.as_ref().unwrap()).unwrap();
+    let flagged = h.state().state.flows.as_ref().unwrap().verdicts.as_ref().unwrap().iter().filter(|v| v.is_attack()).count();
+    assert_eq!(eve.lines().count(), flagged, "one alert per flagged flow");
+    for line in eve.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["event_type"], "alert");
+    }
+}

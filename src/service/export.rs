@@ -1,0 +1,77 @@
+//! Export of what the analyst sees: the flows shown (after filters) with their verdicts, as
+//! CSV, Parquet (the columns `predict` writes, findings included) or Suricata EVE `alert`
+//! JSON lines of the flagged ones, written atomically into `exports/` in the data folder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::detect::Findings;
+use crate::ingest::FlowTable;
+use crate::ingest::export::{metadata_frame, write_atomically, write_frame};
+use crate::model::Verdict;
+use crate::model::output::{verdict_frame, with_findings};
+
+/// The formats of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Parquet,
+    /// Flagged flows only, one EVE `alert` record per line.
+    Eve,
+}
+
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 3] = [ExportFormat::Csv, ExportFormat::Parquet, ExportFormat::Eve];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "CSV",
+            ExportFormat::Parquet => "Parquet",
+            ExportFormat::Eve => "EVE alerts (JSON lines)",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Parquet => "parquet",
+            ExportFormat::Eve => "eve.json",
+        }
+    }
+}
+
+/// Writes `rows` of `table` (with their `verdicts`, indexed like the table) to a new file in
+/// `<data_dir>/exports/`; returns its path and the number of records written.
+pub fn export_rows(
+    data_dir: &Path,
+    table: &FlowTable,
+    verdicts: &[Verdict],
+    findings: &Findings,
+    rows: &[u32],
+    format: ExportFormat,
+    model: &str,
+) -> anyhow::Result<(PathBuf, usize)> {
+    anyhow::ensure!(verdicts.len() == table.len(), "the flows are not scored yet");
+    let dir = data_dir.join("exports");
+    std::fs::create_dir_all(&dir)?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let path = dir.join(format!("flows-{}-{stamp}.{}", rows.len(), format.extension()));
+    let shown = table.select(&rows.iter().map(|&r| r as usize).collect::<Vec<_>>());
+    let shown_verdicts: Vec<Verdict> = rows.iter().map(|&r| verdicts[r as usize]).collect();
+    if format == ExportFormat::Eve {
+        let alerts = crate::model::eve::eve_alerts(&shown, &shown_verdicts, model);
+        let mut text = String::new();
+        for a in &alerts {
+            text.push_str(&serde_json::to_string(a)?);
+            text.push('\n');
+        }
+        write_atomically(&path, |f| f.write_all(text.as_bytes()))?;
+        return Ok((path, alerts.len()));
+    }
+    // Findings name flows by their row in the whole table; keep the shown rows' entries.
+    let df = with_findings(verdict_frame(metadata_frame(table)?, verdicts)?, findings)?;
+    let idx = polars::prelude::IdxCa::from_vec("rows".into(), rows.iter().map(|&r| r as polars::prelude::IdxSize).collect());
+    let mut df = df.take(&idx)?;
+    write_frame(&mut df, &path)?;
+    Ok((path, rows.len()))
+}
