@@ -70,7 +70,10 @@ struct Summary {
     unfamiliar: usize,
     per_family: Vec<(AttackFamily, usize)>,
     histogram: Vec<usize>,
-    timeline: Vec<(f64, usize)>,
+    /// Per time bin: its centre in seconds since the epoch, all flows, flagged flows.
+    timeline: Vec<(f64, usize, usize)>,
+    /// The timeline axis: the first day and the clock the timestamps are in.
+    timeline_axis: String,
 }
 
 pub struct FlowsView {
@@ -287,8 +290,12 @@ impl FlowsView {
             })
             .collect();
         let bin = s.timeline.get(1).map_or(1.0, |b| b.0) - s.timeline.first().map_or(0.0, |b| b.0);
-        let timeline: Vec<Bar> =
-            s.timeline.iter().map(|&(t, n)| Bar::new(t, n as f64).width(bin.max(1e-9)).fill(style::ATTACK)).collect();
+        let time_bars = |pick: fn(&(f64, usize, usize)) -> usize, fill: egui::Color32| -> Vec<Bar> {
+            s.timeline.iter().map(|b| Bar::new(b.0, pick(b) as f64).width(bin.max(1e-6)).fill(fill)).collect()
+        };
+        let all_flows = time_bars(|b| b.1, egui::Color32::from_gray(150));
+        let flagged = time_bars(|b| b.2, style::ATTACK);
+        let axis = s.timeline_axis.clone();
         ui.horizontal(|ui| {
             Plot::new("score-histogram")
                 .height(110.0)
@@ -304,8 +311,12 @@ impl FlowsView {
                 .allow_zoom(false)
                 .allow_drag(false)
                 .allow_scroll(false)
-                .x_axis_label("minutes since the first flow")
-                .show(ui, |p| p.bar_chart(BarChart::new("flagged", timeline)));
+                .x_axis_label(axis)
+                .x_axis_formatter(|mark, range| clock_time(mark.value, range.end() - range.start() > 86_400.0))
+                .show(ui, |p| {
+                    p.bar_chart(BarChart::new("flows", all_flows));
+                    p.bar_chart(BarChart::new("flagged", flagged));
+                });
         });
     }
 
@@ -555,7 +566,11 @@ fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -
     let times: Vec<i64> = table.meta().iter().filter_map(|m| m.timestamp_us).collect();
     let (t0, t1) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
     let span = (t1 - t0).max(1) as f64;
-    let mut timeline = vec![0usize; TIMELINE_BINS];
+    let bin_of = |t: i64| ((((t - t0) as f64 / span) * TIMELINE_BINS as f64) as usize).min(TIMELINE_BINS - 1);
+    let mut timeline = vec![(0usize, 0usize); TIMELINE_BINS];
+    for &t in &times {
+        timeline[bin_of(t)].0 += 1;
+    }
     for (r, v) in verdicts.unwrap_or(&[]).iter().enumerate() {
         let bin = ((v.p_attack * HISTOGRAM_BINS as f32) as usize).min(HISTOGRAM_BINS - 1);
         histogram[bin] += 1;
@@ -563,12 +578,12 @@ fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -
         if v.is_attack() {
             flagged += 1;
             if let Some(t) = table.meta()[r].timestamp_us {
-                let b = (((t - t0) as f64 / span) * TIMELINE_BINS as f64) as usize;
-                timeline[b.min(TIMELINE_BINS - 1)] += 1;
+                timeline[bin_of(t)].1 += 1;
             }
         }
     }
-    let minutes_per_bin = span / 60e6 / TIMELINE_BINS as f64;
+    let seconds_per_bin = span / 1e6 / TIMELINE_BINS as f64;
+    let t0_s = t0 as f64 / 1e6;
     Summary {
         generation,
         flagged,
@@ -579,8 +594,27 @@ fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -
             .map(|f| (*f, per_family[f.index()]))
             .collect(),
         histogram,
-        timeline: timeline.iter().enumerate().map(|(i, &n)| ((i as f64 + 0.5) * minutes_per_bin, n)).collect(),
+        timeline: timeline.iter().enumerate().map(|(i, &(n, f))| (t0_s + (i as f64 + 0.5) * seconds_per_bin, n, f)).collect(),
+        timeline_axis: timeline_axis(table, t0, times.is_empty()),
     }
+}
+
+/// The timeline's axis title, with the first day and the clock: captures carry UTC; CICFlowMeter CSVs
+/// write the capturing machine's local time without a zone, so the axis says so.
+fn timeline_axis(table: &FlowTable, t0: i64, empty: bool) -> String {
+    if empty {
+        return "no timestamps in these flows".into();
+    }
+    let day = crate::ingest::timestamp::format_timestamp(t0)[..10].to_string();
+    let all_captures = table.sources.iter().all(|s| s.dialect == crate::ingest::Dialect::Capture);
+    let clock = if all_captures { "UTC" } else { "as the CSV writes it, no time zone" };
+    format!("time from {day} ({clock}); grey: flows, red: flagged")
+}
+
+/// Seconds since the epoch as `HH:MM:SS`, or `MM-DD HH:MM` when the axis spans days.
+fn clock_time(seconds: f64, days: bool) -> String {
+    let text = crate::ingest::timestamp::format_timestamp((seconds * 1e6) as i64);
+    if days { text[5..16].to_string() } else { text[11..19].to_string() }
 }
 
 /// The alert threshold of the active model (its calibration's, or 0.5).
