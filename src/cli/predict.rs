@@ -111,12 +111,7 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
 
 /// Writes the flagged flows of a scored batch as EVE alerts (JSON lines), atomically.
 fn write_eve(output: &Path, table: &crate::ingest::FlowTable, verdicts: &[crate::model::Verdict], model: &str) -> anyhow::Result<()> {
-    let alerts = crate::model::eve::eve_alerts(table, verdicts, model);
-    let mut text = String::new();
-    for a in &alerts {
-        text.push_str(&serde_json::to_string(a)?);
-        text.push('\n');
-    }
+    let (text, _) = crate::model::eve::eve_json_lines(table, verdicts, model)?;
     if is_dash(output) {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;

@@ -36,6 +36,18 @@ fn protocol(p: Option<u8>) -> Value {
     }
 }
 
+/// The alerts of [`eve_alerts`] as JSON lines (what `predict --format eve` and the window's
+/// export write); returns the text and the number of alerts.
+pub fn eve_json_lines(table: &FlowTable, verdicts: &[Verdict], model: &str) -> serde_json::Result<(String, usize)> {
+    let alerts = eve_alerts(table, verdicts, model);
+    let mut text = String::new();
+    for a in &alerts {
+        text.push_str(&serde_json::to_string(a)?);
+        text.push('\n');
+    }
+    Ok((text, alerts.len()))
+}
+
 /// One EVE alert per flagged flow of `table`, in table order.
 pub fn eve_alerts(table: &FlowTable, verdicts: &[Verdict], model: &str) -> Vec<Value> {
     table

@@ -59,14 +59,9 @@ pub fn export_rows(
     let shown = table.select(&rows.iter().map(|&r| r as usize).collect::<Vec<_>>());
     let shown_verdicts: Vec<Verdict> = rows.iter().map(|&r| verdicts[r as usize]).collect();
     if format == ExportFormat::Eve {
-        let alerts = crate::model::eve::eve_alerts(&shown, &shown_verdicts, model);
-        let mut text = String::new();
-        for a in &alerts {
-            text.push_str(&serde_json::to_string(a)?);
-            text.push('\n');
-        }
+        let (text, alerts) = crate::model::eve::eve_json_lines(&shown, &shown_verdicts, model)?;
         write_atomically(&path, |f| f.write_all(text.as_bytes()))?;
-        return Ok((path, alerts.len()));
+        return Ok((path, alerts));
     }
     // Findings name flows by their row in the whole table; keep the shown rows' entries.
     let df = with_findings(verdict_frame(metadata_frame(table)?, verdicts)?, findings)?;

@@ -35,6 +35,16 @@ fn wait_until(h: &mut Harness<'_, NetVigilApp>, what: &str, done: impl Fn(&NetVi
     h.run_steps(3);
 }
 
+/// Filters the table to the flows the model calls benign and waits until only those show.
+fn show_only_benign(h: &mut Harness<'_, NetVigilApp>) {
+    h.state_mut().flows.query.family = Some(netvigil::ingest::AttackFamily::Benign);
+    wait_until(h, "only the benign flows", |a| {
+        let verdicts = a.state.flows.as_ref().and_then(|f| f.verdicts.clone()).unwrap();
+        let rows = a.flows.visible_rows();
+        a.flows.is_settled() && !rows.is_empty() && rows.iter().all(|&r| !verdicts[r as usize].is_attack())
+    });
+}
+
 /// A snapshot without the status bar, whose flows/s figure changes from run to run.
 fn snapshot(h: &mut Harness<'_, NetVigilApp>, name: &str) {
     h.mask(egui::Rect::from_min_max(egui::pos2(0.0, 765.0), egui::pos2(1280.0, 800.0)));
@@ -285,12 +295,7 @@ fn label_the_shown_flows_and_fine_tune_on_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = loaded_app(&dir);
     // Show only what the model calls benign, and label those flows benign.
-    h.state_mut().flows.query.family = Some(netvigil::ingest::AttackFamily::Benign);
-    wait_until(&mut h, "only the benign flows", |a| {
-        let verdicts = a.state.flows.as_ref().and_then(|f| f.verdicts.clone()).unwrap();
-        let rows = a.flows.visible_rows();
-        a.flows.is_settled() && !rows.is_empty() && rows.iter().all(|&r| !verdicts[r as usize].is_attack())
-    });
+    show_only_benign(&mut h);
     let shown = h.state().flows.visible_rows().len();
     h.get_by_label(&format!("the {shown} flows shown")).click();
     h.run_steps(2);
@@ -359,12 +364,7 @@ fn save_the_packets_of_the_flows_shown_from_a_capture() {
 fn export_the_flows_shown_as_csv_and_eve_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = loaded_app(&dir);
-    h.state_mut().flows.query.family = Some(netvigil::ingest::AttackFamily::Benign);
-    wait_until(&mut h, "only the benign flows", |a| {
-        let verdicts = a.state.flows.as_ref().and_then(|f| f.verdicts.clone()).unwrap();
-        let rows = a.flows.visible_rows();
-        a.flows.is_settled() && !rows.is_empty() && rows.iter().all(|&r| !verdicts[r as usize].is_attack())
-    });
+    show_only_benign(&mut h);
     let shown = h.state().flows.visible_rows().len();
     h.get_by_label(&format!("Export the {shown} flows shown")).click();
     wait_until(&mut h, "the CSV export", |a| a.state.exported.is_some());
