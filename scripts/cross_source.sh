@@ -26,6 +26,8 @@ TEST=(--test-file unb-live/2017-12-15_online.csv --test-file MachineLearningCVE_
 # weighted 12×, each data folder half-way to an equal share of its family's weight.
 RECIPE="--benign-weight 12 --periodic 8 --source-balance 0.5"
 EPOCHS=${EPOCHS:-40}
+# SEED=N trains VARIANT-seedN instead (the run-to-run spread in README's seed table).
+SEED=${SEED:-42}
 OUT=target-cross-source
 mkdir -p "$OUT"
 # name → arguments beyond the data and the held-out files
@@ -43,11 +45,12 @@ declare -A VARIANTS=(
   [family-botnet]="$RECIPE --split family --holdout botnet"
 )
 run() {
-  local name=$1 extra=${VARIANTS[$1]}
+  local name=$1 extra=${VARIANTS[$1]} out=$1
+  [ "$SEED" = 42 ] || out=$1-seed$SEED
   case " $extra " in *" --split "*) ;; *) extra="--split random $extra" ;; esac
   # shellcheck disable=SC2086
-  "$BIN" train "${DATA[@]}" "${TEST[@]}" $extra --epochs "$EPOCHS" \
-    -o "$OUT/$name" --data-dir "$OUT/store" > "$OUT/$name.txt"
+  "$BIN" train "${DATA[@]}" "${TEST[@]}" $extra --epochs "$EPOCHS" --seed "$SEED" \
+    -o "$OUT/$out" --data-dir "$OUT/store" > "$OUT/$out.txt"
 }
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(shipped no-init-window no-header-length no-active-idle no-rates no-flags linear-tokens unbalanced benign-weight-24 family-webattack family-botnet)

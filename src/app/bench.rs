@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{LoadedFlows, NetVigilApp, SortColumn, ViewId};
+use super::{FlowsView, LoadedFlows, NetVigilApp, SortColumn};
 use crate::ingest::{ReadOptions, read_flows};
 use crate::model::{DeviceChoice, Scorer};
 use crate::service::models::default_model_dir;
@@ -69,7 +69,7 @@ pub fn run(args: &GuiBenchOptions) -> anyhow::Result<()> {
         flows_per_s: None,
         drift: None,
     });
-    app.state.view = ViewId::Flows;
+    app.state.view = FlowsView::NAME;
     let ctx = egui::Context::default();
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
     let sorts = [SortColumn::PAttack, SortColumn::Source, SortColumn::Feature(0), SortColumn::Start, SortColumn::Row];
@@ -77,7 +77,9 @@ pub fn run(args: &GuiBenchOptions) -> anyhow::Result<()> {
     let mut sorted = 0;
     for frame in 0..args.frames + 10 {
         if frame % 60 == 30 {
-            app.flows.query.sort = sorts[sorted % sorts.len()];
+            if let Some(view) = app.view_mut::<FlowsView>() {
+                view.query.sort = sorts[sorted % sorts.len()];
+            }
             sorted += 1;
         }
         let input = egui::RawInput {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::state::{AppState, Subject, ViewId};
+use super::state::{AppState, Subject};
 use crate::features::N_FEATURES;
 use crate::ingest::{AttackFamily, FlowTable, ReadOptions, read_file};
 
@@ -52,7 +52,7 @@ impl Examples {
                 match self.flow(state, family) {
                     Ok(subject) => {
                         state.subject = Some(subject);
-                        state.view = ViewId::Inspector;
+                        state.view = super::InspectorView::NAME;
                     }
                     Err(e) => state.error("The example could not be loaded", e),
                 }

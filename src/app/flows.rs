@@ -11,57 +11,15 @@ use egui_plot::{Bar, BarChart, Plot};
 
 use super::View;
 use super::findings::{FindingsAction, findings_list};
-use super::state::{AppState, ViewId};
+use super::state::AppState;
 use super::style;
 use crate::detect::Findings;
 use crate::features::{FEATURES, FeatureId};
+pub use crate::service::flow_query::{SortColumn, TableQuery, compute_order};
+use crate::service::traffic::{Pivot, PivotFilter};
 use crate::ingest::timestamp::format_timestamp;
 use crate::ingest::{AttackFamily, FlowTable};
 use crate::model::Verdict;
-
-/// The sortable columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SortColumn {
-    Row,
-    Source,
-    Destination,
-    Protocol,
-    Start,
-    Label,
-    Predicted,
-    PAttack,
-    Feature(usize),
-}
-
-/// What the table shows: filter and order. Changing it recomputes the visible rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TableQuery {
-    pub text: String,
-    pub min_score: f32,
-    pub max_score: f32,
-    pub family: Option<AttackFamily>,
-    /// Only the flows of this finding (an index into the loaded flows' findings).
-    pub finding: Option<usize>,
-    /// Only flows the model marked unfamiliar (unlike all of its training data).
-    pub unfamiliar_only: bool,
-    pub sort: SortColumn,
-    pub descending: bool,
-}
-
-impl Default for TableQuery {
-    fn default() -> Self {
-        TableQuery {
-            text: String::new(),
-            min_score: 0.0,
-            max_score: 1.0,
-            family: None,
-            finding: None,
-            unfamiliar_only: false,
-            sort: SortColumn::Row,
-            descending: false,
-        }
-    }
-}
 
 /// Counts and plots, computed once per loaded batch.
 struct Summary {
@@ -153,7 +111,7 @@ impl FlowsView {
             let row = self.order[i] as usize;
             if state.verdict(row).is_some_and(|v| v.is_attack()) {
                 state.select_row(row);
-                state.view = ViewId::Inspector;
+                state.view = super::InspectorView::NAME;
                 self.scroll_to = Some(i);
                 return;
             }
@@ -180,6 +138,9 @@ impl FlowsView {
             self.findings_of = Some(flows.findings.clone());
             self.query.finding = None;
         }
+        // Pivots are made in other views too (conversations, endpoints) and kept with the
+        // state, where Back and Forward move through them.
+        self.query.pivot = state.pivot.clone();
         let wanted = (state.generation, self.query.clone());
         let up_to_date = self.computed.as_ref() == Some(&wanted);
         let in_flight = self.pending.as_ref().is_some_and(|(g, q, _)| (*g, q.clone()) == wanted);
@@ -329,6 +290,7 @@ impl FlowsView {
         let selected = state.subject.as_ref().and_then(|s| s.row);
         let mut clicked = None;
         let mut sort_clicked = None;
+        let mut pivot = None;
         let mut builder = TableBuilder::new(ui)
             .striped(true)
             .resizable(true)
@@ -389,8 +351,15 @@ impl FlowsView {
                         });
                     };
                     cell(&mut row, (r + 1).to_string());
-                    cell(&mut row, endpoint(meta.src_ip, meta.src_port));
-                    cell(&mut row, endpoint(meta.dst_ip, meta.dst_port));
+                    for (ip, port) in [(meta.src_ip, meta.src_port), (meta.dst_ip, meta.dst_port)] {
+                        let (_, response) = row.col(|ui| {
+                            if let Some(t) = tint {
+                                ui.painter().rect_filled(ui.max_rect(), 0.0, t);
+                            }
+                            ui.add(egui::Label::new(endpoint(ip, port)).truncate().selectable(false));
+                        });
+                        response.context_menu(|ui| pivot = pivot.take().or(address_menu(ui, ip, port)));
+                    }
                     cell(&mut row, meta.protocol.map(protocol_name).unwrap_or_default());
                     cell(&mut row, meta.timestamp_us.map(format_timestamp).unwrap_or_default());
                     cell(&mut row, table.labels().map(|l| l[r].raw.to_string()).unwrap_or_default());
@@ -412,12 +381,65 @@ impl FlowsView {
         }
         if let Some(r) = clicked {
             state.select_row(r);
-            state.view = ViewId::Inspector;
+            state.view = super::InspectorView::NAME;
         }
+        if let Some(p) = pivot {
+            state.pivot_to(Some(p));
+        }
+    }
+
+    /// What a pivot narrowed the table to, and the way back to every flow.
+    fn pivot_bar(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(filter) = state.pivot.clone() else { return };
+        ui.horizontal(|ui| {
+            ui.strong(format!("Showing {filter}"));
+            if ui.button("Show every flow").clicked() {
+                state.pivot_to(None);
+            }
+        });
     }
 }
 
+/// The right-click menu of an address cell: show only its flows, leave them out, or copy it.
+pub fn address_menu(ui: &mut egui::Ui, ip: Option<std::net::IpAddr>, port: Option<u16>) -> Option<PivotFilter> {
+    let mut chosen = None;
+    if let Some(ip) = ip {
+        if ui.button(format!("Only the flows of {ip}")).clicked() {
+            chosen = Some(PivotFilter::only(Pivot::Address(ip)));
+        }
+        if ui.button(format!("Every flow but those of {ip}")).clicked() {
+            chosen = Some(PivotFilter::without(Pivot::Address(ip)));
+        }
+    }
+    if let Some(port) = port {
+        if ui.button(format!("Only the flows of port {port}")).clicked() {
+            chosen = Some(PivotFilter::only(Pivot::Port(port)));
+        }
+        if ui.button(format!("Every flow but those of port {port}")).clicked() {
+            chosen = Some(PivotFilter::without(Pivot::Port(port)));
+        }
+    }
+    if ip.is_some() || port.is_some() {
+        ui.separator();
+        if ui.button("Copy").clicked() {
+            ui.ctx().copy_text(endpoint(ip, port));
+        }
+    }
+    if chosen.is_some() {
+        ui.close();
+    }
+    chosen
+}
+
+impl FlowsView {
+    pub const NAME: &'static str = "Flows";
+}
+
 impl View for FlowsView {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         self.refresh(state);
         if state.flows.is_none() {
@@ -430,6 +452,7 @@ impl View for FlowsView {
             return;
         }
         self.filter_bar(ui);
+        self.pivot_bar(ui, state);
         let shown = self.order.clone();
         super::labels::labels_bar(ui, state, &shown, &mut self.label_family);
         super::packets::packets_bar(ui, state, &shown);
@@ -479,83 +502,6 @@ pub fn protocol_name(p: u8) -> String {
 /// A feature value as the analyst reads it: integers without decimals, others to 4 places.
 pub fn format_value(v: f32) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.4}") }
-}
-
-/// Visible rows for `query`, in order (runs off the UI thread). `findings` are those
-/// `query.finding` indexes.
-pub fn compute_order(
-    table: &FlowTable,
-    verdicts: Option<&[Verdict]>,
-    findings: Option<&Findings>,
-    query: &TableQuery,
-) -> Vec<u32> {
-    let needle = query.text.trim().to_lowercase();
-    let labels = table.labels();
-    let in_finding: Option<Vec<bool>> = query.finding.and_then(|i| findings?.findings.get(i)).map(|f| {
-        let mut member = vec![false; table.len()];
-        for &r in &f.rows {
-            if let Some(m) = member.get_mut(r as usize) {
-                *m = true;
-            }
-        }
-        member
-    });
-    let keep = |r: usize| -> bool {
-        if in_finding.as_ref().is_some_and(|m| !m[r]) {
-            return false;
-        }
-        if let Some(v) = verdicts.and_then(|v| v.get(r)) {
-            if v.p_attack < query.min_score || v.p_attack > query.max_score {
-                return false;
-            }
-            if query.unfamiliar_only && !v.unfamiliar {
-                return false;
-            }
-            if query.family.is_some_and(|f| f != v.family) {
-                return false;
-            }
-        } else if query.family.is_some() || query.unfamiliar_only {
-            return false;
-        }
-        if needle.is_empty() {
-            return true;
-        }
-        let m = &table.meta()[r];
-        let hay = [
-            m.src_ip.map(|a| a.to_string()),
-            m.dst_ip.map(|a| a.to_string()),
-            m.src_port.map(|p| p.to_string()),
-            m.dst_port.map(|p| p.to_string()),
-            labels.map(|l| l[r].raw.to_lowercase()),
-            labels.map(|l| l[r].family.name().to_string()),
-            verdicts.and_then(|v| v.get(r)).map(|v| v.label()),
-        ];
-        hay.iter().flatten().any(|h| h.contains(&needle))
-    };
-    let mut order: Vec<u32> = (0..table.len()).filter(|&r| keep(r)).map(|r| r as u32).collect();
-    let score = |r: u32| verdicts.and_then(|v| v.get(r as usize)).map_or(-1.0, |v| v.p_attack);
-    let meta = table.meta();
-    match query.sort {
-        SortColumn::Row => {}
-        SortColumn::Source => order.sort_by_key(|&r| (meta[r as usize].src_ip, meta[r as usize].src_port)),
-        SortColumn::Destination => order.sort_by_key(|&r| (meta[r as usize].dst_ip, meta[r as usize].dst_port)),
-        SortColumn::Protocol => order.sort_by_key(|&r| meta[r as usize].protocol),
-        SortColumn::Start => order.sort_by_key(|&r| meta[r as usize].timestamp_us),
-        SortColumn::Label => {
-            if let Some(l) = labels {
-                order.sort_by(|&a, &b| l[a as usize].raw.cmp(&l[b as usize].raw));
-            }
-        }
-        SortColumn::Predicted => {
-            order.sort_by_key(|&r| verdicts.and_then(|v| v.get(r as usize)).map(|v| v.family));
-        }
-        SortColumn::PAttack => order.sort_by(|&a, &b| score(a).total_cmp(&score(b))),
-        SortColumn::Feature(f) => order.sort_by(|&a, &b| table.row(a as usize)[f].total_cmp(&table.row(b as usize)[f])),
-    }
-    if query.descending {
-        order.reverse();
-    }
-    order
 }
 
 fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -> Summary {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use egui_plot::{Line, Plot};
 
 use super::View;
-use super::state::{AppState, Subject, ViewId};
+use super::state::{AppState, Subject};
 use super::style;
 use crate::service::Investigation;
 use crate::store::{BatchRecord, EpochRecord, ModelRecord, RunRecord};
@@ -179,7 +179,7 @@ impl HistoryView {
         if let Some(input) = reopen {
             let paths: Vec<PathBuf> = input.split('\n').map(PathBuf::from).collect();
             state.open(paths, ui.ctx());
-            state.view = ViewId::Flows;
+            state.view = super::FlowsView::NAME;
         }
     }
 
@@ -208,7 +208,7 @@ impl HistoryView {
         });
         if let Some(inv) = reopen {
             state.subject = Some(subject_of(&inv));
-            state.view = ViewId::Inspector;
+            state.view = super::InspectorView::NAME;
         }
     }
 }
@@ -226,7 +226,20 @@ fn subject_of(inv: &Investigation) -> Subject {
     }
 }
 
+impl HistoryView {
+    pub const NAME: &'static str = "History";
+}
+
 impl View for HistoryView {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn on_show(&mut self) {
+        // Runs and batches may have been recorded since the view was last drawn.
+        self.invalidate();
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         self.refresh(state, false);
         ui.horizontal(|ui| {

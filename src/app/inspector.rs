@@ -222,7 +222,15 @@ impl InspectorView {
     }
 }
 
+impl InspectorView {
+    pub const NAME: &'static str = "Inspector";
+}
+
 impl View for InspectorView {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         let Some(mut subject) = state.subject.take() else {
             ui.label("Select a flow in the Flows view (or pick one from the Examples menu) to inspect it.");

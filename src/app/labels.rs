@@ -42,7 +42,7 @@ pub fn labels_bar(ui: &mut egui::Ui, state: &mut AppState, shown: &[u32], family
             match write_labels(state) {
                 Ok(path) => {
                     state.finetune_request = Some(vec![path]);
-                    state.view = super::ViewId::Train;
+                    state.view = super::TrainView::NAME;
                 }
                 Err(e) => state.error("Your labels could not be written", format!("{e:#}")),
             }

@@ -4,8 +4,11 @@
 //! no math and no persistence.
 
 pub mod bench;
+mod aggregate_table;
 mod compare;
+mod conversations;
 mod drift;
+mod endpoints;
 mod examples;
 mod export;
 mod explanation;
@@ -17,6 +20,7 @@ mod inspector;
 mod jobs;
 mod labels;
 mod packets;
+mod pending;
 mod state;
 mod style;
 mod train;
@@ -28,20 +32,44 @@ use std::sync::Arc;
 use crate::service::server::ServerLauncher;
 
 pub use compare::ComparePanel;
+pub use conversations::ConversationsView;
+pub use endpoints::EndpointsView;
 pub use findings::FindingsAction;
 pub use flows::{FlowsView, SortColumn, TableQuery, compute_order};
 pub use history::{HistoryTab, HistoryView};
 pub use inspector::InspectorView;
-pub use state::{AppState, LoadedFlows, ScoredFlows, Subject, ViewId};
+pub use state::{AppState, LoadedFlows, ScoredFlows, Subject};
 pub use train::TrainView;
 pub use whatif::WhatIfView;
 
 /// The scoring server's documented port (`netvigil serve`'s default).
 pub const DEFAULT_SERVER_PORT: u16 = 8750;
 
-/// One view of the window.
-pub trait View {
+/// One view of the window: a tab of the menu bar. A new view is a file with a type that
+/// implements this and one line in [`registry`].
+pub trait View: std::any::Any {
+    /// The tab's title; `AppState::view` names the visible view by it.
+    fn name(&self) -> &'static str;
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState);
+    /// Called on the frame the view becomes the visible one.
+    fn on_show(&mut self) {}
+    /// Whether the view waits on background work (the window keeps repainting).
+    fn busy(&self) -> bool {
+        false
+    }
+}
+
+/// Every view, in the menu bar's order.
+fn registry() -> Vec<Box<dyn View>> {
+    vec![
+        Box::new(FlowsView::default()),
+        Box::new(ConversationsView::default()),
+        Box::new(EndpointsView::default()),
+        Box::new(InspectorView::default()),
+        Box::new(WhatIfView::default()),
+        Box::new(TrainView::default()),
+        Box::new(HistoryView::default()),
+    ]
 }
 
 /// Opens the window, loading `files` if any were given on the command line. `launcher`
@@ -72,14 +100,15 @@ pub fn run(files: Vec<PathBuf>, data_dir: PathBuf, launcher: Option<Arc<dyn Serv
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }
 
+/// The view of type `V` among `views` (a free function, so the state can be borrowed beside it).
+fn find_view_mut<V: View>(views: &mut [Box<dyn View>]) -> Option<&mut V> {
+    views.iter_mut().find_map(|v| (v.as_mut() as &mut dyn std::any::Any).downcast_mut::<V>())
+}
+
 /// The whole window: state and views.
 pub struct NetVigilApp {
     pub state: AppState,
-    pub flows: FlowsView,
-    pub inspector: InspectorView,
-    pub whatif: WhatIfView,
-    pub train: TrainView,
-    pub history: HistoryView,
+    views: Vec<Box<dyn View>>,
     examples: examples::Examples,
     show_details: Option<usize>,
     /// The path typed in the "Open a path" window, while it is open.
@@ -90,15 +119,20 @@ impl NetVigilApp {
     pub fn new(data_dir: PathBuf) -> Self {
         NetVigilApp {
             state: AppState::new(data_dir),
-            flows: FlowsView::default(),
-            inspector: InspectorView::default(),
-            whatif: WhatIfView::default(),
-            train: TrainView::default(),
-            history: HistoryView::default(),
+            views: registry(),
             examples: examples::Examples::default(),
             show_details: None,
             open_path: None,
         }
+    }
+
+    /// The view of type `V` (`None` only for a type that is not in the registry).
+    pub fn view<V: View>(&self) -> Option<&V> {
+        self.views.iter().find_map(|v| (v.as_ref() as &dyn std::any::Any).downcast_ref::<V>())
+    }
+
+    pub fn view_mut<V: View>(&mut self) -> Option<&mut V> {
+        find_view_mut(&mut self.views)
     }
 
     /// Loads the registry's active model, or registers and loads the shipped default (in the
@@ -113,19 +147,33 @@ impl NetVigilApp {
         let find = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
         let next = KeyboardShortcut::new(Modifiers::NONE, Key::F3);
         let prev = KeyboardShortcut::new(Modifiers::SHIFT, Key::F3);
+        let back = KeyboardShortcut::new(Modifiers::ALT, Key::ArrowLeft);
+        let forward = KeyboardShortcut::new(Modifiers::ALT, Key::ArrowRight);
+        if ctx.input_mut(|i| i.consume_shortcut(&back)) {
+            self.state.go_back();
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&forward)) {
+            self.state.go_forward();
+        }
         if ctx.input_mut(|i| i.consume_shortcut(&open)) {
             self.open_dialog(ctx);
         }
         if ctx.input_mut(|i| i.consume_shortcut(&find)) {
-            self.state.view = ViewId::Flows;
-            self.flows.focus_filter();
+            self.state.view = FlowsView::NAME;
+            if let Some(flows) = self.view_mut::<FlowsView>() {
+                flows.focus_filter();
+            }
         }
         // Shift+F3 first: F3 without modifiers would also match it otherwise.
         if ctx.input_mut(|i| i.consume_shortcut(&prev)) {
-            self.flows.jump_flagged(&mut self.state, false);
+            if let Some(flows) = find_view_mut::<FlowsView>(&mut self.views) {
+                flows.jump_flagged(&mut self.state, false);
+            }
         }
         if ctx.input_mut(|i| i.consume_shortcut(&next)) {
-            self.flows.jump_flagged(&mut self.state, true);
+            if let Some(flows) = find_view_mut::<FlowsView>(&mut self.views) {
+                flows.jump_flagged(&mut self.state, true);
+            }
         }
     }
 
@@ -199,8 +247,16 @@ impl NetVigilApp {
             ui.menu_button("Model", |ui| self.model_menu(ui));
             ui.menu_button("Server", |ui| self.server_menu(ui));
             ui.separator();
-            for v in ViewId::ALL {
-                ui.selectable_value(&mut self.state.view, v, v.title());
+            let (back, forward) = (self.state.trail.can_go_back(), self.state.trail.can_go_forward());
+            if ui.add_enabled(back, egui::Button::new("Back")).on_hover_text("The previous pivot (Alt+Left)").clicked() {
+                self.state.go_back();
+            }
+            if ui.add_enabled(forward, egui::Button::new("Forward")).on_hover_text("The next pivot (Alt+Right)").clicked() {
+                self.state.go_forward();
+            }
+            ui.separator();
+            for v in &self.views {
+                ui.selectable_value(&mut self.state.view, v.name(), v.name());
             }
         });
     }
@@ -333,9 +389,6 @@ impl NetVigilApp {
         self.shortcuts(&ctx);
         let view_before = self.state.view;
         egui::Panel::top("menu").show(ui, |ui| self.menu(ui));
-        if self.state.view == ViewId::History && view_before != ViewId::History {
-            self.history.invalidate();
-        }
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         self.open_path_window(&ctx);
         if !self.state.notices.is_empty() {
@@ -348,12 +401,12 @@ impl NetVigilApp {
                     ui.label(format!("{}...", job.label));
                 });
             }
-            match self.state.view {
-                ViewId::Flows => self.flows.ui(ui, &mut self.state),
-                ViewId::Inspector => self.inspector.ui(ui, &mut self.state),
-                ViewId::WhatIf => self.whatif.ui(ui, &mut self.state),
-                ViewId::Train => self.train.ui(ui, &mut self.state),
-                ViewId::History => self.history.ui(ui, &mut self.state),
+            let state = &mut self.state;
+            if let Some(view) = self.views.iter_mut().find(|v| v.name() == state.view) {
+                if state.view != view_before {
+                    view.on_show();
+                }
+                view.ui(ui, state);
             }
         });
         let busy = self.state.load_job.is_some()
@@ -362,7 +415,7 @@ impl NetVigilApp {
             || self.state.calibration_job.is_some()
             || self.state.packets_job.is_some()
             || self.state.export_job.is_some();
-        if busy || self.train.is_running() {
+        if busy || self.views.iter().any(|v| v.busy()) {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }

@@ -11,6 +11,8 @@ use crate::ingest::{FlowMeta, FlowTable, ReadOptions};
 use crate::model::drift::DriftReport;
 use crate::model::{DeviceChoice, Verdict};
 use crate::service::server::{RunningService, ServerLauncher};
+use crate::service::traffic::{PivotFilter, Traffic};
+use super::pending::Pending;
 use crate::service::{self, LoadedModel, Progress};
 use crate::store::Store;
 
@@ -42,26 +44,53 @@ pub struct Subject {
     pub origin: String,
 }
 
-/// The views of the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ViewId {
-    Flows,
-    Inspector,
-    WhatIf,
-    Train,
-    History,
+/// A place the analyst pivoted to: a view, and what the flows table is narrowed to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    pub view: &'static str,
+    pub pivot: Option<PivotFilter>,
 }
 
-impl ViewId {
-    pub const ALL: [ViewId; 5] = [ViewId::Flows, ViewId::Inspector, ViewId::WhatIf, ViewId::Train, ViewId::History];
-    pub fn title(self) -> &'static str {
-        match self {
-            ViewId::Flows => "Flows",
-            ViewId::Inspector => "Inspector",
-            ViewId::WhatIf => "What-if",
-            ViewId::Train => "Train",
-            ViewId::History => "History",
+/// Back and Forward through the pivots, as a browser goes through pages.
+#[derive(Debug, Default)]
+pub struct Trail {
+    places: Vec<Place>,
+    pos: usize,
+}
+
+impl Trail {
+    pub fn can_go_back(&self) -> bool {
+        self.pos > 0
+    }
+
+    pub fn can_go_forward(&self) -> bool {
+        self.pos + 1 < self.places.len()
+    }
+
+    /// Leaves `from` (where the analyst is now) for `to`; the forward places are dropped.
+    fn push(&mut self, from: Place, to: Place) {
+        if self.places.is_empty() {
+            self.places.push(from);
+        } else {
+            self.places.truncate(self.pos + 1);
+            // The analyst may have changed views since arriving here: come back to that one.
+            self.places[self.pos] = from;
         }
+        self.places.push(to);
+        self.pos = self.places.len() - 1;
+    }
+
+    fn step(&mut self, from: Place, forward: bool) -> Option<Place> {
+        let next = if forward { self.pos + 1 } else { self.pos.checked_sub(1)? };
+        let place = self.places.get(next)?.clone();
+        self.places[self.pos] = from;
+        self.pos = next;
+        Some(place)
+    }
+
+    fn clear(&mut self) {
+        self.places.clear();
+        self.pos = 0;
     }
 }
 
@@ -75,7 +104,14 @@ pub struct Notice {
 pub struct AppState {
     pub runtime: tokio::runtime::Runtime,
     pub data_dir: PathBuf,
-    pub view: ViewId,
+    /// The visible view, by its name (`View::name`).
+    pub view: &'static str,
+    /// What a pivot narrowed the flows table to (a conversation, an address, a port).
+    pub pivot: Option<PivotFilter>,
+    /// Back and Forward through the pivots.
+    pub trail: Trail,
+    /// Conversations and endpoints of the flows on screen, by generation.
+    traffic: Pending<u64, Arc<Traffic>>,
     pub flows: Option<LoadedFlows>,
     pub model: Option<LoadedModel>,
     pub subject: Option<Subject>,
@@ -130,7 +166,10 @@ impl AppState {
         AppState {
             runtime,
             data_dir,
-            view: ViewId::Flows,
+            view: super::FlowsView::NAME,
+            pivot: None,
+            trail: Trail::default(),
+            traffic: Pending::default(),
             flows: None,
             model: None,
             subject: None,
@@ -233,6 +272,51 @@ impl AppState {
         }));
     }
 
+    /// Conversations and endpoints of the flows on screen and the generation they are of
+    /// (older than `generation` while the new ones are computed in the background).
+    pub fn traffic(&mut self) -> Option<(u64, Arc<Traffic>)> {
+        let Some(flows) = &self.flows else {
+            self.traffic.clear();
+            return None;
+        };
+        let (table, verdicts, findings) = (flows.table.clone(), flows.verdicts.clone(), flows.findings.clone());
+        self.traffic.update(&self.generation, &self.runtime, move || {
+            Arc::new(crate::service::traffic::traffic(&table, verdicts.as_deref().map(|v| v.as_slice()), Some(&findings)))
+        });
+        self.traffic.held().map(|(g, t)| (*g, t.clone()))
+    }
+
+    fn here(&self) -> Place {
+        Place { view: self.view, pivot: self.pivot.clone() }
+    }
+
+    fn go_to(&mut self, place: Place) {
+        self.view = place.view;
+        self.pivot = place.pivot;
+    }
+
+    /// Shows the flows of `filter` (every flow when `None`) in the flows view, remembering
+    /// where the analyst was for Back.
+    pub fn pivot_to(&mut self, filter: Option<PivotFilter>) {
+        let to = Place { view: super::FlowsView::NAME, pivot: filter };
+        self.trail.push(self.here(), to.clone());
+        self.go_to(to);
+    }
+
+    /// The place before the last pivot (Alt+Left).
+    pub fn go_back(&mut self) {
+        if let Some(place) = self.trail.step(self.here(), false) {
+            self.go_to(place);
+        }
+    }
+
+    /// The place Back left (Alt+Right).
+    pub fn go_forward(&mut self) {
+        if let Some(place) = self.trail.step(self.here(), true) {
+            self.go_to(place);
+        }
+    }
+
     /// Polls the background jobs; called once per frame.
     pub fn poll_jobs(&mut self, ctx: &egui::Context) {
         if let Some(job) = &self.load_job {
@@ -243,6 +327,9 @@ impl AppState {
                 match result {
                     Ok(loaded) => {
                         self.flows = Some(loaded);
+                        // Pivots name addresses of the flows they were made on.
+                        self.pivot = None;
+                        self.trail.clear();
                         self.labels.clear();
                         self.subject = None;
                         self.generation += 1;

@@ -319,7 +319,19 @@ impl TrainView {
     }
 }
 
+impl TrainView {
+    pub const NAME: &'static str = "Train";
+}
+
 impl View for TrainView {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn busy(&self) -> bool {
+        self.is_running()
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         self.poll(state);
         // The flows view asked to fine-tune on the analyst's labels.

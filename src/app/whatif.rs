@@ -73,7 +73,15 @@ impl WhatIfView {
     }
 }
 
+impl WhatIfView {
+    pub const NAME: &'static str = "What-if";
+}
+
 impl View for WhatIfView {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         if state.subject.is_none() || state.model.is_none() {
             ui.label("Open a flow in the inspector (and have a model active) to ask what-if questions.");

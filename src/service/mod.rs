@@ -7,6 +7,7 @@
 pub mod calibration;
 pub mod explain;
 pub mod export;
+pub mod flow_query;
 pub mod investigations;
 pub mod models;
 pub mod packets;
@@ -15,6 +16,7 @@ pub mod scoring;
 pub mod server;
 pub mod stream;
 pub mod task;
+pub mod traffic;
 pub mod training;
 
 pub use investigations::{FlowRef, Investigation};

@@ -8,14 +8,45 @@ use std::time::{Duration, Instant};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use netvigil::app::{NetVigilApp, ViewId};
+use netvigil::app::{FlowsView, HistoryView, InspectorView, NetVigilApp, TrainView};
 use netvigil::features::FeatureId;
 
 use crate::common::{repo_data, shared};
 
+fn flows_view(a: &NetVigilApp) -> &FlowsView {
+    a.view().expect("the flows view is registered")
+}
+
+fn flows_view_mut(a: &mut NetVigilApp) -> &mut FlowsView {
+    a.view_mut().expect("the flows view is registered")
+}
+
+fn inspector(a: &NetVigilApp) -> &InspectorView {
+    a.view().expect("the inspector is registered")
+}
+
+fn train(a: &NetVigilApp) -> &TrainView {
+    a.view().expect("the train view is registered")
+}
+
+fn train_mut(a: &mut NetVigilApp) -> &mut TrainView {
+    a.view_mut().expect("the train view is registered")
+}
+
+fn history(a: &NetVigilApp) -> &HistoryView {
+    a.view().expect("the history view is registered")
+}
+
 fn harness(app: NetVigilApp) -> Harness<'static, NetVigilApp> {
+    harness_stepping(app, 0.25)
+}
+
+/// kittest runs one frame per input event and advances the clock `step_dt` each: a
+/// double-click (click, hover, press, release) needs frames shorter than egui's 0.3 s limit.
+fn harness_stepping(app: NetVigilApp, step_dt: f32) -> Harness<'static, NetVigilApp> {
     Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
+        .with_step_dt(step_dt)
         .wgpu()
         .build_ui_state(|ui, app: &mut NetVigilApp| app.show(ui), app)
 }
@@ -37,11 +68,11 @@ fn wait_until(h: &mut Harness<'_, NetVigilApp>, what: &str, done: impl Fn(&NetVi
 
 /// Filters the table to the flows the model calls benign and waits until only those show.
 fn show_only_benign(h: &mut Harness<'_, NetVigilApp>) {
-    h.state_mut().flows.query.family = Some(netvigil::ingest::AttackFamily::Benign);
+    flows_view_mut(h.state_mut()).query.family = Some(netvigil::ingest::AttackFamily::Benign);
     wait_until(h, "only the benign flows", |a| {
         let verdicts = a.state.flows.as_ref().and_then(|f| f.verdicts.clone()).unwrap();
-        let rows = a.flows.visible_rows();
-        a.flows.is_settled() && !rows.is_empty() && rows.iter().all(|&r| !verdicts[r as usize].is_attack())
+        let rows = flows_view(a).visible_rows();
+        flows_view(a).is_settled() && !rows.is_empty() && rows.iter().all(|&r| !verdicts[r as usize].is_attack())
     });
 }
 
@@ -59,7 +90,7 @@ fn loaded_app(dir: &tempfile::TempDir) -> Harness<'static, NetVigilApp> {
     wait_until(&mut h, "the default model", |a| a.state.model.is_some());
     h.state_mut().state.open(vec![repo_data("cicids2017-sample.csv")], &ctx);
     wait_until(&mut h, "the sample to load and score", |a| {
-        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some()) && a.flows.is_settled() && !a.flows.visible_rows().is_empty()
+        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some()) && flows_view(a).is_settled() && !flows_view(a).visible_rows().is_empty()
     });
     h
 }
@@ -74,13 +105,13 @@ fn open_select_edit_and_see_the_verdict_change() {
     // F3 jumps to the first flagged flow and opens it in the inspector.
     h.key_press(egui::Key::F3);
     h.run_steps(3);
-    assert_eq!(h.state().state.view, ViewId::Inspector);
+    assert_eq!(h.state().state.view, InspectorView::NAME);
     let row = h.state().state.subject.as_ref().and_then(|s| s.row).expect("a flow is selected");
     assert!(h.state().state.verdict(row).unwrap().is_attack());
     h.run_steps(2);
-    let before = h.state().inspector.edited_verdict().expect("scored");
-    wait_until(&mut h, "the explanation", |a| a.inspector.explanation.current().is_some());
-    let explained = h.state().inspector.explanation.current().unwrap().clone();
+    let before = inspector(h.state()).edited_verdict().expect("scored");
+    wait_until(&mut h, "the explanation", |a| inspector(a).explanation.current().is_some());
+    let explained = inspector(h.state()).explanation.current().unwrap().clone();
     snapshot(&mut h, "inspector");
 
     // Edit Flow Duration in the form, as an analyst would type it.
@@ -92,12 +123,12 @@ fn open_select_edit_and_see_the_verdict_change() {
     h.run_steps(3);
     let subject = h.state().state.subject.clone().unwrap();
     assert_eq!(subject.edited[FeatureId::FlowDuration as usize], 119_999_999.0);
-    let after = h.state().inspector.edited_verdict().unwrap();
+    let after = inspector(h.state()).edited_verdict().unwrap();
     assert!((after.p_attack - before.p_attack).abs() > 1e-4 || after.family != before.family, "{before:?} vs {after:?}");
-    assert_eq!(h.state().inspector.original_verdict().unwrap(), before);
+    assert_eq!(inspector(h.state()).original_verdict().unwrap(), before);
     // What-if: the explanation follows the edit.
     wait_until(&mut h, "the explanation of the edited flow", |a| {
-        a.inspector.explanation.current().is_some_and(|e| e.attributions != explained.attributions)
+        inspector(a).explanation.current().is_some_and(|e| e.attributions != explained.attributions)
     });
 
     // A negative count is refused and the value stays.
@@ -118,23 +149,23 @@ fn start_and_cancel_a_training_run_then_open_the_history() {
     let mut h = loaded_app(&dir);
     h.get_by_label("Train").click();
     h.run_steps(2);
-    h.state_mut().train.epochs = 50;
+    train_mut(h.state_mut()).epochs = 50;
     h.get_by_label("Start training").click();
-    wait_until(&mut h, "training to start", |a| a.train.status().contains("training on") || a.train.status().contains("epoch"));
+    wait_until(&mut h, "training to start", |a| train(a).status().contains("training on") || train(a).status().contains("epoch"));
     // The history view reads the database while the training job writes its epochs.
     h.get_by_label("History").click();
-    wait_until(&mut h, "the running run in the history", |a| a.history.counts().is_some_and(|c| c.0 == 1));
+    wait_until(&mut h, "the running run in the history", |a| history(a).counts().is_some_and(|c| c.0 == 1));
     assert!(h.query_by_label("running").is_some(), "the run shows as running while it trains");
     h.get_by_label("Train").click();
     h.run_steps(2);
     h.get_by_label("Cancel").click();
-    wait_until(&mut h, "training to stop", |a| !a.train.is_running());
-    let status = h.state().train.status().to_string();
+    wait_until(&mut h, "training to stop", |a| !train(a).is_running());
+    let status = train(h.state()).status().to_string();
     assert!(status.contains("cancel"), "{status}");
 
     h.get_by_label("History").click();
-    wait_until(&mut h, "the history", |a| a.history.counts().is_some());
-    let (runs, models, batches, _) = h.state().history.counts().unwrap();
+    wait_until(&mut h, "the history", |a| history(a).counts().is_some());
+    let (runs, models, batches, _) = history(h.state()).counts().unwrap();
     assert_eq!(runs, 1);
     assert!(models >= 1, "the default model is registered");
     assert_eq!(batches, 1, "the sample was scored once");
@@ -148,13 +179,13 @@ fn compare_models_from_the_train_view_and_find_it_again() {
     h.get_by_label("Train").click();
     h.run_steps(2);
     assert!(h.query_by_label_contains("No comparison yet").is_some());
-    h.state_mut().train.epochs = 1;
+    train_mut(h.state_mut()).epochs = 1;
     h.get_by_label("Compare on this data and split").click();
     h.run_steps(2);
-    assert!(h.state().train.compare.is_running());
-    wait_until(&mut h, "the comparison to finish", |a| !a.train.compare.is_running());
-    let rows = h.state().train.compare.rows().to_vec();
-    assert_eq!(rows.len(), netvigil::train::compare::Contender::all().len(), "{}", h.state().train.compare.status());
+    assert!(train(h.state()).compare.is_running());
+    wait_until(&mut h, "the comparison to finish", |a| !train(a).compare.is_running());
+    let rows = train(h.state()).compare.rows().to_vec();
+    assert_eq!(rows.len(), netvigil::train::compare::Contender::all().len(), "{}", train(h.state()).compare.status());
     for row in &rows {
         assert!(h.query_by_label(&row.model).is_some(), "{} in the table", row.model);
     }
@@ -162,7 +193,7 @@ fn compare_models_from_the_train_view_and_find_it_again() {
     let mut again = harness(NetVigilApp::new(dir.path().to_path_buf()));
     again.get_by_label("Train").click();
     again.run_steps(2);
-    assert_eq!(again.state().train.compare.rows(), &rows[..]);
+    assert_eq!(train(again.state()).compare.rows(), &rows[..]);
 }
 
 #[test]
@@ -175,11 +206,11 @@ fn a_scan_finding_is_listed_and_filters_the_table_to_its_flows() {
     let files = vec![shared("pcaps/attacks/synscan.pcapng"), shared("pcaps/normal/http.pcap")];
     h.state_mut().state.open(files, &ctx);
     wait_until(&mut h, "the captures to load", |a| {
-        a.state.flows.is_some() && a.flows.is_settled() && !a.flows.visible_rows().is_empty()
+        a.state.flows.is_some() && flows_view(a).is_settled() && !flows_view(a).visible_rows().is_empty()
     });
     let flows = h.state().state.flows.as_ref().unwrap();
     let total = flows.table.len();
-    assert_eq!(h.state().flows.visible_rows().len(), total);
+    assert_eq!(flows_view(h.state()).visible_rows().len(), total);
     let i = flows.findings.findings.iter().position(|f| f.label() == "portscan:vertical").expect("a vertical scan");
     let rows = flows.findings.findings[i].rows.clone();
     assert!(rows.len() > 1000 && rows.len() < total, "{} of {total} flows", rows.len());
@@ -188,14 +219,14 @@ fn a_scan_finding_is_listed_and_filters_the_table_to_its_flows() {
     // Table order is row order here (the default sort), as are the finding's rows; any other
     // set of rows never satisfies this, and the wait gives up with a message.
     wait_until(&mut h, "the table to show exactly the finding's flows", |a| {
-        a.flows.is_settled() && a.flows.visible_rows() == &rows[..]
+        flows_view(a).is_settled() && flows_view(a).visible_rows() == &rows[..]
     });
-    assert_eq!(h.state().flows.query.finding, Some(i));
+    assert_eq!(flows_view(h.state()).query.finding, Some(i));
     assert!(h.query_by_label_contains(&format!("({} shown)", rows.len())).is_some());
 
     h.get_by_label("Show all flows").click();
-    wait_until(&mut h, "every flow again", |a| a.flows.is_settled() && a.flows.visible_rows().len() == total);
-    assert_eq!(h.state().flows.query.finding, None);
+    wait_until(&mut h, "every flow again", |a| flows_view(a).is_settled() && flows_view(a).visible_rows().len() == total);
+    assert_eq!(flows_view(h.state()).query.finding, None);
 }
 
 #[test]
@@ -211,9 +242,9 @@ fn unfamiliar_flows_are_counted_and_filter_the_table() {
     assert!(h.query_by_label(&format!("{} unfamiliar", unfamiliar.len())).is_some(), "the count is shown");
     h.get_by_label("unfamiliar only").click();
     wait_until(&mut h, "the table to show exactly the unfamiliar flows", |a| {
-        a.flows.is_settled() && a.flows.visible_rows() == &unfamiliar[..]
+        flows_view(a).is_settled() && flows_view(a).visible_rows() == &unfamiliar[..]
     });
-    assert!(h.state().flows.query.unfamiliar_only);
+    assert!(flows_view(h.state()).query.unfamiliar_only);
 }
 
 #[test]
@@ -250,7 +281,7 @@ fn the_drift_warning_lists_features_and_plots_one() {
     h.run_steps(3);
     h.get_by_label(&format!("{name} {psi:.2}")).click();
     h.run_steps(3);
-    assert_eq!(h.state().flows.drift_feature, Some(top.feature));
+    assert_eq!(flows_view(h.state()).drift_feature, Some(top.feature));
     assert!(h.query_by_label_contains(&format!("{name}: PSI {psi:.3}")).is_some(), "the plot's caption");
 }
 
@@ -260,15 +291,15 @@ fn a_click_on_an_explanation_bar_shows_that_features_row() {
     let mut h = loaded_app(&dir);
     h.key_press(egui::Key::F3);
     h.run_steps(3);
-    wait_until(&mut h, "the explanation", |a| a.inspector.explanation.current().is_some());
-    let e = h.state().inspector.explanation.current().unwrap().clone();
+    wait_until(&mut h, "the explanation", |a| inspector(a).explanation.current().is_some());
+    let e = inspector(h.state()).explanation.current().unwrap().clone();
     // Completeness, as the window shows it: the bars' total is the change of the log-odds.
     assert!(e.completeness_gap() < 0.05, "{}", e.completeness_gap());
     let (j, _) = e.top(8).into_iter().find(|(j, _)| netvigil::features::FEATURES[*j].tab != netvigil::features::Tab::Flow).expect("a feature of another tab among the top 8");
     let feature = &netvigil::features::FEATURES[j];
     h.get_by_label_contains(&format!("{} = ", feature.name)).click();
     h.run_steps(3);
-    assert_eq!(h.state().inspector.tab(), feature.tab);
+    assert_eq!(inspector(h.state()).tab(), feature.tab);
     assert!(h.query_by_role_and_label(Role::TextInput, feature.name).is_some(), "the feature's row is on screen");
 }
 
@@ -278,10 +309,10 @@ fn fine_tune_the_active_model_from_the_train_view() {
     let mut h = loaded_app(&dir);
     h.get_by_label("Train").click();
     h.run_steps(2);
-    h.state_mut().train.epochs = 1;
+    train_mut(h.state_mut()).epochs = 1;
     h.get_by_label("Fine-tune the active model").click();
-    wait_until(&mut h, "fine-tuning to finish", |a| a.train.result().is_some());
-    let result = h.state().train.result().unwrap();
+    wait_until(&mut h, "fine-tuning to finish", |a| train(a).result().is_some());
+    let result = train(h.state()).result().unwrap();
     assert!(result.name.starts_with("default-finetuned-"), "{}", result.name);
     assert!(result.report.before.is_some(), "the active model measured on the same rows");
     assert!(h.query_by_label_contains("Before fine-tuning, same rows").is_some());
@@ -296,17 +327,17 @@ fn label_the_shown_flows_and_fine_tune_on_them() {
     let mut h = loaded_app(&dir);
     // Show only what the model calls benign, and label those flows benign.
     show_only_benign(&mut h);
-    let shown = h.state().flows.visible_rows().len();
+    let shown = flows_view(h.state()).visible_rows().len();
     h.get_by_label(&format!("the {shown} flows shown")).click();
     h.run_steps(2);
     assert_eq!(h.state().state.labels.len(), shown);
     assert!(h.query_by_label(&format!("{shown} flows labelled by you")).is_some());
-    h.state_mut().train.epochs = 1;
+    train_mut(h.state_mut()).epochs = 1;
     h.get_by_label("Fine-tune the active model on them").click();
     h.run_steps(3);
-    assert_eq!(h.state().state.view, ViewId::Train);
-    wait_until(&mut h, "fine-tuning on the labels", |a| a.train.result().is_some());
-    let written = &h.state().train.inputs[0];
+    assert_eq!(h.state().state.view, TrainView::NAME);
+    wait_until(&mut h, "fine-tuning on the labels", |a| train(a).result().is_some());
+    let written = &train(h.state()).inputs[0];
     assert!(written.starts_with(dir.path().join("labels")), "{}", written.display());
     let table = netvigil::ingest::read_flows(&[written.clone()], &Default::default()).unwrap();
     assert_eq!(table.len(), shown);
@@ -344,9 +375,9 @@ fn save_the_packets_of_the_flows_shown_from_a_capture() {
     let capture = repo_data("captures/bruteforce_hydra_ftp.pcap");
     h.state_mut().state.open(vec![capture.clone()], &ctx);
     wait_until(&mut h, "the capture to load and score", |a| {
-        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some()) && a.flows.is_settled() && !a.flows.visible_rows().is_empty()
+        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some()) && flows_view(a).is_settled() && !flows_view(a).visible_rows().is_empty()
     });
-    let shown = h.state().flows.visible_rows().len();
+    let shown = flows_view(h.state()).visible_rows().len();
     h.get_by_label(&format!("Save the packets of the {shown} flows shown (pcap)")).click();
     wait_until(&mut h, "the packets to be written", |a| !a.state.carved.is_empty());
     let carved = h.state().state.carved.clone();
@@ -365,7 +396,7 @@ fn export_the_flows_shown_as_csv_and_eve_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = loaded_app(&dir);
     show_only_benign(&mut h);
-    let shown = h.state().flows.visible_rows().len();
+    let shown = flows_view(h.state()).visible_rows().len();
     h.get_by_label(&format!("Export the {shown} flows shown")).click();
     wait_until(&mut h, "the CSV export", |a| a.state.exported.is_some());
     let csv = h.state_mut().state.exported.take().unwrap();
@@ -379,9 +410,9 @@ fn export_the_flows_shown_as_csv_and_eve_alerts() {
     assert!(rows.iter().all(|r| r.split(',').nth(family) == Some("benign")), "only what the filter shows");
 
     // The flagged flows among those shown, as EVE alerts: here, the attacks.
-    h.state_mut().flows.query.family = None;
-    h.state_mut().flows.export_format = netvigil::service::export::ExportFormat::Eve;
-    wait_until(&mut h, "all flows shown", |a| a.flows.is_settled() && a.flows.visible_rows().len() == 798);
+    flows_view_mut(h.state_mut()).query.family = None;
+    flows_view_mut(h.state_mut()).export_format = netvigil::service::export::ExportFormat::Eve;
+    wait_until(&mut h, "all flows shown", |a| flows_view(a).is_settled() && flows_view(a).visible_rows().len() == 798);
     h.get_by_label("Export the 798 flows shown").click();
     wait_until(&mut h, "the EVE export", |a| a.state.exported.is_some());
     let eve = std::fs::read_to_string(h.state().state.exported.as_ref().unwrap()).unwrap();
@@ -391,4 +422,106 @@ fn export_the_flows_shown_as_csv_and_eve_alerts() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["event_type"], "alert");
     }
+}
+
+#[test]
+fn two_captures_as_one_session_conversations_endpoints_pivots_carve_and_export() {
+    use netvigil::app::{ConversationsView, EndpointsView};
+    use netvigil::service::traffic::{Pivot, PivotFilter};
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness_stepping(NetVigilApp::new(dir.path().to_path_buf()), 1.0 / 30.0);
+    let ctx = h.ctx.clone();
+    h.state_mut().load_startup_model(&ctx);
+    wait_until(&mut h, "the default model", |a| a.state.model.is_some());
+    let hydra = repo_data("captures/bruteforce_hydra_ftp.pcap");
+    let files = vec![shared("pcaps/normal/dns.pcap"), hydra.clone()];
+    h.state_mut().state.open(files, &ctx);
+    wait_until(&mut h, "both captures to load and score", |a| {
+        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some()) && flows_view(a).is_settled() && !flows_view(a).visible_rows().is_empty()
+    });
+    let flows = h.state().state.flows.as_ref().unwrap();
+    assert_eq!(flows.table.sources.len(), 2, "one session of two files");
+    let total = flows.table.len();
+    // Every flow keeps its file: hydra's are the second source.
+    let hydra_rows: Vec<u32> = (0..total as u32).filter(|&r| flows.table.meta()[r as usize].source == 1).collect();
+    assert_eq!(hydra_rows.len(), 36);
+
+    h.get_by_label("Conversations").click();
+    let generation = h.state().state.generation;
+    wait_until(&mut h, "the conversations", |a| {
+        a.view::<ConversationsView>().is_some_and(|v| v.is_settled(generation) && v.shown().is_some_and(|s| !s.is_empty()))
+    });
+    // dns.pcap's 10 conversations and hydra's one; the flagged one sorts first.
+    assert!(h.query_by_label("11 conversations").is_some());
+    snapshot(&mut h, "conversations_view");
+
+    // Double-click hydra's conversation: the flows view shows exactly its 36 flows.
+    // Well after the click on the tab, or egui counts a triple click.
+    h.run_steps(15);
+    let cell = h.get_all_by_label("10.77.0.1").next().expect("hydra's conversation is listed");
+    cell.click();
+    cell.click();
+    h.run_steps(2);
+    let conversation = PivotFilter::only(Pivot::Conversation { a: "10.77.0.1".parse().unwrap(), b: "10.77.0.2".parse().unwrap(), protocol: Some(6) });
+    assert_eq!(h.state().state.view, FlowsView::NAME);
+    assert_eq!(h.state().state.pivot, Some(conversation.clone()));
+    wait_until(&mut h, "the conversation's flows", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &hydra_rows[..]);
+    assert!(h.query_by_label(&format!("Showing {conversation}")).is_some());
+
+    // Their packets, carved from the capture, read back to the same flows.
+    h.get_by_label("Save the packets of the 36 flows shown (pcap)").click();
+    wait_until(&mut h, "the packets to be written", |a| !a.state.carved.is_empty());
+    let carved = h.state().state.carved.clone();
+    assert_eq!(carved.len(), 1, "one pcap: every flow shown is from one capture");
+    let (again, _) = netvigil::ingest::capture::read_capture(&carved[0], &Default::default()).unwrap();
+    let (original, _) = netvigil::ingest::capture::read_capture(&hydra, &Default::default()).unwrap();
+    assert_eq!(again.features(), original.features());
+
+    // Their flagged flows as EVE alerts.
+    flows_view_mut(h.state_mut()).export_format = netvigil::service::export::ExportFormat::Eve;
+    h.run_steps(2);
+    h.get_by_label("Export the 36 flows shown").click();
+    wait_until(&mut h, "the EVE export", |a| a.state.exported.is_some());
+    let eve = std::fs::read_to_string(h.state().state.exported.as_ref().unwrap()).unwrap();
+    let verdicts = h.state().state.flows.as_ref().unwrap().verdicts.clone().unwrap();
+    let flagged = hydra_rows.iter().filter(|&&r| verdicts[r as usize].is_attack()).count();
+    assert!(flagged > 0);
+    assert_eq!(eve.lines().count(), flagged);
+    for line in eve.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["event_type"], "alert");
+        assert_eq!(v["proto"], "TCP");
+        let ends = [v["src_ip"].as_str().unwrap(), v["dest_ip"].as_str().unwrap()];
+        assert!(ends.contains(&"10.77.0.1") && ends.contains(&"10.77.0.2"), "{line}");
+    }
+
+    // Back (Alt+Left) returns to the conversations and every flow; Forward to the pivot.
+    h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
+    h.run_steps(2);
+    assert_eq!((h.state().state.view, h.state().state.pivot.clone()), (ConversationsView::NAME, None));
+    h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowRight);
+    h.run_steps(2);
+    assert_eq!((h.state().state.view, h.state().state.pivot.clone()), (FlowsView::NAME, Some(conversation)));
+    h.get_by_label("Show every flow").click();
+    wait_until(&mut h, "every flow again", |a| flows_view(a).is_settled() && flows_view(a).visible_rows().len() == total);
+
+    // Endpoints: the right-click menu leaves an address out.
+    h.get_by_label("Endpoints").click();
+    wait_until(&mut h, "the endpoints", |a| {
+        a.view::<EndpointsView>().is_some_and(|v| v.is_settled(generation) && v.shown().is_some_and(|s| !s.is_empty()))
+    });
+    // The notices of the carve and the export name temporary paths.
+    h.state_mut().state.notices.clear();
+    h.run_steps(2);
+    snapshot(&mut h, "endpoints_view");
+    h.get_all_by_label("10.77.0.1").next().expect("hydra's client is listed").click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Every flow but those of 10.77.0.1").click();
+    h.run_steps(2);
+    // Every hydra flow involves 10.77.0.1, and none of dns.pcap's does.
+    let others: Vec<u32> = (0..total as u32).filter(|r| !hydra_rows.contains(r)).collect();
+    wait_until(&mut h, "every flow but hydra's", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &others[..]);
+    h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
+    h.run_steps(2);
+    assert_eq!(h.state().state.view, EndpointsView::NAME);
 }

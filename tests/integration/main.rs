@@ -11,6 +11,7 @@ mod model;
 mod offline;
 mod packaging;
 mod store;
+mod traffic;
 mod gui;
 mod crash;
 mod serve;

@@ -1,0 +1,157 @@
+//! The conversations view (Wireshark's Statistics → Conversations, with verdicts): one row
+//! per pair of addresses and protocol, sortable and filterable; double-click a row to see
+//! its flows. Aggregated and sorted off the UI thread (`service::traffic`).
+
+use std::sync::Arc;
+
+use super::aggregate_table::{self, ColumnSpec, RowAction, count};
+use super::pending::Pending;
+use super::state::AppState;
+use super::View;
+use crate::ingest::timestamp::format_timestamp;
+use crate::service::traffic::{AggregateQuery, ConversationColumn as C, Conversation, PivotFilter, Traffic, conversation_order, protocol_name};
+
+type OrderKey = (u64, AggregateQuery<C>);
+
+pub struct ConversationsView {
+    pub query: AggregateQuery<C>,
+    order: Pending<OrderKey, Vec<u32>>,
+}
+
+impl Default for ConversationsView {
+    fn default() -> Self {
+        ConversationsView { query: AggregateQuery::new(C::Flagged), order: Pending::default() }
+    }
+}
+
+const COLUMNS: [ColumnSpec<C>; 12] = [
+    ColumnSpec { title: "Address A", sort: C::AddressA, width: 130.0 },
+    ColumnSpec { title: "Address B", sort: C::AddressB, width: 130.0 },
+    ColumnSpec { title: "Proto", sort: C::Protocol, width: 50.0 },
+    ColumnSpec { title: "Flows", sort: C::Flows, width: 60.0 },
+    ColumnSpec { title: "Pkts A-B", sort: C::PacketsAb, width: 70.0 },
+    ColumnSpec { title: "Pkts B-A", sort: C::PacketsBa, width: 70.0 },
+    ColumnSpec { title: "Bytes A-B", sort: C::BytesAb, width: 85.0 },
+    ColumnSpec { title: "Bytes B-A", sort: C::BytesBa, width: 85.0 },
+    ColumnSpec { title: "Start", sort: C::Start, width: 150.0 },
+    ColumnSpec { title: "Duration (s)", sort: C::Duration, width: 85.0 },
+    ColumnSpec { title: "Flagged", sort: C::Flagged, width: 130.0 },
+    ColumnSpec { title: "Max P(attack)", sort: C::MaxPAttack, width: 120.0 },
+];
+
+impl ConversationsView {
+    pub const NAME: &'static str = "Conversations";
+
+    /// Rows shown (indices into the traffic's conversations), once they reflect the query.
+    pub fn shown(&self) -> Option<&[u32]> {
+        self.order.held().map(|(_, o)| o.as_slice())
+    }
+
+    /// Whether the rows shown are for the current query.
+    pub fn is_settled(&self, generation: u64) -> bool {
+        self.order.is_current(&(generation, self.query.clone()))
+    }
+}
+
+fn cells(c: &Conversation) -> Vec<String> {
+    let families = c.families.names();
+    vec![
+        c.a.to_string(),
+        c.b.to_string(),
+        protocol_name(c.protocol),
+        count(c.flows as u64),
+        count(c.packets_ab),
+        count(c.packets_ba),
+        count(c.bytes_ab),
+        count(c.bytes_ba),
+        c.start_us.map(format_timestamp).unwrap_or_default(),
+        c.duration_s().map(|d| format!("{d:.3}")).unwrap_or_default(),
+        if families.is_empty() { count(c.flagged as u64) } else { format!("{} ({families})", count(c.flagged as u64)) },
+        c.max_p_attack.map_or_else(|| "-".into(), |p| format!("{p:.3}")),
+    ]
+}
+
+fn menu(ui: &mut egui::Ui, c: &Conversation) -> Option<PivotFilter> {
+    let mut chosen = None;
+    if ui.button("Only the flows of this conversation").clicked() {
+        chosen = Some(PivotFilter::only(c.pivot()));
+    }
+    if ui.button("Every flow but those of this conversation").clicked() {
+        chosen = Some(PivotFilter::without(c.pivot()));
+    }
+    ui.separator();
+    for address in [c.a, c.b] {
+        if ui.button(format!("Only the flows of {address}")).clicked() {
+            chosen = Some(PivotFilter::only(crate::service::traffic::Pivot::Address(address)));
+        }
+    }
+    if ui.button("Copy the addresses").clicked() {
+        ui.ctx().copy_text(format!("{} {}", c.a, c.b));
+    }
+    chosen
+}
+
+/// The note above an empty table: why there is nothing to show.
+pub fn empty_note(traffic: &Traffic, what: &str) -> Option<String> {
+    (traffic.conversations.is_empty()).then(|| {
+        if traffic.without_addresses > 0 {
+            format!("No {what}: none of the {} flows carries addresses (MachineLearningCVE files leave them out).", traffic.without_addresses)
+        } else {
+            format!("No {what} in these flows.")
+        }
+    })
+}
+
+impl View for ConversationsView {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some((generation, traffic)) = state.traffic() else {
+            ui.weak("Open flows or a capture to see who talked to whom.");
+            return;
+        };
+        let key = (generation, self.query.clone());
+        let data = Arc::clone(&traffic);
+        let query = self.query.clone();
+        self.order.update(&key, &state.runtime, move || conversation_order(&data.conversations, &query));
+        aggregate_table::filter_bar(ui, &mut self.query, "address, protocol, family");
+        if let Some(note) = empty_note(&traffic, "conversations") {
+            ui.weak(note);
+            return;
+        }
+        let Some((_, order)) = self.order.held() else {
+            ui.spinner();
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.strong(format!("{} conversations", count(traffic.conversations.len() as u64)));
+            if order.len() != traffic.conversations.len() {
+                ui.label(format!("({} shown)", count(order.len() as u64)));
+            }
+            if traffic.without_addresses > 0 {
+                ui.weak(format!("{} flows without addresses left out", traffic.without_addresses));
+            }
+            ui.weak("double-click a conversation for its flows; right-click for more");
+        });
+        ui.separator();
+        let order = order.clone();
+        let rows = &traffic.conversations;
+        let action = aggregate_table::table(
+            ui,
+            "conversations",
+            &COLUMNS,
+            &mut self.query,
+            &order,
+            |i| cells(&rows[i as usize]),
+            |i| rows[i as usize].flagged > 0,
+            |ui, i| menu(ui, &rows[i as usize]),
+        );
+        match action {
+            Some(RowAction::Open(i)) => state.pivot_to(Some(PivotFilter::only(rows[i as usize].pivot()))),
+            Some(RowAction::Pivot(p)) => state.pivot_to(Some(p)),
+            None => {}
+        }
+    }
+}
