@@ -9,9 +9,9 @@ use super::pending::Pending;
 use super::state::AppState;
 use super::View;
 use crate::ingest::timestamp::format_timestamp;
-use crate::service::traffic::{AggregateQuery, ConversationColumn as C, Conversation, PivotFilter, Traffic, conversation_order, protocol_name};
+use crate::service::traffic::{AggregateQuery, TimeRange, ConversationColumn as C, Conversation, PivotFilter, Traffic, conversation_order, protocol_name};
 
-type OrderKey = (u64, AggregateQuery<C>);
+type OrderKey = ((u64, Option<TimeRange>), AggregateQuery<C>);
 
 pub struct ConversationsView {
     pub query: AggregateQuery<C>,
@@ -48,8 +48,8 @@ impl ConversationsView {
     }
 
     /// Whether the rows shown are for the current query.
-    pub fn is_settled(&self, generation: u64) -> bool {
-        self.order.is_current(&(generation, self.query.clone()))
+    pub fn is_settled(&self, generation: u64, range: Option<TimeRange>) -> bool {
+        self.order.is_current(&((generation, range), self.query.clone()))
     }
 }
 
@@ -116,6 +116,7 @@ impl View for ConversationsView {
         let data = Arc::clone(&traffic);
         let query = self.query.clone();
         self.order.update(&key, &state.runtime, move || conversation_order(&data.conversations, &query));
+        super::flows::time_range_bar(ui, state);
         aggregate_table::filter_bar(ui, &mut self.query, "address, protocol, family");
         if let Some(note) = empty_note(&traffic, "conversations") {
             ui.weak(note);

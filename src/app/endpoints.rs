@@ -10,9 +10,9 @@ use super::pending::Pending;
 use super::state::AppState;
 use super::View;
 use crate::ingest::timestamp::format_timestamp;
-use crate::service::traffic::{AggregateQuery, Endpoint, EndpointColumn as C, Pivot, PivotFilter, endpoint_order};
+use crate::service::traffic::{AggregateQuery, TimeRange, Endpoint, EndpointColumn as C, Pivot, PivotFilter, endpoint_order};
 
-type OrderKey = (u64, AggregateQuery<C>);
+type OrderKey = ((u64, Option<TimeRange>), AggregateQuery<C>);
 
 pub struct EndpointsView {
     pub query: AggregateQuery<C>,
@@ -47,8 +47,8 @@ impl EndpointsView {
         self.order.held().map(|(_, o)| o.as_slice())
     }
 
-    pub fn is_settled(&self, generation: u64) -> bool {
-        self.order.is_current(&(generation, self.query.clone()))
+    pub fn is_settled(&self, generation: u64, range: Option<TimeRange>) -> bool {
+        self.order.is_current(&((generation, range), self.query.clone()))
     }
 }
 
@@ -98,6 +98,7 @@ impl View for EndpointsView {
         let data = Arc::clone(&traffic);
         let query = self.query.clone();
         self.order.update(&key, &state.runtime, move || endpoint_order(&data.endpoints, &query));
+        super::flows::time_range_bar(ui, state);
         aggregate_table::filter_bar(ui, &mut self.query, "address, family");
         if let Some(note) = empty_note(&traffic, "endpoints") {
             ui.weak(note);

@@ -16,7 +16,7 @@ use super::style;
 use crate::detect::Findings;
 use crate::features::{FEATURES, FeatureId};
 pub use crate::service::flow_query::{SortColumn, TableQuery, compute_order};
-use crate::service::traffic::{Pivot, PivotFilter};
+use crate::service::traffic::{Pivot, PivotFilter, TimeRange};
 use crate::ingest::timestamp::format_timestamp;
 use crate::ingest::{AttackFamily, FlowTable};
 use crate::model::Verdict;
@@ -28,8 +28,9 @@ struct Summary {
     unfamiliar: usize,
     per_family: Vec<(AttackFamily, usize)>,
     histogram: Vec<usize>,
-    /// Per time bin: its centre in seconds since the epoch, all flows, flagged flows.
-    timeline: Vec<(f64, usize, usize)>,
+    /// Per time bin: its centre in seconds since the epoch, all flows, flagged flows by
+    /// family (`AttackFamily::index()`).
+    timeline: Vec<(f64, usize, [usize; AttackFamily::COUNT])>,
     /// The timeline axis: the first day and the clock the timestamps are in.
     timeline_axis: String,
 }
@@ -53,6 +54,12 @@ pub struct FlowsView {
     pub label_family: AttackFamily,
     /// The format of "Export the flows shown".
     pub export_format: crate::service::export::ExportFormat,
+    /// Where a drag across the timeline started (seconds since the epoch).
+    drag_from: Option<f64>,
+    /// Where the timeline and the histogram were drawn last (for tests that drag across
+    /// them).
+    timeline_rect: Option<egui::Rect>,
+    histogram_rect: Option<egui::Rect>,
 }
 
 impl Default for FlowsView {
@@ -70,6 +77,9 @@ impl Default for FlowsView {
             drift_feature: None,
             label_family: AttackFamily::Benign,
             export_format: crate::service::export::ExportFormat::Csv,
+            drag_from: None,
+            timeline_rect: None,
+            histogram_rect: None,
         }
     }
 }
@@ -86,6 +96,16 @@ impl FlowsView {
     /// Whether the visible rows reflect the current query and data.
     pub fn is_settled(&self) -> bool {
         self.pending.is_none()
+    }
+
+    /// Where the timeline was drawn in the last frame.
+    pub fn timeline_rect(&self) -> Option<egui::Rect> {
+        self.timeline_rect
+    }
+
+    /// Where the P(attack) histogram was drawn in the last frame.
+    pub fn histogram_rect(&self) -> Option<egui::Rect> {
+        self.histogram_rect
     }
 
     pub fn focus_filter(&mut self) {
@@ -141,6 +161,7 @@ impl FlowsView {
         // Pivots are made in other views too (conversations, endpoints) and kept with the
         // state, where Back and Forward move through them.
         self.query.pivot = state.pivot.clone();
+        self.query.time_range = state.time_range;
         let wanted = (state.generation, self.query.clone());
         let up_to_date = self.computed.as_ref() == Some(&wanted);
         let in_flight = self.pending.as_ref().is_some_and(|(g, q, _)| (*g, q.clone()) == wanted);
@@ -229,19 +250,19 @@ impl FlowsView {
             }
             for (family, n) in &s.per_family {
                 ui.separator();
-                ui.label(format!("{}: {n}", family.name()));
+                ui.colored_label(style::family_color(*family), format!("{}: {n}", family.name()));
             }
         });
     }
 
-    fn plots(&mut self, ui: &mut egui::Ui, state: &AppState) {
+    fn plots(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         let threshold = threshold_of(state);
         let Some(s) = self.summary(state) else { return };
         if s.histogram.iter().all(|&n| n == 0) {
             return;
         }
         let width = (ui.available_width() / 2.0 - 8.0).max(120.0);
-        let bars: Vec<Bar> = s
+        let histogram: Vec<Bar> = s
             .histogram
             .iter()
             .enumerate()
@@ -251,34 +272,92 @@ impl FlowsView {
             })
             .collect();
         let bin = s.timeline.get(1).map_or(1.0, |b| b.0) - s.timeline.first().map_or(0.0, |b| b.0);
-        let time_bars = |pick: fn(&(f64, usize, usize)) -> usize, fill: egui::Color32| -> Vec<Bar> {
-            s.timeline.iter().map(|b| Bar::new(b.0, pick(b) as f64).width(bin.max(1e-6)).fill(fill)).collect()
+        // Unflagged flows in grey, then the flagged ones of each family stacked on them.
+        let bars = |count: &dyn Fn(&(f64, usize, [usize; AttackFamily::COUNT])) -> usize, fill: egui::Color32| -> Vec<Bar> {
+            s.timeline.iter().map(|b| Bar::new(b.0, count(b) as f64).width(bin.max(1e-6)).fill(fill).stroke(egui::Stroke::NONE)).collect()
         };
-        let all_flows = time_bars(|b| b.1, egui::Color32::from_gray(150));
-        let flagged = time_bars(|b| b.2, style::ATTACK);
+        // The summary bar above names the families in these colours (the chart's legend).
+        let mut charts = vec![BarChart::new("not flagged", bars(&|b| b.1 - b.2.iter().sum::<usize>(), style::family_color(AttackFamily::Benign)))];
+        for f in AttackFamily::ALL {
+            if s.timeline.iter().any(|b| b.2[f.index()] > 0) {
+                let below: Vec<&BarChart> = charts.iter().collect();
+                let chart = BarChart::new(f.name(), bars(&|b| b.2[f.index()], style::family_color(f))).stack_on(&below);
+                charts.push(chart);
+            }
+        }
         let axis = s.timeline_axis.clone();
+        let selected = state.time_range;
+        let mut dragged = None;
         ui.horizontal(|ui| {
-            Plot::new("score-histogram")
+            let hist = Plot::new("score-histogram")
                 .height(110.0)
                 .width(width)
                 .allow_zoom(false)
                 .allow_drag(false)
                 .allow_scroll(false)
-                .x_axis_label("P(attack)")
-                .show(ui, |p| p.bar_chart(BarChart::new("flows", bars)));
-            Plot::new("flagged-timeline")
+                .allow_double_click_reset(false)
+                .x_axis_label("P(attack); double-click a bar for its flows")
+                .show(ui, |p| p.bar_chart(BarChart::new("flows", histogram)));
+            self.histogram_rect = Some(hist.response.rect);
+            if hist.response.double_clicked() {
+                if let Some(pos) = hist.response.interact_pointer_pos() {
+                    let x = hist.transform.value_from_position(pos).x;
+                    let bin = ((x * HISTOGRAM_BINS as f64).floor().max(0.0) as usize).min(HISTOGRAM_BINS - 1);
+                    self.query.min_score = bin as f32 / HISTOGRAM_BINS as f32;
+                    self.query.max_score = (bin + 1) as f32 / HISTOGRAM_BINS as f32;
+                }
+            }
+            let shown = Plot::new("flagged-timeline")
                 .height(110.0)
                 .width(width)
                 .allow_zoom(false)
                 .allow_drag(false)
                 .allow_scroll(false)
+                .allow_boxed_zoom(false)
+                .allow_double_click_reset(false)
                 .x_axis_label(axis)
                 .x_axis_formatter(|mark, range| clock_time(mark.value, range.end() - range.start() > 86_400.0))
                 .show(ui, |p| {
-                    p.bar_chart(BarChart::new("flows", all_flows));
-                    p.bar_chart(BarChart::new("flagged", flagged));
+                    for chart in charts {
+                        p.bar_chart(chart);
+                    }
                 });
+            dragged = self.timeline_drag(ui, &shown, selected);
         });
+        if let Some(range) = dragged {
+            state.set_time_range(Some(range));
+        }
+    }
+
+    /// Dragging across the timeline selects a span of start times; the span set is shaded.
+    fn timeline_drag(&mut self, ui: &egui::Ui, shown: &egui_plot::PlotResponse<()>, selected: Option<TimeRange>) -> Option<TimeRange> {
+        let to_us = |x: f64| (x * 1e6) as i64;
+        let at = |pos: egui::Pos2| shown.transform.value_from_position(pos).x;
+        let response = &shown.response;
+        self.timeline_rect = Some(response.rect);
+        if response.drag_started() {
+            self.drag_from = response.interact_pointer_pos().map(at);
+        }
+        let now = response.interact_pointer_pos().map(at);
+        let shade = |a: f64, b: f64| {
+            let (xa, xb) = (shown.transform.position_from_point_x(a), shown.transform.position_from_point_x(b));
+            let rect = egui::Rect::from_x_y_ranges(xa.min(xb)..=xa.max(xb), response.rect.y_range());
+            ui.painter().with_clip_rect(response.rect).rect_filled(rect, 0.0, egui::Color32::from_rgba_unmultiplied(80, 130, 220, 50));
+        };
+        if let Some(range) = selected {
+            shade(range.start_us as f64 / 1e6, range.end_us as f64 / 1e6);
+        }
+        match (self.drag_from, now) {
+            (Some(from), Some(to)) if response.dragged() => {
+                shade(from, to);
+                None
+            }
+            (Some(from), Some(to)) if response.drag_stopped() => {
+                self.drag_from = None;
+                Some(TimeRange::between(to_us(from), to_us(to)))
+            }
+            _ => None,
+        }
     }
 
     fn table(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
@@ -400,6 +479,17 @@ impl FlowsView {
     }
 }
 
+/// The time span dragged on the timeline, if any, and the way back to every time.
+pub fn time_range_bar(ui: &mut egui::Ui, state: &mut AppState) {
+    let Some(range) = state.time_range else { return };
+    ui.horizontal(|ui| {
+        ui.strong(format!("Only {range}"));
+        if ui.button("Every time").clicked() {
+            state.set_time_range(None);
+        }
+    });
+}
+
 /// The right-click menu of an address cell: show only its flows, leave them out, or copy it.
 pub fn address_menu(ui: &mut egui::Ui, ip: Option<std::net::IpAddr>, port: Option<u16>) -> Option<PivotFilter> {
     let mut chosen = None;
@@ -453,6 +543,7 @@ impl View for FlowsView {
         }
         self.filter_bar(ui);
         self.pivot_bar(ui, state);
+        time_range_bar(ui, state);
         let shown = self.order.clone();
         super::labels::labels_bar(ui, state, &shown, &mut self.label_family);
         super::packets::packets_bar(ui, state, &shown);
@@ -513,7 +604,7 @@ fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -
     let (t0, t1) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
     let span = (t1 - t0).max(1) as f64;
     let bin_of = |t: i64| ((((t - t0) as f64 / span) * TIMELINE_BINS as f64) as usize).min(TIMELINE_BINS - 1);
-    let mut timeline = vec![(0usize, 0usize); TIMELINE_BINS];
+    let mut timeline = vec![(0usize, [0usize; AttackFamily::COUNT]); TIMELINE_BINS];
     for &t in &times {
         timeline[bin_of(t)].0 += 1;
     }
@@ -524,7 +615,7 @@ fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -
         if v.is_attack() {
             flagged += 1;
             if let Some(t) = table.meta()[r].timestamp_us {
-                timeline[bin_of(t)].1 += 1;
+                timeline[bin_of(t)].1[v.family.index()] += 1;
             }
         }
     }
@@ -554,7 +645,7 @@ fn timeline_axis(table: &FlowTable, t0: i64, empty: bool) -> String {
     let day = crate::ingest::timestamp::format_timestamp(t0)[..10].to_string();
     let all_captures = table.sources.iter().all(|s| s.dialect == crate::ingest::Dialect::Capture);
     let clock = if all_captures { "UTC" } else { "as the CSV writes it, no time zone" };
-    format!("time from {day} ({clock}); grey: flows, red: flagged")
+    format!("time from {day} ({clock}); drag to select a span")
 }
 
 /// Seconds since the epoch as `HH:MM:SS`, or `MM-DD HH:MM` when the axis spans days.

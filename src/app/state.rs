@@ -11,7 +11,7 @@ use crate::ingest::{FlowMeta, FlowTable, ReadOptions};
 use crate::model::drift::DriftReport;
 use crate::model::{DeviceChoice, Verdict};
 use crate::service::server::{RunningService, ServerLauncher};
-use crate::service::traffic::{PivotFilter, Traffic};
+use crate::service::traffic::{PivotFilter, TimeRange, Traffic};
 use super::pending::Pending;
 use crate::service::{self, LoadedModel, Progress};
 use crate::store::Store;
@@ -49,6 +49,7 @@ pub struct Subject {
 pub struct Place {
     pub view: &'static str,
     pub pivot: Option<PivotFilter>,
+    pub time_range: Option<TimeRange>,
 }
 
 /// Back and Forward through the pivots, as a browser goes through pages.
@@ -108,10 +109,12 @@ pub struct AppState {
     pub view: &'static str,
     /// What a pivot narrowed the flows table to (a conversation, an address, a port).
     pub pivot: Option<PivotFilter>,
+    /// The span dragged on the timeline: every view shows only flows started in it.
+    pub time_range: Option<TimeRange>,
     /// Back and Forward through the pivots.
     pub trail: Trail,
     /// Conversations and endpoints of the flows on screen, by generation.
-    traffic: Pending<u64, Arc<Traffic>>,
+    traffic: Pending<(u64, Option<TimeRange>), Arc<Traffic>>,
     pub flows: Option<LoadedFlows>,
     pub model: Option<LoadedModel>,
     pub subject: Option<Subject>,
@@ -168,6 +171,7 @@ impl AppState {
             data_dir,
             view: super::FlowsView::NAME,
             pivot: None,
+            time_range: None,
             trail: Trail::default(),
             traffic: Pending::default(),
             flows: None,
@@ -272,33 +276,44 @@ impl AppState {
         }));
     }
 
-    /// Conversations and endpoints of the flows on screen and the generation they are of
-    /// (older than `generation` while the new ones are computed in the background).
-    pub fn traffic(&mut self) -> Option<(u64, Arc<Traffic>)> {
+    /// Conversations and endpoints of the flows on screen (in the time range, if one is set),
+    /// and the generation and range they are of: older ones while the new ones are computed in
+    /// the background.
+    pub fn traffic(&mut self) -> Option<((u64, Option<TimeRange>), Arc<Traffic>)> {
         let Some(flows) = &self.flows else {
             self.traffic.clear();
             return None;
         };
         let (table, verdicts, findings) = (flows.table.clone(), flows.verdicts.clone(), flows.findings.clone());
-        self.traffic.update(&self.generation, &self.runtime, move || {
-            Arc::new(crate::service::traffic::traffic(&table, verdicts.as_deref().map(|v| v.as_slice()), Some(&findings)))
+        let range = self.time_range;
+        self.traffic.update(&(self.generation, range), &self.runtime, move || {
+            Arc::new(crate::service::traffic::traffic(&table, verdicts.as_deref().map(|v| v.as_slice()), Some(&findings), range))
         });
-        self.traffic.held().map(|(g, t)| (*g, t.clone()))
+        self.traffic.held().map(|(k, t)| (*k, t.clone()))
     }
 
     fn here(&self) -> Place {
-        Place { view: self.view, pivot: self.pivot.clone() }
+        Place { view: self.view, pivot: self.pivot.clone(), time_range: self.time_range }
     }
 
     fn go_to(&mut self, place: Place) {
         self.view = place.view;
         self.pivot = place.pivot;
+        self.time_range = place.time_range;
     }
 
-    /// Shows the flows of `filter` (every flow when `None`) in the flows view, remembering
-    /// where the analyst was for Back.
+    /// Shows the flows of `filter` (every flow when `None`) in the flows view, within the
+    /// current time range, remembering where the analyst was for Back.
     pub fn pivot_to(&mut self, filter: Option<PivotFilter>) {
-        let to = Place { view: super::FlowsView::NAME, pivot: filter };
+        let to = Place { view: super::FlowsView::NAME, pivot: filter, time_range: self.time_range };
+        self.trail.push(self.here(), to.clone());
+        self.go_to(to);
+    }
+
+    /// Narrows every view to flows started in `range` (every flow when `None`), staying in
+    /// the current view; Back undoes it.
+    pub fn set_time_range(&mut self, range: Option<TimeRange>) {
+        let to = Place { view: self.view, pivot: self.pivot.clone(), time_range: range };
         self.trail.push(self.here(), to.clone());
         self.go_to(to);
     }
@@ -329,6 +344,7 @@ impl AppState {
                         self.flows = Some(loaded);
                         // Pivots name addresses of the flows they were made on.
                         self.pivot = None;
+                        self.time_range = None;
                         self.trail.clear();
                         self.labels.clear();
                         self.subject = None;

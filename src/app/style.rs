@@ -53,3 +53,20 @@ pub fn feature_picker(ui: &mut egui::Ui, label: &str, id: &str, selected: &mut u
         .response
         .labelled_by(label.id);
 }
+
+/// A colour per attack family, for charts that stack them (benign: the grey of the flows).
+pub fn family_color(f: crate::ingest::AttackFamily) -> Color32 {
+    use crate::ingest::AttackFamily as F;
+    match f {
+        F::Benign => Color32::from_gray(150),
+        F::Dos => Color32::from_rgb(220, 70, 60),
+        F::Ddos => Color32::from_rgb(160, 30, 40),
+        F::Portscan => Color32::from_rgb(230, 150, 40),
+        F::Bruteforce => Color32::from_rgb(170, 90, 200),
+        F::Webattack => Color32::from_rgb(60, 140, 220),
+        F::Botnet => Color32::from_rgb(40, 170, 160),
+        F::Infiltration => Color32::from_rgb(200, 200, 60),
+        F::Heartbleed => Color32::from_rgb(240, 110, 170),
+        F::UnknownAttack => Color32::from_rgb(120, 120, 220),
+    }
+}

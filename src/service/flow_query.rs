@@ -5,7 +5,7 @@
 use crate::detect::Findings;
 use crate::ingest::{AttackFamily, FlowTable};
 use crate::model::Verdict;
-use super::traffic::PivotFilter;
+use super::traffic::{PivotFilter, TimeRange};
 
 /// The sortable columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +32,8 @@ pub struct TableQuery {
     pub finding: Option<usize>,
     /// A conversation, address or port the analyst pivoted to (or excluded).
     pub pivot: Option<PivotFilter>,
+    /// Only flows that started in this span (dragged on the timeline).
+    pub time_range: Option<TimeRange>,
     /// Only flows the model marked unfamiliar (unlike all of its training data).
     pub unfamiliar_only: bool,
     pub sort: SortColumn,
@@ -47,6 +49,7 @@ impl Default for TableQuery {
             family: None,
             finding: None,
             pivot: None,
+            time_range: None,
             unfamiliar_only: false,
             sort: SortColumn::Row,
             descending: false,
@@ -76,6 +79,9 @@ pub fn compute_order(
     let meta = table.meta();
     let keep = |r: usize| -> bool {
         if query.pivot.as_ref().is_some_and(|p| !p.keeps(&meta[r])) {
+            return false;
+        }
+        if query.time_range.is_some_and(|t| !t.contains(meta[r].timestamp_us)) {
             return false;
         }
         if in_finding.as_ref().is_some_and(|m| !m[r]) {

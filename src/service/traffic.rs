@@ -133,15 +133,44 @@ fn latest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     a.into_iter().chain(b).max()
 }
 
-/// Aggregates every flow of `table` (with the verdicts when scored) into conversations and
-/// endpoints, in order of first appearance.
-pub fn traffic(table: &FlowTable, verdicts: Option<&[Verdict]>, findings: Option<&Findings>) -> Traffic {
+/// A span of flow start times, µs in the table's clock, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimeRange {
+    pub start_us: i64,
+    pub end_us: i64,
+}
+
+impl TimeRange {
+    /// The range between two instants given in either order.
+    pub fn between(a: i64, b: i64) -> Self {
+        TimeRange { start_us: a.min(b), end_us: a.max(b) }
+    }
+
+    /// Whether a flow that started at `t` is in the range (a flow without a start is not).
+    pub fn contains(&self, t: Option<i64>) -> bool {
+        t.is_some_and(|t| t >= self.start_us && t <= self.end_us)
+    }
+}
+
+impl std::fmt::Display for TimeRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::ingest::timestamp::format_timestamp;
+        write!(f, "flows started from {} to {}", format_timestamp(self.start_us), format_timestamp(self.end_us))
+    }
+}
+
+/// Aggregates the flows of `table` (with the verdicts when scored), those started within
+/// `range` when one is given, into conversations and endpoints, in order of first appearance.
+pub fn traffic(table: &FlowTable, verdicts: Option<&[Verdict]>, findings: Option<&Findings>, range: Option<TimeRange>) -> Traffic {
     let mut out = Traffic::default();
     let mut conv_index: HashMap<(IpAddr, IpAddr, Option<u8>), usize> = HashMap::new();
     let mut end_index: HashMap<IpAddr, usize> = HashMap::new();
     let mut peers: HashSet<(usize, IpAddr)> = HashSet::new();
     let mut ports: HashSet<(usize, u16)> = HashSet::new();
     for (r, meta) in table.meta().iter().enumerate() {
+        if range.is_some_and(|t| !t.contains(meta.timestamp_us)) {
+            continue;
+        }
         let (Some(src), Some(dst)) = (meta.src_ip, meta.dst_ip) else {
             out.without_addresses += 1;
             continue;

@@ -84,7 +84,11 @@ fn snapshot(h: &mut Harness<'_, NetVigilApp>, name: &str) {
 
 /// An app with its own history folder, the shipped model and the shipped sample loaded.
 fn loaded_app(dir: &tempfile::TempDir) -> Harness<'static, NetVigilApp> {
-    let mut h = harness(NetVigilApp::new(dir.path().to_path_buf()));
+    loaded_app_stepping(dir, 0.25)
+}
+
+fn loaded_app_stepping(dir: &tempfile::TempDir, step_dt: f32) -> Harness<'static, NetVigilApp> {
+    let mut h = harness_stepping(NetVigilApp::new(dir.path().to_path_buf()), step_dt);
     let ctx = h.ctx.clone();
     h.state_mut().load_startup_model(&ctx);
     wait_until(&mut h, "the default model", |a| a.state.model.is_some());
@@ -449,7 +453,7 @@ fn two_captures_as_one_session_conversations_endpoints_pivots_carve_and_export()
     h.get_by_label("Conversations").click();
     let generation = h.state().state.generation;
     wait_until(&mut h, "the conversations", |a| {
-        a.view::<ConversationsView>().is_some_and(|v| v.is_settled(generation) && v.shown().is_some_and(|s| !s.is_empty()))
+        a.view::<ConversationsView>().is_some_and(|v| v.is_settled(generation, None) && v.shown().is_some_and(|s| !s.is_empty()))
     });
     // dns.pcap's 10 conversations and hydra's one; the flagged one sorts first.
     assert!(h.query_by_label("11 conversations").is_some());
@@ -508,7 +512,7 @@ fn two_captures_as_one_session_conversations_endpoints_pivots_carve_and_export()
     // Endpoints: the right-click menu leaves an address out.
     h.get_by_label("Endpoints").click();
     wait_until(&mut h, "the endpoints", |a| {
-        a.view::<EndpointsView>().is_some_and(|v| v.is_settled(generation) && v.shown().is_some_and(|s| !s.is_empty()))
+        a.view::<EndpointsView>().is_some_and(|v| v.is_settled(generation, None) && v.shown().is_some_and(|s| !s.is_empty()))
     });
     // The notices of the carve and the export name temporary paths.
     h.state_mut().state.notices.clear();
@@ -524,4 +528,59 @@ fn two_captures_as_one_session_conversations_endpoints_pivots_carve_and_export()
     h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
     h.run_steps(2);
     assert_eq!(h.state().state.view, EndpointsView::NAME);
+}
+
+#[test]
+fn dragging_across_the_timeline_narrows_every_view_and_back_undoes_it() {
+    use netvigil::app::ConversationsView;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app_stepping(&dir, 1.0 / 30.0);
+    let total = h.state().state.flows.as_ref().unwrap().table.len();
+    let rect = flows_view(h.state()).timeline_rect().expect("the timeline is drawn");
+    let y = rect.center().y;
+    let (from, to) = (egui::pos2(rect.left() + rect.width() * 0.3, y), egui::pos2(rect.left() + rect.width() * 0.7, y));
+    h.hover_at(from);
+    h.drag_at(from);
+    h.hover_at(egui::pos2((from.x + to.x) / 2.0, y));
+    h.hover_at(to);
+    h.drop_at(to);
+    h.run_steps(2);
+    let range = h.state().state.time_range.expect("the drag selected a span");
+    // Exactly the flows that started in the span, counted here.
+    let table = h.state().state.flows.as_ref().unwrap().table.clone();
+    let inside: Vec<u32> = (0..total as u32).filter(|&r| range.contains(table.meta()[r as usize].timestamp_us)).collect();
+    assert!(!inside.is_empty() && inside.len() < total, "{} of {total}", inside.len());
+    wait_until(&mut h, "the flows of the span", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &inside[..]);
+    assert!(h.query_by_label(&format!("Only {range}")).is_some());
+
+    // The conversations view counts only those flows.
+    h.get_by_label("Conversations").click();
+    let generation = h.state().state.generation;
+    wait_until(&mut h, "the span's conversations", |a| {
+        a.view::<ConversationsView>().is_some_and(|v| v.is_settled(generation, Some(range)) && v.shown().is_some())
+    });
+    let expected = netvigil::service::traffic::traffic(&table, None, None, Some(range));
+    let listed = h.state().view::<ConversationsView>().unwrap().shown().unwrap().len();
+    assert_eq!(listed, expected.conversations.len());
+    assert_eq!(expected.conversations.iter().map(|c| c.flows).sum::<usize>() + expected.without_addresses, inside.len());
+
+    // Back: every time again, in the flows view where the drag was made.
+    h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
+    h.run_steps(2);
+    assert_eq!((h.state().state.view, h.state().state.time_range), (FlowsView::NAME, None));
+    wait_until(&mut h, "every flow again", |a| flows_view(a).is_settled() && flows_view(a).visible_rows().len() == total);
+
+    // A double-click on the histogram's last bar shows the flows scored 0.95 and above.
+    h.run_steps(15);
+    let hist = flows_view(h.state()).histogram_rect().expect("the histogram is drawn");
+    let verdicts = h.state().state.flows.as_ref().unwrap().verdicts.clone().unwrap();
+    let top: Vec<u32> = (0..total as u32).filter(|&r| verdicts[r as usize].p_attack >= 0.95).collect();
+    // The plot spans P(attack) 0 to 1 with a margin; 97 % of the way across is in the last bin.
+    let at = egui::pos2(hist.left() + hist.width() * 0.97, hist.center().y);
+    for pressed in [true, false, true, false] {
+        h.event(egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed, modifiers: egui::Modifiers::NONE });
+    }
+    h.run_steps(2);
+    assert_eq!((flows_view(h.state()).query.min_score, flows_view(h.state()).query.max_score), (0.95, 1.0));
+    wait_until(&mut h, "the last bar's flows", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &top[..]);
 }

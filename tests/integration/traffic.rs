@@ -28,7 +28,7 @@ fn conversations_and_endpoints_account_for_every_flow_with_addresses() {
     let table = session();
     assert_eq!(table.sources.len(), 3, "three files, one session");
     let findings = detect(&table);
-    let t = traffic(&table, None, Some(&findings));
+    let t = traffic(&table, None, Some(&findings), None);
     // Counted here: flows per unordered pair and protocol, and per address.
     let mut pairs: HashMap<(IpAddr, IpAddr, Option<u8>), usize> = HashMap::new();
     let mut per_address: HashMap<IpAddr, usize> = HashMap::new();
@@ -77,7 +77,7 @@ fn conversations_and_endpoints_account_for_every_flow_with_addresses() {
 #[test]
 fn aggregate_tables_sort_and_filter() {
     let table = session();
-    let t = traffic(&table, None, None);
+    let t = traffic(&table, None, None, None);
     let mut q = AggregateQuery::new(ConversationColumn::Flows);
     let order = conversation_order(&t.conversations, &q);
     assert_eq!(order.len(), t.conversations.len());
@@ -103,7 +103,7 @@ fn aggregate_tables_sort_and_filter() {
 #[test]
 fn a_pivot_shows_exactly_the_flows_of_its_conversation_address_or_port() {
     let table = session();
-    let t = traffic(&table, None, None);
+    let t = traffic(&table, None, None, None);
     let biggest = t.conversations.iter().max_by_key(|c| c.flows).unwrap();
     let only = TableQuery { pivot: Some(PivotFilter::only(biggest.pivot())), ..TableQuery::default() };
     let rows = compute_order(&table, None, None, &only);
