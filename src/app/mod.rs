@@ -42,6 +42,9 @@ pub use state::{AppState, LoadedFlows, ScoredFlows, Subject};
 pub use train::TrainView;
 pub use whatif::WhatIfView;
 
+/// What File → Open offers: flow records (CSV, gzip-compressed CSV) and captures.
+const FLOW_FILE_EXTENSIONS: [&str; 5] = ["csv", "gz", "pcap", "pcapng", "cap"];
+
 /// The scoring server's documented port (`netvigil serve`'s default).
 pub const DEFAULT_SERVER_PORT: u16 = 8750;
 
@@ -113,6 +116,8 @@ pub struct NetVigilApp {
     show_details: Option<usize>,
     /// The path typed in the "Open a path" window, while it is open.
     pub open_path: Option<String>,
+    /// The in-window file browser, while it is open.
+    browser: Option<egui_file::FileDialog>,
 }
 
 impl NetVigilApp {
@@ -123,6 +128,7 @@ impl NetVigilApp {
             examples: examples::Examples::default(),
             show_details: None,
             open_path: None,
+            browser: None,
         }
     }
 
@@ -179,16 +185,59 @@ impl NetVigilApp {
 
     fn open_dialog(&mut self, ctx: &egui::Context) {
         let asked = std::time::Instant::now();
-        let picked = rfd::FileDialog::new().add_filter("Flow records and captures", &["csv", "pcap", "pcapng", "cap", "gz"]).pick_files();
+        let picked = rfd::FileDialog::new().add_filter("Flow records and captures", &FLOW_FILE_EXTENSIONS).pick_files();
         match picked {
             Some(files) => self.state.open(files, ctx),
             // No analyst cancels a dialog within a fifth of a second: none could be shown
             // (rfd needs a desktop portal, which minimal desktops and SSH sessions lack).
             None if asked.elapsed() < std::time::Duration::from_millis(200) => {
-                self.state.info("No file dialog is available on this desktop (no XDG desktop portal): type the path instead.");
-                self.open_path = Some(String::new());
+                self.state.info("No desktop file dialog is available here (no XDG desktop portal): NetVigil's own browser is open instead.");
+                self.open_browser();
             }
             None => {}
+        }
+    }
+
+    /// Opens the in-window file browser in the folder of the last file opened (else the
+    /// working directory): flow files, captures and folders, several files at once.
+    pub fn open_browser(&mut self) {
+        let start = self.state.recent.first().and_then(|p| p.parent().map(std::path::Path::to_path_buf)).filter(|d| d.is_dir());
+        let start = start.or_else(|| std::env::current_dir().ok()).unwrap_or_else(|| PathBuf::from("/"));
+        let filter: egui_file::Filter<PathBuf> = Box::new(|path: &std::path::Path| {
+            path.extension().and_then(|e| e.to_str()).is_some_and(|e| FLOW_FILE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        });
+        let mut dialog = egui_file::FileDialog::open_file()
+            .title("Open flow records or captures")
+            .initial_path(start)
+            .multi_select(true)
+            .show_new_folder(false)
+            .show_rename(false)
+            .show_files_filter(filter)
+            .default_size([640.0, 420.0]);
+        dialog.open();
+        self.browser = Some(dialog);
+    }
+
+    /// Whether the in-window file browser is open.
+    pub fn browser_is_open(&self) -> bool {
+        self.browser.as_ref().is_some_and(|b| b.visible())
+    }
+
+    fn browser_window(&mut self, ctx: &egui::Context) {
+        let Some(dialog) = &mut self.browser else { return };
+        if dialog.show(ctx).selected() {
+            let mut files: Vec<PathBuf> = dialog.selection().into_iter().map(std::path::Path::to_path_buf).collect();
+            if files.is_empty() {
+                files.extend(dialog.path().map(std::path::Path::to_path_buf));
+            }
+            self.browser = None;
+            if files.is_empty() {
+                self.state.error("Nothing to open", "Select one or more flow files or captures, then Open.".to_string());
+            } else {
+                self.state.open(files, ctx);
+            }
+        } else if !dialog.visible() {
+            self.browser = None;
         }
     }
 
@@ -221,6 +270,10 @@ impl NetVigilApp {
             ui.menu_button("File", |ui| {
                 if ui.button("Open...  (Ctrl+O)").clicked() {
                     self.open_dialog(ui.ctx());
+                    ui.close();
+                }
+                if ui.button("Open with NetVigil's browser...").clicked() {
+                    self.open_browser();
                     ui.close();
                 }
                 if ui.button("Open a path...").clicked() {
@@ -391,6 +444,7 @@ impl NetVigilApp {
         egui::Panel::top("menu").show(ui, |ui| self.menu(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         self.open_path_window(&ctx);
+        self.browser_window(&ctx);
         if !self.state.notices.is_empty() {
             egui::Panel::top("notices").show(ui, |ui| self.notices(ui));
         }

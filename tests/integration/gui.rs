@@ -584,3 +584,35 @@ fn dragging_across_the_timeline_narrows_every_view_and_back_undoes_it() {
     assert_eq!((flows_view(h.state()).query.min_score, flows_view(h.state()).query.max_score), (0.95, 1.0));
     wait_until(&mut h, "the last bar's flows", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &top[..]);
 }
+
+#[test]
+fn file_open_without_a_desktop_portal_opens_the_in_window_browser_and_loads_the_choice() {
+    // This test process has no session bus or portal (as CI and SSH sessions): rfd returns at
+    // once and the window must offer its own browser. Where a portal answers, File → Open
+    // shows the desktop's dialog instead, and this test checks the browser alone.
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(NetVigilApp::new(dir.path().to_path_buf()));
+    // Start in the repository's data folder, as if the sample had been opened from there before.
+    h.state_mut().state.recent = vec![repo_data("cicids2017-sample.csv")];
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    let portal = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+    if portal {
+        h.get_by_label("Open with NetVigil's browser...").click();
+    } else {
+        h.get_by_label("Open...  (Ctrl+O)").click();
+    }
+    h.run_steps(3);
+    assert!(h.state().browser_is_open(), "the in-window browser is open");
+    if !portal {
+        assert!(h.query_by_label_contains("NetVigil's own browser is open instead").is_some(), "the window says why");
+    }
+    // Only flow files, captures and folders are listed.
+    assert!(h.query_by_label_contains("README.md").is_none());
+    h.get_by_label_contains("cicids2017-sample.csv").click();
+    h.run_steps(2);
+    h.get_by_label("Open").click();
+    h.run_steps(2);
+    assert!(!h.state().browser_is_open(), "the browser closes");
+    wait_until(&mut h, "the chosen file to load", |a| a.state.flows.as_ref().is_some_and(|f| f.table.len() == 798));
+}
