@@ -139,6 +139,7 @@ pub fn run(args: &GuiBenchOptions) -> anyhow::Result<()> {
         findings,
         flows_per_s: None,
         drift: None,
+        stopped: None,
     });
     let ctx = egui::Context::default();
     // The aggregation behind the conversations and endpoints views, timed alone (the views

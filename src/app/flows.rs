@@ -370,11 +370,18 @@ impl FlowsView {
         let mut clicked = None;
         let mut sort_clicked = None;
         let mut pivot = None;
+        // Several files open as one session: a column says which file (and line or first
+        // packet) each flow came from.
+        let files: Option<Vec<String>> = (table.sources.len() > 1).then(|| table.sources.iter().map(|s| s.file_name()).collect());
         let mut builder = TableBuilder::new(ui)
             .striped(true)
             .resizable(true)
             .sense(egui::Sense::click())
-            .column(Column::exact(70.0))
+            .column(Column::exact(70.0));
+        if files.is_some() {
+            builder = builder.column(Column::initial(170.0).at_least(60.0));
+        }
+        builder = builder
             .column(Column::initial(170.0).at_least(80.0))
             .column(Column::initial(170.0).at_least(80.0))
             .column(Column::exact(50.0))
@@ -386,8 +393,11 @@ impl FlowsView {
         if let Some(i) = self.scroll_to.take() {
             builder = builder.scroll_to_row(i, Some(egui::Align::Center));
         }
-        let headers = [
-            ("#", SortColumn::Row),
+        let mut headers = vec![("#", SortColumn::Row)];
+        if files.is_some() {
+            headers.push(("File:line", SortColumn::File));
+        }
+        headers.extend([
             ("Source", SortColumn::Source),
             ("Destination", SortColumn::Destination),
             ("Proto", SortColumn::Protocol),
@@ -395,7 +405,7 @@ impl FlowsView {
             ("Label", SortColumn::Label),
             ("Verdict", SortColumn::Predicted),
             ("P(attack)", SortColumn::PAttack),
-        ];
+        ]);
         let feature_col = self.feature_column;
         let query = self.query.clone();
         builder
@@ -430,6 +440,9 @@ impl FlowsView {
                         });
                     };
                     cell(&mut row, (r + 1).to_string());
+                    if let Some(files) = &files {
+                        cell(&mut row, format!("{}:{}", files[meta.source as usize], meta.line));
+                    }
                     for (ip, port) in [(meta.src_ip, meta.src_port), (meta.dst_ip, meta.dst_port)] {
                         let (_, response) = row.col(|ui| {
                             if let Some(t) = tint {

@@ -389,9 +389,12 @@ impl NetVigilApp {
                 ui.separator();
                 ui.spinner();
                 ui.label(self.state.activity.as_deref().unwrap_or(&job.label));
-                if ui.small_button("Cancel").clicked() {
+                // Reading stops at the next file or within a few thousand packets of a capture,
+                // and what was read is shown.
+                if job.is_cancelled() {
+                    ui.weak("stopping; the flows read so far will be shown");
+                } else if ui.small_button("Cancel").clicked() {
                     job.cancel();
-                    self.state.load_job = None;
                 }
             } else if let Some(job) = &self.state.score_job {
                 ui.separator();

@@ -28,6 +28,8 @@ pub struct LoadedFlows {
     pub flows_per_s: Option<f64>,
     /// How far the flows are from the active model's training data (with the verdicts).
     pub drift: Option<Arc<DriftReport>>,
+    /// Why only part of the files was read (the analyst cancelled), if so.
+    pub stopped: Option<String>,
 }
 
 /// One flow opened in the inspector: a row of the table, or a flow from elsewhere (an example,
@@ -217,12 +219,17 @@ impl AppState {
         self.remember_recent(&paths);
         let title = paths.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", ");
         self.load_job = Some(Job::spawn(&self.runtime, ctx, format!("Reading {title}"), move |job| {
-            let table = job
-                .run_task(|task| service::reading::read(&paths, &ReadOptions::default(), task))
+            // Cancel keeps what was read: the flows of the files and packets read so far.
+            let outcome = job
+                .run_task(|task| service::reading::read_keeping(&paths, &ReadOptions::default(), task))
                 .map_err(|e| format!("{e:#}"))?;
+            let table = outcome.table;
+            if table.is_empty() {
+                return Err(outcome.stopped.unwrap_or_else(|| "no flows in these files".into()));
+            }
             job.progress(Progress::stage(format!("looking for scans, floods and brute force in {} flows", table.len())));
             let findings = Arc::new(detect(&table));
-            Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None, drift: None })
+            Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None, drift: None, stopped: outcome.stopped })
         }));
     }
 
@@ -341,6 +348,9 @@ impl AppState {
                 self.load_job = None;
                 match result {
                     Ok(loaded) => {
+                        if let Some(why) = &loaded.stopped {
+                            self.info(format!("Showing the {} flows read before reading was {why}.", loaded.table.len()));
+                        }
                         self.flows = Some(loaded);
                         // Pivots name addresses of the flows they were made on.
                         self.pivot = None;

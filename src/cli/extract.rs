@@ -124,6 +124,7 @@ fn extract_one(
         bar.set_position(bytes.min(size));
         let rate = packets as f64 / started.elapsed().as_secs_f64().max(1e-9);
         bar.set_message(format!("{packets} packets, {rate:.0} packets/s"));
+        capture::Proceed::Continue(())
     })?;
     let took = started.elapsed();
     bar.finish_and_clear();

@@ -11,6 +11,8 @@ use super::traffic::{PivotFilter, TimeRange};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SortColumn {
     Row,
+    /// The file a flow was read from, then its line (or first packet).
+    File,
     Source,
     Destination,
     Protocol,
@@ -119,6 +121,7 @@ pub fn compute_order(
     let score = |r: u32| verdicts.and_then(|v| v.get(r as usize)).map_or(-1.0, |v| v.p_attack);
     match query.sort {
         SortColumn::Row => {}
+        SortColumn::File => order.sort_by_key(|&r| (meta[r as usize].source, meta[r as usize].line)),
         SortColumn::Source => order.sort_by_key(|&r| (meta[r as usize].src_ip, meta[r as usize].src_port)),
         SortColumn::Destination => order.sort_by_key(|&r| (meta[r as usize].dst_ip, meta[r as usize].dst_port)),
         SortColumn::Protocol => order.sort_by_key(|&r| meta[r as usize].protocol),

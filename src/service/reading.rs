@@ -1,33 +1,97 @@
 //! Reading flow files as a task: what the window's Open and `predict` do before scoring. A
-//! progress line per file, a capture's bytes as it is extracted, and cancellation between
-//! files (a capture already being extracted is finished first: the extractor has no step at
-//! which to stop).
+//! progress line per file, a capture's packets with their rate and the time left as it is
+//! extracted, and cancellation: between files, and inside a capture every few thousand
+//! packets.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-use super::task::{Progress, Task};
+use super::task::{Cancelled, Progress, Task};
 use crate::ingest::{FlowTable, ReadOptions, capture, expand_inputs, read_file};
 
-/// Reads files, folders and globs into one table (sources in order).
+/// What was read when reading may stop early.
+pub struct ReadOutcome {
+    pub table: FlowTable,
+    /// `None` when every file was read whole; otherwise what was left out, for the analyst.
+    pub stopped: Option<String>,
+}
+
+/// Reads files, folders and globs into one table (sources in order); cancelling fails it.
 pub fn read(inputs: &[PathBuf], opts: &ReadOptions, task: &Task) -> anyhow::Result<FlowTable> {
+    let outcome = read_keeping(inputs, opts, task)?;
+    match outcome.stopped {
+        Some(_) => Err(Cancelled.into()),
+        None => Ok(outcome.table),
+    }
+}
+
+/// Like [`read`], but cancelling keeps what was read: the files before, and the flows of the
+/// packets of a capture read so far (the window shows them and says what is missing).
+pub fn read_keeping(inputs: &[PathBuf], opts: &ReadOptions, task: &Task) -> anyhow::Result<ReadOutcome> {
     let files = expand_inputs(inputs)?;
     let mut table = FlowTable::default();
     for (i, path) in files.iter().enumerate() {
-        task.check()?;
+        if task.is_cancelled() {
+            let rest = files.len() - i;
+            return Ok(ReadOutcome { table, stopped: Some(format!("cancelled: {rest} of {} files not read", files.len())) });
+        }
         let size = std::fs::metadata(path).map_or(0, |m| m.len());
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         let stage = if files.len() > 1 { format!("reading {name} ({} of {})", i + 1, files.len()) } else { format!("reading {name}") };
         task.report(Progress::new(stage.clone(), 0, Some(size)));
         if capture::is_capture(path) {
+            let mut rate = CaptureRate::new(size, path.extension().is_some_and(|e| e == "gz"));
             let mut on_packets = |bytes: u64, packets: u64| {
-                task.report(Progress::new(format!("{stage}: {packets} packets"), bytes.min(size), Some(size)));
+                if let Some(line) = rate.line(bytes, packets) {
+                    task.report(Progress::new(format!("{stage}: {line}"), bytes.min(size), Some(size)));
+                }
+                if task.is_cancelled() { capture::Proceed::Break(()) } else { capture::Proceed::Continue(()) }
             };
             let (flows, report) = capture::extract_file(path, &opts.capture, &mut on_packets)?;
             table.append(capture::records_to_table(path, &flows, &report));
+            if report.stopped_early {
+                let rest = files.len() - i - 1;
+                let mut why = format!("cancelled: {name} stopped after {} packets ({} flows)", report.packets, flows.len());
+                if rest > 0 {
+                    why.push_str(&format!(", {rest} more files not read"));
+                }
+                return Ok(ReadOutcome { table, stopped: Some(why) });
+            }
         } else {
             table.append(read_file(path, opts)?);
         }
         task.report(Progress::new(stage, size, Some(size)));
     }
-    Ok(table)
+    Ok(ReadOutcome { table, stopped: None })
+}
+
+/// Packets per second and the time left of one capture's extraction, at most a few lines a
+/// second (the extractor calls back every few thousand packets).
+struct CaptureRate {
+    started: Instant,
+    last: Option<Instant>,
+    size: u64,
+    /// A gzip-compressed capture's progress is in decompressed bytes: no time left then.
+    compressed: bool,
+}
+
+impl CaptureRate {
+    fn new(size: u64, compressed: bool) -> Self {
+        CaptureRate { started: Instant::now(), last: None, size, compressed }
+    }
+
+    fn line(&mut self, bytes: u64, packets: u64) -> Option<String> {
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now - t < Duration::from_millis(200)) {
+            return None;
+        }
+        self.last = Some(now);
+        let seconds = (now - self.started).as_secs_f64().max(1e-6);
+        let mut line = format!("{packets} packets, {:.0} packets/s", packets as f64 / seconds);
+        if !self.compressed && bytes > 0 && bytes < self.size {
+            let left = (self.size - bytes) as f64 / (bytes as f64 / seconds);
+            line.push_str(&format!(", about {left:.0} s left"));
+        }
+        Some(line)
+    }
 }

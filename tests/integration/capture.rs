@@ -14,7 +14,7 @@ use netvigil::ingest::capture::{
 use crate::common::shared;
 
 fn extract(path: &Path, opts: &ExtractOptions) -> (Vec<FlowRecord>, CaptureReport) {
-    capture::extract_file(path, opts, &mut |_, _| {})
+    capture::extract_file(path, opts, &mut capture::keep_going)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -450,7 +450,7 @@ fn truncated_captures_never_panic_and_report_the_cut() {
     }
     // A file shorter than its own header is an error, not a panic.
     let path = write_temp(&dir, "tiny.pcap", &bytes[..10]);
-    assert!(capture::extract_file(&path, &corrected(), &mut |_, _| {}).is_err());
+    assert!(capture::extract_file(&path, &corrected(), &mut capture::keep_going).is_err());
 }
 
 #[test]

@@ -165,3 +165,38 @@ fn fine_tuning_starts_from_a_model_keeps_its_preprocessing_and_records_its_paren
     assert_eq!(run.kind, "finetune");
     assert!(run.config["parent"]["sha256"].as_str().is_some_and(|s| s.len() == 64));
 }
+
+#[test]
+fn cancelling_a_capture_read_keeps_the_flows_of_the_packets_read() {
+    use netvigil::service::Progress;
+    use netvigil::service::reading::{read, read_keeping};
+    use std::sync::atomic::Ordering;
+    // 5,000 one-packet SYNs of hping3, then a second file that must not be read.
+    let flood = repo_data("captures/dos_hping3_syn_flood.pcap");
+    let files = vec![flood.clone(), repo_data("captures/benign_dns.pcap")];
+    let whole = netvigil::ingest::capture::read_capture(&flood, &Default::default()).unwrap().0;
+    let cancel = AtomicBool::new(false);
+    let lines = std::sync::Mutex::new(Vec::new());
+    // The analyst presses Cancel as the first packet count shows.
+    let report = |p: Progress| {
+        if p.stage.contains("packets/s") {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        lines.lock().unwrap().push(p.stage);
+    };
+    let outcome = read_keeping(&files, &Default::default(), &Task::new(&report, &cancel)).unwrap();
+    let why = outcome.stopped.expect("reading says it stopped");
+    assert!(why.contains("dos_hping3_syn_flood.pcap stopped after 4096 packets") && why.contains("1 more files not read"), "{why}");
+    assert_eq!(outcome.table.sources.len(), 1);
+    let n = outcome.table.len();
+    assert!(n > 0 && n < whole.len(), "{n} of {} flows", whole.len());
+    // The flows kept are the first ones of the whole capture, as extracted from its first packets.
+    assert_eq!(&whole.meta()[..n].iter().map(|m| m.line).collect::<Vec<_>>()[..], &outcome.table.meta().iter().map(|m| m.line).collect::<Vec<_>>()[..]);
+    assert!(outcome.table.sources[0].report.warnings.iter().any(|w| w.starts_with("stopped when asked")));
+    assert!(lines.lock().unwrap().iter().any(|l| l.contains("packets/s")), "progress shows the packet rate");
+
+    // `read` (predict, calibrate) fails instead of handing on part of the input.
+    let cancel = AtomicBool::new(true);
+    let quiet = |_: Progress| {};
+    assert!(read(&files, &Default::default(), &Task::new(&quiet, &cancel)).is_err());
+}

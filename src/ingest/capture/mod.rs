@@ -35,15 +35,26 @@ pub enum CaptureError {
     },
 }
 
-/// How often (in packets) progress is reported.
-pub const PROGRESS_EVERY: u64 = 1 << 16;
+/// How often (in packets) progress is reported and cancellation looked at: a few hundred times
+/// a second at the extractor's speed, each a function call.
+pub const PROGRESS_EVERY: u64 = 1 << 12;
+
+/// What a progress callback says: go on, or stop here and keep the flows of the packets read.
+pub type Proceed = std::ops::ControlFlow<()>;
+
+/// A progress callback that never stops the extraction.
+pub fn keep_going(_bytes: u64, _packets: u64) -> Proceed {
+    Proceed::Continue(())
+}
 
 /// Extracts the flows of one capture. `progress(bytes, packets)` is called every
-/// [`PROGRESS_EVERY`] packets with the bytes of (decompressed) capture consumed.
+/// [`PROGRESS_EVERY`] packets with the bytes of (decompressed) capture consumed; when it
+/// breaks, extraction stops there: the flows of the packets read so far are finished and
+/// returned, and the report says so (`stopped_early`).
 pub fn extract_file(
     path: &Path,
     opts: &ExtractOptions,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(u64, u64) -> Proceed,
 ) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
     let mut report = CaptureReport::default();
     let reader =
@@ -73,14 +84,14 @@ pub fn extract_bytes(
             reason,
         }
     })?;
-    Ok(extract_from(reader, report, opts, &mut |_, _| {}))
+    Ok(extract_from(reader, report, opts, &mut keep_going))
 }
 
 fn extract_from(
     mut reader: reader::CaptureReader,
     mut report: CaptureReport,
     opts: &ExtractOptions,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(u64, u64) -> Proceed,
 ) -> (Vec<FlowRecord>, CaptureReport) {
     let mut extractor = FlowExtractor::new(opts.clone());
     loop {
@@ -107,13 +118,14 @@ fn extract_from(
         if let Some(d) = decoded {
             extractor.push(d, &mut report);
         }
-        if report.packets.is_multiple_of(PROGRESS_EVERY) {
-            progress(reader.consumed(), report.packets);
+        if report.packets.is_multiple_of(PROGRESS_EVERY) && progress(reader.consumed(), report.packets).is_break() {
+            report.stopped_early = true;
+            break;
         }
     }
     report.bytes = reader.consumed();
     let flows = extractor.finish(&mut report);
-    progress(report.bytes, report.packets);
+    let _ = progress(report.bytes, report.packets);
     (flows, report)
 }
 
@@ -122,7 +134,7 @@ pub fn read_capture(
     path: &Path,
     opts: &ExtractOptions,
 ) -> Result<(FlowTable, CaptureReport), CaptureError> {
-    let (flows, report) = extract_file(path, opts, &mut |_, _| {})?;
+    let (flows, report) = extract_file(path, opts, &mut keep_going)?;
     Ok((records_to_table(path, &flows, &report), report))
 }
 
@@ -168,6 +180,9 @@ fn capture_warnings(report: &CaptureReport) -> Vec<String> {
         ),
         format!("flows by packets: {}", report.flows_by_packets),
     ];
+    if report.stopped_early {
+        w.push(format!("stopped when asked, after {} packets: the flows are those of the packets read", report.packets));
+    }
     w.extend(report.left_out());
     for (reason, rc) in &report.reasons {
         w.push(format!(

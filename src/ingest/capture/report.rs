@@ -169,6 +169,9 @@ pub struct CaptureReport {
     pub peak_active_flows: u64,
     /// Reasons, in a stable order.
     pub reasons: BTreeMap<SkipReason, ReasonCount>,
+    /// Extraction was stopped (cancelled) before the end of the capture.
+    #[serde(default)]
+    pub stopped_early: bool,
 }
 
 impl CaptureReport {
