@@ -27,3 +27,11 @@ pub fn write(dir: &tempfile::TempDir, name: &str, content: impl AsRef<[u8]>) -> 
     std::fs::write(&path, content).expect("write test file");
     path
 }
+
+/// Checks EVE alert lines against docs/eve-alert.schema.json (scripts/check_eve.py, Python's
+/// jsonschema, which `.ci/run` installs); panics with the first invalid line.
+pub fn check_eve(path: &std::path::Path) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_eve.py");
+    let out = std::process::Command::new("python3").arg(script).arg(path).output().expect("python3 runs");
+    assert!(out.status.success(), "EVE schema check failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}

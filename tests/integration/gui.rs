@@ -420,6 +420,7 @@ fn export_the_flows_shown_as_csv_and_eve_alerts() {
     h.get_by_label("Export the 798 flows shown").click();
     wait_until(&mut h, "the EVE export", |a| a.state.exported.is_some());
     let eve = std::fs::read_to_string(h.state().state.exported.as_ref().unwrap()).unwrap();
+    crate::common::check_eve(h.state().state.exported.as_ref().unwrap());
     let flagged = h.state().state.flows.as_ref().unwrap().verdicts.as_ref().unwrap().iter().filter(|v| v.is_attack()).count();
     assert_eq!(eve.lines().count(), flagged, "one alert per flagged flow");
     for line in eve.lines() {
@@ -487,6 +488,8 @@ fn two_captures_as_one_session_conversations_endpoints_pivots_carve_and_export()
     h.get_by_label("Export the 36 flows shown").click();
     wait_until(&mut h, "the EVE export", |a| a.state.exported.is_some());
     let eve = std::fs::read_to_string(h.state().state.exported.as_ref().unwrap()).unwrap();
+    // A JSON-schema check of the EVE alert shape (docs/eve-alert.schema.json).
+    crate::common::check_eve(h.state().state.exported.as_ref().unwrap());
     let verdicts = h.state().state.flows.as_ref().unwrap().verdicts.clone().unwrap();
     let flagged = hydra_rows.iter().filter(|&&r| verdicts[r as usize].is_attack()).count();
     assert!(flagged > 0);

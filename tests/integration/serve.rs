@@ -338,6 +338,7 @@ fn predict_writes_suricata_eve_alerts_for_the_flagged_flows() {
         .status()
         .unwrap();
     assert!(status.success());
+    crate::common::check_eve(&out);
     let alerts: Vec<serde_json::Value> =
         std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
     let flagged: Vec<&(f32, String)> = verdicts.iter().filter(|(_, f)| f != "benign").collect();
@@ -350,4 +351,15 @@ fn predict_writes_suricata_eve_alerts_for_the_flagged_flows() {
         assert!(a["src_ip"].is_string() && a["dest_port"].is_u64() && a["proto"] == "TCP");
         assert!(a["timestamp"].as_str().is_some_and(|t| t.ends_with("+0000") && t.contains('T')));
     }
+}
+
+#[test]
+fn the_eve_schema_check_refuses_a_record_without_a_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.eve.json");
+    std::fs::write(&bad, r#"{"timestamp":"2017-07-07T10:00:00.000000+0000","event_type":"alert","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","proto":"TCP","alert":{"action":"allowed","gid":1,"signature_id":1,"rev":1,"category":"dos","severity":1},"netvigil":{"family":"dos","p_attack":0.9,"model":"m","unfamiliar":false}}"#).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_eve.py");
+    let out = Command::new("python3").arg(script).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'signature' is a required property"), "{}", String::from_utf8_lossy(&out.stderr));
 }
