@@ -139,6 +139,8 @@ pub struct AppState {
     pub export_job: Option<Job<(PathBuf, usize), Progress>>,
     /// The file exported last.
     pub exported: Option<PathBuf>,
+    /// An export waiting in NetVigil's save dialog.
+    pub pending_save: Option<super::export::PendingSave>,
     /// The pcaps written last, for "Open in Wireshark".
     pub carved: Vec<PathBuf>,
     /// The latest progress line of a running job.
@@ -188,6 +190,7 @@ impl AppState {
             packets_job: None,
             export_job: None,
             exported: None,
+            pending_save: None,
             carved: Vec::new(),
             labels: Default::default(),
             finetune_request: None,

@@ -3,7 +3,7 @@
 //! JSON lines of the flagged ones, written atomically into `exports/` in the data folder.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::detect::Findings;
 use crate::ingest::FlowTable;
@@ -31,7 +31,8 @@ impl ExportFormat {
         }
     }
 
-    fn extension(self) -> &'static str {
+    /// The file name ending of this format ("csv", "parquet", "eve.json").
+    pub fn extension(self) -> &'static str {
         match self {
             ExportFormat::Csv => "csv",
             ExportFormat::Parquet => "parquet",
@@ -40,10 +41,32 @@ impl ExportFormat {
     }
 }
 
-/// Writes `rows` of `table` (with their `verdicts`, indexed like the table) to a new file in
-/// `<data_dir>/exports/`; returns its path and the number of records written.
+/// Where an export goes: a new file in `<data_dir>/exports/`, or a path the analyst chose.
+#[derive(Debug, Clone)]
+pub enum ExportTarget {
+    DataFolder(PathBuf),
+    File(PathBuf),
+}
+
+impl ExportTarget {
+    fn path(&self, rows: usize, format: ExportFormat) -> anyhow::Result<PathBuf> {
+        match self {
+            ExportTarget::File(path) => Ok(path.clone()),
+            ExportTarget::DataFolder(data_dir) => {
+                let dir = data_dir.join("exports");
+                std::fs::create_dir_all(&dir)?;
+                let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                Ok(dir.join(format!("flows-{rows}-{stamp}.{}", format.extension())))
+            }
+        }
+    }
+}
+
+/// Writes `rows` of `table` (with their `verdicts`, indexed like the table) to `target`
+/// (atomically: a half-written file never appears); returns its path and the number of
+/// records written.
 pub fn export_rows(
-    data_dir: &Path,
+    target: &ExportTarget,
     table: &FlowTable,
     verdicts: &[Verdict],
     findings: &Findings,
@@ -52,10 +75,7 @@ pub fn export_rows(
     model: &str,
 ) -> anyhow::Result<(PathBuf, usize)> {
     anyhow::ensure!(verdicts.len() == table.len(), "the flows are not scored yet");
-    let dir = data_dir.join("exports");
-    std::fs::create_dir_all(&dir)?;
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let path = dir.join(format!("flows-{}-{stamp}.{}", rows.len(), format.extension()));
+    let path = target.path(rows.len(), format)?;
     let shown = table.select(&rows.iter().map(|&r| r as usize).collect::<Vec<_>>());
     let shown_verdicts: Vec<Verdict> = rows.iter().map(|&r| verdicts[r as usize]).collect();
     if format == ExportFormat::Eve {
