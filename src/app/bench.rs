@@ -140,6 +140,7 @@ pub fn run(args: &GuiBenchOptions) -> anyhow::Result<()> {
         flows_per_s: None,
         drift: None,
         stopped: None,
+        partial: false,
     });
     let ctx = egui::Context::default();
     // The aggregation behind the conversations and endpoints views, timed alone (the views

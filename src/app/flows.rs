@@ -230,7 +230,12 @@ impl FlowsView {
         let visible = self.order.len();
         let Some(s) = self.summary(state) else { return };
         let total = state.flows.as_ref().map_or(0, |f| f.table.len());
+        let partial = state.flows.as_ref().is_some_and(|f| f.partial);
         ui.horizontal_wrapped(|ui| {
+            if partial {
+                ui.colored_label(ui.visuals().warn_fg_color, "Still reading: the first flows so far (open ones up to now); the whole replaces them when read");
+                ui.separator();
+            }
             ui.strong(format!("{total} flows"));
             if visible != total {
                 ui.label(format!("({visible} shown)"));

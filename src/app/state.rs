@@ -30,7 +30,16 @@ pub struct LoadedFlows {
     pub drift: Option<Arc<DriftReport>>,
     /// Why only part of the files was read (the analyst cancelled), if so.
     pub stopped: Option<String>,
+    /// The flows so far of files still being read (replaced by the whole when done).
+    pub partial: bool,
 }
+
+/// When a capture being read first shows its flows so far (once: scoring a preview of every
+/// flow again and again would slow the reading it waits for), and how many of them: the
+/// first flows by start time, as many as the CPU scores in about a second.
+const SHOW_FLOWS_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
+const SHOW_FLOWS_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+const SHOW_FLOWS_AT_MOST: usize = 10_000;
 
 /// One flow opened in the inspector: a row of the table, or a flow from elsewhere (an example,
 /// a saved investigation).
@@ -123,6 +132,8 @@ pub struct AppState {
     pub recent: Vec<PathBuf>,
     pub notices: Vec<Notice>,
     pub load_job: Option<Job<LoadedFlows, Progress>>,
+    /// The flows so far of the files `load_job` reads.
+    partial_flows: Option<std::sync::mpsc::Receiver<LoadedFlows>>,
     pub model_job: Option<Job<LoadedModel, Progress>>,
     /// Scores the flows on screen with the active model (after opening a file, or after
     /// another model became active).
@@ -184,6 +195,7 @@ impl AppState {
             recent,
             notices: Vec::new(),
             load_job: None,
+            partial_flows: None,
             model_job: None,
             score_job: None,
             calibration_job: None,
@@ -221,10 +233,24 @@ impl AppState {
         }
         self.remember_recent(&paths);
         let title = paths.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", ");
+        // A long capture shows its first flows, scored, about a second after opening, while
+        // the rest is read.
+        let (partial_tx, partial_rx) = std::sync::mpsc::channel::<LoadedFlows>();
+        self.partial_flows = Some(partial_rx);
         self.load_job = Some(Job::spawn(&self.runtime, ctx, format!("Reading {title}"), move |job| {
+            let (partial_title, partial_paths) = (format!("{title} (still being read)"), paths.clone());
+            let sink = move |table: FlowTable| {
+                let first: Vec<usize> = (0..table.len().min(SHOW_FLOWS_AT_MOST)).collect();
+                let table = if first.len() < table.len() { table.select(&first) } else { table };
+                let findings = Arc::new(detect(&table));
+                let flows = LoadedFlows { title: partial_title.clone(), paths: partial_paths.clone(), table: Arc::new(table), verdicts: None, findings, flows_per_s: None, drift: None, stopped: None, partial: true };
+                // The window may have gone on to other files: nobody waits for this one then.
+                let _ = partial_tx.send(flows);
+            };
+            let show = service::reading::ShowFlows { after: SHOW_FLOWS_AFTER, every: SHOW_FLOWS_EVERY, sink: &sink };
             // Cancel keeps what was read: the flows of the files and packets read so far.
             let outcome = job
-                .run_task(|task| service::reading::read_keeping(&paths, &ReadOptions::default(), task))
+                .run_task(|task| service::reading::read_keeping(&paths, &ReadOptions::default(), task, Some(&show)))
                 .map_err(|e| format!("{e:#}"))?;
             let table = outcome.table;
             if table.is_empty() {
@@ -232,7 +258,7 @@ impl AppState {
             }
             job.progress(Progress::stage(format!("looking for scans, floods and brute force in {} flows", table.len())));
             let findings = Arc::new(detect(&table));
-            Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None, drift: None, stopped: outcome.stopped })
+            Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None, drift: None, stopped: outcome.stopped, partial: false })
         }));
     }
 
@@ -265,6 +291,33 @@ impl AppState {
             Ok(_) => self.load_model(name, dir, ctx),
             Err(e) => self.error("The model could not be activated", format!("{e:#}")),
         }
+    }
+
+    /// Shows the newest flows-so-far of the files being read, and scores them (a preview: not
+    /// recorded in the history; the whole is, once read).
+    fn poll_partial_flows(&mut self, ctx: &egui::Context) {
+        let Some(rx) = &self.partial_flows else { return };
+        let Some(latest) = rx.try_iter().last() else { return };
+        if self.load_job.is_none() {
+            return;
+        }
+        self.flows = Some(latest);
+        self.labels.clear();
+        self.subject = None;
+        self.generation += 1;
+        self.start_preview_scoring(ctx);
+    }
+
+    fn start_preview_scoring(&mut self, ctx: &egui::Context) {
+        let (Some(flows), Some(model)) = (&self.flows, &self.model) else { return };
+        let (table, model) = (flows.table.clone(), model.clone());
+        let label = format!("Scoring the {} flows read so far with {}", table.len(), model.name);
+        self.score_job = Some(Job::spawn(&self.runtime, ctx, label, move |job| {
+            let started = std::time::Instant::now();
+            let verdicts = job.run_task(|task| service::score(&model, &table, task)).map_err(|e| format!("{e:#}"))?;
+            let flows_per_s = table.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            Ok(ScoredFlows { table, model: model.name.clone(), flows_per_s, verdicts: Arc::new(verdicts), drift: None })
+        }));
     }
 
     /// Scores the flows on screen with the active model in the background, recording the batch.
@@ -344,11 +397,13 @@ impl AppState {
 
     /// Polls the background jobs; called once per frame.
     pub fn poll_jobs(&mut self, ctx: &egui::Context) {
+        self.poll_partial_flows(ctx);
         if let Some(job) = &self.load_job {
             let (progress, done) = job.poll_split();
             self.note_progress(progress);
             if let Some(result) = done {
                 self.load_job = None;
+                self.partial_flows = None;
                 match result {
                     Ok(loaded) => {
                         if let Some(why) = &loaded.stopped {

@@ -16,9 +16,18 @@ pub struct ReadOutcome {
     pub stopped: Option<String>,
 }
 
+/// Where the flows read so far go while a capture is extracted: `sink` gets the whole table
+/// so far (earlier files, and the capture's finished and open flows) `after` the capture's
+/// start and then every `every`.
+pub struct ShowFlows<'a> {
+    pub after: Duration,
+    pub every: Duration,
+    pub sink: &'a (dyn Fn(FlowTable) + Sync),
+}
+
 /// Reads files, folders and globs into one table (sources in order); cancelling fails it.
 pub fn read(inputs: &[PathBuf], opts: &ReadOptions, task: &Task) -> anyhow::Result<FlowTable> {
-    let outcome = read_keeping(inputs, opts, task)?;
+    let outcome = read_keeping(inputs, opts, task, None)?;
     match outcome.stopped {
         Some(_) => Err(Cancelled.into()),
         None => Ok(outcome.table),
@@ -27,7 +36,7 @@ pub fn read(inputs: &[PathBuf], opts: &ReadOptions, task: &Task) -> anyhow::Resu
 
 /// Like [`read`], but cancelling keeps what was read: the files before, and the flows of the
 /// packets of a capture read so far (the window shows them and says what is missing).
-pub fn read_keeping(inputs: &[PathBuf], opts: &ReadOptions, task: &Task) -> anyhow::Result<ReadOutcome> {
+pub fn read_keeping(inputs: &[PathBuf], opts: &ReadOptions, task: &Task, show: Option<&ShowFlows<'_>>) -> anyhow::Result<ReadOutcome> {
     let files = expand_inputs(inputs)?;
     let mut table = FlowTable::default();
     for (i, path) in files.iter().enumerate() {
@@ -47,7 +56,15 @@ pub fn read_keeping(inputs: &[PathBuf], opts: &ReadOptions, task: &Task) -> anyh
                 }
                 if task.is_cancelled() { capture::Proceed::Break(()) } else { capture::Proceed::Continue(()) }
             };
-            let (flows, report) = capture::extract_file(path, &opts.capture, &mut on_packets)?;
+            let mut show_sink = |flows: Vec<capture::FlowRecord>| {
+                if let Some(show) = show {
+                    let mut so_far = table.clone();
+                    so_far.append(capture::records_to_table(path, &flows, &capture::CaptureReport::default()));
+                    (show.sink)(so_far);
+                }
+            };
+            let showing = show.map(|s| capture::Showing { after: s.after, every: s.every, sink: &mut show_sink });
+            let (flows, report) = capture::extract_file_showing(path, &opts.capture, &mut on_packets, showing)?;
             table.append(capture::records_to_table(path, &flows, &report));
             if report.stopped_early {
                 let rest = files.len() - i - 1;

@@ -184,7 +184,7 @@ fn cancelling_a_capture_read_keeps_the_flows_of_the_packets_read() {
         }
         lines.lock().unwrap().push(p.stage);
     };
-    let outcome = read_keeping(&files, &Default::default(), &Task::new(&report, &cancel)).unwrap();
+    let outcome = read_keeping(&files, &Default::default(), &Task::new(&report, &cancel), None).unwrap();
     let why = outcome.stopped.expect("reading says it stopped");
     assert!(why.contains("dos_hping3_syn_flood.pcap stopped after 4096 packets") && why.contains("1 more files not read"), "{why}");
     assert_eq!(outcome.table.sources.len(), 1);
@@ -199,4 +199,33 @@ fn cancelling_a_capture_read_keeps_the_flows_of_the_packets_read() {
     let cancel = AtomicBool::new(true);
     let quiet = |_: Progress| {};
     assert!(read(&files, &Default::default(), &Task::new(&quiet, &cancel)).is_err());
+}
+
+#[test]
+fn a_capture_being_read_shows_its_flows_so_far_and_then_the_whole() {
+    use netvigil::service::reading::{ShowFlows, read_keeping};
+    use std::time::Duration;
+    // hping3's 5,000 SYNs (15,000 packets with the replies): flows end by timeout, after the
+    // capture, so only a snapshot of open flows can show anything before the end.
+    let flood = repo_data("captures/dos_hping3_syn_flood.pcap");
+    let files = vec![repo_data("captures/benign_dns.pcap"), flood.clone()];
+    let shown = std::sync::Mutex::new(Vec::new());
+    let sink = |t: netvigil::ingest::FlowTable| shown.lock().unwrap().push(t);
+    let show = ShowFlows { after: Duration::ZERO, every: Duration::ZERO, sink: &sink };
+    let outcome = quietly(|task| read_keeping(&files, &ReadOptions::default(), task, Some(&show))).unwrap();
+    assert!(outcome.stopped.is_none());
+    let whole = quietly(|task| netvigil::service::reading::read(&files, &ReadOptions::default(), task)).unwrap();
+    assert_eq!(outcome.table.features(), whole.features(), "showing changes nothing of the result");
+    let shown = shown.into_inner().unwrap();
+    assert_eq!(shown.len(), 3, "a tick every 4,096 packets of 15,000");
+    assert!(shown.windows(2).all(|w| w[0].len() < w[1].len()), "more flows each time");
+    let first = &shown[0];
+    let dns = netvigil::ingest::capture::read_capture(&files[0], &Default::default()).unwrap().0.len();
+    assert_eq!(first.sources.len(), 2, "the file before, and the capture being read");
+    let so_far = first.len() - dns;
+    assert!(so_far > 100 && so_far < whole.len() - dns, "{so_far} of the capture's {} flows", whole.len() - dns);
+    // The flows shown so far are flows of the whole capture (a flow's line is its first
+    // packet's number).
+    let lines: std::collections::HashSet<u64> = whole.meta()[dns..].iter().map(|m| m.line).collect();
+    assert!(first.meta()[dns..].iter().all(|m| lines.contains(&m.line)));
 }

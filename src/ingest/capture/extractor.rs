@@ -432,7 +432,11 @@ impl FlowExtractor {
         }
         report.packets_in_flows += f.packets();
         report.flows_by_packets.add(f.packets());
-        done.push(FlowRecord {
+        done.push(Self::record_of(&f));
+    }
+
+    fn record_of(f: &FlowBuilder) -> FlowRecord {
+        FlowRecord {
             src: f.src,
             sport: f.sport,
             dst: f.dst,
@@ -441,7 +445,17 @@ impl FlowExtractor {
             start_us: f.start_ts,
             first_packet: f.first_packet,
             features: f.features(),
-        });
+        }
+    }
+
+    /// The flows so far as if the capture ended here: the finished ones and those still open
+    /// (their features up to now), sorted by start; the extraction goes on untouched. For
+    /// showing a long capture while it is being read.
+    pub fn snapshot(&self) -> Vec<FlowRecord> {
+        let mut out = self.done.clone();
+        out.extend(self.flows.values().filter(|f| f.packets() >= self.opts.min_packets).map(Self::record_of));
+        out.sort_by_key(|r| (r.start_us, r.first_packet));
+        out
     }
 
     /// Exact repeat of one of the last few packets: same time, addresses, ports, IP id,

@@ -56,13 +56,33 @@ pub fn extract_file(
     opts: &ExtractOptions,
     progress: &mut dyn FnMut(u64, u64) -> Proceed,
 ) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
+    extract_file_showing(path, opts, progress, None)
+}
+
+/// Flows handed out while a capture is extracted: `sink` gets the flows so far (finished and
+/// open ones, as [`FlowExtractor::snapshot`] makes them) `after` the start, then every
+/// `every`, from the progress ticks.
+pub struct Showing<'a> {
+    pub after: std::time::Duration,
+    pub every: std::time::Duration,
+    pub sink: &'a mut dyn FnMut(Vec<FlowRecord>),
+}
+
+/// [`extract_file`], handing the flows so far to `showing` as it goes (the window shows a
+/// large capture's first verdicts long before its end).
+pub fn extract_file_showing(
+    path: &Path,
+    opts: &ExtractOptions,
+    progress: &mut dyn FnMut(u64, u64) -> Proceed,
+    showing: Option<Showing<'_>>,
+) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
     let mut report = CaptureReport::default();
     let reader =
         reader::CaptureReader::open(path, &mut report).map_err(|reason| CaptureError::Open {
             path: path.to_path_buf(),
             reason,
         })?;
-    Ok(extract_from(reader, report, opts, progress))
+    Ok(extract_from(reader, report, opts, progress, showing))
 }
 
 /// Extracts the flows of a capture held in memory (plain or gzip); used by the fuzz target.
@@ -84,7 +104,7 @@ pub fn extract_bytes(
             reason,
         }
     })?;
-    Ok(extract_from(reader, report, opts, &mut keep_going))
+    Ok(extract_from(reader, report, opts, &mut keep_going, None))
 }
 
 fn extract_from(
@@ -92,8 +112,11 @@ fn extract_from(
     mut report: CaptureReport,
     opts: &ExtractOptions,
     progress: &mut dyn FnMut(u64, u64) -> Proceed,
+    mut showing: Option<Showing<'_>>,
 ) -> (Vec<FlowRecord>, CaptureReport) {
     let mut extractor = FlowExtractor::new(opts.clone());
+    let started = std::time::Instant::now();
+    let mut next_show = showing.as_ref().map(|s| s.after);
     loop {
         let decoded = match reader.next_frame(&mut report) {
             None => break,
@@ -118,9 +141,17 @@ fn extract_from(
         if let Some(d) = decoded {
             extractor.push(d, &mut report);
         }
-        if report.packets.is_multiple_of(PROGRESS_EVERY) && progress(reader.consumed(), report.packets).is_break() {
-            report.stopped_early = true;
-            break;
+        if report.packets.is_multiple_of(PROGRESS_EVERY) {
+            if progress(reader.consumed(), report.packets).is_break() {
+                report.stopped_early = true;
+                break;
+            }
+            if let (Some(s), Some(at)) = (showing.as_mut(), next_show) {
+                if started.elapsed() >= at {
+                    (s.sink)(extractor.snapshot());
+                    next_show = Some(started.elapsed() + s.every);
+                }
+            }
         }
     }
     report.bytes = reader.consumed();
