@@ -2,10 +2,86 @@
 //! headers and a virtual body (only visible rows are laid out). Rows with flagged flows are
 //! tinted; double-clicking a row or choosing from its right-click menu pivots to its flows.
 
+use std::sync::Arc;
+
 use egui_extras::{Column, TableBuilder};
 
+use super::pending::Pending;
+use super::state::AppState;
 use super::style;
-use crate::service::traffic::{AggregateQuery, PivotFilter};
+use crate::service::traffic::{AggregateQuery, PivotFilter, TimeRange, Traffic};
+
+/// What the sorted rows of an aggregate view are for: the data's generation and time range,
+/// and the query.
+pub type OrderKey<C> = ((u64, Option<TimeRange>), AggregateQuery<C>);
+
+/// One aggregate view (conversations, endpoints): its words, columns and rows.
+pub struct AggregateSpec<C: 'static> {
+    /// "conversations", "endpoints".
+    pub what: &'static str,
+    pub hint: &'static str,
+    /// How to pivot from a row, in words.
+    pub how: &'static str,
+    pub columns: &'static [ColumnSpec<C>],
+    pub len: fn(&Traffic) -> usize,
+    pub order: fn(&Traffic, &AggregateQuery<C>) -> Vec<u32>,
+    pub cells: fn(&Traffic, u32) -> Vec<String>,
+    pub flagged: fn(&Traffic, u32) -> bool,
+    pub menu: fn(&mut egui::Ui, &Traffic, u32) -> Option<PivotFilter>,
+    /// The flows a double-click shows.
+    pub open: fn(&Traffic, u32) -> PivotFilter,
+}
+
+/// Draws an aggregate view: time range, filter, counts, the table; sorts on a worker and
+/// pivots on a double-click or a menu choice.
+pub fn show<C: Copy + PartialEq + Send + Sync + 'static>(
+    ui: &mut egui::Ui,
+    state: &mut AppState,
+    spec: &AggregateSpec<C>,
+    query: &mut AggregateQuery<C>,
+    order: &mut Pending<OrderKey<C>, Vec<u32>>,
+) {
+    let Some((generation, traffic)) = state.traffic() else {
+        ui.weak(format!("Open flows or a capture to see its {}.", spec.what));
+        return;
+    };
+    let (data, q, sort) = (Arc::clone(&traffic), query.clone(), spec.order);
+    order.update(&(generation, query.clone()), &state.runtime, move || sort(&data, &q));
+    super::flows::time_range_bar(ui, state);
+    filter_bar(ui, query, spec.hint);
+    let total = (spec.len)(&traffic);
+    if total == 0 {
+        ui.weak(if traffic.without_addresses > 0 {
+            format!("No {}: none of the {} flows carries addresses (MachineLearningCVE files leave them out).", spec.what, traffic.without_addresses)
+        } else {
+            format!("No {} in these flows.", spec.what)
+        });
+        return;
+    }
+    let Some((_, rows)) = order.held() else {
+        ui.spinner();
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.strong(format!("{} {}", count(total as u64), spec.what));
+        if rows.len() != total {
+            ui.label(format!("({} shown)", count(rows.len() as u64)));
+        }
+        if traffic.without_addresses > 0 {
+            ui.weak(format!("{} flows without addresses left out", traffic.without_addresses));
+        }
+        ui.weak(spec.how);
+    });
+    ui.separator();
+    let rows = rows.clone();
+    let t = &traffic;
+    let action = table(ui, spec.what, spec.columns, query, &rows, |i| (spec.cells)(t, i), |i| (spec.flagged)(t, i), |ui, i| (spec.menu)(ui, t, i));
+    match action {
+        Some(RowAction::Open(i)) => state.pivot_to(Some((spec.open)(t, i))),
+        Some(RowAction::Pivot(p)) => state.pivot_to(Some(p)),
+        None => {}
+    }
+}
 
 /// One column: its title, the sort key it stands for, its starting width.
 pub struct ColumnSpec<C> {
@@ -15,7 +91,7 @@ pub struct ColumnSpec<C> {
 }
 
 /// What the analyst did with a row.
-pub enum RowAction {
+enum RowAction {
     /// Double-click: show its flows.
     Open(u32),
     /// A choice from the right-click menu.
@@ -37,7 +113,7 @@ pub fn filter_bar<C>(ui: &mut egui::Ui, query: &mut AggregateQuery<C>, hint: &st
 
 /// Draws `order` (indices into the caller's rows); `cells` gives a row's texts in column
 /// order, `flagged` whether it has flagged flows, `menu` its right-click menu.
-pub fn table<C: Copy + PartialEq>(
+fn table<C: Copy + PartialEq>(
     ui: &mut egui::Ui,
     id: &str,
     columns: &[ColumnSpec<C>],

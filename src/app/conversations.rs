@@ -2,20 +2,16 @@
 //! per pair of addresses and protocol, sortable and filterable; double-click a row to see
 //! its flows. Aggregated and sorted off the UI thread (`service::traffic`).
 
-use std::sync::Arc;
-
-use super::aggregate_table::{self, ColumnSpec, RowAction, count};
+use super::View;
+use super::aggregate_table::{self, AggregateSpec, ColumnSpec, OrderKey, count};
 use super::pending::Pending;
 use super::state::AppState;
-use super::View;
 use crate::ingest::timestamp::format_timestamp;
-use crate::service::traffic::{AggregateQuery, TimeRange, ConversationColumn as C, Conversation, PivotFilter, Traffic, conversation_order, protocol_name};
-
-type OrderKey = ((u64, Option<TimeRange>), AggregateQuery<C>);
+use crate::service::traffic::{AggregateQuery, ConversationColumn as C, Conversation, Pivot, PivotFilter, conversation_order, protocol_name};
 
 pub struct ConversationsView {
     pub query: AggregateQuery<C>,
-    order: Pending<OrderKey, Vec<u32>>,
+    order: Pending<OrderKey<C>, Vec<u32>>,
 }
 
 impl Default for ConversationsView {
@@ -39,6 +35,19 @@ const COLUMNS: [ColumnSpec<C>; 12] = [
     ColumnSpec { title: "Max P(attack)", sort: C::MaxPAttack, width: 120.0 },
 ];
 
+const SPEC: AggregateSpec<C> = AggregateSpec {
+    what: "conversations",
+    hint: "address, protocol, family",
+    how: "double-click a conversation for its flows; right-click for more",
+    columns: &COLUMNS,
+    len: |t| t.conversations.len(),
+    order: |t, q| conversation_order(&t.conversations, q),
+    cells: |t, i| cells(&t.conversations[i as usize]),
+    flagged: |t, i| t.conversations[i as usize].flagged > 0,
+    menu: |ui, t, i| menu(ui, &t.conversations[i as usize]),
+    open: |t, i| PivotFilter::only(t.conversations[i as usize].pivot()),
+};
+
 impl ConversationsView {
     pub const NAME: &'static str = "Conversations";
 
@@ -48,7 +57,7 @@ impl ConversationsView {
     }
 
     /// Whether the rows shown are for the current query.
-    pub fn is_settled(&self, generation: u64, range: Option<TimeRange>) -> bool {
+    pub fn is_settled(&self, generation: u64, range: Option<crate::service::traffic::TimeRange>) -> bool {
         self.order.is_current(&((generation, range), self.query.clone()))
     }
 }
@@ -82,7 +91,7 @@ fn menu(ui: &mut egui::Ui, c: &Conversation) -> Option<PivotFilter> {
     ui.separator();
     for address in [c.a, c.b] {
         if ui.button(format!("Only the flows of {address}")).clicked() {
-            chosen = Some(PivotFilter::only(crate::service::traffic::Pivot::Address(address)));
+            chosen = Some(PivotFilter::only(Pivot::Address(address)));
         }
     }
     if ui.button("Copy the addresses").clicked() {
@@ -91,68 +100,12 @@ fn menu(ui: &mut egui::Ui, c: &Conversation) -> Option<PivotFilter> {
     chosen
 }
 
-/// The note above an empty table: why there is nothing to show.
-pub fn empty_note(traffic: &Traffic, what: &str) -> Option<String> {
-    (traffic.conversations.is_empty()).then(|| {
-        if traffic.without_addresses > 0 {
-            format!("No {what}: none of the {} flows carries addresses (MachineLearningCVE files leave them out).", traffic.without_addresses)
-        } else {
-            format!("No {what} in these flows.")
-        }
-    })
-}
-
 impl View for ConversationsView {
     fn name(&self) -> &'static str {
         Self::NAME
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
-        let Some((generation, traffic)) = state.traffic() else {
-            ui.weak("Open flows or a capture to see who talked to whom.");
-            return;
-        };
-        let key = (generation, self.query.clone());
-        let data = Arc::clone(&traffic);
-        let query = self.query.clone();
-        self.order.update(&key, &state.runtime, move || conversation_order(&data.conversations, &query));
-        super::flows::time_range_bar(ui, state);
-        aggregate_table::filter_bar(ui, &mut self.query, "address, protocol, family");
-        if let Some(note) = empty_note(&traffic, "conversations") {
-            ui.weak(note);
-            return;
-        }
-        let Some((_, order)) = self.order.held() else {
-            ui.spinner();
-            return;
-        };
-        ui.horizontal(|ui| {
-            ui.strong(format!("{} conversations", count(traffic.conversations.len() as u64)));
-            if order.len() != traffic.conversations.len() {
-                ui.label(format!("({} shown)", count(order.len() as u64)));
-            }
-            if traffic.without_addresses > 0 {
-                ui.weak(format!("{} flows without addresses left out", traffic.without_addresses));
-            }
-            ui.weak("double-click a conversation for its flows; right-click for more");
-        });
-        ui.separator();
-        let order = order.clone();
-        let rows = &traffic.conversations;
-        let action = aggregate_table::table(
-            ui,
-            "conversations",
-            &COLUMNS,
-            &mut self.query,
-            &order,
-            |i| cells(&rows[i as usize]),
-            |i| rows[i as usize].flagged > 0,
-            |ui, i| menu(ui, &rows[i as usize]),
-        );
-        match action {
-            Some(RowAction::Open(i)) => state.pivot_to(Some(PivotFilter::only(rows[i as usize].pivot()))),
-            Some(RowAction::Pivot(p)) => state.pivot_to(Some(p)),
-            None => {}
-        }
+        aggregate_table::show(ui, state, &SPEC, &mut self.query, &mut self.order);
     }
 }

@@ -2,21 +2,16 @@
 //! row per address, sortable and filterable; double-click a row to see its flows.
 //! Aggregated and sorted off the UI thread (`service::traffic`).
 
-use std::sync::Arc;
-
-use super::aggregate_table::{self, ColumnSpec, RowAction, count};
-use super::conversations::empty_note;
+use super::View;
+use super::aggregate_table::{self, AggregateSpec, ColumnSpec, OrderKey, count};
 use super::pending::Pending;
 use super::state::AppState;
-use super::View;
 use crate::ingest::timestamp::format_timestamp;
-use crate::service::traffic::{AggregateQuery, TimeRange, Endpoint, EndpointColumn as C, Pivot, PivotFilter, endpoint_order};
-
-type OrderKey = ((u64, Option<TimeRange>), AggregateQuery<C>);
+use crate::service::traffic::{AggregateQuery, Endpoint, EndpointColumn as C, Pivot, PivotFilter, TimeRange, endpoint_order};
 
 pub struct EndpointsView {
     pub query: AggregateQuery<C>,
-    order: Pending<OrderKey, Vec<u32>>,
+    order: Pending<OrderKey<C>, Vec<u32>>,
 }
 
 impl Default for EndpointsView {
@@ -38,6 +33,19 @@ const COLUMNS: [ColumnSpec<C>; 11] = [
     ColumnSpec { title: "Flagged", sort: C::Flagged, width: 130.0 },
     ColumnSpec { title: "Findings", sort: C::Findings, width: 70.0 },
 ];
+
+const SPEC: AggregateSpec<C> = AggregateSpec {
+    what: "endpoints",
+    hint: "address, family",
+    how: "double-click an address for its flows; right-click for more",
+    columns: &COLUMNS,
+    len: |t| t.endpoints.len(),
+    order: |t, q| endpoint_order(&t.endpoints, q),
+    cells: |t, i| cells(&t.endpoints[i as usize]),
+    flagged: |t, i| t.endpoints[i as usize].flagged > 0,
+    menu: |ui, t, i| menu(ui, &t.endpoints[i as usize]),
+    open: |t, i| PivotFilter::only(Pivot::Address(t.endpoints[i as usize].address)),
+};
 
 impl EndpointsView {
     pub const NAME: &'static str = "Endpoints";
@@ -90,48 +98,6 @@ impl View for EndpointsView {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
-        let Some((generation, traffic)) = state.traffic() else {
-            ui.weak("Open flows or a capture to see its hosts.");
-            return;
-        };
-        let key = (generation, self.query.clone());
-        let data = Arc::clone(&traffic);
-        let query = self.query.clone();
-        self.order.update(&key, &state.runtime, move || endpoint_order(&data.endpoints, &query));
-        super::flows::time_range_bar(ui, state);
-        aggregate_table::filter_bar(ui, &mut self.query, "address, family");
-        if let Some(note) = empty_note(&traffic, "endpoints") {
-            ui.weak(note);
-            return;
-        }
-        let Some((_, order)) = self.order.held() else {
-            ui.spinner();
-            return;
-        };
-        ui.horizontal(|ui| {
-            ui.strong(format!("{} endpoints", count(traffic.endpoints.len() as u64)));
-            if order.len() != traffic.endpoints.len() {
-                ui.label(format!("({} shown)", count(order.len() as u64)));
-            }
-            ui.weak("double-click an address for its flows; right-click for more");
-        });
-        ui.separator();
-        let order = order.clone();
-        let rows = &traffic.endpoints;
-        let action = aggregate_table::table(
-            ui,
-            "endpoints",
-            &COLUMNS,
-            &mut self.query,
-            &order,
-            |i| cells(&rows[i as usize]),
-            |i| rows[i as usize].flagged > 0,
-            |ui, i| menu(ui, &rows[i as usize]),
-        );
-        match action {
-            Some(RowAction::Open(i)) => state.pivot_to(Some(PivotFilter::only(Pivot::Address(rows[i as usize].address)))),
-            Some(RowAction::Pivot(p)) => state.pivot_to(Some(p)),
-            None => {}
-        }
+        aggregate_table::show(ui, state, &SPEC, &mut self.query, &mut self.order);
     }
 }
