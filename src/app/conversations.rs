@@ -20,19 +20,20 @@ impl Default for ConversationsView {
     }
 }
 
-const COLUMNS: [ColumnSpec<C>; 12] = [
-    ColumnSpec { title: "Address A", sort: C::AddressA, width: 130.0 },
-    ColumnSpec { title: "Address B", sort: C::AddressB, width: 130.0 },
+const COLUMNS: [ColumnSpec<C>; 13] = [
+    ColumnSpec { title: "Address A", sort: C::AddressA, width: 120.0 },
+    ColumnSpec { title: "Address B", sort: C::AddressB, width: 120.0 },
     ColumnSpec { title: "Proto", sort: C::Protocol, width: 50.0 },
     ColumnSpec { title: "Flows", sort: C::Flows, width: 60.0 },
     ColumnSpec { title: "Pkts A-B", sort: C::PacketsAb, width: 70.0 },
     ColumnSpec { title: "Pkts B-A", sort: C::PacketsBa, width: 70.0 },
-    ColumnSpec { title: "Bytes A-B", sort: C::BytesAb, width: 85.0 },
-    ColumnSpec { title: "Bytes B-A", sort: C::BytesBa, width: 85.0 },
-    ColumnSpec { title: "Start", sort: C::Start, width: 150.0 },
-    ColumnSpec { title: "Duration (s)", sort: C::Duration, width: 85.0 },
-    ColumnSpec { title: "Flagged", sort: C::Flagged, width: 130.0 },
-    ColumnSpec { title: "Max P(attack)", sort: C::MaxPAttack, width: 120.0 },
+    ColumnSpec { title: "Bytes A-B", sort: C::BytesAb, width: 75.0 },
+    ColumnSpec { title: "Bytes B-A", sort: C::BytesBa, width: 75.0 },
+    ColumnSpec { title: "Start", sort: C::Start, width: 132.0 },
+    ColumnSpec { title: "End", sort: C::End, width: 132.0 },
+    ColumnSpec { title: "Duration (s)", sort: C::Duration, width: 80.0 },
+    ColumnSpec { title: "Flagged", sort: C::Flagged, width: 118.0 },
+    ColumnSpec { title: "Max P(attack)", sort: C::MaxPAttack, width: 90.0 },
 ];
 
 const SPEC: AggregateSpec<C> = AggregateSpec {
@@ -74,6 +75,7 @@ fn cells(c: &Conversation) -> Vec<String> {
         count(c.bytes_ab),
         count(c.bytes_ba),
         c.start_us.map(format_timestamp).unwrap_or_default(),
+        c.end_us.map(format_timestamp).unwrap_or_default(),
         c.duration_s().map(|d| format!("{d:.3}")).unwrap_or_default(),
         if families.is_empty() { count(c.flagged as u64) } else { format!("{} ({families})", count(c.flagged as u64)) },
         c.max_p_attack.map_or_else(|| "-".into(), |p| format!("{p:.3}")),

@@ -1,6 +1,6 @@
 //! The findings list of the flows view: host-level findings (scans, floods, brute force) of
-//! the loaded flows, above the table. Clicking one filters the table to the flows it rests
-//! on; clicking it again, or "Show all flows", clears that filter. The findings themselves
+//! the loaded flows, above the table. Clicking (or double-clicking) one pivots the table to the
+//! flows it rests on, a step Back and Forward go through; "Show all flows" clears it. The findings themselves
 //! are computed with the load, off the UI thread (see `state::AppState::open`).
 
 use super::style;
@@ -49,8 +49,8 @@ pub fn findings_list(ui: &mut egui::Ui, findings: &Findings, selected: Option<us
                     let f = &findings.findings[i];
                     let text = egui::RichText::new(f.to_string()).color(style::ATTACK);
                     let response = ui.selectable_label(selected == Some(i), text).on_hover_text(&f.rule);
-                    if response.clicked() {
-                        action = Some(if selected == Some(i) { FindingsAction::Clear } else { FindingsAction::Show(i) });
+                    if response.clicked() && selected != Some(i) {
+                        action = Some(FindingsAction::Show(i));
                     }
                 }
             },

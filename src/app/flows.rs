@@ -13,27 +13,13 @@ use super::View;
 use super::findings::{FindingsAction, findings_list};
 use super::state::AppState;
 use super::style;
-use crate::detect::Findings;
 use crate::features::{FEATURES, FeatureId};
 pub use crate::service::flow_query::{SortColumn, TableQuery, compute_order};
+use crate::service::flow_query::{Summary, summarise};
+use super::pending::Pending;
 use crate::service::traffic::{Pivot, PivotFilter, TimeRange};
 use crate::ingest::timestamp::format_timestamp;
-use crate::ingest::{AttackFamily, FlowTable};
-use crate::model::Verdict;
-
-/// Counts and plots, computed once per loaded batch.
-struct Summary {
-    generation: u64,
-    flagged: usize,
-    unfamiliar: usize,
-    per_family: Vec<(AttackFamily, usize)>,
-    histogram: Vec<usize>,
-    /// Per time bin: its centre in seconds since the epoch, all flows, flagged flows by
-    /// family (`AttackFamily::index()`).
-    timeline: Vec<(f64, usize, [usize; AttackFamily::COUNT])>,
-    /// The timeline axis: the first day and the clock the timestamps are in.
-    timeline_axis: String,
-}
+use crate::ingest::AttackFamily;
 
 pub struct FlowsView {
     pub query: TableQuery,
@@ -41,13 +27,12 @@ pub struct FlowsView {
     order: Arc<Vec<u32>>,
     computed: Option<(u64, TableQuery)>,
     pending: Option<(u64, TableQuery, Receiver<Vec<u32>>)>,
-    summary: Option<Summary>,
+    /// Counts, histogram and timeline of the loaded flows, by generation (made on a worker).
+    summary: Pending<u64, Arc<Summary>>,
     /// The feature shown in the last column.
     pub feature_column: usize,
     scroll_to: Option<usize>,
     focus_filter: bool,
-    /// The findings `query.finding` indexes; a new load brings new ones and clears it.
-    findings_of: Option<Arc<Findings>>,
     /// The feature whose training and batch distributions the drift panel plots.
     pub drift_feature: Option<usize>,
     /// The family the analyst labels flows as.
@@ -69,11 +54,10 @@ impl Default for FlowsView {
             order: Arc::new(Vec::new()),
             computed: None,
             pending: None,
-            summary: None,
+            summary: Pending::default(),
             feature_column: FeatureId::FlowDuration as usize,
             scroll_to: None,
             focus_filter: false,
-            findings_of: None,
             drift_feature: None,
             label_family: AttackFamily::Benign,
             export_format: crate::service::export::ExportFormat::Csv,
@@ -93,9 +77,10 @@ impl FlowsView {
         &self.order
     }
 
-    /// Whether the visible rows reflect the current query and data.
+    /// Whether the visible rows and the summary reflect the current query and data.
     pub fn is_settled(&self) -> bool {
-        self.pending.is_none()
+        let summarised = self.computed.as_ref().is_none_or(|(generation, _)| self.summary.is_current(generation));
+        self.pending.is_none() && summarised
     }
 
     /// Where the timeline was drawn in the last frame.
@@ -154,13 +139,18 @@ impl FlowsView {
             self.computed = None;
             return;
         };
-        if !self.findings_of.as_ref().is_some_and(|f| Arc::ptr_eq(f, &flows.findings)) {
-            self.findings_of = Some(flows.findings.clone());
-            self.query.finding = None;
-        }
         // Pivots are made in other views too (conversations, endpoints) and kept with the
-        // state, where Back and Forward move through them.
-        self.query.pivot = state.pivot.clone();
+        // state, where Back and Forward move through them; a finding's is by its rows.
+        match &state.pivot {
+            Some(PivotFilter { pivot: Pivot::Finding { index, .. }, .. }) => {
+                self.query.finding = Some(*index);
+                self.query.pivot = None;
+            }
+            other => {
+                self.query.finding = None;
+                self.query.pivot = other.clone();
+            }
+        }
         self.query.time_range = state.time_range;
         let wanted = (state.generation, self.query.clone());
         let up_to_date = self.computed.as_ref() == Some(&wanted);
@@ -181,12 +171,14 @@ impl FlowsView {
         self.pending = Some((state.generation, ctx_query, rx));
     }
 
-    fn summary(&mut self, state: &AppState) -> Option<&Summary> {
+    /// The summary of the flows on screen, prepared on a worker (the previous one meanwhile).
+    fn summary(&mut self, state: &AppState) -> Option<Arc<Summary>> {
         let flows = state.flows.as_ref()?;
-        if self.summary.as_ref().is_none_or(|s| s.generation != state.generation) {
-            self.summary = Some(summarise(state.generation, &flows.table, flows.verdicts.as_deref().map(|v| v.as_slice())));
-        }
-        self.summary.as_ref()
+        let (table, verdicts) = (flows.table.clone(), flows.verdicts.clone());
+        self.summary.update(&state.generation, &state.runtime, move || {
+            Arc::new(summarise(&table, verdicts.as_deref().map(|v| v.as_slice()), HISTOGRAM_BINS, TIMELINE_BINS))
+        });
+        self.summary.held().map(|(_, s)| s.clone())
     }
 
     fn filter_bar(&mut self, ui: &mut egui::Ui) {
@@ -573,8 +565,11 @@ impl View for FlowsView {
         }
         if let Some(flows) = &state.flows {
             match findings_list(ui, &flows.findings, self.query.finding) {
-                Some(FindingsAction::Show(i)) => self.query.finding = Some(i),
-                Some(FindingsAction::Clear) => self.query.finding = None,
+                Some(FindingsAction::Show(i)) => {
+                    let label = flows.findings.findings.get(i).map(|f| f.to_string()).unwrap_or_default();
+                    state.pivot_to(Some(PivotFilter::only(Pivot::Finding { index: i, label })));
+                }
+                Some(FindingsAction::Clear) => state.pivot_to(None),
                 None => {}
             }
         }
@@ -611,59 +606,6 @@ pub fn protocol_name(p: u8) -> String {
 /// A feature value as the analyst reads it: integers without decimals, others to 4 places.
 pub fn format_value(v: f32) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.4}") }
-}
-
-fn summarise(generation: u64, table: &FlowTable, verdicts: Option<&[Verdict]>) -> Summary {
-    let mut histogram = vec![0; HISTOGRAM_BINS];
-    let mut per_family = vec![0usize; AttackFamily::COUNT];
-    let mut flagged = 0;
-    let unfamiliar = verdicts.unwrap_or(&[]).iter().filter(|v| v.unfamiliar).count();
-    let times: Vec<i64> = table.meta().iter().filter_map(|m| m.timestamp_us).collect();
-    let (t0, t1) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
-    let span = (t1 - t0).max(1) as f64;
-    let bin_of = |t: i64| ((((t - t0) as f64 / span) * TIMELINE_BINS as f64) as usize).min(TIMELINE_BINS - 1);
-    let mut timeline = vec![(0usize, [0usize; AttackFamily::COUNT]); TIMELINE_BINS];
-    for &t in &times {
-        timeline[bin_of(t)].0 += 1;
-    }
-    for (r, v) in verdicts.unwrap_or(&[]).iter().enumerate() {
-        let bin = ((v.p_attack * HISTOGRAM_BINS as f32) as usize).min(HISTOGRAM_BINS - 1);
-        histogram[bin] += 1;
-        per_family[v.family.index()] += 1;
-        if v.is_attack() {
-            flagged += 1;
-            if let Some(t) = table.meta()[r].timestamp_us {
-                timeline[bin_of(t)].1[v.family.index()] += 1;
-            }
-        }
-    }
-    let seconds_per_bin = span / 1e6 / TIMELINE_BINS as f64;
-    let t0_s = t0 as f64 / 1e6;
-    Summary {
-        generation,
-        flagged,
-        unfamiliar,
-        per_family: AttackFamily::ALL
-            .iter()
-            .filter(|f| per_family[f.index()] > 0)
-            .map(|f| (*f, per_family[f.index()]))
-            .collect(),
-        histogram,
-        timeline: timeline.iter().enumerate().map(|(i, &(n, f))| (t0_s + (i as f64 + 0.5) * seconds_per_bin, n, f)).collect(),
-        timeline_axis: timeline_axis(table, t0, times.is_empty()),
-    }
-}
-
-/// The timeline's axis title, with the first day and the clock: captures carry UTC; CICFlowMeter CSVs
-/// write the capturing machine's local time without a zone, so the axis says so.
-fn timeline_axis(table: &FlowTable, t0: i64, empty: bool) -> String {
-    if empty {
-        return "no timestamps in these flows".into();
-    }
-    let day = crate::ingest::timestamp::format_timestamp(t0)[..10].to_string();
-    let all_captures = table.sources.iter().all(|s| s.dialect == crate::ingest::Dialect::Capture);
-    let clock = if all_captures { "UTC" } else { "as the CSV writes it, no time zone" };
-    format!("time from {day} ({clock}); drag to select a span")
 }
 
 /// Seconds since the epoch as `HH:MM:SS`, or `MM-DD HH:MM` when the axis spans days.

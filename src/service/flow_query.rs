@@ -143,3 +143,71 @@ pub fn compute_order(
     order
 }
 
+/// Counts and plots of a batch of flows, for the flows view.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub flagged: usize,
+    pub unfamiliar: usize,
+    pub per_family: Vec<(AttackFamily, usize)>,
+    pub histogram: Vec<usize>,
+    /// Per time bin: its centre in seconds since the epoch, all flows, flagged flows by
+    /// family (`AttackFamily::index()`).
+    pub timeline: Vec<(f64, usize, [usize; AttackFamily::COUNT])>,
+    /// The timeline axis: the first day and the clock the timestamps are in.
+    pub timeline_axis: String,
+}
+
+/// Counts, a histogram of P(attack) in `histogram_bins` and the flows over time in
+/// `timeline_bins`, flagged ones by family (runs off the UI thread).
+pub fn summarise(table: &FlowTable, verdicts: Option<&[Verdict]>, histogram_bins: usize, timeline_bins: usize) -> Summary {
+    let mut histogram = vec![0; histogram_bins];
+    let mut per_family = vec![0usize; AttackFamily::COUNT];
+    let mut flagged = 0;
+    let unfamiliar = verdicts.unwrap_or(&[]).iter().filter(|v| v.unfamiliar).count();
+    let times: Vec<i64> = table.meta().iter().filter_map(|m| m.timestamp_us).collect();
+    let (t0, t1) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
+    let span = (t1 - t0).max(1) as f64;
+    let bin_of = |t: i64| ((((t - t0) as f64 / span) * timeline_bins as f64) as usize).min(timeline_bins - 1);
+    let mut timeline = vec![(0usize, [0usize; AttackFamily::COUNT]); timeline_bins];
+    for &t in &times {
+        timeline[bin_of(t)].0 += 1;
+    }
+    for (r, v) in verdicts.unwrap_or(&[]).iter().enumerate() {
+        let bin = ((v.p_attack * histogram_bins as f32) as usize).min(histogram_bins - 1);
+        histogram[bin] += 1;
+        per_family[v.family.index()] += 1;
+        if v.is_attack() {
+            flagged += 1;
+            if let Some(t) = table.meta()[r].timestamp_us {
+                timeline[bin_of(t)].1[v.family.index()] += 1;
+            }
+        }
+    }
+    let seconds_per_bin = span / 1e6 / timeline_bins as f64;
+    let t0_s = t0 as f64 / 1e6;
+    Summary {
+        flagged,
+        unfamiliar,
+        per_family: AttackFamily::ALL
+            .iter()
+            .filter(|f| per_family[f.index()] > 0)
+            .map(|f| (*f, per_family[f.index()]))
+            .collect(),
+        histogram,
+        timeline: timeline.iter().enumerate().map(|(i, &(n, f))| (t0_s + (i as f64 + 0.5) * seconds_per_bin, n, f)).collect(),
+        timeline_axis: timeline_axis(table, t0, times.is_empty()),
+    }
+}
+
+/// The timeline's axis title, with the first day and the clock: captures carry UTC; CICFlowMeter CSVs
+/// write the capturing machine's local time without a zone, so the axis says so.
+fn timeline_axis(table: &FlowTable, t0: i64, empty: bool) -> String {
+    if empty {
+        return "no timestamps in these flows".into();
+    }
+    let day = crate::ingest::timestamp::format_timestamp(t0)[..10].to_string();
+    let all_captures = table.sources.iter().all(|s| s.dialect == crate::ingest::Dialect::Capture);
+    let clock = if all_captures { "UTC" } else { "as the CSV writes it, no time zone" };
+    format!("time from {day} ({clock}); drag to select a span")
+}
+

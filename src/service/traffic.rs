@@ -284,6 +284,7 @@ pub enum ConversationColumn {
     BytesAb,
     BytesBa,
     Start,
+    End,
     Duration,
     Flagged,
     MaxPAttack,
@@ -353,6 +354,7 @@ pub fn conversation_order(conversations: &[Conversation], query: &AggregateQuery
             C::BytesAb => x.bytes_ab.cmp(&y.bytes_ab),
             C::BytesBa => x.bytes_ba.cmp(&y.bytes_ba),
             C::Start => x.start_us.cmp(&y.start_us),
+            C::End => x.end_us.cmp(&y.end_us),
             C::Duration => x.duration_s().unwrap_or(-1.0).total_cmp(&y.duration_s().unwrap_or(-1.0)),
             C::Flagged => x.flagged.cmp(&y.flagged),
             C::MaxPAttack => x.max_p_attack.unwrap_or(-1.0).total_cmp(&y.max_p_attack.unwrap_or(-1.0)),
@@ -413,16 +415,21 @@ pub enum Pivot {
     Address(IpAddr),
     /// Every flow from or to a port.
     Port(u16),
+    /// The flows a host-level finding rests on (`index` into the batch's findings; `label`
+    /// is how the finding reads). The flows table applies it as `TableQuery::finding`.
+    Finding { index: usize, label: String },
 }
 
 impl Pivot {
     pub fn matches(&self, m: &FlowMeta) -> bool {
-        match *self {
-            Pivot::Conversation { a, b, protocol } => {
+        match self {
+            &Pivot::Conversation { a, b, protocol } => {
                 m.protocol == protocol && ((m.src_ip == Some(a) && m.dst_ip == Some(b)) || (m.src_ip == Some(b) && m.dst_ip == Some(a)))
             }
-            Pivot::Address(x) => m.src_ip == Some(x) || m.dst_ip == Some(x),
-            Pivot::Port(p) => m.src_port == Some(p) || m.dst_port == Some(p),
+            &Pivot::Address(x) => m.src_ip == Some(x) || m.dst_ip == Some(x),
+            &Pivot::Port(p) => m.src_port == Some(p) || m.dst_port == Some(p),
+            // Membership is by row, not by address: see `flow_query::compute_order`.
+            Pivot::Finding { .. } => true,
         }
     }
 }
@@ -436,6 +443,7 @@ impl std::fmt::Display for Pivot {
             }
             Pivot::Address(a) => write!(f, "address {a}"),
             Pivot::Port(p) => write!(f, "port {p}"),
+            Pivot::Finding { label, .. } => write!(f, "the finding {label}"),
         }
     }
 }

@@ -231,6 +231,9 @@ fn a_scan_finding_is_listed_and_filters_the_table_to_its_flows() {
     h.get_by_label("Show all flows").click();
     wait_until(&mut h, "every flow again", |a| flows_view(a).is_settled() && flows_view(a).visible_rows().len() == total);
     assert_eq!(flows_view(h.state()).query.finding, None);
+    // The finding was a pivot: Back returns to its flows.
+    h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
+    wait_until(&mut h, "the finding's flows again", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &rows[..]);
 }
 
 #[test]
