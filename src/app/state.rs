@@ -301,6 +301,12 @@ impl AppState {
         if self.load_job.is_none() {
             return;
         }
+        if !self.flows.as_ref().is_some_and(|f| f.partial) {
+            // The first flows of new files: pivots named the files shown before.
+            self.pivot = None;
+            self.time_range = None;
+            self.trail.clear();
+        }
         self.flows = Some(latest);
         self.labels.clear();
         self.subject = None;
@@ -322,6 +328,10 @@ impl AppState {
 
     /// Scores the flows on screen with the active model in the background, recording the batch.
     fn start_scoring(&mut self, ctx: &egui::Context) {
+        if self.flows.as_ref().is_some_and(|f| f.partial) {
+            // Flows so far of files still being read: never recorded as a batch.
+            return self.start_preview_scoring(ctx);
+        }
         let (Some(flows), Some(model)) = (&self.flows, &self.model) else { return };
         let (table, findings, model, data_dir) = (flows.table.clone(), flows.findings.clone(), model.clone(), self.data_dir.clone());
         let label = format!("Scoring {} flows with {}", table.len(), model.name);
