@@ -15,6 +15,52 @@ use crate::service::traffic::{AggregateQuery, PivotFilter, TimeRange, Traffic};
 /// and the query.
 pub type OrderKey<C> = ((u64, Option<TimeRange>), AggregateQuery<C>);
 
+/// The column type of an aggregate view names the view and says how it is drawn, so one
+/// generic [`AggregateView`] serves conversations and endpoints.
+pub trait Aggregate: Copy + PartialEq + Send + Sync + 'static {
+    /// The view's name (its tab).
+    const NAME: &'static str;
+    /// The order a new view starts in (descending).
+    const FIRST_SORT: Self;
+    fn spec() -> &'static AggregateSpec<Self>;
+}
+
+/// An aggregate view: the analyst's query and the rows it shows, sorted on a worker.
+pub struct AggregateView<C: Aggregate> {
+    pub query: AggregateQuery<C>,
+    order: Pending<OrderKey<C>, Vec<u32>>,
+}
+
+impl<C: Aggregate> Default for AggregateView<C> {
+    fn default() -> Self {
+        AggregateView { query: AggregateQuery::new(C::FIRST_SORT), order: Pending::default() }
+    }
+}
+
+impl<C: Aggregate> AggregateView<C> {
+    pub const NAME: &'static str = C::NAME;
+
+    /// Rows shown (indices into the traffic's rows of this kind), once they reflect a query.
+    pub fn shown(&self) -> Option<&[u32]> {
+        self.order.held().map(|(_, o)| o.as_slice())
+    }
+
+    /// Whether the rows shown are for the current query on the given data.
+    pub fn is_settled(&self, generation: u64, range: Option<TimeRange>) -> bool {
+        self.order.is_current(&((generation, range), self.query.clone()))
+    }
+}
+
+impl<C: Aggregate> super::View for AggregateView<C> {
+    fn name(&self) -> &'static str {
+        C::NAME
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        show(ui, state, C::spec(), &mut self.query, &mut self.order);
+    }
+}
+
 /// One aggregate view (conversations, endpoints): its words, columns and rows.
 pub struct AggregateSpec<C: 'static> {
     /// "conversations", "endpoints".
@@ -34,7 +80,7 @@ pub struct AggregateSpec<C: 'static> {
 
 /// Draws an aggregate view: time range, filter, counts, the table; sorts on a worker and
 /// pivots on a double-click or a menu choice.
-pub fn show<C: Copy + PartialEq + Send + Sync + 'static>(
+fn show<C: Aggregate>(
     ui: &mut egui::Ui,
     state: &mut AppState,
     spec: &AggregateSpec<C>,

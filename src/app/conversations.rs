@@ -2,23 +2,9 @@
 //! per pair of addresses and protocol, sortable and filterable; double-click a row to see
 //! its flows. Aggregated and sorted off the UI thread (`service::traffic`).
 
-use super::View;
-use super::aggregate_table::{self, AggregateSpec, ColumnSpec, OrderKey, count};
-use super::pending::Pending;
-use super::state::AppState;
+use super::aggregate_table::{Aggregate, AggregateSpec, AggregateView, ColumnSpec, count};
 use crate::ingest::timestamp::format_timestamp;
-use crate::service::traffic::{AggregateQuery, ConversationColumn as C, Conversation, Pivot, PivotFilter, conversation_order, protocol_name};
-
-pub struct ConversationsView {
-    pub query: AggregateQuery<C>,
-    order: Pending<OrderKey<C>, Vec<u32>>,
-}
-
-impl Default for ConversationsView {
-    fn default() -> Self {
-        ConversationsView { query: AggregateQuery::new(C::Flagged), order: Pending::default() }
-    }
-}
+use crate::service::traffic::{ConversationColumn as C, Conversation, Pivot, PivotFilter, conversation_order, protocol_name};
 
 const COLUMNS: [ColumnSpec<C>; 13] = [
     ColumnSpec { title: "Address A", sort: C::AddressA, width: 120.0 },
@@ -36,6 +22,17 @@ const COLUMNS: [ColumnSpec<C>; 13] = [
     ColumnSpec { title: "Max P(attack)", sort: C::MaxPAttack, width: 90.0 },
 ];
 
+/// The conversations view.
+pub type ConversationsView = AggregateView<C>;
+
+impl Aggregate for C {
+    const NAME: &'static str = "Conversations";
+    const FIRST_SORT: Self = C::Flagged;
+    fn spec() -> &'static AggregateSpec<Self> {
+        &SPEC
+    }
+}
+
 const SPEC: AggregateSpec<C> = AggregateSpec {
     what: "conversations",
     hint: "address, protocol, family",
@@ -48,20 +45,6 @@ const SPEC: AggregateSpec<C> = AggregateSpec {
     menu: |ui, t, i| menu(ui, &t.conversations[i as usize]),
     open: |t, i| PivotFilter::only(t.conversations[i as usize].pivot()),
 };
-
-impl ConversationsView {
-    pub const NAME: &'static str = "Conversations";
-
-    /// Rows shown (indices into the traffic's conversations), once they reflect the query.
-    pub fn shown(&self) -> Option<&[u32]> {
-        self.order.held().map(|(_, o)| o.as_slice())
-    }
-
-    /// Whether the rows shown are for the current query.
-    pub fn is_settled(&self, generation: u64, range: Option<crate::service::traffic::TimeRange>) -> bool {
-        self.order.is_current(&((generation, range), self.query.clone()))
-    }
-}
 
 fn cells(c: &Conversation) -> Vec<String> {
     let families = c.families.names();
@@ -102,12 +85,3 @@ fn menu(ui: &mut egui::Ui, c: &Conversation) -> Option<PivotFilter> {
     chosen
 }
 
-impl View for ConversationsView {
-    fn name(&self) -> &'static str {
-        Self::NAME
-    }
-
-    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
-        aggregate_table::show(ui, state, &SPEC, &mut self.query, &mut self.order);
-    }
-}

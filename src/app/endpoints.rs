@@ -2,23 +2,9 @@
 //! row per address, sortable and filterable; double-click a row to see its flows.
 //! Aggregated and sorted off the UI thread (`service::traffic`).
 
-use super::View;
-use super::aggregate_table::{self, AggregateSpec, ColumnSpec, OrderKey, count};
-use super::pending::Pending;
-use super::state::AppState;
+use super::aggregate_table::{Aggregate, AggregateSpec, AggregateView, ColumnSpec, count};
 use crate::ingest::timestamp::format_timestamp;
-use crate::service::traffic::{AggregateQuery, Endpoint, EndpointColumn as C, Pivot, PivotFilter, TimeRange, endpoint_order};
-
-pub struct EndpointsView {
-    pub query: AggregateQuery<C>,
-    order: Pending<OrderKey<C>, Vec<u32>>,
-}
-
-impl Default for EndpointsView {
-    fn default() -> Self {
-        EndpointsView { query: AggregateQuery::new(C::Flagged), order: Pending::default() }
-    }
-}
+use crate::service::traffic::{Endpoint, EndpointColumn as C, Pivot, PivotFilter, endpoint_order};
 
 const COLUMNS: [ColumnSpec<C>; 11] = [
     ColumnSpec { title: "Address", sort: C::Address, width: 140.0 },
@@ -34,6 +20,17 @@ const COLUMNS: [ColumnSpec<C>; 11] = [
     ColumnSpec { title: "Findings", sort: C::Findings, width: 70.0 },
 ];
 
+/// The endpoints view.
+pub type EndpointsView = AggregateView<C>;
+
+impl Aggregate for C {
+    const NAME: &'static str = "Endpoints";
+    const FIRST_SORT: Self = C::Flagged;
+    fn spec() -> &'static AggregateSpec<Self> {
+        &SPEC
+    }
+}
+
 const SPEC: AggregateSpec<C> = AggregateSpec {
     what: "endpoints",
     hint: "address, family",
@@ -46,19 +43,6 @@ const SPEC: AggregateSpec<C> = AggregateSpec {
     menu: |ui, t, i| menu(ui, &t.endpoints[i as usize]),
     open: |t, i| PivotFilter::only(Pivot::Address(t.endpoints[i as usize].address)),
 };
-
-impl EndpointsView {
-    pub const NAME: &'static str = "Endpoints";
-
-    /// Rows shown (indices into the traffic's endpoints).
-    pub fn shown(&self) -> Option<&[u32]> {
-        self.order.held().map(|(_, o)| o.as_slice())
-    }
-
-    pub fn is_settled(&self, generation: u64, range: Option<TimeRange>) -> bool {
-        self.order.is_current(&((generation, range), self.query.clone()))
-    }
-}
 
 fn cells(e: &Endpoint) -> Vec<String> {
     let families = e.families.names();
@@ -92,12 +76,3 @@ fn menu(ui: &mut egui::Ui, e: &Endpoint) -> Option<PivotFilter> {
     chosen
 }
 
-impl View for EndpointsView {
-    fn name(&self) -> &'static str {
-        Self::NAME
-    }
-
-    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
-        aggregate_table::show(ui, state, &SPEC, &mut self.query, &mut self.order);
-    }
-}

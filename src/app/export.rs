@@ -100,10 +100,7 @@ fn save_dialog(state: &mut AppState, ctx: &egui::Context) {
 
 /// Polls the export job; called with the other jobs once per frame.
 pub fn poll(state: &mut AppState) {
-    let Some(job) = &state.export_job else { return };
-    let (_, done) = job.poll_split();
-    let Some(result) = done else { return };
-    state.export_job = None;
+    let Some(result) = super::jobs::take_finished(&mut state.export_job) else { return };
     match result {
         Ok((path, records)) => {
             state.info(format!("Exported {records} records to {}", path.display()));

@@ -17,7 +17,7 @@ use crate::features::{FEATURES, FeatureId};
 pub use crate::service::flow_query::{SortColumn, TableQuery, compute_order};
 use crate::service::flow_query::{Summary, summarise};
 use super::pending::Pending;
-use crate::service::traffic::{Pivot, PivotFilter, TimeRange};
+use crate::service::traffic::{Pivot, PivotFilter, TimeRange, protocol_name};
 use crate::ingest::timestamp::format_timestamp;
 use crate::ingest::AttackFamily;
 
@@ -434,22 +434,17 @@ impl FlowsView {
                                 ui.painter().rect_filled(ui.max_rect(), 0.0, t);
                             }
                             ui.add(egui::Label::new(text).truncate().selectable(false));
-                        });
+                        })
+                        .1
                     };
                     cell(&mut row, (r + 1).to_string());
                     if let Some(files) = &files {
                         cell(&mut row, format!("{}:{}", files[meta.source as usize], meta.line));
                     }
                     for (ip, port) in [(meta.src_ip, meta.src_port), (meta.dst_ip, meta.dst_port)] {
-                        let (_, response) = row.col(|ui| {
-                            if let Some(t) = tint {
-                                ui.painter().rect_filled(ui.max_rect(), 0.0, t);
-                            }
-                            ui.add(egui::Label::new(endpoint(ip, port)).truncate().selectable(false));
-                        });
-                        response.context_menu(|ui| pivot = pivot.take().or(address_menu(ui, ip, port)));
+                        cell(&mut row, endpoint(ip, port)).context_menu(|ui| pivot = pivot.take().or(address_menu(ui, ip, port)));
                     }
-                    cell(&mut row, meta.protocol.map(protocol_name).unwrap_or_default());
+                    cell(&mut row, protocol_name(meta.protocol));
                     cell(&mut row, meta.timestamp_us.map(format_timestamp).unwrap_or_default());
                     cell(&mut row, table.labels().map(|l| l[r].raw.to_string()).unwrap_or_default());
                     cell(&mut row, verdict.map(|v| v.label()).unwrap_or_else(|| "-".into()));
@@ -590,16 +585,6 @@ pub fn endpoint(ip: Option<std::net::IpAddr>, port: Option<u16>) -> String {
         (Some(ip), None) => ip.to_string(),
         (None, Some(port)) => format!("port {port}"),
         (None, None) => String::new(),
-    }
-}
-
-pub fn protocol_name(p: u8) -> String {
-    match p {
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        1 => "ICMP".into(),
-        58 => "ICMPv6".into(),
-        other => other.to_string(),
     }
 }
 

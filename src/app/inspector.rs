@@ -88,7 +88,7 @@ impl InspectorView {
                 super::flows::endpoint(m.dst_ip, m.dst_port)
             ));
             if let Some(p) = m.protocol {
-                ui.label(super::flows::protocol_name(p));
+                ui.label(crate::service::traffic::protocol_name(Some(p)));
             }
             if let Some(t) = m.timestamp_us {
                 ui.label(crate::ingest::timestamp::format_timestamp(t));

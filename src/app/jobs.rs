@@ -114,3 +114,13 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown error".into());
     format!("internal error: {text}")
 }
+
+/// The result of the job in `slot` once it has finished (the slot is emptied then); its
+/// progress is dropped. For jobs whose progress the window does not show.
+pub fn take_finished<T: Send + 'static, P: Send + 'static>(slot: &mut Option<Job<T, P>>) -> Option<Result<T, String>> {
+    let (_, done) = slot.as_ref()?.poll_split();
+    if done.is_some() {
+        *slot = None;
+    }
+    done
+}

@@ -39,10 +39,7 @@ pub fn packets_bar(ui: &mut egui::Ui, state: &mut AppState, shown: &[u32]) {
 
 /// Polls the carving job; called with the other jobs once per frame.
 pub fn poll(state: &mut AppState) {
-    let Some(job) = &state.packets_job else { return };
-    let (_, done) = job.poll_split();
-    let Some(result) = done else { return };
-    state.packets_job = None;
+    let Some(result) = super::jobs::take_finished(&mut state.packets_job) else { return };
     match result {
         Ok(carved) => {
             let written: u64 = carved.files.iter().map(|(_, r)| r.frames_written).sum();

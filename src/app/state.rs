@@ -303,9 +303,7 @@ impl AppState {
         }
         if !self.flows.as_ref().is_some_and(|f| f.partial) {
             // The first flows of new files: pivots named the files shown before.
-            self.pivot = None;
-            self.time_range = None;
-            self.trail.clear();
+            self.forget_pivots();
         }
         self.flows = Some(latest);
         self.labels.clear();
@@ -365,6 +363,12 @@ impl AppState {
         self.traffic.held().map(|(k, t)| (*k, t.clone()))
     }
 
+    fn forget_pivots(&mut self) {
+        self.pivot = None;
+        self.time_range = None;
+        self.trail.clear();
+    }
+
     fn here(&self) -> Place {
         Place { view: self.view, pivot: self.pivot.clone(), time_range: self.time_range }
     }
@@ -421,9 +425,7 @@ impl AppState {
                         }
                         self.flows = Some(loaded);
                         // Pivots name addresses of the flows they were made on.
-                        self.pivot = None;
-                        self.time_range = None;
-                        self.trail.clear();
+                        self.forget_pivots();
                         self.labels.clear();
                         self.subject = None;
                         self.generation += 1;
