@@ -37,6 +37,9 @@ pub struct BenchArgs {
     /// and would take most of a short lease).
     #[arg(long, requires = "gpu")]
     pub gpu_only: bool,
+    /// On the CPU, time the fused path only (not burn-ndarray's graph beside it).
+    #[arg(long)]
+    pub fused_only: bool,
     /// Also time one training epoch of this model's configuration on the CPU.
     #[arg(long)]
     pub train: bool,
@@ -73,13 +76,10 @@ fn time_scoring(scorer: &Scorer, rows: &[f32], flows: usize) -> f64 {
     // One warm-up pass (allocations, GPU kernel compilation) outside the timing.
     let warm = rows.len().min(scorer.batch_size.max(1) * N_FEATURES * 2);
     let _ = scorer.score_raw(&rows[..warm]);
+    // The input's rows repeated to `flows` rows, scored in one call as `predict` scores a file.
+    let input: Vec<f32> = rows.iter().copied().cycle().take(flows * N_FEATURES).collect();
     let started = Instant::now();
-    let mut done = 0;
-    while done < flows {
-        let take = (flows - done).min(rows.len() / N_FEATURES);
-        let _ = scorer.score_raw(&rows[..take * N_FEATURES]);
-        done += take;
-    }
+    let _ = scorer.score_raw(&input);
     started.elapsed().as_secs_f64()
 }
 
@@ -101,9 +101,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let selected = select_device(choice)?;
         let bundle = ModelBundle::load(&args.model, &selected.device)?;
         flops = flops_per_flow(&bundle.config);
-        let base = Scorer::new(&bundle, &selected);
-        let thread_options: Vec<usize> = if selected.is_gpu { vec![1] } else { vec![1, base.threads] };
-        for &batch_size in &args.batch_sizes {
+        let fused = Scorer::new(&bundle, &selected);
+        let thread_options: Vec<usize> = if selected.is_gpu { vec![1] } else { vec![1, fused.threads] };
+        // On the CPU both engines side by side: the fused path scoring uses, and burn's graph.
+        let engines = if selected.is_gpu || args.fused_only { vec![fused] } else { vec![fused.clone(), fused.with_burn_engine()] };
+        for (base, &batch_size) in engines.iter().flat_map(|e| args.batch_sizes.iter().map(move |b| (e, b))) {
             for &threads in &thread_options {
                 let mut scorer = base.clone();
                 scorer.batch_size = batch_size.max(1);
@@ -114,7 +116,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 let fps = flows as f64 / seconds.max(1e-9);
                 let gflops = fps * flops as f64 / 1e9;
                 let row = InferenceRow {
-                    device: selected.description.clone(),
+                    device: if selected.is_gpu { selected.description.clone() } else { format!("cpu, {}", base.engine()) },
                     batch_size,
                     threads,
                     flows,
@@ -124,7 +126,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     share_of_peak: gflops / args.peak_gflops,
                 };
                 if !args.json {
-                    eprintln!("{:<40} batch {:>5} threads {:>2}: {:>10.0} flows/s  {:>6.2} GFLOP/s ({:.2} % of {} GFLOP/s)", row.device, batch_size, threads, fps, gflops, 100.0 * row.share_of_peak, args.peak_gflops);
+                    eprintln!("{:<52} batch {:>5} threads {:>2}: {:>10.0} flows/s  {:>6.2} GFLOP/s ({:.2} % of {} GFLOP/s)", row.device, batch_size, threads, fps, gflops, 100.0 * row.share_of_peak, args.peak_gflops);
                 }
                 rows.push(row);
             }

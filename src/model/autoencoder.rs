@@ -21,7 +21,7 @@ pub struct AutoencoderConfig {
 /// reconstructs standardised features of either sign).
 #[derive(Module, Debug)]
 pub struct Autoencoder {
-    layers: Vec<Linear>,
+    pub(super) layers: Vec<Linear>,
 }
 
 impl AutoencoderConfig {

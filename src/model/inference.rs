@@ -8,6 +8,7 @@ use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 use super::bundle::{BundleError, ModelBundle};
 use super::config::N_EXPERTS;
 use super::familiarity::Familiarity;
+use super::fused::{FusedAutoencoder, FusedMoe, FusedOutput};
 use super::model::MoeModel;
 use super::preprocess::Preprocessor;
 use crate::features::N_FEATURES;
@@ -133,7 +134,7 @@ pub fn wgpu_device() -> Device {
 
 /// Resolves `--device`. `gpu` fails with a clear error when wgpu finds no adapter at all.
 pub fn select_device(choice: DeviceChoice) -> anyhow::Result<SelectedDevice> {
-    let cpu = || SelectedDevice { device: cpu_device(), description: "cpu (ndarray)".into(), is_gpu: false };
+    let cpu = || SelectedDevice { device: cpu_device(), description: "cpu (fused forward pass; burn-ndarray for training)".into(), is_gpu: false };
     match choice {
         DeviceChoice::Cpu => Ok(cpu()),
         DeviceChoice::Auto => {
@@ -184,6 +185,9 @@ fn tensor_to_vec(t: Tensor<2>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
 }
 
+/// Rows per tile of the fused CPU path, chosen by `netvigil bench` (README "Speed").
+pub const FUSED_TILE: usize = 256;
+
 /// Turns flat outputs into verdicts, attacks at P(attack) ≥ `threshold`.
 pub fn verdicts(probs: &[f32], gates: &[f32], threshold: f32) -> Vec<Verdict> {
     probs
@@ -199,14 +203,24 @@ pub fn verdicts(probs: &[f32], gates: &[f32], threshold: f32) -> Vec<Verdict> {
         .collect()
 }
 
+/// The fused forward pass of a bundle's MoE and familiarity autoencoder, with its threshold.
+#[derive(Debug)]
+struct FusedPath {
+    moe: FusedMoe,
+    familiarity: Option<(FusedAutoencoder, f32)>,
+}
+
 /// Scores flows with a loaded bundle; cheap to share across threads (`&self` everywhere).
 #[derive(Debug, Clone)]
 pub struct Scorer {
     model: MoeModel,
     preprocessor: Preprocessor,
     familiarity: Option<Familiarity>,
+    /// The hand-written CPU forward pass (`model::fused`), used whenever the device is the CPU.
+    fused: Option<std::sync::Arc<FusedPath>>,
     device: Device,
-    /// Rows per forward pass.
+    on_gpu: bool,
+    /// Rows per forward pass (per tile of the fused path).
     pub batch_size: usize,
     /// CPU threads for large inputs (ndarray runs each forward pass on one core).
     pub threads: usize,
@@ -218,15 +232,26 @@ impl Scorer {
     /// A scorer on `selected`; on the CPU it splits large inputs over all cores.
     pub fn new(bundle: &ModelBundle, selected: &SelectedDevice) -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let fused = (!selected.is_gpu).then(|| {
+            std::sync::Arc::new(FusedPath {
+                moe: FusedMoe::new(&bundle.model),
+                familiarity: bundle
+                    .familiarity
+                    .as_ref()
+                    .map(|f| (FusedAutoencoder::new(&f.model, &f.stats.feature_scale), f.stats.threshold)),
+            })
+        });
         Self {
+            fused,
             model: bundle.model.clone().to_device(&selected.device).valid(),
             preprocessor: bundle.preprocessor.clone(),
             familiarity: bundle.familiarity.as_ref().map(|f| f.to_device(&selected.device)),
             device: selected.device.clone(),
-            // Chosen by `netvigil bench`: on the CPU 256 is the fastest batch; on an NVIDIA H100
-            // through wgpu, 4,096 gave 111,000 flows/s against 40,000 at 256 (README "Speed").
-            // A flow's score never depends on its batch, so this changes speed only.
-            batch_size: if selected.is_gpu { 4096 } else { 256 },
+            on_gpu: selected.is_gpu,
+            // Chosen by `netvigil bench`: on the CPU the fused path's best tile is FUSED_TILE; on an
+            // NVIDIA H100 through wgpu, 4,096 gave 111,000 flows/s against 40,000 at 256 (README
+            // "Speed"). A flow's score never depends on its batch, so this changes speed only.
+            batch_size: if selected.is_gpu { 4096 } else { FUSED_TILE },
             // A GPU already runs a batch in parallel; more host threads would only contend.
             threads: if selected.is_gpu { 1 } else { cores },
             threshold: ATTACK_THRESHOLD,
@@ -238,6 +263,22 @@ impl Scorer {
         let selected = select_device(choice)?;
         let bundle = ModelBundle::load(dir, &selected.device).map_err(|e: BundleError| anyhow::anyhow!(e))?;
         Ok((Self::new(&bundle, &selected), bundle, selected))
+    }
+
+    /// The same scorer running burn's graph on its device instead of the fused CPU path (for
+    /// `netvigil bench` and the tests that hold the two against each other).
+    pub fn with_burn_engine(mut self) -> Self {
+        self.fused = None;
+        self
+    }
+
+    /// What runs the model: "fused CPU", "burn ndarray" or "burn wgpu".
+    pub fn engine(&self) -> &'static str {
+        match (&self.fused, self.on_gpu) {
+            (Some(_), _) => "fused CPU",
+            (None, false) => "burn ndarray",
+            (None, true) => "burn wgpu",
+        }
     }
 
     pub fn device(&self) -> &Device {
@@ -256,6 +297,9 @@ impl Scorer {
     /// Raw row-major `N×72` features → one verdict per row.
     pub fn score_raw(&self, rows: &[f32]) -> Vec<Verdict> {
         let x = self.preprocessor.transform(rows);
+        if let Some(fused) = &self.fused {
+            return self.score_fused(fused, &x);
+        }
         let mut verdicts = self.score_preprocessed(&x);
         if let Some(f) = &self.familiarity {
             for (v, unfamiliar) in verdicts.iter_mut().zip(f.unfamiliar(&x, &self.device)) {
@@ -282,6 +326,39 @@ impl Scorer {
     /// Whether this scorer can mark flows unfamiliar (bundles older than it cannot).
     pub fn has_familiarity(&self) -> bool {
         self.familiarity.is_some()
+    }
+
+    /// The fused path: one contiguous share of the rows per core, `batch_size` flows a tile.
+    fn score_fused(&self, fused: &FusedPath, x: &[f32]) -> Vec<Verdict> {
+        let n = x.len() / N_FEATURES;
+        let tile = self.batch_size.max(1);
+        let threads = if n < 2 * tile { 1 } else { self.threads.clamp(1, 64) };
+        let ae = fused.familiarity.as_ref().map(|(ae, _)| ae);
+        let parts: Vec<FusedOutput> = if threads == 1 {
+            vec![fused.moe.run(x, tile, ae)]
+        } else {
+            let per_thread = n.div_ceil(threads);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = x
+                    .chunks(per_thread * N_FEATURES)
+                    .map(|chunk| scope.spawn(move || fused.moe.run(chunk, tile, ae)))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            })
+        };
+        let mut all = Vec::with_capacity(n);
+        for part in parts {
+            let mut part_verdicts = verdicts(&part.probs, &part.gates, self.threshold);
+            if let Some((_, threshold)) = &fused.familiarity {
+                for (v, score) in part_verdicts.iter_mut().zip(&part.anomaly) {
+                    if !(*score < *threshold) {
+                        v.mark_unfamiliar();
+                    }
+                }
+            }
+            all.append(&mut part_verdicts);
+        }
+        all
     }
 
     fn score_preprocessed(&self, x: &[f32]) -> Vec<Verdict> {

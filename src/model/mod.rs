@@ -8,6 +8,7 @@ pub mod drift;
 pub mod eve;
 pub mod explain;
 pub mod familiarity;
+pub mod fused;
 pub mod inference;
 #[allow(clippy::module_inception)]
 pub mod model;

@@ -12,8 +12,8 @@ use crate::features::{N_TABULAR, N_TEMPORAL, TABULAR, TEMPORAL};
 /// Per-feature linear tokenizer: token_j = x_j · W_j + b_j, each feature with its own W_j, b_j.
 #[derive(Module, Debug)]
 pub struct FeatureTokenizer {
-    weight: Param<Tensor<2>>,
-    bias: Param<Tensor<2>>,
+    pub(super) weight: Param<Tensor<2>>,
+    pub(super) bias: Param<Tensor<2>>,
 }
 
 impl FeatureTokenizer {
@@ -43,9 +43,9 @@ impl FeatureTokenizer {
 /// non-monotonic per-feature shapes; it is added to the linear token.
 #[derive(Module, Debug)]
 pub struct PeriodicTokenizer {
-    frequencies: Param<Tensor<2>>,
-    weight: Param<Tensor<3>>,
-    bias: Param<Tensor<2>>,
+    pub(super) frequencies: Param<Tensor<2>>,
+    pub(super) weight: Param<Tensor<3>>,
+    pub(super) bias: Param<Tensor<2>>,
 }
 
 impl PeriodicTokenizer {
@@ -71,11 +71,11 @@ impl PeriodicTokenizer {
 /// Multi-head self-attention with dropout on the attention probabilities.
 #[derive(Module, Debug)]
 pub struct SelfAttention {
-    query: Linear,
-    key_value: Linear,
-    output: Linear,
-    dropout: Dropout,
-    n_heads: usize,
+    pub(super) query: Linear,
+    pub(super) key_value: Linear,
+    pub(super) output: Linear,
+    pub(super) dropout: Dropout,
+    pub(super) n_heads: usize,
 }
 
 impl SelfAttention {
@@ -110,13 +110,13 @@ impl SelfAttention {
 #[derive(Module, Debug)]
 pub struct TransformerBlock {
     /// `None` in the first block: the paper drops that norm since the tokenizer output is raw.
-    attention_norm: Option<LayerNorm>,
-    attention: SelfAttention,
-    ffn_norm: LayerNorm,
-    ffn_in: Linear,
-    ffn_out: Linear,
-    ffn_dropout: Dropout,
-    residual_dropout: Dropout,
+    pub(super) attention_norm: Option<LayerNorm>,
+    pub(super) attention: SelfAttention,
+    pub(super) ffn_norm: LayerNorm,
+    pub(super) ffn_in: Linear,
+    pub(super) ffn_out: Linear,
+    pub(super) ffn_dropout: Dropout,
+    pub(super) residual_dropout: Dropout,
 }
 
 impl TransformerBlock {
@@ -161,12 +161,12 @@ impl TransformerBlock {
 /// The tabular expert.
 #[derive(Module, Debug)]
 pub struct FtTransformer {
-    tokenizer: FeatureTokenizer,
-    periodic: Option<PeriodicTokenizer>,
-    cls: Param<Tensor<1>>,
-    blocks: Vec<TransformerBlock>,
-    head_norm: LayerNorm,
-    head: Linear,
+    pub(super) tokenizer: FeatureTokenizer,
+    pub(super) periodic: Option<PeriodicTokenizer>,
+    pub(super) cls: Param<Tensor<1>>,
+    pub(super) blocks: Vec<TransformerBlock>,
+    pub(super) head_norm: LayerNorm,
+    pub(super) head: Linear,
 }
 
 impl FtTransformer {
@@ -215,9 +215,9 @@ impl FtTransformer {
 #[derive(Module, Debug)]
 pub struct ConvBlock {
     /// `[channels_in · kernel, channels_out]` weights of the convolution.
-    conv: Linear,
-    norm: LayerNorm,
-    kernel: usize,
+    pub(super) conv: Linear,
+    pub(super) norm: LayerNorm,
+    pub(super) kernel: usize,
 }
 
 impl ConvBlock {
@@ -252,9 +252,9 @@ impl ConvBlock {
 /// The temporal expert.
 #[derive(Module, Debug)]
 pub struct TemporalCnn {
-    blocks: Vec<ConvBlock>,
-    dropout: Dropout,
-    head: Linear,
+    pub(super) blocks: Vec<ConvBlock>,
+    pub(super) dropout: Dropout,
+    pub(super) head: Linear,
 }
 
 impl TemporalCnn {
@@ -292,8 +292,8 @@ impl TemporalCnn {
 /// Softmax weights per expert per flow, from all 72 features.
 #[derive(Module, Debug)]
 pub struct Gate {
-    hidden: Linear,
-    output: Linear,
+    pub(super) hidden: Linear,
+    pub(super) output: Linear,
 }
 
 impl Gate {
@@ -317,9 +317,9 @@ pub struct MoeOutput {
 /// The detector.
 #[derive(Module, Debug)]
 pub struct MoeModel {
-    tabular: Option<FtTransformer>,
-    temporal: Option<TemporalCnn>,
-    gate: Option<Gate>,
+    pub(super) tabular: Option<FtTransformer>,
+    pub(super) temporal: Option<TemporalCnn>,
+    pub(super) gate: Option<Gate>,
 }
 
 impl MoeConfig {

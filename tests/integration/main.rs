@@ -6,6 +6,7 @@ mod common;
 mod compare;
 mod detect;
 mod explain;
+mod fused;
 mod ingest;
 mod model;
 mod offline;
