@@ -8,6 +8,7 @@ pub mod error;
 pub mod export;
 pub mod hash;
 pub mod label;
+mod options;
 pub mod table;
 pub mod timestamp;
 pub mod validate;
@@ -18,26 +19,9 @@ pub use csv::{CsvStream, JsonFlowError, read_csv_from, read_json_flows};
 pub use dialect::Dialect;
 pub use error::IngestError;
 pub use label::{AttackFamily, FlowLabel};
+pub use options::ReadOptions;
 pub use table::{FlowMeta, FlowTable, SourceFile};
 pub use validate::ValidationReport;
-
-/// How to read input files.
-#[derive(Debug, Clone)]
-pub struct ReadOptions {
-    /// Drop (and count) rows with text in a numeric column or an unknown label instead of
-    /// failing on the first one.
-    pub lenient: bool,
-    /// Bytes of CSV parsed at a time; bounds memory beyond the output table.
-    pub chunk_bytes: usize,
-    /// How captures (pcap/pcapng) are turned into flows.
-    pub capture: capture::ExtractOptions,
-}
-
-impl Default for ReadOptions {
-    fn default() -> Self {
-        ReadOptions { lenient: false, chunk_bytes: 16 << 20, capture: capture::ExtractOptions::default() }
-    }
-}
 
 /// File extensions taken from a folder.
 const INPUT_EXTENSIONS: [&str; 5] = ["csv", "pcap", "pcapng", "cap", "gz"];

@@ -18,7 +18,7 @@ pub struct LoadedModel {
     pub dir: PathBuf,
     pub scorer: Arc<Scorer>,
     pub preprocessor: Preprocessor,
-    /// "cpu (fused forward pass; ...)" or the GPU adapter's name.
+    /// "cpu (fused)" or the GPU adapter's name.
     pub backend: String,
     /// The NetVigil version that wrote the bundle.
     pub version: String,

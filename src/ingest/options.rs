@@ -1,0 +1,21 @@
+//! How input files are read (its own file so the fuzz crate can compile the CSV reader alone).
+
+use super::capture;
+
+/// How to read input files.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Drop (and count) rows with text in a numeric column or an unknown label instead of
+    /// failing on the first one.
+    pub lenient: bool,
+    /// Bytes of CSV parsed at a time; bounds memory beyond the output table.
+    pub chunk_bytes: usize,
+    /// How captures (pcap/pcapng) are turned into flows.
+    pub capture: capture::ExtractOptions,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { lenient: false, chunk_bytes: 16 << 20, capture: capture::ExtractOptions::default() }
+    }
+}
