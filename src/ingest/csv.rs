@@ -307,7 +307,9 @@ fn detect_dialect(path: &Path, header: &[String]) -> Result<Dialect, IngestError
             .filter(|h| FEATURE_BY_NAME.contains_key(&normalize_column_name(h)))
             .count();
         let mut preview = header.iter().take(6).map(|h| format!("'{h}'")).collect::<Vec<_>>().join(", ");
-        preview.truncate(200);
+        // At a character boundary: a header of other scripts has multi-byte names (found by
+        // the CSV fuzz target: a byte cut inside a character panicked).
+        preview.truncate(preview.floor_char_boundary(200));
         IngestError::UnknownHeader { path: path.to_path_buf(), recognised, preview }
     })
 }

@@ -78,7 +78,7 @@ impl Verdict {
 pub enum DeviceChoice {
     /// wgpu when a real (hardware) GPU adapter exists, else the CPU.
     Auto,
-    /// The ndarray backend.
+    /// The CPU: NetVigil's fused forward pass (burn-ndarray where gradients are needed).
     Cpu,
     /// wgpu on the best adapter, software (lavapipe) included.
     Gpu,

@@ -160,6 +160,24 @@ fn unknown_header_is_an_error() {
     assert!(err.to_string().contains("line 1") && err.to_string().contains("'name'"));
 }
 
+/// Found by the CSV fuzz target: the error's preview of an unknown header was cut at a byte
+/// inside a multi-byte character and panicked (headers in other scripts, or invalid UTF-8
+/// shown as U+FFFD).
+#[test]
+fn unknown_header_of_multibyte_names_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_name = "é".repeat(150);
+    let path = write(&dir, "accents.csv", format!("{long_name},Flow ID\n1,2\n"));
+    let err = read_file(&path, &strict()).unwrap_err();
+    assert!(matches!(err, IngestError::UnknownHeader { .. }), "{err}");
+    let mut bytes = b"\rid,Flow ID,Src IP'Src ration,Total Fwd Packe\rid,Flow ID,Srt".to_vec();
+    bytes.extend([b'/'; 15]);
+    bytes.extend([0x94; 200]);
+    bytes.extend(b"\n1,2\n");
+    let path = write(&dir, "invalid.csv", bytes);
+    assert!(read_file(&path, &lenient()).is_err(), "an unknown header is an error");
+}
+
 #[test]
 fn missing_required_columns_are_listed() {
     let dir = tempfile::tempdir().unwrap();
