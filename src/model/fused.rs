@@ -32,6 +32,7 @@ use crate::features::{N_FEATURES, N_TEMPORAL, TABULAR, TEMPORAL};
 mod kernels;
 
 use kernels::*;
+pub use kernels::with_baseline_kernels;
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     // The model holds f32 tensors only, so the conversion cannot fail on a dtype mismatch.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use netvigil::features::N_FEATURES;
 use netvigil::ingest::{ReadOptions, read_flows};
 use netvigil::model::config::ExpertSet;
-use netvigil::model::fused::FusedMoe;
+use netvigil::model::fused::{FusedMoe, with_baseline_kernels};
 use netvigil::model::inference::{Verdict, cpu_device, predict_preprocessed};
 use netvigil::model::{DeviceChoice, MoeConfig, Scorer};
 
@@ -114,4 +114,22 @@ fn other_architectures_fused_match_burn() {
         assert!(gap <= 1e-5, "{what} ({:?}): fused and burn differ by {gap}", config.experts);
         assert_eq!(fused.probs.len(), x.len() / N_FEATURES * config.n_classes);
     }
+}
+
+/// The kernels' baseline build (what runs on CPUs without AVX2+FMA, and on other
+/// architectures) gives burn's answers too: here forced on this thread.
+#[test]
+fn baseline_kernels_match_burn() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    let (_, bundle, _) = Scorer::load(&model, DeviceChoice::Cpu).unwrap();
+    let table = read_flows(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default()).unwrap();
+    let x = bundle.preprocessor.transform(table.features());
+    let device = cpu_device();
+    let (probs, gates) = predict_preprocessed(&bundle.model, &x, &device, 512);
+    let fused = FusedMoe::new(&bundle.model);
+    let baseline = with_baseline_kernels(|| fused.run(&x, 64, None));
+    let gap = max_gap(&baseline.probs, &probs).max(max_gap(&baseline.gates, &gates));
+    assert!(gap <= 1e-5, "baseline kernels and burn differ by {gap}");
+    let fast = fused.run(&x, 64, None);
+    assert!(max_gap(&fast.probs, &probs) <= 1e-5);
 }

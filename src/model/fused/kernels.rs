@@ -7,6 +7,31 @@ use crate::features::N_FEATURES;
 /// Every LayerNorm of the model is built with `LayerNormConfig`'s default epsilon.
 const LAYER_NORM_EPS: f32 = 1e-5;
 
+thread_local! {
+    /// Set (by tests) to run the baseline twins on a CPU that has AVX2, so both get checked.
+    static BASELINE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread's kernels take their AVX2+FMA twins.
+#[cfg(target_arch = "x86_64")]
+fn use_avx2() -> bool {
+    !BASELINE_ONLY.get() && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+/// Runs `f` with the kernels on this thread in their baseline build, as on a CPU without AVX2
+/// (or not x86), for the tests that hold that build to burn's results too.
+pub fn with_baseline_kernels<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BASELINE_ONLY.set(false);
+        }
+    }
+    BASELINE_ONLY.set(true);
+    let _restore = Restore;
+    f()
+}
+
 /// Defines a kernel `$name` twice: compiled for AVX2 and FMA, chosen at run time where the
 /// CPU has them, and for the baseline target. Kernels take their arrays as slice parameters:
 /// LLVM then knows they do not overlap and keeps the eight-lane loops vectorised, which it did
@@ -18,7 +43,7 @@ macro_rules! kernel {
         #[allow(clippy::too_many_arguments, unused_unsafe)]
         pub(super) fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            if use_avx2() {
                 // SAFETY: the CPU has both features the twin is compiled for.
                 return unsafe { $avx($($arg),*) };
             }
