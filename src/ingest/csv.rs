@@ -21,98 +21,27 @@ use std::io::{BufRead, BufReader, Read, Seek};
 use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use super::dialect::{self, Dialect};
+use super::dialect::Dialect;
 use super::error::IngestError;
 use super::label::{AttackFamily, FlowLabel, is_no_label};
 use super::table::{FlowMeta, FlowTable, SourceFile};
 use super::validate::{ColumnCounts, DroppedRow, ValidationReport, as_is, clean_value};
 use super::ReadOptions;
-use crate::features::{FEATURES, N_FEATURES, normalize_column_name};
+use crate::features::N_FEATURES;
 
 mod cells;
+mod header;
 mod records;
 mod stream;
 
 use cells::{apply_meta, field_end, numeric_field, trim};
+use header::{ColumnPlan, FEATURE_BY_NAME, MetaColumn, detect_dialect, plan_columns, read_header};
 
 pub use records::{JsonFlowError, read_json_flows};
 pub use stream::CsvStream;
 
-/// The longest header line accepted; CICFlowMeter headers are about 1.5 KB.
-const MAX_HEADER_BYTES: u64 = 64 * 1024;
-
-/// Metadata columns, by every spelling of the supported dialects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MetaColumn {
-    FlowId,
-    SrcIp,
-    SrcPort,
-    DstIp,
-    DstPort,
-    Protocol,
-    Timestamp,
-    Label,
-}
-
-impl MetaColumn {
-    fn from_name(normalized: &str) -> Option<MetaColumn> {
-        Some(match normalized {
-            "flow id" => MetaColumn::FlowId,
-            "source ip" | "src ip" => MetaColumn::SrcIp,
-            "source port" | "src port" => MetaColumn::SrcPort,
-            "destination ip" | "dst ip" => MetaColumn::DstIp,
-            "destination port" | "dst port" => MetaColumn::DstPort,
-            "protocol" => MetaColumn::Protocol,
-            "timestamp" => MetaColumn::Timestamp,
-            "label" => MetaColumn::Label,
-            _ => return None,
-        })
-    }
-}
-
-/// Every spelling of every feature, normalised, to its schema index.
-static FEATURE_BY_NAME: LazyLock<HashMap<String, usize>> = LazyLock::new(|| {
-    let mut map = HashMap::new();
-    for (i, f) in FEATURES.iter().enumerate() {
-        for s in f.spellings() {
-            map.insert(normalize_column_name(s), i);
-        }
-    }
-    map
-});
-
-/// Which header column feeds which feature or metadata field.
-#[derive(Debug)]
-struct ColumnPlan {
-    header: Vec<String>,
-    feature_col: [Option<usize>; N_FEATURES],
-    meta_cols: Vec<(MetaColumn, usize)>,
-    imputed: Vec<String>,
-    ignored: Vec<String>,
-    warnings: Vec<String>,
-}
-
-impl ColumnPlan {
-    fn meta(&self, m: MetaColumn) -> Option<usize> {
-        self.meta_cols.iter().find(|(k, _)| *k == m).map(|(_, c)| *c)
-    }
-    /// What to do with each field of a line, by column position.
-    fn layout(&self) -> LineLayout {
-        let mut actions = vec![Action::Skip; self.header.len()];
-        for (f, col) in self.feature_col.iter().enumerate() {
-            if let Some(c) = col {
-                actions[*c] = Action::Feature(f);
-            }
-        }
-        for (m, c) in &self.meta_cols {
-            actions[*c] = Action::Meta(*m);
-        }
-        let imputed = (0..N_FEATURES).filter(|&f| self.feature_col[f].is_none()).collect();
-        LineLayout { actions, imputed }
-    }
-}
 
 /// Reads one CSV file into a table of one source.
 pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestError> {
@@ -288,68 +217,6 @@ fn reject_binary(path: &Path, head: &[u8]) -> Result<(), IngestError> {
     }
 }
 
-fn read_header(path: &Path, reader: &mut impl BufRead) -> Result<Vec<String>, IngestError> {
-    let mut line = Vec::new();
-    reader
-        .by_ref()
-        .take(MAX_HEADER_BYTES)
-        .read_until(b'\n', &mut line)
-        .map_err(|e| IngestError::io(path, e))?;
-    let text = String::from_utf8_lossy(&line);
-    let text = text.trim_start_matches('\u{feff}').trim_end_matches(['\r', '\n']);
-    Ok(text.split(',').map(|h| h.trim().trim_matches('"').trim().to_string()).collect())
-}
-
-fn detect_dialect(path: &Path, header: &[String]) -> Result<Dialect, IngestError> {
-    dialect::detect(header).ok_or_else(|| {
-        let recognised = header
-            .iter()
-            .filter(|h| FEATURE_BY_NAME.contains_key(&normalize_column_name(h)))
-            .count();
-        let mut preview = header.iter().take(6).map(|h| format!("'{h}'")).collect::<Vec<_>>().join(", ");
-        // At a character boundary: a header of other scripts has multi-byte names (found by
-        // the CSV fuzz target: a byte cut inside a character panicked).
-        preview.truncate(preview.floor_char_boundary(200));
-        IngestError::UnknownHeader { path: path.to_path_buf(), recognised, preview }
-    })
-}
-
-/// Matches header columns to features and metadata by name, never by position.
-fn plan_columns(path: &Path, dialect: Dialect, header: Vec<String>) -> Result<ColumnPlan, IngestError> {
-    let mut plan = ColumnPlan { header, feature_col: [None; N_FEATURES], meta_cols: Vec::new(), imputed: Vec::new(), ignored: Vec::new(), warnings: Vec::new() };
-    for (col, name) in plan.header.iter().enumerate() {
-        let key = normalize_column_name(name);
-        if let Some(&f) = FEATURE_BY_NAME.get(&key) {
-            if plan.feature_col[f].is_none() {
-                plan.feature_col[f] = Some(col);
-            } else {
-                // The 2017 release writes `Fwd Header Length` twice, byte-identical.
-                plan.warnings.push(format!("column {} '{name}' repeats an earlier column; the first is used", col + 1));
-            }
-        } else if let Some(m) = MetaColumn::from_name(&key) {
-            if plan.meta(m).is_none() {
-                plan.meta_cols.push((m, col));
-            }
-        } else {
-            plan.ignored.push(name.clone());
-        }
-    }
-    let spelling = |i: usize| match dialect {
-        Dialect::CicFlowMeterV3 => FEATURES[i].v3,
-        Dialect::CicFlowMeterV4 => FEATURES[i].v4,
-        Dialect::Improved2021 => FEATURES[i].improved,
-        _ => FEATURES[i].name,
-    };
-    let missing: Vec<String> = (0..N_FEATURES)
-        .filter(|&i| plan.feature_col[i].is_none() && !FEATURES[i].optional)
-        .map(|i| spelling(i).to_string())
-        .collect();
-    if !missing.is_empty() {
-        return Err(IngestError::MissingColumns { path: path.to_path_buf(), dialect: dialect.to_string(), missing });
-    }
-    plan.imputed = (0..N_FEATURES).filter(|&i| plan.feature_col[i].is_none()).map(|i| FEATURES[i].name.to_string()).collect();
-    Ok(plan)
-}
 
 /// How a line maps onto a row.
 #[derive(Debug)]

@@ -332,9 +332,7 @@ impl Scorer {
     /// scored `batch_size` flows a tile and turned into verdicts on its own thread (done once
     /// for all rows first, the preprocessing left the other core idle for a tenth of the time).
     fn score_fused(&self, fused: &FusedPath, rows: &[f32]) -> Vec<Verdict> {
-        let n = rows.len() / N_FEATURES;
         let tile = self.batch_size.max(1);
-        let threads = if n < 2 * tile { 1 } else { self.threads.clamp(1, 64) };
         let share = |raw: &[f32]| {
             let x = self.preprocessor.transform(raw);
             let out = fused.moe.run(&x, tile, fused.familiarity.as_ref().map(|(ae, _)| ae));
@@ -348,33 +346,12 @@ impl Scorer {
             }
             part
         };
-        if threads == 1 {
-            return share(&rows[..n * N_FEATURES]);
-        }
-        let per_thread = n.div_ceil(threads);
-        let parts: Vec<Vec<Verdict>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = rows[..n * N_FEATURES].chunks(per_thread * N_FEATURES).map(|chunk| scope.spawn(move || share(chunk))).collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-        });
-        parts.concat()
+        per_share(rows, self.threads, tile, share).concat()
     }
 
     fn score_preprocessed(&self, x: &[f32]) -> Vec<Verdict> {
         let n = x.len() / N_FEATURES;
-        let threads = self.threads.clamp(1, 64);
-        if threads == 1 || n < 2 * self.batch_size {
-            let (p, g) = predict_preprocessed(&self.model, x, &self.device, self.batch_size);
-            return verdicts(&p, &g, self.threshold);
-        }
-        // Split the rows into one contiguous share per core; each thread runs its own passes.
-        let per_thread = n.div_ceil(threads);
-        let parts: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = x
-                .chunks(per_thread * N_FEATURES)
-                .map(|chunk| scope.spawn(|| predict_preprocessed(&self.model, chunk, &self.device, self.batch_size)))
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-        });
+        let parts = per_share(x, self.threads, self.batch_size, |chunk| predict_preprocessed(&self.model, chunk, &self.device, self.batch_size));
         let (mut probs, mut gates) = (Vec::with_capacity(n * N_CLASSES), Vec::with_capacity(n * N_EXPERTS));
         for (p, g) in parts {
             probs.extend(p);
@@ -382,4 +359,20 @@ impl Scorer {
         }
         verdicts(&probs, &gates, self.threshold)
     }
+}
+
+/// `f` over one contiguous share of the rows (`N×72`) per thread, results in row order; one
+/// share on this thread when `threads` is 1 or the rows make under two batches.
+fn per_share<T: Send>(rows: &[f32], threads: usize, batch: usize, f: impl Fn(&[f32]) -> T + Sync) -> Vec<T> {
+    let n = rows.len() / N_FEATURES;
+    let threads = threads.clamp(1, 64);
+    if threads == 1 || n < 2 * batch.max(1) {
+        return vec![f(&rows[..n * N_FEATURES])];
+    }
+    let per_thread = n.div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows[..n * N_FEATURES].chunks(per_thread * N_FEATURES).map(|chunk| scope.spawn(move || f(chunk))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
 }

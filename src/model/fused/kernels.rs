@@ -106,24 +106,6 @@ kernel! {
 }
 
 kernel! {
-    /// LayerNorm of each row of `src` into `dst` (biased variance, as burn).
-    fn layer_norm_rows / layer_norm_rows_avx2(src: &[f32], dst: &mut [f32], gamma: &[f32], beta: &[f32]) {
-        let d = gamma.len();
-        for (s, o) in src.chunks_exact(d).zip(dst.chunks_exact_mut(d)) {
-            let mean = sum(s) / d as f32;
-            for (o, &x) in o.iter_mut().zip(s) {
-                *o = x - mean;
-            }
-            let var = dot::<FMA>(o, o) / d as f32;
-            let inv = 1.0 / (var + LAYER_NORM_EPS).sqrt();
-            for ((o, g), b) in o.iter_mut().zip(gamma).zip(beta) {
-                *o = *o * inv * g + b;
-            }
-        }
-    }
-}
-
-kernel! {
     /// LayerNorm of each row of `x` in place (no copy of the rows first).
     fn layer_norm_in_place / layer_norm_in_place_avx2(x: &mut [f32], gamma: &[f32], beta: &[f32]) {
         let d = gamma.len();
