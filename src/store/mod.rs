@@ -78,6 +78,12 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io { path: dir.to_path_buf(), source: e })?;
         let path = dir.join(DB_FILE);
+        // Several processes may open a fresh history at the same moment (Spark runs one
+        // `predict` per partition). rusqlite_migration reads the schema version before it
+        // writes, so two of them could both see version 0 and both create the tables; an
+        // exclusive lock on a file beside the database makes the others wait and then find
+        // it migrated. The lock is released when `_migrating` drops.
+        let _migrating = lock_for_migration(&path)?;
         let mut conn = connect(&path)?;
         migrate(&mut conn, &path)?;
         let store = Store { conn, dir: dir.to_path_buf() };
@@ -215,6 +221,15 @@ fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
     Ok(conn)
+}
+
+/// Takes the exclusive lock on `netvigil.db.lock`, waiting while another process holds it.
+fn lock_for_migration(db: &Path) -> Result<std::fs::File> {
+    let lock_path = db.with_extension("db.lock");
+    let io = |source| StoreError::Io { path: lock_path.clone(), source };
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+    file.lock().map_err(io)?;
+    Ok(file)
 }
 
 /// Brings the schema to the latest version: refuses a newer database, and copies an older

@@ -192,3 +192,26 @@ fn readers_see_consistent_data_while_a_writer_works() {
     reader.join().unwrap();
     assert_eq!(writer.epochs(run).unwrap().len(), 150);
 }
+
+#[test]
+fn processes_opening_a_new_database_at_once_all_get_it_migrated() {
+    // Spark runs one `netvigil predict` per partition, all opening the same fresh history
+    // at the same moment: each must wait for the first one's migration, not repeat it.
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let openers: Vec<_> = (0..8)
+            .map(|_| {
+                let (path, barrier) = (dir.path().to_path_buf(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Store::open(&path).map(|s| s.integrity_check().unwrap())
+                })
+            })
+            .collect();
+        for opener in openers {
+            assert_eq!(opener.join().unwrap().unwrap(), "ok");
+        }
+        assert_eq!(table_names(&dir.path().join(store::DB_FILE)).len(), 9);
+    }
+}
