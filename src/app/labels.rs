@@ -79,5 +79,5 @@ fn labelled_table(table: &FlowTable, labels: &BTreeMap<u32, AttackFamily>) -> Fl
         rows: labels.len(),
         report: Default::default(),
     };
-    FlowTable::from_parts(features, meta, Some(flow_labels), vec![source])
+    FlowTable::from_parts(features, meta, Some(flow_labels.into()), vec![source])
 }

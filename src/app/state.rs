@@ -228,6 +228,11 @@ impl AppState {
 
     /// Reads `paths` in the background; once read, the active model scores them (another job).
     pub fn open(&mut self, paths: Vec<PathBuf>, ctx: &egui::Context) {
+        self.open_with(paths, ReadOptions::default(), ctx);
+    }
+
+    /// [`AppState::open`] with reading options (`bench-gui`'s `--compat` and the like).
+    pub fn open_with(&mut self, paths: Vec<PathBuf>, read: ReadOptions, ctx: &egui::Context) {
         if paths.is_empty() {
             return;
         }
@@ -250,7 +255,7 @@ impl AppState {
             let show = service::reading::ShowFlows { after: SHOW_FLOWS_AFTER, every: SHOW_FLOWS_EVERY, sink: &sink };
             // Cancel keeps what was read: the flows of the files and packets read so far.
             let outcome = job
-                .run_task(|task| service::reading::read_keeping(&paths, &ReadOptions::default(), task, Some(&show)))
+                .run_task(|task| service::reading::read_keeping(&paths, &read, task, Some(&show)))
                 .map_err(|e| format!("{e:#}"))?;
             let table = outcome.table;
             if table.is_empty() {

@@ -30,7 +30,7 @@ pub fn run(args: &CarveArgs) -> anyhow::Result<()> {
         let spec = spec.trim();
         match spec.parse::<u64>() {
             Ok(packet) => rows.extend(table.meta().iter().position(|m| m.line == packet)),
-            Err(_) => rows.extend(table.meta().iter().enumerate().filter(|(_, m)| m.flow_id.as_deref() == Some(spec)).map(|(i, _)| i)),
+            Err(_) => rows.extend(table.meta().iter().enumerate().filter(|(_, m)| m.flow_id().as_deref() == Some(spec)).map(|(i, _)| i)),
         }
         anyhow::ensure!(rows.len() > before, "{}: no flow '{spec}' (give a flow's first packet number or its Flow ID)", args.capture.display());
     }

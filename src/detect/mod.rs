@@ -169,11 +169,16 @@ impl Findings {
     /// One entry per row of the table (`rows` long): the labels of the findings the flow is
     /// part of, comma-separated, or empty.
     pub fn per_flow(&self, rows: usize) -> Vec<String> {
-        let mut out = vec![String::new(); rows];
+        self.per_flow_rows(0..rows)
+    }
+
+    /// [`Findings::per_flow`] of the flows in `rows` only, indexed from `rows.start`.
+    pub fn per_flow_rows(&self, rows: std::ops::Range<usize>) -> Vec<String> {
+        let mut out = vec![String::new(); rows.len()];
         for f in &self.findings {
             let label = f.label();
             for &r in &f.rows {
-                let Some(cell) = out.get_mut(r as usize) else { continue };
+                let Some(cell) = (r as usize).checked_sub(rows.start).and_then(|i| out.get_mut(i)) else { continue };
                 if cell.split(',').any(|l| l == label) {
                     continue;
                 }

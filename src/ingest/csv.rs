@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::dialect::Dialect;
 use super::error::IngestError;
-use super::label::{AttackFamily, FlowLabel, is_no_label};
+use super::label::{AttackFamily, FlowLabel, LabelColumn, is_no_label};
 use super::table::{FlowMeta, FlowTable, SourceFile};
 use super::validate::{ColumnCounts, DroppedRow, ValidationReport, as_is, clean_value};
 use super::ReadOptions;
@@ -36,7 +36,7 @@ mod header;
 mod records;
 mod stream;
 
-use cells::{apply_meta, field_end, numeric_field, trim};
+use cells::{RowTexts, apply_meta, field_end, numeric_field, trim};
 use header::{ColumnPlan, FEATURE_BY_NAME, MetaColumn, detect_dialect, plan_columns, read_header};
 
 pub use records::{JsonFlowError, read_json_flows};
@@ -280,7 +280,7 @@ struct FileState {
     meta: Vec<FlowMeta>,
     /// Bytes of the file not yet parsed, to size the output.
     bytes_left: u64,
-    labels: Vec<FlowLabel>,
+    labels: LabelColumn,
     label_mode: LabelMode,
     label_cache: HashMap<String, Option<FlowLabel>>,
     counts: [ColumnCounts; N_FEATURES],
@@ -304,7 +304,7 @@ impl FileState {
             features: Vec::new(),
             meta: Vec::new(),
             bytes_left,
-            labels: Vec::new(),
+            labels: LabelColumn::default(),
             label_mode,
             label_cache: HashMap::new(),
             counts: [ColumnCounts::default(); N_FEATURES],
@@ -607,7 +607,7 @@ fn parse_part(bytes: &[u8], first_line: u64, layout: &LineLayout, features: &mut
             features: &mut features[part.rows * N_FEATURES..(part.rows + 1) * N_FEATURES],
             repaired: &mut repaired,
             meta: FlowMeta { line: line_no, ..FlowMeta::default() },
-            label: None,
+            texts: RowTexts::default(),
         };
         row.repaired.clear();
         if let Err(issue) = parse_line(line, &layout.actions, &mut row) {
@@ -621,7 +621,10 @@ fn parse_part(bytes: &[u8], first_line: u64, layout: &LineLayout, features: &mut
         for &f in &layout.imputed {
             row.features[f] = clean_value(None, f, &mut part.counts[f]);
         }
-        if let Some(l) = row.label {
+        if let Some(id) = row.texts.flow_id {
+            row.meta.set_flow_id(id);
+        }
+        if let Some(l) = row.texts.label {
             // Rows of one label come in runs: compare with the previous row's label first.
             let id = match last_label {
                 Some((prev, id)) if prev == l => id,
@@ -650,7 +653,7 @@ struct Row<'l, 'o> {
     /// The features the value policy changed, with what it counted for each.
     repaired: &'o mut Vec<(usize, ColumnCounts)>,
     meta: FlowMeta,
-    label: Option<&'l [u8]>,
+    texts: RowTexts<'l>,
 }
 
 impl Row<'_, '_> {
@@ -695,7 +698,7 @@ fn parse_line<'l>(line: &'l [u8], actions: &[Action], row: &mut Row<'l, '_>) -> 
             _ => {
                 let end = field_end(line, start);
                 if let Action::Meta(m) = *action {
-                    apply_meta(m, trim(&line[start..end]), col, &mut row.meta, &mut row.label)?;
+                    apply_meta(m, trim(&line[start..end]), col, &mut row.meta, &mut row.texts)?;
                 }
                 end
             }

@@ -36,10 +36,16 @@ impl OutputFormat {
 
 /// The metadata and label columns of a table as a polars frame (no features).
 pub fn metadata_frame(table: &FlowTable) -> PolarsResult<DataFrame> {
-    let meta = table.meta();
+    metadata_frame_rows(table, 0..table.len())
+}
+
+/// The metadata columns of the flows in `rows` (written a part at a time where the whole
+/// would not fit in memory twice, e.g. the results of ten million flows).
+pub fn metadata_frame_rows(table: &FlowTable, rows: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
+    let meta = &table.meta()[rows.clone()];
     let text = |f: &dyn Fn(usize) -> Option<String>| -> Vec<Option<String>> { (0..meta.len()).map(f).collect() };
     let mut cols: Vec<Column> = vec![
-        Column::new("Flow ID".into(), text(&|i| meta[i].flow_id.as_deref().map(str::to_string))),
+        Column::new("Flow ID".into(), text(&|i| meta[i].flow_id().map(std::borrow::Cow::into_owned))),
         Column::new("Source IP".into(), text(&|i| meta[i].src_ip.map(|a| a.to_string()))),
         Column::new("Source Port".into(), meta.iter().map(|m| m.src_port.map(u32::from)).collect::<Vec<_>>()),
         Column::new("Destination IP".into(), text(&|i| meta[i].dst_ip.map(|a| a.to_string()))),
@@ -55,8 +61,8 @@ pub fn metadata_frame(table: &FlowTable) -> PolarsResult<DataFrame> {
         Column::new("Source Line".into(), meta.iter().map(|m| m.line).collect::<Vec<u64>>()),
     ];
     if let Some(labels) = table.labels() {
-        cols.push(Column::new("Label".into(), labels.iter().map(|l| l.raw.to_string()).collect::<Vec<_>>()));
-        cols.push(Column::new("Family".into(), labels.iter().map(|l| l.family.name()).collect::<Vec<_>>()));
+        cols.push(Column::new("Label".into(), rows.clone().map(|r| labels[r].raw.to_string()).collect::<Vec<_>>()));
+        cols.push(Column::new("Family".into(), rows.map(|r| labels[r].family.name()).collect::<Vec<_>>()));
     }
     DataFrame::new_infer_height(cols)
 }

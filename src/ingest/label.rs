@@ -147,3 +147,85 @@ pub fn is_no_label(raw: &str) -> bool {
     t.is_empty()
         || ["no label", "nolabel", "cic", "needmanuallabel"].iter().any(|m| t.eq_ignore_ascii_case(m))
 }
+
+/// One label per flow, each distinct label kept once: a `FlowLabel` per flow is 24 bytes, 240
+/// MB of ten million flows, of which a file holds a handful of distinct values.
+#[derive(Debug, Clone, Default)]
+pub struct LabelColumn {
+    distinct: Vec<FlowLabel>,
+    /// Per flow, an index into `distinct`.
+    ids: Vec<u32>,
+    index: std::collections::HashMap<(std::sync::Arc<str>, AttackFamily), u32>,
+}
+
+impl LabelColumn {
+    pub fn push(&mut self, label: FlowLabel) {
+        let id = match self.ids.last() {
+            // Rows of one label come in runs.
+            Some(&last) if self.distinct[last as usize] == label => last,
+            _ => {
+                let next = self.distinct.len() as u32;
+                *self.index.entry((label.raw.clone(), label.family)).or_insert_with(|| {
+                    self.distinct.push(label);
+                    next
+                })
+            }
+        };
+        self.ids.push(id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn get(&self, row: usize) -> Option<&FlowLabel> {
+        self.ids.get(row).map(|&id| &self.distinct[id as usize])
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &FlowLabel> + '_ {
+        self.ids.iter().map(|&id| &self.distinct[id as usize])
+    }
+
+    /// The labels of `rows`, in that order.
+    pub fn select(&self, rows: impl Iterator<Item = usize>) -> LabelColumn {
+        rows.map(|r| self[r].clone()).collect()
+    }
+
+    pub fn extend(&mut self, other: LabelColumn) {
+        for label in other.iter() {
+            self.push(label.clone());
+        }
+    }
+}
+
+impl std::ops::Index<usize> for LabelColumn {
+    type Output = FlowLabel;
+
+    fn index(&self, row: usize) -> &FlowLabel {
+        &self.distinct[self.ids[row] as usize]
+    }
+}
+
+impl PartialEq for LabelColumn {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl FromIterator<FlowLabel> for LabelColumn {
+    fn from_iter<I: IntoIterator<Item = FlowLabel>>(iter: I) -> Self {
+        let mut column = LabelColumn::default();
+        iter.into_iter().for_each(|l| column.push(l));
+        column
+    }
+}
+
+impl From<Vec<FlowLabel>> for LabelColumn {
+    fn from(labels: Vec<FlowLabel>) -> Self {
+        labels.into_iter().collect()
+    }
+}

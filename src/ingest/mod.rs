@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 pub use csv::{CsvStream, JsonFlowError, read_csv_from, read_json_flows};
 pub use dialect::Dialect;
 pub use error::IngestError;
-pub use label::{AttackFamily, FlowLabel};
+pub use label::{AttackFamily, FlowLabel, LabelColumn};
 pub use options::ReadOptions;
-pub use table::{FlowMeta, FlowTable, SourceFile};
+pub use table::{FlowId, FlowMeta, FlowTable, SourceFile};
 pub use validate::ValidationReport;
 
 /// File extensions taken from a folder.

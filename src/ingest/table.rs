@@ -8,14 +8,16 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::dialect::Dialect;
-use super::label::{AttackFamily, FlowLabel};
+use super::label::{AttackFamily, FlowLabel, LabelColumn};
 use super::validate::ValidationReport;
 use crate::features::N_FEATURES;
 
 /// Per-flow identifiers and context: never model inputs, always shown to the analyst.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FlowMeta {
-    pub flow_id: Option<Arc<str>>,
+    /// The flow's ID: kept as text only where it is not the flow's own 5-tuple (see
+    /// [`FlowMeta::flow_id`]).
+    pub id: FlowId,
     pub src_ip: Option<IpAddr>,
     pub src_port: Option<u16>,
     pub dst_ip: Option<IpAddr>,
@@ -30,7 +32,65 @@ pub struct FlowMeta {
     pub line: u64,
 }
 
+/// A flow's ID. CICFlowMeter writes `src-dst-sport-dport-proto` of the flow or of its
+/// reverse; kept as text per flow that is a 60-byte allocation, 600 MB of ten million flows, so
+/// an ID that is one of those two is kept as which of them it is, and written out again the
+/// same, byte for byte.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum FlowId {
+    #[default]
+    None,
+    /// `src-dst-sport-dport-proto` of the flow's own fields.
+    Forward,
+    /// `dst-src-dport-sport-proto`.
+    Reversed,
+    /// Any other ID, as written.
+    Text(Arc<str>),
+}
+
 impl FlowMeta {
+    /// The flow's ID as written in its file (or as the extractor makes it).
+    pub fn flow_id(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
+        let tuple = || Some((self.src_ip?, self.dst_ip?, self.src_port?, self.dst_port?, self.protocol?));
+        match &self.id {
+            FlowId::None => None,
+            FlowId::Text(text) => Some(Cow::Borrowed(text)),
+            FlowId::Forward => tuple().map(|(s, d, sp, dp, p)| Cow::Owned(format!("{s}-{d}-{sp}-{dp}-{p}"))),
+            FlowId::Reversed => tuple().map(|(s, d, sp, dp, p)| Cow::Owned(format!("{d}-{s}-{dp}-{sp}-{p}"))),
+        }
+    }
+
+    /// Sets the ID read as `text` (after the addresses, ports and protocol are read).
+    pub fn set_flow_id(&mut self, text: &[u8]) {
+        self.id = match self.tuple_form(text) {
+            _ if text.is_empty() => FlowId::None,
+            Some(form) => form,
+            None => FlowId::Text(match std::str::from_utf8(text) {
+                Ok(text) => Arc::from(text),
+                Err(_) => Arc::from(String::from_utf8_lossy(text).as_ref()),
+            }),
+        };
+    }
+
+    /// Whether `text` is exactly this flow's 5-tuple ID, forward or reversed.
+    fn tuple_form(&self, text: &[u8]) -> Option<FlowId> {
+        let (src, dst, sport, dport, proto) = (self.src_ip?, self.dst_ip?, self.src_port?, self.dst_port?, self.protocol?);
+        let mut parts = text.split(|&b| b == b'-');
+        let (a, b) = (canonical_ip(parts.next()?)?, canonical_ip(parts.next()?)?);
+        let (pa, pb, p) = (canonical_number(parts.next()?)?, canonical_number(parts.next()?)?, canonical_number(parts.next()?)?);
+        if parts.next().is_some() || p != u32::from(proto) {
+            return None;
+        }
+        let (sport, dport) = (u32::from(sport), u32::from(dport));
+        if (a, b, pa, pb) == (src, dst, sport, dport) {
+            Some(FlowId::Forward)
+        } else if (a, b, pa, pb) == (dst, src, dport, sport) {
+            Some(FlowId::Reversed)
+        } else {
+            None
+        }
+    }
     /// Day of the week of the flow's start, 0 = Monday ... 6 = Sunday.
     pub fn weekday(&self) -> Option<u8> {
         self.timestamp_us.map(|us| {
@@ -68,7 +128,7 @@ pub struct FlowTable {
     features: Vec<f32>,
     meta: Vec<FlowMeta>,
     /// `Some` when every source carried a label column; one entry per flow.
-    labels: Option<Vec<FlowLabel>>,
+    labels: Option<LabelColumn>,
     pub sources: Vec<SourceFile>,
 }
 
@@ -77,7 +137,7 @@ impl FlowTable {
     pub fn from_parts(
         features: Vec<f32>,
         meta: Vec<FlowMeta>,
-        labels: Option<Vec<FlowLabel>>,
+        labels: Option<LabelColumn>,
         sources: Vec<SourceFile>,
     ) -> Self {
         assert_eq!(features.len(), meta.len() * N_FEATURES, "feature matrix shape");
@@ -112,8 +172,8 @@ impl FlowTable {
         &self.meta
     }
 
-    pub fn labels(&self) -> Option<&[FlowLabel]> {
-        self.labels.as_deref()
+    pub fn labels(&self) -> Option<&LabelColumn> {
+        self.labels.as_ref()
     }
 
     /// Gives every flow the label `raw` (e.g. a capture of one known attack tool), replacing
@@ -121,7 +181,7 @@ impl FlowTable {
     pub fn label_all(&mut self, raw: &str) -> Option<()> {
         let family = AttackFamily::from_label(raw)?;
         let label = FlowLabel { raw: std::sync::Arc::from(raw), family };
-        self.labels = Some(vec![label; self.len()]);
+        self.labels = Some(std::iter::repeat_n(label, self.len()).collect());
         Some(())
     }
 
@@ -171,7 +231,7 @@ impl FlowTable {
         FlowTable {
             features,
             meta: rows.iter().map(|&r| self.meta[r].clone()).collect(),
-            labels: self.labels.as_ref().map(|l| rows.iter().map(|&r| l[r].clone()).collect()),
+            labels: self.labels.as_ref().map(|l| l.select(rows.iter().copied())),
             sources: self.sources.clone(),
         }
     }
@@ -191,7 +251,7 @@ impl FlowTable {
     /// Rows per raw label, in label order.
     pub fn label_counts(&self) -> std::collections::BTreeMap<String, u64> {
         let mut counts = std::collections::BTreeMap::new();
-        for l in self.labels.iter().flatten() {
+        for l in self.labels.iter().flat_map(LabelColumn::iter) {
             *counts.entry(l.raw.to_string()).or_insert(0) += 1;
         }
         counts
@@ -200,7 +260,7 @@ impl FlowTable {
     /// Rows per attack family (empty when the table is unlabelled).
     pub fn family_counts(&self) -> std::collections::BTreeMap<AttackFamily, u64> {
         let mut counts = std::collections::BTreeMap::new();
-        for l in self.labels.iter().flatten() {
+        for l in self.labels.iter().flat_map(LabelColumn::iter) {
             *counts.entry(l.family).or_insert(0) += 1;
         }
         counts
@@ -210,4 +270,17 @@ impl FlowTable {
         let bits = self.row(i).iter().map(|v| v.to_bits()).collect();
         (bits, self.labels.as_ref().map(|l| l[i].raw.clone()))
     }
+}
+
+/// An address written exactly as `Display` writes it (so the ID is rebuilt byte for byte).
+fn canonical_ip(text: &[u8]) -> Option<IpAddr> {
+    let ip: IpAddr = std::str::from_utf8(text).ok()?.parse().ok()?;
+    // A dotted quad parses only in its one spelling; IPv6 has several.
+    (ip.is_ipv4() || ip.to_string().as_bytes() == text).then_some(ip)
+}
+
+/// A decimal without sign or leading zeros, as `Display` writes an integer.
+fn canonical_number(text: &[u8]) -> Option<u32> {
+    let ok = !text.is_empty() && text.len() <= 9 && text.iter().all(u8::is_ascii_digit) && (text[0] != b'0' || text.len() == 1);
+    ok.then(|| text.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
 }

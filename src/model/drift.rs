@@ -99,13 +99,32 @@ pub fn drift(pre: &Preprocessor, rows: &[f32]) -> Option<DriftReport> {
     // Training statistics are taken over distinct flows (training removes exact duplicates),
     // so the batch is compared as distinct flows too: a flood of identical flows is one
     // shape, and does not read as the whole network having changed.
+    // The set holds references to the rows, not copies: at ten million distinct flows copies
+    // would be gigabytes.
     let mut seen = std::collections::HashSet::with_capacity_and_hasher(n, rustc_hash::FxBuildHasher);
-    let distinct: Vec<&[f32]> = rows.chunks_exact(N_FEATURES).filter(|r| seen.insert(r.iter().map(|v| v.to_bits()).collect::<Vec<u32>>())).collect();
+    let distinct: Vec<&[f32]> = rows.chunks_exact(N_FEATURES).filter(|r| seen.insert(RowBits(r))).collect();
     let features = (0..N_FEATURES)
         .filter(|&j| !pre.masked.get(j).copied().unwrap_or(false))
         .map(|j| feature_drift(j, &pre.quantiles[j], distinct.iter().map(|r| r[j])))
         .collect();
     Some(DriftReport { flows: n, distinct: distinct.len(), features })
+}
+
+/// A row compared and hashed by the bits of its values (so NaN equals NaN, as a repeat should).
+struct RowBits<'a>(&'a [f32]);
+
+impl PartialEq for RowBits<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.iter().zip(other.0).all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+}
+
+impl Eq for RowBits<'_> {}
+
+impl std::hash::Hash for RowBits<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.iter().for_each(|v| state.write_u32(v.to_bits()));
+    }
 }
 
 fn feature_drift(j: usize, q: &[f32], values: impl Iterator<Item = f32>) -> FeatureDrift {

@@ -80,7 +80,7 @@ pub fn eve_alerts(table: &FlowTable, verdicts: &[Verdict], model: &str) -> Vec<V
                     "p_attack": v.p_attack,
                     "family": v.family.name(),
                     "unfamiliar": v.unfamiliar,
-                    "flow_id": m.flow_id.as_deref(),
+                    "flow_id": m.flow_id(),
                     "source_file": source,
                     "source_line": m.line,
                     "timestamp_zone": "as recorded (CICFlowMeter writes no zone)",

@@ -28,8 +28,14 @@ pub fn verdict_frame(mut df: DataFrame, verdicts: &[Verdict]) -> polars::prelude
 /// Adds the `Finding` column: for each flow, the labels of the host-level findings it is part
 /// of ("portscan:vertical", comma-separated when several), empty for none. A scan's probes
 /// look harmless one by one; this column says which flows the model cannot judge alone.
-pub fn with_findings(mut df: DataFrame, findings: &Findings) -> polars::prelude::PolarsResult<DataFrame> {
-    let labels = findings.per_flow(df.height());
+pub fn with_findings(df: DataFrame, findings: &Findings) -> polars::prelude::PolarsResult<DataFrame> {
+    let rows = 0..df.height();
+    with_findings_of(df, findings, rows)
+}
+
+/// [`with_findings`] for a frame of the flows in `rows` of the table.
+pub fn with_findings_of(mut df: DataFrame, findings: &Findings, rows: std::ops::Range<usize>) -> polars::prelude::PolarsResult<DataFrame> {
+    let labels = findings.per_flow_rows(rows);
     df.with_column(Column::new("Finding".into(), labels))?;
     Ok(df)
 }

@@ -5,7 +5,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +48,7 @@ impl FlowRef {
     pub fn new(meta: &FlowMeta, row: Option<usize>, label: Option<String>) -> Self {
         FlowRef {
             row: row.map(|r| r + 1),
-            flow_id: meta.flow_id.as_deref().map(str::to_string),
+            flow_id: meta.flow_id().map(std::borrow::Cow::into_owned),
             src_ip: meta.src_ip,
             src_port: meta.src_port,
             dst_ip: meta.dst_ip,
@@ -64,8 +63,7 @@ impl FlowRef {
 
     /// The flow's metadata again (its source file is not part of the record).
     pub fn meta(&self) -> FlowMeta {
-        FlowMeta {
-            flow_id: self.flow_id.as_deref().map(Arc::from),
+        let mut meta = FlowMeta {
             src_ip: self.src_ip,
             src_port: self.src_port,
             dst_ip: self.dst_ip,
@@ -74,7 +72,12 @@ impl FlowRef {
             timestamp_us: self.timestamp_us,
             source: 0,
             line: self.line.unwrap_or(0),
+            ..FlowMeta::default()
+        };
+        if let Some(id) = &self.flow_id {
+            meta.set_flow_id(id.as_bytes());
         }
+        meta
     }
 
     /// Reads a saved `flow` object; records written before the typed form kept the endpoints

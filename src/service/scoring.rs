@@ -13,10 +13,10 @@ use super::models::LoadedModel;
 use super::task::{Cancelled, Progress, Task};
 use crate::detect::Findings;
 use crate::ingest::FlowTable;
-use crate::ingest::export::metadata_frame;
+use crate::ingest::export::metadata_frame_rows;
 use crate::model::Verdict;
 use crate::model::drift::{DriftReport, drift};
-use crate::model::output::{verdict_frame, with_findings};
+use crate::model::output::{verdict_frame, with_findings_of};
 use crate::store::{FinishedBatch, Store};
 
 /// Rows scored between two progress reports and cancellation checks: small enough that
@@ -46,8 +46,6 @@ pub fn score_rows(model: &LoadedModel, rows: &[f32], task: &Task) -> Result<Vec<
 pub struct ScoredBatch {
     pub batch_id: i64,
     pub verdicts: Vec<Verdict>,
-    /// Metadata, verdicts and findings per flow, as kept in the history.
-    pub frame: DataFrame,
     /// Seconds spent scoring (not reading or recording).
     pub seconds: f64,
     /// How far the flows are from the model's training data (recorded with the batch).
@@ -76,13 +74,13 @@ pub fn score_recorded(
     let mut store = Store::open(data_dir)?;
     let batch_id = store.start_batch(&describe_input(table), &model.name)?;
     match score_and_save(&store, model, table, findings, output, task) {
-        Ok((verdicts, frame, results, seconds)) => {
+        Ok((verdicts, results, seconds)) => {
             task.report(Progress::stage("comparing the flows with the training data (drift)"));
             let drift = drift(&model.preprocessor, table.features());
             let mut finished = summarise(&verdicts, Some(results), seconds);
             finished.drift_json = drift.as_ref().map(serde_json::to_string).transpose()?;
             store.finish_batch(batch_id, &finished)?;
-            Ok(ScoredBatch { batch_id, verdicts, frame, seconds, drift })
+            Ok(ScoredBatch { batch_id, verdicts, seconds, drift })
         }
         Err(e) => {
             let reason = if task.is_cancelled() { "cancelled".to_string() } else { format!("{e:#}") };
@@ -92,7 +90,7 @@ pub fn score_recorded(
     }
 }
 
-type Scored = (Vec<Verdict>, DataFrame, (String, String), f64);
+type Scored = (Vec<Verdict>, (String, String), f64);
 
 fn score_and_save(
     store: &Store,
@@ -106,12 +104,29 @@ fn score_and_save(
     let verdicts = score(model, table, task)?;
     let seconds = started.elapsed().as_secs_f64();
     task.report(Progress::stage("saving the results"));
-    let mut frame = with_findings(verdict_frame(metadata_frame(table)?, &verdicts)?, findings)?;
-    if let Some(write) = output {
-        write(&mut frame, &verdicts)?;
-    }
-    let results = store.save_results(&mut frame)?;
-    Ok((verdicts, frame, results, seconds))
+    let n = table.len();
+    let results = match output {
+        Some(write) => {
+            let mut frame = results_frame(table, &verdicts, findings, 0..n)?;
+            write(&mut frame, &verdicts)?;
+            store.save_results(&mut frame)?
+        }
+        // Without an output to write, the results go to the history a part at a time.
+        None => {
+            let parts = (0..n.max(1)).step_by(RESULT_ROWS_PER_PART).map(|start| start..(start + RESULT_ROWS_PER_PART).min(n));
+            store.save_results_parts(parts.map(|rows| results_frame(table, &verdicts, findings, rows)))?
+        }
+    };
+    Ok((verdicts, results, seconds))
+}
+
+/// Rows of the per-flow results built and written at a time (about 50 MB of frame).
+const RESULT_ROWS_PER_PART: usize = 1 << 18;
+
+/// Metadata, verdicts and findings of the flows in `rows`, as the history keeps them.
+fn results_frame(table: &FlowTable, verdicts: &[Verdict], findings: &Findings, rows: std::ops::Range<usize>) -> polars::prelude::PolarsResult<DataFrame> {
+    let frame = verdict_frame(metadata_frame_rows(table, rows.clone())?, &verdicts[rows.clone()])?;
+    with_findings_of(frame, findings, rows)
 }
 
 /// The input as the history shows it: the files read, one per line.

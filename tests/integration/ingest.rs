@@ -93,11 +93,49 @@ fn original_release_dialects_are_recognised() {
     assert_eq!(tl.sources[0].dialect, Dialect::TrafficLabelling);
     assert_eq!(tl.len(), 299);
     let m = &tl.meta()[0];
-    assert_eq!(m.flow_id.as_deref(), Some("192.168.10.5-104.16.207.165-54865-443-6"));
+    assert_eq!(m.flow_id().as_deref(), Some("192.168.10.5-104.16.207.165-54865-443-6"));
     assert_eq!(m.src_port, Some(443));
     assert_eq!(m.protocol, Some(6));
     assert_eq!(m.weekday(), Some(4), "7/7/2017 was a Friday");
     assert_eq!(value(&tl, 0, FeatureId::FlowDuration), 3.0);
+}
+
+#[test]
+fn flow_ids_come_back_exactly_as_written_whether_kept_or_rebuilt() {
+    // IDs that are the flow's 5-tuple (forward or reversed) are rebuilt from it rather than
+    // kept per flow; every other spelling is kept as written. Either way the text is the same.
+    let (header, lines) = real_lines(TRAFFIC, 6);
+    let ids = [
+        "192.168.10.5-104.16.207.165-54865-443-6",
+        "104.16.207.165-192.168.10.5-443-54865-6",
+        "192.168.10.5-104.16.207.165-054865-443-6",
+        "not-a-tuple",
+        "",
+        "10.0.0.1-10.0.0.2-54865-443-6",
+    ];
+    let body: Vec<String> = lines
+        .iter()
+        .zip(ids)
+        .map(|(line, id)| {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            cells[0] = id;
+            (cells[1], cells[2], cells[3], cells[4]) = ("104.16.207.165", "443", "192.168.10.5", "54865");
+            cells.join(",")
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "ids.csv", format!("{header}\n{}\n", body.join("\n")));
+    let table = read_file(&path, &strict()).unwrap();
+    for (m, id) in table.meta().iter().zip(ids) {
+        assert_eq!(m.flow_id().as_deref(), (!id.is_empty()).then_some(id));
+    }
+    assert_eq!(table.meta()[0].id, netvigil::ingest::FlowId::Reversed);
+    assert_eq!(table.meta()[1].id, netvigil::ingest::FlowId::Forward);
+    // Exported and read again, every ID is still the one written.
+    let out = dir.path().join("again.csv");
+    netvigil::ingest::export::write_table(&table, &out).unwrap();
+    let again = read_file(&out, &strict()).unwrap();
+    assert_eq!(again.meta().iter().map(|m| m.flow_id().map(|c| c.into_owned())).collect::<Vec<_>>(), ids.map(|i| (!i.is_empty()).then(|| i.to_string())));
 }
 
 #[test]
@@ -470,7 +508,7 @@ fn convert_writes_a_table_netvigil_reads_back() {
     assert_eq!(back.len(), t.len());
     assert_eq!(back.features(), t.features());
     assert_eq!(back.labels(), t.labels());
-    assert_eq!(back.meta()[5].flow_id, t.meta()[5].flow_id);
+    assert_eq!(back.meta()[5].flow_id(), t.meta()[5].flow_id());
     assert_eq!(back.meta()[5].timestamp_us, t.meta()[5].timestamp_us);
 
     let out = Command::new(env!("CARGO_BIN_EXE_netvigil"))

@@ -100,12 +100,17 @@ pub struct FlowRecord {
 impl FlowRecord {
     /// CICFlowMeter's flow id: the two endpoints ordered by address, then ports, protocol.
     pub fn flow_id(&self) -> String {
-        let (a, pa, b, pb) = if ip_bytes_gt(&self.src, &self.dst) {
+        let (a, pa, b, pb) = if self.id_is_forward() {
             (self.src, self.sport, self.dst, self.dport)
         } else {
             (self.dst, self.dport, self.src, self.sport)
         };
         format!("{a}-{b}-{pa}-{pb}-{}", self.proto)
+    }
+
+    /// Whether [`FlowRecord::flow_id`] names the source first (else the destination).
+    pub fn id_is_forward(&self) -> bool {
+        ip_bytes_gt(&self.src, &self.dst)
     }
 }
 

@@ -13,7 +13,6 @@ pub mod reader;
 pub mod report;
 
 use std::path::Path;
-use std::sync::Arc;
 
 pub use extractor::{ExtractOptions, FlowExtractor, FlowRecord};
 pub use flow::Compat;
@@ -21,7 +20,7 @@ pub use reader::is_capture;
 pub use report::{CaptureReport, FlowsByPackets, ReasonCount, SkipReason};
 
 use super::dialect::Dialect;
-use super::table::{FlowMeta, FlowTable, SourceFile};
+use super::table::{FlowId, FlowMeta, FlowTable, SourceFile};
 use super::validate::ValidationReport;
 use crate::features::N_FEATURES;
 
@@ -176,7 +175,8 @@ pub fn records_to_table(path: &Path, flows: &[FlowRecord], report: &CaptureRepor
     for r in flows {
         features.extend(r.features.iter().map(|&v| v as f32));
         meta.push(FlowMeta {
-            flow_id: Some(Arc::from(r.flow_id())),
+            // The ID is `flow_id()`'s, rebuilt from the 5-tuple when asked for.
+            id: if r.id_is_forward() { FlowId::Forward } else { FlowId::Reversed },
             src_ip: Some(r.src),
             src_port: Some(r.sport),
             dst_ip: Some(r.dst),

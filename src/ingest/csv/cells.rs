@@ -3,7 +3,6 @@
 //! parser and the JSON flow records.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 
 use super::{Cell, LineIssue, MetaColumn};
 use crate::ingest::table::FlowMeta;
@@ -127,16 +126,24 @@ pub(super) fn digit_run(line: &[u8], i: &mut usize, mut acc: u64) -> (u64, usize
     (acc, *i - begin)
 }
 
-pub(super) fn apply_meta<'l>(m: MetaColumn, field: &'l [u8], col: usize, meta: &mut FlowMeta, label: &mut Option<&'l [u8]>) -> Result<(), LineIssue> {
+/// The text cells of a row, kept as read until the row's other cells are in: the label is
+/// interned, the flow ID compared with the 5-tuple (see `FlowMeta::set_flow_id`).
+#[derive(Default)]
+pub(super) struct RowTexts<'l> {
+    pub label: Option<&'l [u8]>,
+    pub flow_id: Option<&'l [u8]>,
+}
+
+pub(super) fn apply_meta<'l>(m: MetaColumn, field: &'l [u8], col: usize, meta: &mut FlowMeta, texts: &mut RowTexts<'l>) -> Result<(), LineIssue> {
     match m {
-        MetaColumn::FlowId => meta.flow_id = (!field.is_empty()).then(|| text_arc(field)),
+        MetaColumn::FlowId => texts.flow_id = Some(field),
         MetaColumn::SrcIp => meta.src_ip = parse_ip(field),
         MetaColumn::DstIp => meta.dst_ip = parse_ip(field),
         MetaColumn::Timestamp => meta.timestamp_us = parse_timestamp_bytes(field),
         MetaColumn::SrcPort => meta.src_port = number(field, col)?.and_then(to_u16),
         MetaColumn::DstPort => meta.dst_port = number(field, col)?.and_then(to_u16),
         MetaColumn::Protocol => meta.protocol = number(field, col)?.and_then(to_u16).and_then(|p| u8::try_from(p).ok()),
-        MetaColumn::Label => *label = Some(field),
+        MetaColumn::Label => texts.label = Some(field),
     }
     Ok(())
 }
@@ -173,14 +180,6 @@ pub(super) fn ipv4(field: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
-/// A cell's text, invalid UTF-8 replaced. `from_utf8` checks plain ASCII (every flow id) a
-/// word at a time; the lossy conversion, only needed for broken bytes, goes byte by byte.
-pub(super) fn text_arc(field: &[u8]) -> Arc<str> {
-    match std::str::from_utf8(field) {
-        Ok(text) => Arc::from(text),
-        Err(_) => Arc::from(String::from_utf8_lossy(field).as_ref()),
-    }
-}
 
 pub(super) fn trim(mut field: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = field {

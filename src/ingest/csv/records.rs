@@ -11,7 +11,7 @@ use rustc_hash::FxBuildHasher;
 type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
 
 
-use super::cells::apply_meta;
+use super::cells::{RowTexts, apply_meta};
 use super::{FEATURE_BY_NAME, MetaColumn};
 
 mod json;
@@ -67,7 +67,7 @@ pub fn read_json_flows(name: &str, body: &[u8]) -> Result<FlowTable, JsonFlowErr
     for (index, flow) in flows.iter().enumerate() {
         let mut row = [None::<f32>; N_FEATURES];
         let mut m = FlowMeta { line: index as u64 + 1, ..FlowMeta::default() };
-        let mut label = None;
+        let (mut label, mut flow_id) = (None, None);
         for (key, value) in &flow.fields {
             let bad = |reason: String| JsonFlowError::BadField { index, field: key.to_string(), reason };
             // Keys are mostly the schema's own spellings (one table lookup); any other
@@ -80,10 +80,13 @@ pub fn read_json_flows(name: &str, body: &[u8]) -> Result<FlowTable, JsonFlowErr
                 Slot::Feature(f) => row[f] = value.feature().map_err(bad)?,
                 Slot::Meta(column) => {
                     let text = value.text().map_err(bad)?;
-                    let mut raw = None;
-                    apply_meta(column, text.as_bytes(), 0, &mut m, &mut raw).map_err(|_| bad(format!("'{text}' is not a number")))?;
-                    if let Some(raw) = raw {
+                    let mut texts = RowTexts::default();
+                    apply_meta(column, text.as_bytes(), 0, &mut m, &mut texts).map_err(|_| bad(format!("'{text}' is not a number")))?;
+                    if let Some(raw) = texts.label {
                         label = Some(flow_label(&String::from_utf8_lossy(raw)).map_err(bad)?);
+                    }
+                    if let Some(id) = texts.flow_id {
+                        flow_id = Some(id.to_vec());
                     }
                 }
                 Slot::Ignored if !ignored.iter().any(|i| i == key) => ignored.push(key.to_string()),
@@ -103,9 +106,12 @@ pub fn read_json_flows(name: &str, body: &[u8]) -> Result<FlowTable, JsonFlowErr
             // Labels are all or nothing, as in a file: a partly labelled request is unlabelled.
             _ => labels.clear(),
         }
+        if let Some(id) = flow_id {
+            m.set_flow_id(&id);
+        }
         meta.push(m);
     }
-    let labels = (labels.len() == flows.len()).then_some(labels);
+    let labels = (labels.len() == flows.len()).then(|| labels.into());
     let keys: Vec<String> = flows[0].fields.iter().map(|(k, _)| k.to_string()).collect();
     let dialect = dialect::detect(&keys).unwrap_or(Dialect::NetVigilExport);
     let mut report = ValidationReport { ignored_columns: ignored, ..ValidationReport::default() };
