@@ -229,3 +229,42 @@ fn a_capture_being_read_shows_its_flows_so_far_and_then_the_whole() {
     let lines: std::collections::HashSet<u64> = whole.meta()[dns..].iter().map(|m| m.line).collect();
     assert!(first.meta()[dns..].iter().all(|m| lines.contains(&m.line)));
 }
+
+#[test]
+fn a_large_csv_being_read_shows_its_first_rows_and_then_the_whole() {
+    use netvigil::service::reading::{ShowFlows, read_keeping};
+    use std::io::Write;
+    use std::time::Duration;
+    // Over 64 MB of real rows of the corrected release, repeated: large enough for a preview.
+    let (header, lines) = crate::common::real_lines("cicids2017-improved/BENIGN_5000.csv", 5000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(out, "{header}").unwrap();
+    let mut rows = 0;
+    while out.get_ref().metadata().unwrap().len() < 70 << 20 {
+        for line in &lines {
+            writeln!(out, "{line}").unwrap();
+        }
+        rows += lines.len();
+        out.flush().unwrap();
+    }
+    drop(out);
+    let shown = std::sync::Mutex::new(Vec::new());
+    let sink = |t: netvigil::ingest::FlowTable| shown.lock().unwrap().push(t);
+    let show = ShowFlows { after: Duration::ZERO, every: Duration::ZERO, sink: &sink };
+    let outcome = quietly(|task| read_keeping(std::slice::from_ref(&path), &ReadOptions::default(), task, Some(&show))).unwrap();
+    assert_eq!(outcome.table.len(), rows);
+    let shown = shown.into_inner().unwrap();
+    assert_eq!(shown.len(), 1, "one preview");
+    assert_eq!(shown[0].len(), 10_000);
+    // The preview is the file's first rows, as the whole read has them.
+    assert_eq!(shown[0].features(), &outcome.table.features()[..10_000 * netvigil::features::N_FEATURES]);
+    assert_eq!(shown[0].meta()[9_999].line, outcome.table.meta()[9_999].line);
+    // A small file is read whole with no preview.
+    let shown_small = std::sync::Mutex::new(0);
+    let count = |_: netvigil::ingest::FlowTable| *shown_small.lock().unwrap() += 1;
+    let show = ShowFlows { after: Duration::ZERO, every: Duration::ZERO, sink: &count };
+    quietly(|task| read_keeping(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default(), task, Some(&show))).unwrap();
+    assert_eq!(*shown_small.lock().unwrap(), 0);
+}
