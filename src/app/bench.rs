@@ -81,15 +81,15 @@ fn open_as_the_window_does(app: &mut NetVigilApp, ctx: &egui::Context, inputs: &
         anyhow::ensure!(started.elapsed().as_secs() < 3600, "the files were not read and scored within an hour");
         std::thread::sleep(std::time::Duration::from_millis(16));
     }
+    let (_, p95_ms, max_ms) = percentiles(&mut times);
+    Ok(Opening { first_flows_s: first_flows_s.unwrap_or_default(), scored_s: started.elapsed().as_secs_f64(), frames: times.len(), p95_ms, max_ms })
+}
+
+/// The median, 95th percentile and maximum of frame times (sorted in place).
+fn percentiles(times: &mut [f64]) -> (f64, f64, f64) {
     times.sort_by(f64::total_cmp);
     let pct = |p: f64| times.get(((times.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(0.0);
-    Ok(Opening {
-        first_flows_s: first_flows_s.unwrap_or_default(),
-        scored_s: started.elapsed().as_secs_f64(),
-        frames: times.len(),
-        p95_ms: pct(0.95),
-        max_ms: times.last().copied().unwrap_or(0.0),
-    })
+    (pct(0.5), pct(0.95), times.last().copied().unwrap_or(0.0))
 }
 
 /// Frame times of one view while its table scrolls and re-sorts.
@@ -156,9 +156,8 @@ fn time_view(app: &mut NetVigilApp, ctx: &egui::Context, view: &'static str, fra
         // Let background work finish at the pace a user would see it.
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    times.sort_by(f64::total_cmp);
-    let pct = |p: f64| times.get(((times.len().max(1) - 1) as f64 * p) as usize).copied().unwrap_or(0.0);
-    ViewFrames { view, frames: times.len(), sorts, p50_ms: pct(0.5), p95_ms: pct(0.95), max_ms: times.last().copied().unwrap_or(0.0) }
+    let (p50_ms, p95_ms, max_ms) = percentiles(&mut times);
+    ViewFrames { view, frames: times.len(), sorts, p50_ms, p95_ms, max_ms }
 }
 
 /// Resident memory of this process in MB (Linux), 0 elsewhere.

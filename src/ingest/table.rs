@@ -63,13 +63,15 @@ impl FlowMeta {
 
     /// Sets the ID read as `text` (after the addresses, ports and protocol are read).
     pub fn set_flow_id(&mut self, text: &[u8]) {
-        self.id = match self.tuple_form(text) {
-            _ if text.is_empty() => FlowId::None,
-            Some(form) => form,
-            None => FlowId::Text(match std::str::from_utf8(text) {
+        self.id = if text.is_empty() {
+            FlowId::None
+        } else if let Some(form) = self.tuple_form(text) {
+            form
+        } else {
+            FlowId::Text(match std::str::from_utf8(text) {
                 Ok(text) => Arc::from(text),
                 Err(_) => Arc::from(String::from_utf8_lossy(text).as_ref()),
-            }),
+            })
         };
     }
 
