@@ -10,7 +10,6 @@ use super::jobs::Job;
 use super::state::AppState;
 use crate::detect::Findings;
 use crate::ingest::FlowTable;
-use crate::model::Verdict;
 use crate::service::export::{ExportFormat, ExportTarget, export_rows};
 
 /// An export waiting for the analyst to choose its file in NetVigil's save dialog.
@@ -54,11 +53,10 @@ pub fn export_bar(ui: &mut egui::Ui, state: &mut AppState, shown: &[u32], format
 fn start(state: &mut AppState, ctx: &egui::Context, target: ExportTarget, rows: Vec<u32>, format: ExportFormat) {
     let (Some(flows), Some(model)) = (&state.flows, &state.model) else { return };
     let Some(verdicts) = flows.verdicts.clone() else { return };
-    let (table, findings, model): (Arc<FlowTable>, Arc<Findings>, String) = (flows.table.clone(), flows.findings.clone(), model.name.clone());
+    let (table, findings, model): (Arc<FlowTable>, Arc<Findings>, _) = (flows.table.clone(), flows.findings.clone(), model.clone());
     let label = format!("Exporting {} flows", rows.len());
-    state.export_job = Some(Job::spawn(&state.runtime, ctx, label, move |_| {
-        let verdicts: &[Verdict] = &verdicts;
-        export_rows(&target, &table, verdicts, &findings, &rows, format, &model).map_err(|e| format!("{e:#}"))
+    state.export_job = Some(Job::spawn(&state.runtime, ctx, label, move |job| {
+        job.run_task(|task| export_rows(&target, &table, (&model, &verdicts), &findings, &rows, format, task)).map_err(|e| format!("{e:#}"))
     }));
 }
 
@@ -69,7 +67,7 @@ fn save_as(state: &mut AppState, ctx: &egui::Context, rows: Vec<u32>, format: Ex
     let asked = std::time::Instant::now();
     match rfd::FileDialog::new().set_file_name(&name).save_file() {
         Some(path) => start(state, ctx, ExportTarget::File(path), rows, format),
-        None if asked.elapsed() < std::time::Duration::from_millis(200) => {
+        None if asked.elapsed() < super::NO_DIALOG_ANSWER => {
             let start_dir = state.data_dir.join("exports");
             let _ = std::fs::create_dir_all(&start_dir);
             let mut dialog = egui_file::FileDialog::save_file()

@@ -441,11 +441,11 @@ impl FlowsView {
                     if let Some(files) = &files {
                         cell(&mut row, format!("{}:{}", files[meta.source as usize], meta.line));
                     }
-                    for (ip, port) in [(meta.src_ip, meta.src_port), (meta.dst_ip, meta.dst_port)] {
+                    for (ip, port) in [(meta.src_ip(), meta.src_port), (meta.dst_ip(), meta.dst_port)] {
                         cell(&mut row, endpoint(ip, port)).context_menu(|ui| pivot = pivot.take().or(address_menu(ui, ip, port)));
                     }
                     cell(&mut row, protocol_name(meta.protocol));
-                    cell(&mut row, meta.timestamp_us.map(format_timestamp).unwrap_or_default());
+                    cell(&mut row, meta.timestamp_us().map(format_timestamp).unwrap_or_default());
                     cell(&mut row, table.labels().map(|l| l[r].raw.to_string()).unwrap_or_default());
                     cell(&mut row, verdict.map(|v| v.label()).unwrap_or_else(|| "-".into()));
                     cell(&mut row, verdict.map(|v| format!("{:.3}", v.p_attack)).unwrap_or_default());

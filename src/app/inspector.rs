@@ -84,13 +84,13 @@ impl InspectorView {
             });
             ui.label(format!(
                 "{} -> {}",
-                super::flows::endpoint(m.src_ip, m.src_port),
-                super::flows::endpoint(m.dst_ip, m.dst_port)
+                super::flows::endpoint(m.src_ip(), m.src_port),
+                super::flows::endpoint(m.dst_ip(), m.dst_port)
             ));
             if let Some(p) = m.protocol {
                 ui.label(crate::service::traffic::protocol_name(Some(p)));
             }
-            if let Some(t) = m.timestamp_us {
+            if let Some(t) = m.timestamp_us() {
                 ui.label(crate::ingest::timestamp::format_timestamp(t));
             }
             if let Some(l) = &subject.label {

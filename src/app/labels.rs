@@ -70,7 +70,9 @@ fn labelled_table(table: &FlowTable, labels: &BTreeMap<u32, AttackFamily>) -> Fl
     for (&r, &family) in labels {
         let r = r as usize;
         features.extend_from_slice(table.row(r));
-        meta.push(crate::ingest::FlowMeta { source: 0, ..table.meta()[r].clone() });
+        let mut m = table.meta()[r].clone();
+        m.source = 0;
+        meta.push(m);
         flow_labels.push(FlowLabel { raw: family.name().into(), family });
     }
     let source = SourceFile {

@@ -45,6 +45,11 @@ pub use whatif::WhatIfView;
 /// What File → Open offers: flow records (CSV, gzip-compressed CSV) and captures.
 const FLOW_FILE_EXTENSIONS: [&str; 5] = ["csv", "gz", "pcap", "pcapng", "cap"];
 
+/// A desktop file dialog answering "nothing chosen" sooner than this was never shown (rfd needs
+/// a desktop portal, which minimal desktops and SSH sessions lack): no analyst cancels a
+/// dialog within a second, while a busy machine takes a few hundred ms to find no portal.
+const NO_DIALOG_ANSWER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The scoring server's documented port (`netvigil serve`'s default).
 pub const DEFAULT_SERVER_PORT: u16 = 8750;
 
@@ -188,9 +193,7 @@ impl NetVigilApp {
         let picked = rfd::FileDialog::new().add_filter("Flow records and captures", &FLOW_FILE_EXTENSIONS).pick_files();
         match picked {
             Some(files) => self.state.open(files, ctx),
-            // No analyst cancels a dialog within a fifth of a second: none could be shown
-            // (rfd needs a desktop portal, which minimal desktops and SSH sessions lack).
-            None if asked.elapsed() < std::time::Duration::from_millis(200) => {
+            None if asked.elapsed() < NO_DIALOG_ANSWER => {
                 self.state.info("No desktop file dialog is available here (no XDG desktop portal): NetVigil's own browser is open instead.");
                 self.open_browser();
             }

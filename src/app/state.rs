@@ -9,7 +9,7 @@ use crate::detect::{Findings, detect};
 use crate::features::N_FEATURES;
 use crate::ingest::{FlowMeta, FlowTable, ReadOptions};
 use crate::model::drift::DriftReport;
-use crate::model::{DeviceChoice, Verdict};
+use crate::model::{BriefVerdict, DeviceChoice};
 use crate::service::server::{RunningService, ServerLauncher};
 use crate::service::traffic::{PivotFilter, TimeRange, Traffic};
 use super::pending::Pending;
@@ -21,7 +21,7 @@ pub struct LoadedFlows {
     pub title: String,
     pub paths: Vec<PathBuf>,
     pub table: Arc<FlowTable>,
-    pub verdicts: Option<Arc<Vec<Verdict>>>,
+    pub verdicts: Option<Arc<Vec<BriefVerdict>>>,
     /// Scans, floods and brute force across the flows (computed with the load).
     pub findings: Arc<Findings>,
     /// Scoring speed of the last batch.
@@ -323,7 +323,7 @@ impl AppState {
         let label = format!("Scoring the {} flows read so far with {}", table.len(), model.name);
         self.score_job = Some(Job::spawn(&self.runtime, ctx, label, move |job| {
             let started = std::time::Instant::now();
-            let verdicts = job.run_task(|task| service::score(&model, &table, task)).map_err(|e| format!("{e:#}"))?;
+            let verdicts = job.run_task(|task| service::scoring::score_briefly(&model, &table, task)).map_err(|e| format!("{e:#}"))?;
             let flows_per_s = table.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
             Ok(ScoredFlows { table, model: model.name.clone(), flows_per_s, verdicts: Arc::new(verdicts), drift: None })
         }));
@@ -448,6 +448,12 @@ impl AppState {
                 match result {
                     Ok(model) => {
                         self.model = Some(model);
+                        // The verdicts on screen are always the active model's (an export
+                        // computes its probabilities again with it).
+                        if let Some(flows) = self.flows.as_mut().filter(|f| f.verdicts.is_some()) {
+                            (flows.verdicts, flows.drift) = (None, None);
+                            self.generation += 1;
+                        }
                         self.start_scoring(ctx);
                     }
                     Err(e) if e.starts_with("No model found") => self.info(e),
@@ -552,7 +558,7 @@ impl AppState {
     }
 
     /// The verdict of the active model for row `r` of the flows on screen.
-    pub fn verdict(&self, r: usize) -> Option<Verdict> {
+    pub fn verdict(&self, r: usize) -> Option<BriefVerdict> {
         self.flows.as_ref()?.verdicts.as_ref()?.get(r).copied()
     }
 
@@ -594,7 +600,7 @@ impl AppState {
 pub struct ScoredFlows {
     pub table: Arc<FlowTable>,
     pub model: String,
-    pub verdicts: Arc<Vec<Verdict>>,
+    pub verdicts: Arc<Vec<BriefVerdict>>,
     pub flows_per_s: f64,
     pub drift: Option<Arc<DriftReport>>,
 }

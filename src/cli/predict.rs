@@ -111,7 +111,7 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
 
 /// Writes the flagged flows of a scored batch as EVE alerts (JSON lines), atomically.
 fn write_eve(output: &Path, table: &crate::ingest::FlowTable, verdicts: &[crate::model::Verdict], model: &str) -> anyhow::Result<()> {
-    let (text, _) = crate::model::eve::eve_json_lines(table, verdicts, model)?;
+    let (text, _) = crate::model::eve::eve_json_lines(table, &crate::model::briefly(verdicts), model)?;
     if is_dash(output) {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;

@@ -55,7 +55,7 @@ pub(super) fn usable_flows(table: &FlowTable) -> Vec<HostFlow> {
     let mut out = Vec::with_capacity(table.len());
     for (r, m) in table.meta().iter().enumerate() {
         let (Some(src), Some(dst), Some(dport), Some(proto), Some(t)) =
-            (m.src_ip, m.dst_ip, m.dst_port, m.protocol, m.timestamp_us)
+            (m.src_ip(), m.dst_ip(), m.dst_port, m.protocol, m.timestamp_us())
         else {
             continue;
         };

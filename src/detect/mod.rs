@@ -174,11 +174,23 @@ impl Findings {
 
     /// [`Findings::per_flow`] of the flows in `rows` only, indexed from `rows.start`.
     pub fn per_flow_rows(&self, rows: std::ops::Range<usize>) -> Vec<String> {
-        let mut out = vec![String::new(); rows.len()];
+        self.labels_at(rows.len(), |r| (r as usize).checked_sub(rows.start))
+    }
+
+    /// [`Findings::per_flow`] of the flows `rows` (rows of the table, in any order), in their order.
+    pub fn per_flow_of(&self, rows: &[u32]) -> Vec<String> {
+        let mut positions: Vec<(u32, usize)> = rows.iter().enumerate().map(|(i, &r)| (r, i)).collect();
+        positions.sort_unstable();
+        self.labels_at(rows.len(), |r| positions.binary_search_by_key(&r, |&(row, _)| row).ok().map(|i| positions[i].1))
+    }
+
+    /// `n` cells of finding labels, a flow of row `r` going to cell `position(r)` (if any).
+    fn labels_at(&self, n: usize, position: impl Fn(u32) -> Option<usize>) -> Vec<String> {
+        let mut out = vec![String::new(); n];
         for f in &self.findings {
             let label = f.label();
             for &r in &f.rows {
-                let Some(cell) = (r as usize).checked_sub(rows.start).and_then(|i| out.get_mut(i)) else { continue };
+                let Some(cell) = position(r).and_then(|i| out.get_mut(i)) else { continue };
                 if cell.split(',').any(|l| l == label) {
                     continue;
                 }
@@ -250,12 +262,12 @@ pub fn detect(table: &FlowTable) -> Findings {
 /// Why no flow of `table` can be looked at, in the analyst's terms.
 fn missing_context(table: &FlowTable) -> String {
     let meta = table.meta();
-    if !meta.iter().any(|m| m.src_ip.is_some() && m.dst_ip.is_some()) {
+    if !meta.iter().any(|m| m.src_ip().is_some() && m.dst_ip().is_some()) {
         "the flows carry no source and destination addresses (the MachineLearningCVE files, \
          for one, keep only the destination port); scans, floods and brute force are patterns \
          across hosts"
             .into()
-    } else if !meta.iter().any(|m| m.timestamp_us.is_some()) {
+    } else if !meta.iter().any(|m| m.timestamp_us().is_some()) {
         "the flows carry no start times; scans, floods and brute force are counted within time windows".into()
     } else {
         "no flow has addresses, destination port, protocol and start time together".into()

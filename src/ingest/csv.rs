@@ -606,7 +606,7 @@ fn parse_part(bytes: &[u8], first_line: u64, layout: &LineLayout, features: &mut
         let mut row = Row {
             features: &mut features[part.rows * N_FEATURES..(part.rows + 1) * N_FEATURES],
             repaired: &mut repaired,
-            meta: FlowMeta { line: line_no, ..FlowMeta::default() },
+            meta: FlowMeta::at_line(line_no),
             texts: RowTexts::default(),
         };
         row.repaired.clear();

@@ -46,12 +46,12 @@ pub fn metadata_frame_rows(table: &FlowTable, rows: std::ops::Range<usize>) -> P
     let text = |f: &dyn Fn(usize) -> Option<String>| -> Vec<Option<String>> { (0..meta.len()).map(f).collect() };
     let mut cols: Vec<Column> = vec![
         Column::new("Flow ID".into(), text(&|i| meta[i].flow_id().map(std::borrow::Cow::into_owned))),
-        Column::new("Source IP".into(), text(&|i| meta[i].src_ip.map(|a| a.to_string()))),
+        Column::new("Source IP".into(), text(&|i| meta[i].src_ip().map(|a| a.to_string()))),
         Column::new("Source Port".into(), meta.iter().map(|m| m.src_port.map(u32::from)).collect::<Vec<_>>()),
-        Column::new("Destination IP".into(), text(&|i| meta[i].dst_ip.map(|a| a.to_string()))),
+        Column::new("Destination IP".into(), text(&|i| meta[i].dst_ip().map(|a| a.to_string()))),
         Column::new("Destination Port".into(), meta.iter().map(|m| m.dst_port.map(u32::from)).collect::<Vec<_>>()),
         Column::new("Protocol".into(), meta.iter().map(|m| m.protocol.map(u32::from)).collect::<Vec<_>>()),
-        Column::new("Timestamp".into(), text(&|i| meta[i].timestamp_us.map(format_timestamp))),
+        Column::new("Timestamp".into(), text(&|i| meta[i].timestamp_us().map(format_timestamp))),
         Column::new(
             "Source File".into(),
             meta.iter()

@@ -1,6 +1,7 @@
 //! Ingest: files in, a [`FlowTable`] out. CSV in every CICFlowMeter dialect (and captures,
 //! through the extractor), many files and globs at once, one value policy, one report.
 
+pub mod address;
 pub mod capture;
 mod csv;
 pub mod dialect;

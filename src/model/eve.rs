@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::ingest::FlowTable;
 use crate::ingest::timestamp::format_timestamp;
-use crate::model::Verdict;
+use crate::model::BriefVerdict;
 
 /// Signature ids: 9,100,000 + the family's index (a private range, as local Suricata rules use).
 const SID_BASE: u64 = 9_100_000;
@@ -38,7 +38,7 @@ fn protocol(p: Option<u8>) -> Value {
 
 /// The alerts of [`eve_alerts`] as JSON lines (what `predict --format eve` and the window's
 /// export write); returns the text and the number of alerts.
-pub fn eve_json_lines(table: &FlowTable, verdicts: &[Verdict], model: &str) -> serde_json::Result<(String, usize)> {
+pub fn eve_json_lines(table: &FlowTable, verdicts: &[BriefVerdict], model: &str) -> serde_json::Result<(String, usize)> {
     let alerts = eve_alerts(table, verdicts, model);
     let mut text = String::new();
     for a in &alerts {
@@ -49,21 +49,21 @@ pub fn eve_json_lines(table: &FlowTable, verdicts: &[Verdict], model: &str) -> s
 }
 
 /// One EVE alert per flagged flow of `table`, in table order.
-pub fn eve_alerts(table: &FlowTable, verdicts: &[Verdict], model: &str) -> Vec<Value> {
+pub fn eve_alerts(table: &FlowTable, verdicts: &[BriefVerdict], model: &str) -> Vec<Value> {
     table
         .meta()
         .iter()
         .zip(verdicts)
         .filter(|(_, v)| v.is_attack())
         .map(|(m, v)| {
-            let timestamp = m.timestamp_us.map(|us| format!("{}+0000", format_timestamp(us).replace(' ', "T")));
+            let timestamp = m.timestamp_us().map(|us| format!("{}+0000", format_timestamp(us).replace(' ', "T")));
             let source = table.sources.get(m.source as usize).map(|s| s.path.display().to_string());
             json!({
                 "timestamp": timestamp,
                 "event_type": "alert",
-                "src_ip": m.src_ip.map(|a| a.to_string()),
+                "src_ip": m.src_ip().map(|a| a.to_string()),
                 "src_port": m.src_port,
-                "dest_ip": m.dst_ip.map(|a| a.to_string()),
+                "dest_ip": m.dst_ip().map(|a| a.to_string()),
                 "dest_port": m.dst_port,
                 "proto": protocol(m.protocol),
                 "alert": {

@@ -68,12 +68,47 @@ impl Verdict {
 
     /// The verdict in a word or two, as the window shows it.
     pub fn label(&self) -> String {
+        BriefVerdict::from(self).label()
+    }
+}
+
+/// What the window and a recorded batch keep of each flow's verdict: 8 bytes where a whole
+/// [`Verdict`] is 52, 440 MB less for ten million flows. Every view filters, sorts and counts
+/// by these three; a flow's probabilities per family and gate weights are computed again when
+/// it is inspected or exported (scoring is deterministic, whatever rows it is batched with).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BriefVerdict {
+    pub p_attack: f32,
+    pub family: AttackFamily,
+    pub unfamiliar: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<BriefVerdict>() == 8);
+
+impl From<&Verdict> for BriefVerdict {
+    fn from(v: &Verdict) -> Self {
+        BriefVerdict { p_attack: v.p_attack, family: v.family, unfamiliar: v.unfamiliar }
+    }
+}
+
+impl BriefVerdict {
+    pub fn is_attack(&self) -> bool {
+        self.family.is_attack()
+    }
+
+    /// The verdict in a word or two, as the window shows it.
+    pub fn label(&self) -> String {
         match (self.unfamiliar, self.family) {
             (true, AttackFamily::Benign) => "benign (unfamiliar)".into(),
             (true, _) => "attack (unfamiliar)".into(),
             (false, f) => f.name().into(),
         }
     }
+}
+
+/// The brief verdicts of `verdicts`.
+pub fn briefly(verdicts: &[Verdict]) -> Vec<BriefVerdict> {
+    verdicts.iter().map(BriefVerdict::from).collect()
 }
 
 /// Where inference runs.

@@ -18,7 +18,7 @@ pub mod ranges;
 
 pub use bundle::{BundleError, DataFile, Manifest, ModelBundle};
 pub use config::{ExpertSet, ExpertSpec, FtTransformerConfig, MoeConfig, N_EXPERTS, TemporalCnnConfig};
-pub use inference::{ATTACK_THRESHOLD, DeviceChoice, Scorer, SelectedDevice, Verdict, select_device};
+pub use inference::{ATTACK_THRESHOLD, BriefVerdict, DeviceChoice, Scorer, SelectedDevice, Verdict, briefly, select_device};
 pub use model::{MoeModel, MoeOutput};
 pub use preprocess::Preprocessor;
 

@@ -34,8 +34,12 @@ pub fn with_findings(df: DataFrame, findings: &Findings) -> polars::prelude::Pol
 }
 
 /// [`with_findings`] for a frame of the flows in `rows` of the table.
-pub fn with_findings_of(mut df: DataFrame, findings: &Findings, rows: std::ops::Range<usize>) -> polars::prelude::PolarsResult<DataFrame> {
-    let labels = findings.per_flow_rows(rows);
+pub fn with_findings_of(df: DataFrame, findings: &Findings, rows: std::ops::Range<usize>) -> polars::prelude::PolarsResult<DataFrame> {
+    with_finding_labels(df, findings.per_flow_rows(rows))
+}
+
+/// Adds the `Finding` column of [`with_findings`] from each flow's labels.
+pub fn with_finding_labels(mut df: DataFrame, labels: Vec<String>) -> polars::prelude::PolarsResult<DataFrame> {
     df.with_column(Column::new("Finding".into(), labels))?;
     Ok(df)
 }

@@ -83,7 +83,7 @@ pub struct CalibrationCheck {
 }
 
 /// Checks `calibration` on the verdicts of known-good flows (scored with it).
-pub fn check(calibration: &CalibrationRecord, verdicts: &[crate::model::Verdict]) -> CalibrationCheck {
+pub fn check(calibration: &CalibrationRecord, verdicts: &[crate::model::BriefVerdict]) -> CalibrationCheck {
     let flagged = verdicts.iter().filter(|v| v.is_attack()).count();
     let share = if verdicts.is_empty() { 0.0 } else { flagged as f64 / verdicts.len() as f64 };
     // One flow over the allowance is noise on a small file: past the target means more than

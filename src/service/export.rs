@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use crate::detect::Findings;
 use crate::ingest::FlowTable;
 use crate::ingest::export::{metadata_frame, write_atomically, write_frame};
-use crate::model::Verdict;
-use crate::model::output::{verdict_frame, with_findings};
+use super::models::LoadedModel;
+use super::task::Task;
+use crate::model::output::{verdict_frame, with_finding_labels};
+use crate::model::{BriefVerdict, Verdict};
 
 /// The formats of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,29 +66,41 @@ impl ExportTarget {
 
 /// Writes `rows` of `table` (with their `verdicts`, indexed like the table) to `target`
 /// (atomically: a half-written file never appears); returns its path and the number of
-/// records written.
+/// records written. The window keeps brief verdicts only; the probabilities per family and
+/// the gate weights that CSV and Parquet carry are computed again here with `model`, the one
+/// that gave `verdicts`.
 pub fn export_rows(
     target: &ExportTarget,
     table: &FlowTable,
-    verdicts: &[Verdict],
+    (model, verdicts): (&LoadedModel, &[BriefVerdict]),
     findings: &Findings,
     rows: &[u32],
     format: ExportFormat,
-    model: &str,
+    task: &Task,
 ) -> anyhow::Result<(PathBuf, usize)> {
     anyhow::ensure!(verdicts.len() == table.len(), "the flows are not scored yet");
     let path = target.path(rows.len(), format)?;
-    let shown = table.select(&rows.iter().map(|&r| r as usize).collect::<Vec<_>>());
-    let shown_verdicts: Vec<Verdict> = rows.iter().map(|&r| verdicts[r as usize]).collect();
     if format == ExportFormat::Eve {
-        let (text, alerts) = crate::model::eve::eve_json_lines(&shown, &shown_verdicts, model)?;
+        let flagged: Vec<usize> = rows.iter().map(|&r| r as usize).filter(|&r| verdicts[r].is_attack()).collect();
+        let flagged_verdicts: Vec<BriefVerdict> = flagged.iter().map(|&r| verdicts[r]).collect();
+        let (text, alerts) = crate::model::eve::eve_json_lines(&table.select(&flagged), &flagged_verdicts, &model.name)?;
         write_atomically(&path, |f| f.write_all(text.as_bytes()))?;
         return Ok((path, alerts));
     }
-    // Findings name flows by their row in the whole table; keep the shown rows' entries.
-    let df = with_findings(verdict_frame(metadata_frame(table)?, verdicts)?, findings)?;
+    let shown_verdicts = score_rows_of(model, table, rows, task)?;
     let idx = polars::prelude::IdxCa::from_vec("rows".into(), rows.iter().map(|&r| r as polars::prelude::IdxSize).collect());
-    let mut df = df.take(&idx)?;
+    let df = verdict_frame(metadata_frame(table)?.take(&idx)?, &shown_verdicts)?;
+    let mut df = with_finding_labels(df, findings.per_flow_of(rows))?;
     write_frame(&mut df, &path)?;
     Ok((path, rows.len()))
+}
+
+/// Full verdicts of `rows` of `table`, a part at a time (no copy of all their features).
+fn score_rows_of(model: &LoadedModel, table: &FlowTable, rows: &[u32], task: &Task) -> Result<Vec<Verdict>, super::task::Cancelled> {
+    let mut verdicts = Vec::with_capacity(rows.len());
+    for part in rows.chunks(1 << 16) {
+        let features: Vec<f32> = part.iter().flat_map(|&r| table.row(r as usize)).copied().collect();
+        verdicts.extend(super::scoring::score_rows(model, &features, task)?);
+    }
+    Ok(verdicts)
 }

@@ -4,7 +4,7 @@
 
 use crate::detect::Findings;
 use crate::ingest::{AttackFamily, FlowTable};
-use crate::model::Verdict;
+use crate::model::BriefVerdict;
 use super::traffic::{PivotFilter, TimeRange};
 
 /// The sortable columns.
@@ -63,7 +63,7 @@ impl Default for TableQuery {
 /// `query.finding` indexes.
 pub fn compute_order(
     table: &FlowTable,
-    verdicts: Option<&[Verdict]>,
+    verdicts: Option<&[BriefVerdict]>,
     findings: Option<&Findings>,
     query: &TableQuery,
 ) -> Vec<u32> {
@@ -83,7 +83,7 @@ pub fn compute_order(
         if query.pivot.as_ref().is_some_and(|p| !p.keeps(&meta[r])) {
             return false;
         }
-        if query.time_range.is_some_and(|t| !t.contains(meta[r].timestamp_us)) {
+        if query.time_range.is_some_and(|t| !t.contains(meta[r].timestamp_us())) {
             return false;
         }
         if in_finding.as_ref().is_some_and(|m| !m[r]) {
@@ -107,8 +107,8 @@ pub fn compute_order(
         }
         let m = &table.meta()[r];
         let hay = [
-            m.src_ip.map(|a| a.to_string()),
-            m.dst_ip.map(|a| a.to_string()),
+            m.src_ip().map(|a| a.to_string()),
+            m.dst_ip().map(|a| a.to_string()),
             m.src_port.map(|p| p.to_string()),
             m.dst_port.map(|p| p.to_string()),
             labels.map(|l| l[r].raw.to_lowercase()),
@@ -122,10 +122,10 @@ pub fn compute_order(
     match query.sort {
         SortColumn::Row => {}
         SortColumn::File => order.sort_by_key(|&r| (meta[r as usize].source, meta[r as usize].line)),
-        SortColumn::Source => order.sort_by_key(|&r| (meta[r as usize].src_ip, meta[r as usize].src_port)),
-        SortColumn::Destination => order.sort_by_key(|&r| (meta[r as usize].dst_ip, meta[r as usize].dst_port)),
+        SortColumn::Source => order.sort_by_key(|&r| (meta[r as usize].src_ip(), meta[r as usize].src_port)),
+        SortColumn::Destination => order.sort_by_key(|&r| (meta[r as usize].dst_ip(), meta[r as usize].dst_port)),
         SortColumn::Protocol => order.sort_by_key(|&r| meta[r as usize].protocol),
-        SortColumn::Start => order.sort_by_key(|&r| meta[r as usize].timestamp_us),
+        SortColumn::Start => order.sort_by_key(|&r| meta[r as usize].timestamp_us()),
         SortColumn::Label => {
             if let Some(l) = labels {
                 order.sort_by(|&a, &b| l[a as usize].raw.cmp(&l[b as usize].raw));
@@ -159,12 +159,12 @@ pub struct Summary {
 
 /// Counts, a histogram of P(attack) in `histogram_bins` and the flows over time in
 /// `timeline_bins`, flagged ones by family (runs off the UI thread).
-pub fn summarise(table: &FlowTable, verdicts: Option<&[Verdict]>, histogram_bins: usize, timeline_bins: usize) -> Summary {
+pub fn summarise(table: &FlowTable, verdicts: Option<&[BriefVerdict]>, histogram_bins: usize, timeline_bins: usize) -> Summary {
     let mut histogram = vec![0; histogram_bins];
     let mut per_family = vec![0usize; AttackFamily::COUNT];
     let mut flagged = 0;
     let unfamiliar = verdicts.unwrap_or(&[]).iter().filter(|v| v.unfamiliar).count();
-    let times: Vec<i64> = table.meta().iter().filter_map(|m| m.timestamp_us).collect();
+    let times: Vec<i64> = table.meta().iter().filter_map(|m| m.timestamp_us()).collect();
     let (t0, t1) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
     let span = (t1 - t0).max(1) as f64;
     let bin_of = |t: i64| ((((t - t0) as f64 / span) * timeline_bins as f64) as usize).min(timeline_bins - 1);
@@ -178,7 +178,7 @@ pub fn summarise(table: &FlowTable, verdicts: Option<&[Verdict]>, histogram_bins
         per_family[v.family.index()] += 1;
         if v.is_attack() {
             flagged += 1;
-            if let Some(t) = table.meta()[r].timestamp_us {
+            if let Some(t) = table.meta()[r].timestamp_us() {
                 timeline[bin_of(t)].1[v.family.index()] += 1;
             }
         }

@@ -49,12 +49,12 @@ impl FlowRef {
         FlowRef {
             row: row.map(|r| r + 1),
             flow_id: meta.flow_id().map(std::borrow::Cow::into_owned),
-            src_ip: meta.src_ip,
+            src_ip: meta.src_ip(),
             src_port: meta.src_port,
-            dst_ip: meta.dst_ip,
+            dst_ip: meta.dst_ip(),
             dst_port: meta.dst_port,
             protocol: meta.protocol,
-            timestamp_us: meta.timestamp_us,
+            timestamp_us: meta.timestamp_us(),
             line: (meta.line > 0).then_some(meta.line),
             label,
             swept_feature: None,
@@ -63,17 +63,11 @@ impl FlowRef {
 
     /// The flow's metadata again (its source file is not part of the record).
     pub fn meta(&self) -> FlowMeta {
-        let mut meta = FlowMeta {
-            src_ip: self.src_ip,
-            src_port: self.src_port,
-            dst_ip: self.dst_ip,
-            dst_port: self.dst_port,
-            protocol: self.protocol,
-            timestamp_us: self.timestamp_us,
-            source: 0,
-            line: self.line.unwrap_or(0),
-            ..FlowMeta::default()
-        };
+        let mut meta = FlowMeta::at_line(self.line.unwrap_or(0));
+        (meta.src_port, meta.dst_port, meta.protocol) = (self.src_port, self.dst_port, self.protocol);
+        meta.set_src_ip(self.src_ip);
+        meta.set_dst_ip(self.dst_ip);
+        meta.set_timestamp_us(self.timestamp_us);
         if let Some(id) = &self.flow_id {
             meta.set_flow_id(id.as_bytes());
         }

@@ -14,7 +14,7 @@ use super::task::{Cancelled, Progress, Task};
 use crate::detect::Findings;
 use crate::ingest::FlowTable;
 use crate::ingest::export::metadata_frame_rows;
-use crate::model::Verdict;
+use crate::model::{BriefVerdict, Verdict};
 use crate::model::drift::{DriftReport, drift};
 use crate::model::output::{verdict_frame, with_findings_of};
 use crate::store::{FinishedBatch, Store};
@@ -28,24 +28,43 @@ pub fn score(model: &LoadedModel, table: &FlowTable, task: &Task) -> Result<Vec<
     score_rows(model, table.features(), task)
 }
 
+/// [`score`], keeping only the brief verdicts (what the window shows of a preview).
+pub fn score_briefly(model: &LoadedModel, table: &FlowTable, task: &Task) -> Result<Vec<BriefVerdict>, Cancelled> {
+    let mut verdicts = Vec::with_capacity(table.len());
+    score_steps(model, table.features(), 0, table.len(), task, &mut |scored| verdicts.extend(scored.iter().map(BriefVerdict::from)))?;
+    Ok(verdicts)
+}
+
 /// Scores row-major `N×72` raw features.
 pub fn score_rows(model: &LoadedModel, rows: &[f32], task: &Task) -> Result<Vec<Verdict>, Cancelled> {
     let n = rows.len() / crate::features::N_FEATURES;
     let mut verdicts = Vec::with_capacity(n);
-    let stage = format!("scoring {n} flows with {}", model.name);
+    score_steps(model, rows, 0, n, task, &mut |scored| verdicts.extend_from_slice(scored))?;
+    Ok(verdicts)
+}
+
+/// Scores `rows` (flows `first..` of `total`) a step at a time, checking for cancellation and
+/// reporting progress before each, and hands each step's verdicts to `keep`.
+fn score_steps(model: &LoadedModel, rows: &[f32], first: usize, total: usize, task: &Task, keep: &mut dyn FnMut(&[Verdict])) -> Result<(), Cancelled> {
+    let stage = format!("scoring {total} flows with {}", model.name);
+    let mut done = first;
     for chunk in rows.chunks(ROWS_PER_STEP * crate::features::N_FEATURES) {
         task.check()?;
-        task.report(Progress::new(stage.clone(), verdicts.len() as u64, Some(n as u64)));
-        verdicts.extend(model.scorer.score_raw(chunk));
+        task.report(Progress::new(stage.clone(), done as u64, Some(total as u64)));
+        let scored = model.scorer.score_raw(chunk);
+        done += scored.len();
+        keep(&scored);
     }
-    task.report(Progress::new(stage, n as u64, Some(n as u64)));
-    Ok(verdicts)
+    if done == total {
+        task.report(Progress::new(stage, total as u64, Some(total as u64)));
+    }
+    Ok(())
 }
 
 /// A scored and recorded batch.
 pub struct ScoredBatch {
     pub batch_id: i64,
-    pub verdicts: Vec<Verdict>,
+    pub verdicts: Vec<BriefVerdict>,
     /// Seconds spent scoring (not reading or recording).
     pub seconds: f64,
     /// How far the flows are from the model's training data (recorded with the batch).
@@ -90,7 +109,7 @@ pub fn score_recorded(
     }
 }
 
-type Scored = (Vec<Verdict>, (String, String), f64);
+type Scored = (Vec<BriefVerdict>, (String, String), f64);
 
 fn score_and_save(
     store: &Store,
@@ -100,32 +119,45 @@ fn score_and_save(
     output: Option<&mut dyn FnMut(&mut DataFrame, &[Verdict]) -> anyhow::Result<()>>,
     task: &Task,
 ) -> anyhow::Result<Scored> {
+    let n = table.len();
+    let Some(write) = output else { return score_and_save_parts(store, model, table, findings, task) };
     let started = Instant::now();
     let verdicts = score(model, table, task)?;
     let seconds = started.elapsed().as_secs_f64();
     task.report(Progress::stage("saving the results"));
+    let mut frame = results_frame(table, &verdicts, findings, 0..n)?;
+    write(&mut frame, &verdicts)?;
+    let results = store.save_results(&mut frame)?;
+    Ok((crate::model::briefly(&verdicts), results, seconds))
+}
+
+/// Without an output to write, the results go to the history a part at a time as the part is
+/// scored: only the brief verdicts of the whole are kept, never the whole's full ones.
+fn score_and_save_parts(store: &Store, model: &LoadedModel, table: &FlowTable, findings: &Findings, task: &Task) -> anyhow::Result<Scored> {
     let n = table.len();
-    let results = match output {
-        Some(write) => {
-            let mut frame = results_frame(table, &verdicts, findings, 0..n)?;
-            write(&mut frame, &verdicts)?;
-            store.save_results(&mut frame)?
-        }
-        // Without an output to write, the results go to the history a part at a time.
-        None => {
-            let parts = (0..n.max(1)).step_by(RESULT_ROWS_PER_PART).map(|start| start..(start + RESULT_ROWS_PER_PART).min(n));
-            store.save_results_parts(parts.map(|rows| results_frame(table, &verdicts, findings, rows)))?
-        }
-    };
+    let mut verdicts = Vec::with_capacity(n);
+    let mut seconds = 0.0;
+    let parts = (0..n.max(1)).step_by(RESULT_ROWS_PER_PART).map(|start| {
+        let rows = start..(start + RESULT_ROWS_PER_PART).min(n);
+        let started = Instant::now();
+        let mut scored = Vec::with_capacity(rows.len());
+        let features = &table.features()[rows.start * crate::features::N_FEATURES..rows.end * crate::features::N_FEATURES];
+        score_steps(model, features, rows.start, n, task, &mut |part| scored.extend_from_slice(part))?;
+        seconds += started.elapsed().as_secs_f64();
+        verdicts.extend(scored.iter().map(BriefVerdict::from));
+        anyhow::Ok(results_frame(table, &scored, findings, rows)?)
+    });
+    let results = store.save_results_parts(parts)?;
     Ok((verdicts, results, seconds))
 }
 
 /// Rows of the per-flow results built and written at a time (about 50 MB of frame).
 const RESULT_ROWS_PER_PART: usize = 1 << 18;
 
-/// Metadata, verdicts and findings of the flows in `rows`, as the history keeps them.
+/// Metadata, verdicts and findings of the flows in `rows` (`verdicts` are theirs), as the
+/// history keeps them.
 fn results_frame(table: &FlowTable, verdicts: &[Verdict], findings: &Findings, rows: std::ops::Range<usize>) -> polars::prelude::PolarsResult<DataFrame> {
-    let frame = verdict_frame(metadata_frame_rows(table, rows.clone())?, &verdicts[rows.clone()])?;
+    let frame = verdict_frame(metadata_frame_rows(table, rows.clone())?, verdicts)?;
     with_findings_of(frame, findings, rows)
 }
 
@@ -135,7 +167,7 @@ pub fn describe_input(table: &FlowTable) -> String {
 }
 
 /// Counts per predicted family and flagged flows of a batch.
-pub fn summarise(verdicts: &[Verdict], results_file: Option<(String, String)>, seconds: f64) -> FinishedBatch {
+pub fn summarise(verdicts: &[BriefVerdict], results_file: Option<(String, String)>, seconds: f64) -> FinishedBatch {
     let mut family_counts = BTreeMap::new();
     for v in verdicts {
         *family_counts.entry(v.family.name().to_string()).or_insert(0) += 1;

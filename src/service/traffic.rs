@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use crate::detect::Findings;
 use crate::features::FeatureId;
 use crate::ingest::{AttackFamily, FlowMeta, FlowTable};
-use crate::model::Verdict;
+use crate::model::BriefVerdict;
 
 /// Attack families as a bit set (bit = `AttackFamily::index()`), so an aggregate carries
 /// them without an allocation each.
@@ -113,7 +113,7 @@ fn directional(table: &FlowTable, r: usize) -> Directional {
     // Counts are whole numbers in the records; a negative or NaN one (bad input that was
     // let through) counts as zero rather than wrapping.
     let count = |f: FeatureId| row[f as usize].max(0.0) as u64;
-    let start = table.meta()[r].timestamp_us;
+    let start = table.meta()[r].timestamp_us();
     let duration = row[FeatureId::FlowDuration as usize].max(0.0) as i64;
     Directional {
         packets_fwd: count(FeatureId::TotalFwdPackets),
@@ -161,17 +161,17 @@ impl std::fmt::Display for TimeRange {
 
 /// Aggregates the flows of `table` (with the verdicts when scored), those started within
 /// `range` when one is given, into conversations and endpoints, in order of first appearance.
-pub fn traffic(table: &FlowTable, verdicts: Option<&[Verdict]>, findings: Option<&Findings>, range: Option<TimeRange>) -> Traffic {
+pub fn traffic(table: &FlowTable, verdicts: Option<&[BriefVerdict]>, findings: Option<&Findings>, range: Option<TimeRange>) -> Traffic {
     let mut out = Traffic::default();
     let mut conv_index: HashMap<(IpAddr, IpAddr, Option<u8>), usize> = HashMap::new();
     let mut end_index: HashMap<IpAddr, usize> = HashMap::new();
     let mut peers: HashSet<(usize, IpAddr)> = HashSet::new();
     let mut ports: HashSet<(usize, u16)> = HashSet::new();
     for (r, meta) in table.meta().iter().enumerate() {
-        if range.is_some_and(|t| !t.contains(meta.timestamp_us)) {
+        if range.is_some_and(|t| !t.contains(meta.timestamp_us())) {
             continue;
         }
-        let (Some(src), Some(dst)) = (meta.src_ip, meta.dst_ip) else {
+        let (Some(src), Some(dst)) = (meta.src_ip(), meta.dst_ip()) else {
             out.without_addresses += 1;
             continue;
         };
@@ -424,9 +424,9 @@ impl Pivot {
     pub fn matches(&self, m: &FlowMeta) -> bool {
         match self {
             &Pivot::Conversation { a, b, protocol } => {
-                m.protocol == protocol && ((m.src_ip == Some(a) && m.dst_ip == Some(b)) || (m.src_ip == Some(b) && m.dst_ip == Some(a)))
+                m.protocol == protocol && ((m.src_ip() == Some(a) && m.dst_ip() == Some(b)) || (m.src_ip() == Some(b) && m.dst_ip() == Some(a)))
             }
-            &Pivot::Address(x) => m.src_ip == Some(x) || m.dst_ip == Some(x),
+            &Pivot::Address(x) => m.src_ip() == Some(x) || m.dst_ip() == Some(x),
             &Pivot::Port(p) => m.src_port == Some(p) || m.dst_port == Some(p),
             // Membership is by row, not by address: see `flow_query::compute_order`.
             Pivot::Finding { .. } => true,

@@ -113,16 +113,13 @@ impl Store {
     /// Saves per-flow results as `results/<sha256>.parquet` (written atomically, named by its
     /// content) and returns the file name and hash for [`FinishedBatch::results_file`].
     pub fn save_results(&self, df: &mut polars::prelude::DataFrame) -> Result<(String, String)> {
-        self.save_results_parts(std::iter::once(Ok(df.clone())))
+        self.save_results_parts(std::iter::once(Ok::<_, polars::prelude::PolarsError>(df.clone())))
     }
 
     /// [`Store::save_results`] of a frame given a part at a time (parts of the same columns,
     /// at least one), each written as it comes: the results of ten million flows never exist
     /// as one frame.
-    pub fn save_results_parts(
-        &self,
-        parts: impl Iterator<Item = polars::prelude::PolarsResult<polars::prelude::DataFrame>>,
-    ) -> Result<(String, String)> {
+    pub fn save_results_parts<E: std::fmt::Display>(&self, parts: impl Iterator<Item = std::result::Result<polars::prelude::DataFrame, E>>) -> Result<(String, String)> {
         let dir = self.results_dir();
         let io = |source| super::StoreError::Io { path: dir.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
@@ -137,16 +134,17 @@ impl Store {
 }
 
 /// One Parquet file of `parts`, a row group or more per part.
-fn write_parts(
+fn write_parts<E: std::fmt::Display>(
     file: &mut std::io::BufWriter<std::fs::File>,
-    mut parts: impl Iterator<Item = polars::prelude::PolarsResult<polars::prelude::DataFrame>>,
+    mut parts: impl Iterator<Item = std::result::Result<polars::prelude::DataFrame, E>>,
 ) -> std::io::Result<()> {
     let other = |e: polars::prelude::PolarsError| std::io::Error::other(e.to_string());
-    let first = parts.next().ok_or_else(|| std::io::Error::other("no results to write"))?.map_err(other)?;
+    let failed = |e: E| std::io::Error::other(e.to_string());
+    let first = parts.next().ok_or_else(|| std::io::Error::other("no results to write"))?.map_err(failed)?;
     let mut writer = polars::prelude::ParquetWriter::new(file).batched(first.schema()).map_err(other)?;
     writer.write_batch(&first).map_err(other)?;
     for part in parts {
-        writer.write_batch(&part.map_err(other)?).map_err(other)?;
+        writer.write_batch(&part.map_err(failed)?).map_err(other)?;
     }
     writer.finish().map(|_| ()).map_err(other)
 }

@@ -1032,7 +1032,7 @@ fn read_flows_takes_captures_like_csvs() {
     assert_eq!(table.sources[0].dialect, netvigil::ingest::Dialect::Capture);
     let first = &table.meta()[0];
     assert_eq!(first.line, flows[0].first_packet);
-    assert_eq!(first.timestamp_us, Some(flows[0].start_us));
+    assert_eq!(first.timestamp_us(), Some(flows[0].start_us));
     assert_eq!(table.row(0)[0], flows[0].features[0] as f32);
 }
 

@@ -19,7 +19,7 @@ fn packets(table: &FlowTable, i: usize) -> u64 {
 
 /// The row of `table` whose flow has this id and start time.
 fn find(table: &FlowTable, id: &str, start: Option<i64>) -> usize {
-    table.meta().iter().position(|m| m.flow_id().as_deref() == Some(id) && m.timestamp_us == start).expect("carved flow found again")
+    table.meta().iter().position(|m| m.flow_id().as_deref() == Some(id) && m.timestamp_us() == start).expect("carved flow found again")
 }
 
 fn carve_and_reextract(capture: &Path, rows: &[usize]) {
@@ -34,7 +34,7 @@ fn carve_and_reextract(capture: &Path, rows: &[usize]) {
     assert_eq!(again.len(), rows.len(), "{}: one flow per chosen flow", capture.display());
     for &i in rows {
         let m = &table.meta()[i];
-        let j = find(&again, &m.flow_id().unwrap(), m.timestamp_us);
+        let j = find(&again, &m.flow_id().unwrap(), m.timestamp_us());
         assert_eq!(again.row(j), table.row(i), "{}: flow {:?} has other features once carved", capture.display(), m.flow_id());
     }
 }
@@ -75,7 +75,7 @@ fn carve_command_takes_packet_numbers_and_flow_ids_and_names_unknown_flows() {
     assert!(status.success());
     let (carved, _) = read_capture(&out, &ExtractOptions::default()).unwrap();
     assert_eq!(carved.len(), 2);
-    assert_eq!(carved.row(find(&carved, &second.flow_id().unwrap(), second.timestamp_us)), table.row(1));
+    assert_eq!(carved.row(find(&carved, &second.flow_id().unwrap(), second.timestamp_us())), table.row(1));
 
     let bad = Command::new(env!("CARGO_BIN_EXE_netvigil")).arg("carve").arg(&capture).args(["--flow", "999999", "-o"]).arg(dir.path().join("none.pcap")).output().unwrap();
     assert!(!bad.status.success());

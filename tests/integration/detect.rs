@@ -39,16 +39,16 @@ fn check_rows(table: &FlowTable, f: &Finding) {
     for &r in &f.rows {
         let m = &table.meta()[r as usize];
         if let Some(s) = f.source {
-            assert_eq!(m.src_ip, Some(s));
+            assert_eq!(m.src_ip(), Some(s));
         }
         if let Some(t) = f.target {
-            assert_eq!(m.dst_ip, Some(t));
+            assert_eq!(m.dst_ip(), Some(t));
         }
         assert_eq!(m.protocol, Some(f.protocol));
         assert!(f.ports.binary_search(&m.dst_port.expect("port")).is_ok());
-        let t = m.timestamp_us.expect("time");
+        let t = m.timestamp_us().expect("time");
         assert!(f.first_us <= t && t <= f.last_us);
-        sources.insert(m.src_ip);
+        sources.insert(m.src_ip());
     }
     assert_eq!(sources.len(), f.sources);
 }
@@ -137,7 +137,8 @@ fn nth_host(n: usize) -> IpAddr {
 fn the_scan_turned_into_a_sweep_gives_a_horizontal_scan() {
     // Each probed port becomes a host probed on port 443.
     let table = rewritten_scan(|_, m| {
-        m.dst_ip = m.dst_port.map(|p| nth_host(p as usize));
+        let dst = m.dst_port.map(|p| nth_host(p as usize));
+        m.set_dst_ip(dst);
         m.dst_port = Some(443);
     });
     let found = detect(&table);
@@ -163,7 +164,7 @@ fn the_scan_turned_into_floods_gives_dos_and_ddos() {
     // ... and from a spoofed source per probe it is a DDoS, found by rate and by sources.
     let table = rewritten_scan(|r, m| {
         m.dst_port = Some(80);
-        m.src_ip = Some(nth_host(r));
+        m.set_src_ip(Some(nth_host(r)));
     });
     let found = detect(&table);
     assert_eq!(found.findings.len(), 1, "{:#?}", found.findings);

@@ -415,6 +415,13 @@ fn export_the_flows_shown_as_csv_and_eve_alerts() {
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), shown, "the rows shown, no more");
     assert!(rows.iter().all(|r| r.split(',').nth(family) == Some("benign")), "only what the filter shows");
+    // The window keeps brief verdicts; the export scores the rows again, to the same answer.
+    let p_attack = header.iter().position(|c| *c == "P(attack)").unwrap();
+    let verdicts = h.state().state.flows.as_ref().unwrap().verdicts.clone().unwrap();
+    for (line, &r) in rows.iter().zip(flows_view(h.state()).visible_rows()) {
+        let exported: f32 = line.split(',').nth(p_attack).unwrap().parse().unwrap();
+        assert_eq!(exported, verdicts[r as usize].p_attack, "row {r}: {line}");
+    }
 
     // The flagged flows among those shown, as EVE alerts: here, the attacks.
     flows_view_mut(h.state_mut()).query.family = None;
@@ -554,7 +561,7 @@ fn dragging_across_the_timeline_narrows_every_view_and_back_undoes_it() {
     let range = h.state().state.time_range.expect("the drag selected a span");
     // Exactly the flows that started in the span, counted here.
     let table = h.state().state.flows.as_ref().unwrap().table.clone();
-    let inside: Vec<u32> = (0..total as u32).filter(|&r| range.contains(table.meta()[r as usize].timestamp_us)).collect();
+    let inside: Vec<u32> = (0..total as u32).filter(|&r| range.contains(table.meta()[r as usize].timestamp_us())).collect();
     assert!(!inside.is_empty() && inside.len() < total, "{} of {total}", inside.len());
     wait_until(&mut h, "the flows of the span", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &inside[..]);
     assert!(h.query_by_label(&format!("Only {range}")).is_some());

@@ -52,7 +52,7 @@ fn improved_release_has_all_rows_and_labels_of_the_readme() {
     assert_eq!(families[&AttackFamily::Webattack], 73 + 18 + 13);
     assert_eq!(families[&AttackFamily::Bruteforce], 3972 + 2961);
     // Every flow has its identifiers and a capture day in the week of 3-7 July 2017.
-    assert!(t.meta().iter().all(|m| m.src_ip.is_some() && m.dst_port.is_some()));
+    assert!(t.meta().iter().all(|m| m.src_ip().is_some() && m.dst_port.is_some()));
     assert!(t.meta().iter().all(|m| m.weekday().is_some_and(|d| d < 5)));
     // The corrected sample repeats rows (GoldenEye above all): they are counted.
     assert!(t.duplicate_count() > 1000);
@@ -84,7 +84,7 @@ fn original_release_dialects_are_recognised() {
     let ml = read_file(&shared(MLCVE), &strict()).unwrap();
     assert_eq!(ml.sources[0].dialect, Dialect::MachineLearningCve);
     assert_eq!(ml.len(), 9998);
-    assert!(ml.meta()[0].dst_port.is_some() && ml.meta()[0].src_ip.is_none());
+    assert!(ml.meta()[0].dst_port.is_some() && ml.meta()[0].src_ip().is_none());
     // `Fwd Header Length` appears twice in this dialect; the repeat is reported.
     assert!(ml.sources[0].report.warnings.iter().any(|w| w.contains("Fwd Header Length")));
     assert_eq!(ml.family_counts()[&AttackFamily::Benign], 9998);
@@ -129,8 +129,8 @@ fn flow_ids_come_back_exactly_as_written_whether_kept_or_rebuilt() {
     for (m, id) in table.meta().iter().zip(ids) {
         assert_eq!(m.flow_id().as_deref(), (!id.is_empty()).then_some(id));
     }
-    assert_eq!(table.meta()[0].id, netvigil::ingest::FlowId::Reversed);
-    assert_eq!(table.meta()[1].id, netvigil::ingest::FlowId::Forward);
+    assert_eq!(table.meta()[0].id(), netvigil::ingest::FlowId::Reversed);
+    assert_eq!(table.meta()[1].id(), netvigil::ingest::FlowId::Forward);
     // Exported and read again, every ID is still the one written.
     let out = dir.path().join("again.csv");
     netvigil::ingest::export::write_table(&table, &out).unwrap();
@@ -509,7 +509,7 @@ fn convert_writes_a_table_netvigil_reads_back() {
     assert_eq!(back.features(), t.features());
     assert_eq!(back.labels(), t.labels());
     assert_eq!(back.meta()[5].flow_id(), t.meta()[5].flow_id());
-    assert_eq!(back.meta()[5].timestamp_us, t.meta()[5].timestamp_us);
+    assert_eq!(back.meta()[5].timestamp_us(), t.meta()[5].timestamp_us());
 
     let out = Command::new(env!("CARGO_BIN_EXE_netvigil"))
         .args(["convert", shared(MLCVE).to_str().unwrap(), "-o"])
@@ -574,4 +574,23 @@ fn gzip_compressed_csv_reads_like_the_plain_file_and_a_cut_one_is_an_error() {
     let cut = crate::common::write(&dir, "cut.csv.gz", &compressed[..compressed.len() / 2]);
     let e = netvigil::ingest::read_flows(&[cut], &opts).unwrap_err().to_string();
     assert!(e.contains("cut.csv.gz"), "{e}");
+}
+
+#[test]
+fn every_kind_of_address_comes_back_as_packed() {
+    use netvigil::ingest::address::PackedAddr;
+    use std::net::IpAddr;
+    let addresses: [Option<IpAddr>; 6] = [
+        None,
+        Some("0.0.0.0".parse().unwrap()),
+        Some("255.255.255.255".parse().unwrap()),
+        Some("::ffff:192.168.10.5".parse().unwrap()),
+        Some("fe80::1".parse().unwrap()),
+        Some("::".parse().unwrap()),
+    ];
+    for a in addresses {
+        assert_eq!(PackedAddr::new(a).get(), a);
+    }
+    assert_eq!(PackedAddr::new(addresses[4]), PackedAddr::new(Some("fe80::1".parse().unwrap())), "one index per address");
+    assert_ne!(PackedAddr::new(addresses[3]), PackedAddr::new(Some("192.168.10.5".parse().unwrap())), "a mapped IPv6 address is not IPv4");
 }

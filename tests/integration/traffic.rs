@@ -36,7 +36,7 @@ fn conversations_and_endpoints_account_for_every_flow_with_addresses() {
     let mut with_addresses = 0;
     let mut total_packets = 0u64;
     for (r, m) in table.meta().iter().enumerate() {
-        let (Some(s), Some(d)) = (m.src_ip, m.dst_ip) else { continue };
+        let (Some(s), Some(d)) = (m.src_ip(), m.dst_ip()) else { continue };
         with_addresses += 1;
         *pairs.entry((s.min(d), s.max(d), m.protocol)).or_default() += 1;
         *per_address.entry(s).or_default() += 1;
@@ -110,7 +110,7 @@ fn a_pivot_shows_exactly_the_flows_of_its_conversation_address_or_port() {
     assert_eq!(rows.len(), biggest.flows);
     for &r in &rows {
         let m = &table.meta()[r as usize];
-        let (s, d) = (m.src_ip.unwrap(), m.dst_ip.unwrap());
+        let (s, d) = (m.src_ip().unwrap(), m.dst_ip().unwrap());
         assert_eq!((s.min(d), s.max(d), m.protocol), (biggest.a, biggest.b, biggest.protocol));
     }
     // Excluding it shows every other flow.

@@ -44,9 +44,9 @@ impl FlowWindow {
     pub fn of_row(table: &FlowTable, i: usize) -> Option<Self> {
         let m = table.meta().get(i)?;
         let duration = table.row(i)[FeatureId::FlowDuration as usize].max(0.0) as i64;
-        let start = m.timestamp_us?;
+        let start = m.timestamp_us()?;
         Some(Self {
-            key: tuple_key(m.src_ip?, m.src_port?, m.dst_ip?, m.dst_port?, m.protocol?),
+            key: tuple_key(m.src_ip()?, m.src_port?, m.dst_ip()?, m.dst_port?, m.protocol?),
             start_us: start,
             end_us: start + duration,
         })

@@ -174,18 +174,14 @@ pub fn records_to_table(path: &Path, flows: &[FlowRecord], report: &CaptureRepor
     let mut meta = Vec::with_capacity(flows.len());
     for r in flows {
         features.extend(r.features.iter().map(|&v| v as f32));
-        meta.push(FlowMeta {
-            // The ID is `flow_id()`'s, rebuilt from the 5-tuple when asked for.
-            id: if r.id_is_forward() { FlowId::Forward } else { FlowId::Reversed },
-            src_ip: Some(r.src),
-            src_port: Some(r.sport),
-            dst_ip: Some(r.dst),
-            dst_port: Some(r.dport),
-            protocol: Some(r.proto),
-            timestamp_us: Some(r.start_us),
-            source: 0,
-            line: r.first_packet,
-        });
+        let mut m = FlowMeta::at_line(r.first_packet);
+        (m.src_port, m.dst_port, m.protocol) = (Some(r.sport), Some(r.dport), Some(r.proto));
+        m.set_src_ip(Some(r.src));
+        m.set_dst_ip(Some(r.dst));
+        m.set_timestamp_us(Some(r.start_us));
+        // The ID is `flow_id()`'s, rebuilt from the 5-tuple when asked for.
+        m.set_id(if r.id_is_forward() { FlowId::Forward } else { FlowId::Reversed });
+        meta.push(m);
     }
     let validation = ValidationReport {
         rows: flows.len() as u64,

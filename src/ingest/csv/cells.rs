@@ -137,9 +137,9 @@ pub(super) struct RowTexts<'l> {
 pub(super) fn apply_meta<'l>(m: MetaColumn, field: &'l [u8], col: usize, meta: &mut FlowMeta, texts: &mut RowTexts<'l>) -> Result<(), LineIssue> {
     match m {
         MetaColumn::FlowId => texts.flow_id = Some(field),
-        MetaColumn::SrcIp => meta.src_ip = parse_ip(field),
-        MetaColumn::DstIp => meta.dst_ip = parse_ip(field),
-        MetaColumn::Timestamp => meta.timestamp_us = parse_timestamp_bytes(field),
+        MetaColumn::SrcIp => meta.set_src_ip(parse_ip(field)),
+        MetaColumn::DstIp => meta.set_dst_ip(parse_ip(field)),
+        MetaColumn::Timestamp => meta.set_timestamp_us(parse_timestamp_bytes(field)),
         MetaColumn::SrcPort => meta.src_port = number(field, col)?.and_then(to_u16),
         MetaColumn::DstPort => meta.dst_port = number(field, col)?.and_then(to_u16),
         MetaColumn::Protocol => meta.protocol = number(field, col)?.and_then(to_u16).and_then(|p| u8::try_from(p).ok()),

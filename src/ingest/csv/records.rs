@@ -66,7 +66,7 @@ pub fn read_json_flows(name: &str, body: &[u8]) -> Result<FlowTable, JsonFlowErr
     let mut slots: FxHashMap<String, Slot> = FxHashMap::default();
     for (index, flow) in flows.iter().enumerate() {
         let mut row = [None::<f32>; N_FEATURES];
-        let mut m = FlowMeta { line: index as u64 + 1, ..FlowMeta::default() };
+        let mut m = FlowMeta::at_line(index as u64 + 1);
         let (mut label, mut flow_id) = (None, None);
         for (key, value) in &flow.fields {
             let bad = |reason: String| JsonFlowError::BadField { index, field: key.to_string(), reason };
