@@ -599,7 +599,7 @@ fn clock_time(seconds: f64, days: bool) -> String {
     if days { text[5..16].to_string() } else { text[11..19].to_string() }
 }
 
-/// The alert threshold of the active model (its calibration's, or 0.5).
+/// The alert threshold of the active model (its calibration's, or its own; 0.5 with no model).
 fn threshold_of(state: &AppState) -> f32 {
     state.model.as_ref().map_or(crate::model::ATTACK_THRESHOLD, |m| m.threshold)
 }

@@ -13,7 +13,7 @@ pub fn expert_color(slot: usize) -> Color32 {
     [TABULAR, TEMPORAL].get(slot).copied().unwrap_or(Color32::GRAY)
 }
 
-/// Green for benign through amber (at the model's threshold, `ATTACK_THRESHOLD` unless
+/// Green for benign through amber (at the model's threshold: its own, chosen in training, unless
 /// calibrated) to red for certain attacks.
 pub fn score_color(p: f32, threshold: f32) -> Color32 {
     let p = p.clamp(0.0, 1.0);

@@ -21,7 +21,7 @@ pub struct CalibrateArgs {
     /// Known-good traffic of this network: flow files, folders, globs or captures.
     #[arg(value_name = "BASELINE", required_unless_present = "clear")]
     pub baseline: Vec<PathBuf>,
-    /// Remove the model's calibration: back to its own threshold (0.5).
+    /// Remove the model's calibration: back to its own threshold (chosen in training).
     #[arg(long)]
     pub clear: bool,
     #[arg(long, value_enum, default_value = "auto")]
@@ -32,9 +32,9 @@ pub struct CalibrateArgs {
 
 pub fn run(args: &CalibrateArgs, data_dir: &Path) -> anyhow::Result<()> {
     if args.clear {
-        let (name, _) = service::models::resolve(data_dir, args.model.as_deref())?;
+        let (name, dir) = service::models::resolve(data_dir, args.model.as_deref())?;
         crate::store::Store::open(data_dir)?.clear_calibration(&name)?;
-        eprintln!("model {name}: calibration removed, threshold {}", crate::model::ATTACK_THRESHOLD);
+        eprintln!("model {name}: calibration removed, threshold {} (its own)", crate::model::bundle::alert_threshold_in(&dir));
         return Ok(());
     }
     let model = service::models::resolve_and_load(data_dir, args.model.as_deref(), args.device)?;

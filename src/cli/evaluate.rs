@@ -53,7 +53,7 @@ pub fn run(args: &EvaluateArgs, data_dir: &Path) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "metrics": metrics, "by_source": by_source }))?);
     } else {
-        eprintln!("{} flows scored on {}, threshold {}", verdicts.len(), model.backend, model.threshold);
+        eprintln!("{} flows scored on {}, threshold {:.4}", verdicts.len(), model.backend, model.threshold);
         eprintln!("model {}: {}", args.model, model.manifest.semantics_note(&table.semantics()));
         print!("{}", metrics.to_text());
         println!("\nby source:\n{}", SourceMetrics::table(&by_source));

@@ -14,6 +14,7 @@ mod history;
 mod inspect;
 mod predict;
 mod progress;
+mod threshold;
 mod train;
 
 use std::path::PathBuf;
@@ -71,6 +72,8 @@ pub enum Command {
     Predict(predict::PredictArgs),
     /// Set a model's alert threshold for a false-positive rate on known-good traffic.
     Calibrate(calibrate::CalibrateArgs),
+    /// Choose a model's own alert threshold again on the validation rows of its training split.
+    Threshold(threshold::ThresholdArgs),
     /// Detection metrics of a model on labelled flows.
     Evaluate(evaluate::EvaluateArgs),
     /// Train the MoE, classical baselines and an autoencoder on one split; one table of metrics.
@@ -186,6 +189,7 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::Predict(args) => predict::run(&args, &data_dir),
         Command::Evaluate(args) => evaluate::run(&args, &data_dir),
         Command::Calibrate(args) => calibrate::run(&args, &data_dir),
+        Command::Threshold(args) => threshold::run(&args, &data_dir),
         Command::Compare(args) => compare::run(&args, &data_dir),
         Command::Bench(args) => bench::run(&args),
         Command::Carve(args) => carve::run(&args),

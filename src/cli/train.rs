@@ -71,6 +71,10 @@ pub struct TrainArgs {
     /// How far each data folder gets an equal share of its family's loss weight (0 to 1).
     #[arg(long)]
     pub source_balance: Option<f64>,
+    /// The alert threshold is the lowest P(attack) from 0.5 up at which no source folder flags
+    /// more than this share of its validation benign flows (default 0.005).
+    #[arg(long, value_name = "SHARE")]
+    pub alert_max_fpr: Option<f64>,
     /// Which experts: the mixture, or one alone (ablation).
     #[arg(long, value_enum, default_value = "moe")]
     pub experts: ExpertsArg,
@@ -196,6 +200,12 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
         }
         training.source_balance = b;
     }
+    if let Some(f) = args.alert_max_fpr {
+        if !(f > 0.0 && f < 1.0) {
+            anyhow::bail!("--alert-max-fpr {f} must be between 0 and 1");
+        }
+        training.alert_max_fpr = f;
+    }
     let name = args.out.name_or("model");
     let request = TrainRequest {
         inputs: args.input.inputs.clone(),
@@ -248,6 +258,9 @@ pub(super) fn execute(request: &TrainRequest, json: bool, data_dir: &Path) -> an
             report.seconds_per_epoch,
             report.test.to_text()
         );
+        if let Some(alert) = &report.alert {
+            println!("{}; the test set above is at it", alert.describe());
+        }
         if let Some(before) = &report.before {
             println!("the starting model on the same test rows:\n{}", before.to_text());
         }

@@ -156,6 +156,13 @@ impl ModelBundle {
     /// Writes the bundle to `dir` atomically (temporary sibling, then rename). The manifest's
     /// weight hash and size are filled in here from the bytes actually written; the manifest
     /// as written is returned.
+    /// P(attack) at which this model calls a flow an attack: the threshold training chose on
+    /// its validation rows (`train::threshold`, in `metrics.json`), or 0.5 for a bundle
+    /// trained before thresholds were chosen.
+    pub fn alert_threshold(&self) -> f32 {
+        alert_threshold_of(&self.metrics)
+    }
+
     pub fn save(&self, dir: &Path) -> Result<Manifest, BundleError> {
         if dir.exists() && !dir.join("manifest.json").is_file() {
             let empty = fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
@@ -300,4 +307,20 @@ fn replace_dir(tmp: &Path, dir: &Path, parent: &Path, name: &str) -> Result<(), 
     } else {
         fs::rename(tmp, dir).map_err(io_err(dir))
     }
+}
+
+/// The alert threshold recorded in a bundle's metrics (`report.alert.threshold`), if it is a
+/// probability; else 0.5.
+pub fn alert_threshold_of(metrics: &serde_json::Value) -> f32 {
+    metrics
+        .pointer("/report/alert/threshold")
+        .and_then(serde_json::Value::as_f64)
+        .filter(|t| (0.0..=1.0).contains(t))
+        .map_or(super::inference::ATTACK_THRESHOLD, |t| t as f32)
+}
+
+/// The alert threshold of the bundle in `dir`, read from its metrics alone (0.5 when they
+/// cannot be read or hold none).
+pub fn alert_threshold_in(dir: &Path) -> f32 {
+    read_json::<serde_json::Value>(&dir.join("metrics.json")).map_or(super::inference::ATTACK_THRESHOLD, |m| alert_threshold_of(&m))
 }

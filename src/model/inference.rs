@@ -15,8 +15,9 @@ use crate::features::N_FEATURES;
 use crate::ingest::label::AttackFamily;
 use crate::ingest::table::FlowTable;
 
-/// A flow is called an attack at P(attack) ≥ this, unless the model was calibrated on the
-/// analyst's known-good traffic (`Scorer::threshold`).
+/// A flow is called an attack at P(attack) ≥ this unless the model chose another threshold on
+/// its validation rows (`ModelBundle::alert_threshold`) or was calibrated on the analyst's
+/// known-good traffic (`Scorer::threshold`).
 pub const ATTACK_THRESHOLD: f32 = 0.5;
 const N_CLASSES: usize = AttackFamily::N_CLASSES;
 
@@ -263,7 +264,8 @@ pub struct Scorer {
     pub batch_size: usize,
     /// CPU threads for large inputs (ndarray runs each forward pass on one core).
     pub threads: usize,
-    /// P(attack) at which a flow is an attack: `ATTACK_THRESHOLD`, or a calibration's.
+    /// P(attack) at which a flow is an attack: the bundle's own (`ModelBundle::alert_threshold`),
+    /// or a calibration's.
     pub threshold: f32,
 }
 
@@ -293,7 +295,7 @@ impl Scorer {
             batch_size: if selected.is_gpu { 4096 } else { FUSED_TILE },
             // A GPU already runs a batch in parallel; more host threads would only contend.
             threads: if selected.is_gpu { 1 } else { cores },
-            threshold: ATTACK_THRESHOLD,
+            threshold: bundle.alert_threshold(),
         }
     }
 

@@ -13,20 +13,7 @@ use crate::store::{CalibrationRecord, NewCalibration, Store};
 /// The default false-positive rate to calibrate for: 0.1 %.
 pub const DEFAULT_FPR: f64 = 0.001;
 
-/// The lowest threshold at which at most `target_fpr` of `scores` (P(attack) of known-good
-/// flows) reach it. Ties are never split: if the flows at the boundary score alike, all stay
-/// below. `None` for an empty baseline.
-pub fn threshold_for(scores: &[f32], target_fpr: f64) -> Option<f32> {
-    if scores.is_empty() {
-        return None;
-    }
-    let mut sorted: Vec<f32> = scores.iter().copied().filter(|s| s.is_finite()).collect();
-    sorted.sort_by(|a, b| b.total_cmp(a));
-    let allowed = (target_fpr.clamp(0.0, 1.0) * sorted.len() as f64).floor() as usize;
-    let Some(&boundary) = sorted.get(allowed) else { return Some(f32::MIN_POSITIVE) };
-    // Just above the first flow that must not be flagged.
-    Some(boundary.next_up().clamp(f32::MIN_POSITIVE, 1.0))
-}
+pub use crate::train::threshold::threshold_for;
 
 /// Share of `scores` at or above `threshold`.
 pub fn flagged_share(scores: &[f32], threshold: f32) -> f64 {

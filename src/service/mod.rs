@@ -16,6 +16,7 @@ pub mod scoring;
 pub mod server;
 pub mod stream;
 pub mod task;
+pub mod threshold;
 pub mod traffic;
 pub mod training;
 

@@ -30,7 +30,8 @@ pub struct LoadedModel {
     pub experts: Vec<ExpertSpec>,
     /// Metrics written by training.
     pub metrics: serde_json::Value,
-    /// P(attack) at which a flow is an attack: the model's own 0.5, or its calibration's.
+    /// P(attack) at which a flow is an attack: the model's own (chosen in training), or its
+    /// calibration's.
     pub threshold: f32,
     /// The active calibration on the analyst's known-good traffic, when there is one.
     pub calibration: Option<CalibrationRecord>,
@@ -61,6 +62,7 @@ fn load_with(name: &str, dir: &Path, device: DeviceChoice, calibration: Option<C
         scorer.threshold = c.threshold;
     }
     let sha256 = crate::ingest::hash::sha256_file(&dir.join("manifest.json"))?;
+    let threshold = scorer.threshold;
     Ok(LoadedModel {
         name: name.to_string(),
         dir: dir.to_path_buf(),
@@ -72,13 +74,9 @@ fn load_with(name: &str, dir: &Path, device: DeviceChoice, calibration: Option<C
         metrics: bundle.metrics.clone(),
         manifest: bundle.manifest,
         sha256,
-        threshold: scorer_threshold(&calibration),
+        threshold,
         calibration,
     })
-}
-
-fn scorer_threshold(c: &Option<CalibrationRecord>) -> f32 {
-    c.as_ref().map_or(crate::model::ATTACK_THRESHOLD, |c| c.threshold)
 }
 
 /// Registers the complete bundle in `dir` under `name` (call only once it is in place).

@@ -8,6 +8,7 @@ pub mod data;
 pub mod metrics;
 pub mod pipeline;
 pub mod split;
+pub mod threshold;
 pub mod training;
 
 pub use metrics::Metrics;

@@ -13,11 +13,13 @@ use super::autoencoder::fit_familiarity;
 use super::data::Dataset;
 use super::metrics::{Metrics, SourceMetrics};
 use super::split::{Split, SplitError, SplitKind, split};
+use super::threshold::{AlertThreshold, ScoredRows, choose_for_rows};
 use super::training::{EpochRecord, TrainError, TrainEvent, TrainingConfig, dataset_verdicts, evaluate_dataset, train};
 use crate::ingest::table::FlowTable;
 use crate::ingest::hash::sha256_file;
 use crate::model::bundle::{DataFile, FORMAT, FORMAT_VERSION, Manifest, ModelBundle};
-use crate::model::{MoeConfig, Preprocessor};
+use crate::model::familiarity::Familiarity;
+use crate::model::{ATTACK_THRESHOLD, MoeConfig, MoeModel, Preprocessor};
 
 /// `metrics.json` of a bundle.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +50,10 @@ pub struct TrainingReport {
     /// Features the model does not see.
     #[serde(default)]
     pub masked_features: Vec<String>,
+    /// The alert threshold chosen on the validation rows (`train::threshold`); `test` and
+    /// `by_source` are at that threshold. Absent in bundles trained before it (0.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertThreshold>,
     /// Fine-tuning: the starting model's metrics on the same test rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Metrics>,
@@ -132,18 +138,17 @@ pub fn fit(
     let model_config = start.map_or(model_config, |b| &b.config);
     let plain = device.clone().without_autodiff();
     // The starting model on the same held-back rows, to show what fine-tuning changed.
-    let before = start.map(|b| Metrics::compute(&dataset_verdicts(&b.model.clone().to_device(&plain), &test_set, &plain), &test_set.y));
+    let before = start.map(|b| {
+        let verdicts = dataset_verdicts(&b.model.clone().to_device(&plain), &test_set, &plain, b.alert_threshold());
+        Metrics::compute(&verdicts, &test_set.y)
+    });
     let outcome = train(model_config, training, &train_set, &valid_set, device, events, cancel, start.map(|b| &b.model))?;
     let familiarity = match start.and_then(|b| b.familiarity.clone()) {
         Some(f) => f,
         None => fit_familiarity(&train_set.x, &valid_set.x, training.seed, device, cancel)?,
     };
+    let judged = judge(table, &parts, &outcome.model, Some(&familiarity), (&valid_set, &test_set), training.alert_max_fpr, &plain);
     let valid = evaluate_dataset(&outcome.model, &valid_set, &plain);
-    let test_verdicts = dataset_verdicts(&outcome.model, &test_set, &plain);
-    let test = Metrics::compute(&test_verdicts, &test_set.y);
-    let unfamiliar = familiarity.unfamiliar(&test_set.x, &plain);
-    let flagged: Vec<bool> = test_verdicts.iter().map(|v| v.is_attack()).collect();
-    let by_source = SourceMetrics::by_source(table, &parts.test, &flagged, &test_set.y, &unfamiliar);
     let epochs_run = outcome.history.len();
     let report = TrainingReport {
         split: split_kind.name(),
@@ -161,8 +166,9 @@ pub fn fit(
         seconds_per_epoch: outcome.history.iter().map(|e| e.seconds).sum::<f64>() / epochs_run.max(1) as f64,
         history: outcome.history,
         valid,
-        test,
-        by_source,
+        test: judged.test,
+        by_source: judged.by_source,
+        alert: Some(judged.alert),
         test_files: training.test_files.clone(),
         masked_features: preprocessor.masked_names().iter().map(|n| n.to_string()).collect(),
         before,
@@ -183,4 +189,41 @@ pub fn fit(
     let metrics = serde_json::json!({ "report": &report, "training_config": training });
     let bundle = ModelBundle { config: model_config.clone(), preprocessor, manifest, metrics, model: outcome.model, familiarity: Some(familiarity) };
     Ok((bundle, report))
+}
+
+/// A trained model's test results at the alert threshold chosen on its validation rows.
+pub struct Judged {
+    pub alert: AlertThreshold,
+    pub test: Metrics,
+    pub by_source: Vec<SourceMetrics>,
+}
+
+/// Chooses the alert threshold on the validation rows of `parts` and scores the test rows at
+/// it: the end of training, and `netvigil threshold` for a bundle trained before thresholds
+/// were chosen. `sets` are the preprocessed (validation, test) rows of `parts`.
+pub fn judge(
+    table: &FlowTable,
+    parts: &Split,
+    model: &MoeModel,
+    familiarity: Option<&Familiarity>,
+    sets: (&Dataset, &Dataset),
+    max_fpr: f64,
+    device: &Device,
+) -> Judged {
+    let (valid_set, test_set) = sets;
+    let p_attack = |v: &[crate::model::Verdict]| -> Vec<f32> { v.iter().map(|v| v.p_attack).collect() };
+    let unfamiliar = |set: &Dataset| familiarity.map(|f| f.unfamiliar(&set.x, device)).unwrap_or_default();
+    let valid_p = p_attack(&dataset_verdicts(model, valid_set, device, ATTACK_THRESHOLD));
+    let at_half = dataset_verdicts(model, test_set, device, ATTACK_THRESHOLD);
+    let (valid_unfamiliar, test_unfamiliar) = (unfamiliar(valid_set), unfamiliar(test_set));
+    let valid = ScoredRows { rows: &parts.valid, p_attack: &valid_p, truth: &valid_set.y, unfamiliar: &valid_unfamiliar };
+    let test_p = p_attack(&at_half);
+    let test_rows = ScoredRows { rows: &parts.test, p_attack: &test_p, truth: &test_set.y, unfamiliar: &test_unfamiliar };
+    let alert = choose_for_rows(table, &valid, &test_rows, max_fpr);
+    let test_verdicts: Vec<crate::model::Verdict> =
+        at_half.iter().map(|v| crate::model::Verdict::from_probs(v.family_probs, v.gate, alert.threshold)).collect();
+    let test = Metrics::compute(&test_verdicts, &test_set.y);
+    let flagged: Vec<bool> = test_verdicts.iter().map(|v| v.is_attack()).collect();
+    let by_source = SourceMetrics::by_source(table, &parts.test, &flagged, &test_set.y, &test_unfamiliar);
+    Judged { alert, test, by_source }
 }

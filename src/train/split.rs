@@ -30,6 +30,15 @@ impl SplitKind {
             SplitKind::Family(f) => format!("family:{}", f.name()),
         }
     }
+
+    /// The kind `name` wrote (as a bundle's manifest records it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "random" => Some(SplitKind::Random),
+            "time" => Some(SplitKind::Time),
+            _ => name.strip_prefix("family:").and_then(AttackFamily::from_name).map(SplitKind::Family),
+        }
+    }
 }
 
 /// Row indices into the original table.

@@ -66,6 +66,10 @@ pub struct TrainingConfig {
     /// Features or feature groups the model does not see (`features::FEATURE_GROUPS`).
     #[config(default = "Vec::new()")]
     pub masked_features: Vec<String>,
+    /// The alert threshold is the lowest P(attack) from 0.5 up at which no source folder flags
+    /// more than this share of its validation benign flows (`train::threshold`).
+    #[config(default = 0.005)]
+    pub alert_max_fpr: f64,
 }
 
 /// Progress, sent over a channel as training runs.
@@ -136,14 +140,15 @@ fn batch_loss(model: &MoeModel, batch: &Batch, cfg: &TrainingConfig) -> Tensor<1
 
 
 /// Scores a preprocessed dataset with `model` (no autodiff) and computes metrics.
+/// (At 0.5: early stopping compares epochs, before any alert threshold is chosen.)
 pub fn evaluate_dataset(model: &MoeModel, data: &Dataset, device: &Device) -> Metrics {
-    Metrics::compute(&dataset_verdicts(model, data, device), &data.y)
+    Metrics::compute(&dataset_verdicts(model, data, device, crate::model::ATTACK_THRESHOLD), &data.y)
 }
 
-/// The model's verdict on every row of `data`, in order.
-pub fn dataset_verdicts(model: &MoeModel, data: &Dataset, device: &Device) -> Vec<Verdict> {
+/// The model's verdict on every row of `data`, in order, flagged from P(attack) `threshold`.
+pub fn dataset_verdicts(model: &MoeModel, data: &Dataset, device: &Device, threshold: f32) -> Vec<Verdict> {
     let (p, g) = predict_preprocessed(model, &data.x, device, 2048);
-    verdicts(&p, &g, crate::model::ATTACK_THRESHOLD)
+    verdicts(&p, &g, threshold)
 }
 
 /// Trains on `train`, early-stopping on the binary F1 of `valid`.

@@ -54,7 +54,9 @@ struct Trained {
 fn trained() -> &'static Trained {
     static TRAINED: OnceLock<Trained> = OnceLock::new();
     TRAINED.get_or_init(|| {
-        let training = TrainingConfig::new().with_epochs(3).with_batch_size(64).with_seed(7);
+        // 1 %: the validation part of these rows has about 180 benign flows, too few to measure
+        // the shipped 0.5 %.
+        let training = TrainingConfig::new().with_epochs(3).with_batch_size(64).with_seed(7).with_alert_max_fpr(0.01);
         let (tx, rx) = mpsc::channel();
         let (bundle, report) =
             fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), Some(&tx), &AtomicBool::new(false), None)
@@ -306,4 +308,87 @@ fn another_network_and_the_original_release_drift_and_the_corrected_release_does
         assert_eq!(report.level(), DriftLevel::Major, "{rel}: {}", report.headline());
         assert!(report.drifted(PSI_MAJOR).len() * 2 > report.features.len(), "{rel}: most features drift: {}", report.headline());
     }
+}
+
+/// The alert threshold is chosen on validation rows: the trained model's own threshold keeps
+/// its one source within the allowed validation false-positive rate, the scorer uses it, and
+/// the report's test results are at it.
+#[test]
+fn training_chooses_the_alert_threshold_on_validation_rows() {
+    let t = trained();
+    let report: netvigil::train::TrainingReport = serde_json::from_value(t.bundle.metrics["report"].clone()).unwrap();
+    let alert = report.alert.expect("training chose a threshold");
+    assert_eq!(alert.max_fpr, 0.01);
+    assert_eq!(alert.decided_by, ["cicids2017-improved"]);
+    assert!(alert.threshold >= 0.5 && alert.threshold <= 1.0, "{}", alert.threshold);
+    let valid = &alert.valid[0];
+    assert!(valid.benign >= 100, "{} validation benign flows", valid.benign);
+    assert!(valid.false_positive_rate.unwrap() <= 0.01, "{valid:?}");
+    assert_eq!(valid.benign + valid.attacks, report.valid_rows);
+    assert_eq!(t.bundle.alert_threshold(), alert.threshold);
+    assert_eq!(Scorer::new(&t.bundle, &cpu()).threshold, alert.threshold);
+    // The test results at 0.5 never flag fewer flows than those at a higher threshold.
+    let (half, chosen) = (&alert.test_at_half[0], &report.by_source[0]);
+    assert!(half.false_positive_rate >= chosen.false_positive_rate && half.recall >= chosen.recall);
+}
+
+/// The rule itself: the lowest threshold from 0.5 up at which every source with enough
+/// benign rows flags at most its share; a source too small to measure it has no say.
+#[test]
+fn the_alert_threshold_is_the_lowest_that_keeps_every_measurable_source_within_its_rate() {
+    use netvigil::train::threshold::choose;
+    let (b, a) = (AttackFamily::Benign, AttackFamily::Dos);
+    // Source 0: 200 benign flows, the highest at 0.9, 0.8, 0.7; at 1 % two may stay flagged.
+    let mut p: Vec<f32> = (0..197).map(|i| i as f32 / 1000.0).collect();
+    p.extend([0.9, 0.8, 0.7]);
+    let mut truth = vec![b; 200];
+    let mut source = vec![0u32; 200];
+    // Attacks never move it; source 1's 50 benign flows (all at 0.99) are too few to vote.
+    p.extend([0.95; 10]);
+    truth.extend([a; 10]);
+    source.extend([0; 10]);
+    p.extend([0.99; 50]);
+    truth.extend([b; 50]);
+    source.extend([1; 50]);
+    let (t, voters) = choose(&p, &truth, &source, 0.01);
+    assert_eq!(voters, [0]);
+    assert_eq!(t, 0.7f32.next_up());
+    let flagged = p[..200].iter().filter(|&&x| x >= t).count();
+    assert_eq!(flagged, 2);
+    // Never below 0.5, however quiet the benign flows.
+    assert_eq!(choose(&p[..197], &truth[..197], &source[..197], 0.01).0, 0.5);
+}
+
+/// `netvigil threshold` for a bundle trained before: the split is rebuilt from the same files
+/// (a different set is refused), the new threshold lands in metrics.json and is loaded with
+/// the model, and the weights stay as they were.
+#[test]
+fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
+    let paths = [improved("BENIGN_5000.csv"), improved("Portscan_5000.csv")];
+    let table = read_flows(&paths, &ReadOptions::default()).unwrap();
+    let training = TrainingConfig::new().with_epochs(1).with_batch_size(256).with_seed(5);
+    let (bundle, report) =
+        fit(&table, &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model");
+    bundle.save(&path).unwrap();
+    let weights = std::fs::read(path.join("weights.bpk")).unwrap();
+
+    let wrong = netvigil::service::threshold::rethreshold(&path, &paths[..1], &ReadOptions::default(), 0.02).unwrap_err();
+    assert!(format!("{wrong:#}").contains("pass the files it was trained on"), "{wrong:#}");
+
+    let again = netvigil::service::threshold::rethreshold(&path, &paths, &ReadOptions::default(), 0.02).unwrap();
+    assert_eq!(again.before, report.alert.as_ref().unwrap().threshold);
+    assert_eq!(again.alert.max_fpr, 0.02);
+    assert_eq!(again.alert.decided_by, ["cicids2017-improved"]);
+    let benign = again.alert.valid[0].benign;
+    assert!(benign >= 50, "{benign}");
+    let flagged = (again.alert.valid[0].false_positive_rate.unwrap() * benign as f64).round() as usize;
+    assert!(flagged <= (benign as f64 * 0.02).floor() as usize);
+    let loaded = ModelBundle::load(&path, &cpu_device()).unwrap();
+    assert_eq!(loaded.alert_threshold(), again.alert.threshold);
+    assert_eq!(netvigil::model::bundle::alert_threshold_in(&path), again.alert.threshold);
+    assert_eq!(std::fs::read(path.join("weights.bpk")).unwrap(), weights);
+    let stored: netvigil::train::TrainingReport = serde_json::from_value(loaded.metrics["report"].clone()).unwrap();
+    assert_eq!(stored.by_source, again.by_source);
 }

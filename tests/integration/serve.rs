@@ -133,7 +133,8 @@ fn served_verdicts_equal_predict_for_json_csv_and_capture_bodies() {
     let (status, answer) = score(&s, "text/csv", csv.as_bytes(), None);
     assert_eq!(status, 200, "{answer}");
     assert_same(&verdicts_of(&answer), &expected, "CSV body");
-    assert_eq!(answer["threshold"], serde_json::json!(0.5));
+    let own = netvigil::model::bundle::alert_threshold_in(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default"));
+    assert_eq!(answer["threshold"].as_f64().map(|t| t as f32), Some(own), "the model's own threshold");
     assert_eq!(answer["flows"][0]["gate"].as_object().unwrap().len(), 2, "a weight per expert");
 
     let (status, answer) = score(&s, "application/json", serde_json::to_string(&json).unwrap().as_bytes(), None);

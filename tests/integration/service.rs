@@ -101,7 +101,8 @@ fn a_calibration_sets_the_threshold_every_front_end_loads_with_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
     let model = models::load_calibrated(dir.path(), "default", &bundle, netvigil::model::DeviceChoice::Cpu).unwrap();
-    assert_eq!((model.threshold, model.calibration.is_none()), (0.5, true), "uncalibrated: the model's own");
+    let own = netvigil::model::bundle::alert_threshold_in(&bundle);
+    assert_eq!((model.threshold, model.calibration.is_none()), (own, true), "uncalibrated: the model's own");
     let baseline = vec![crate::common::shared("unb-live/2017-12-15_online.csv")];
     let c = quietly(|task| calibrate(dir.path(), &model, &baseline, 0.01, &ReadOptions::default(), task)).unwrap();
     assert!(c.fpr_after <= 0.01, "{c:?}");
@@ -126,7 +127,7 @@ fn a_calibration_sets_the_threshold_every_front_end_loads_with_the_model() {
 
     Store::open(dir.path()).unwrap().clear_calibration("default").unwrap();
     let plain = models::resolve_and_load(dir.path(), Some("default"), netvigil::model::DeviceChoice::Cpu).unwrap();
-    assert_eq!(plain.threshold, 0.5);
+    assert_eq!(plain.threshold, own);
     assert_eq!(Store::open(dir.path()).unwrap().calibrations().unwrap().len(), 1, "kept as history");
 }
 

@@ -124,20 +124,20 @@ fn shipped_model_holds_on_a_day_and_a_network_it_never_saw() {
     let tuesday_fpr = rate(BINARY, false);
     let tuesday_recall = rate(BINARY, true);
     assert!(unb_fpr <= 0.01, "false positives on another network's unseen day: {unb_fpr:.4}");
-    // The target is 0.01; the shipped model flags 0.0185 of this day (gradient boosting
-    // on the same split 0.0108 over the whole original release): README shows which flows and
-    // why. This bound keeps it from getting worse.
-    assert!(tuesday_fpr <= 0.025, "false positives on the original release's unseen day: {tuesday_fpr:.4}");
-    assert!(tuesday_recall >= 0.95, "SSH-Patator of the unseen day caught: {tuesday_recall:.4}");
+    assert!(tuesday_fpr <= 0.01, "false positives on the original release's unseen day: {tuesday_fpr:.4}");
+    // The bundle's alert threshold (0.768, chosen on validation rows) is what brought this
+    // day's false positives from 0.0185 at 0.5 to 0.0059; it costs the day's SSH-Patator,
+    // caught at 1.000 at 0.5 and 0.854 now (README: the trade, and why it stays).
+    assert!(tuesday_recall >= 0.8, "SSH-Patator of the unseen day caught: {tuesday_recall:.4}");
 }
 
 /// Share of an attack capture's flows that must be marked, and most of a benign capture's that
 /// may be. The targets are 0.9 and 0.02; on the held-out run the shipped model misses
-/// both on two tiny captures (README: wapiti's 9 kept-alive connections, 7 marked; the
-/// 13 browsing connections, 3 marked), so these are the measured floors with a margin, and
-/// the totals below carry the targets.
-const ATTACK_CAPTURE_MARKED: f64 = 0.7;
-const BENIGN_CAPTURE_MARKED: f64 = 0.25;
+/// both on two tiny captures (README: wapiti's 9 kept-alive connections, 6 marked at the
+/// bundle's threshold; the 13 browsing connections, 2 marked), so these are the measured floors
+/// with a margin, and the totals below carry the targets.
+const ATTACK_CAPTURE_MARKED: f64 = 0.6;
+const BENIGN_CAPTURE_MARKED: f64 = 0.2;
 
 /// The second, separate run of every capture tool (data/captures-heldout, made by
 /// scripts/make_captures.sh; the shipped model trained on the first run only): what an analyst

@@ -1,0 +1,72 @@
+//! Choosing a trained bundle's alert threshold again, on the validation rows of its own split
+//! (`train::threshold`): for bundles trained before training chose one, or for another
+//! `--max-fpr`. The weights are untouched; only `metrics.json` changes (atomically), and
+//! every front end loads the new threshold with the model.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::ingest::{ReadOptions, read_flows};
+use crate::model::{ModelBundle, select_device, DeviceChoice};
+use crate::train::metrics::SourceMetrics;
+use crate::train::pipeline::{Judged, judge, prepare};
+use crate::train::split::SplitKind;
+use crate::train::threshold::AlertThreshold;
+
+/// What `rethreshold` chose and changed.
+#[derive(Debug, Clone)]
+pub struct Rethresholded {
+    pub before: f32,
+    pub alert: AlertThreshold,
+    /// Test rows per source at the new threshold.
+    pub by_source: Vec<SourceMetrics>,
+}
+
+/// Reproduces the split `dir`'s model was trained on from `inputs` (the files it was trained
+/// on: the split's seed, kind, held-out files and masked features come from the bundle),
+/// chooses the alert threshold on its validation rows for `max_fpr`, and rewrites the
+/// bundle's test results at it. Refuses inputs that do not give the recorded split.
+pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: f64) -> anyhow::Result<Rethresholded> {
+    anyhow::ensure!(max_fpr > 0.0 && max_fpr < 1.0, "--max-fpr must be between 0 and 1");
+    let device = select_device(DeviceChoice::Cpu)?.device;
+    let bundle = ModelBundle::load(dir, &device).with_context(|| format!("model bundle {}", dir.display()))?;
+    let recorded = |key: &str| bundle.metrics.pointer(&format!("/report/{key}")).and_then(serde_json::Value::as_u64);
+    let training = SplitRecord::deserialize(&bundle.metrics["training_config"])
+        .with_context(|| format!("{}: metrics.json has no training configuration to reproduce the split from", dir.display()))?;
+    let kind = SplitKind::from_name(&bundle.manifest.split)
+        .with_context(|| format!("{}: unknown split '{}' in the manifest", dir.display(), bundle.manifest.split))?;
+    let table = read_flows(inputs, read)?;
+    let prepared = prepare(&table, kind, &training.test_files, &training.masked_features, training.seed, Some(&bundle.preprocessor))?;
+    for (key, rows) in [("valid_rows", prepared.valid.len()), ("test_rows", prepared.test.len())] {
+        let expected = recorded(key);
+        anyhow::ensure!(
+            expected == Some(rows as u64),
+            "these inputs give {rows} {} rows where the model's training had {}: pass the files it was trained on",
+            &key[..key.len() - 5],
+            expected.map_or("none recorded".into(), |n| n.to_string())
+        );
+    }
+    let Judged { alert, test, by_source } =
+        judge(&table, &prepared.parts, &bundle.model, bundle.familiarity.as_ref(), (&prepared.valid, &prepared.test), max_fpr, &device);
+    let mut metrics = bundle.metrics.clone();
+    metrics["report"]["alert"] = serde_json::to_value(&alert)?;
+    metrics["report"]["test"] = serde_json::to_value(&test)?;
+    metrics["report"]["by_source"] = serde_json::to_value(&by_source)?;
+    metrics["training_config"]["alert_max_fpr"] = serde_json::json!(max_fpr);
+    let text = serde_json::to_vec_pretty(&metrics)?;
+    crate::ingest::export::write_atomically(&dir.join("metrics.json"), |f| std::io::Write::write_all(f, &text))?;
+    Ok(Rethresholded { before: bundle.alert_threshold(), alert, by_source })
+}
+
+/// What reproducing a split needs of a bundle's training configuration (read alone, so bundles
+/// written before later settings existed still parse).
+#[derive(Deserialize)]
+struct SplitRecord {
+    seed: u64,
+    #[serde(default)]
+    test_files: Vec<String>,
+    #[serde(default)]
+    masked_features: Vec<String>,
+}
