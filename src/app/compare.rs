@@ -151,14 +151,14 @@ impl ComparePanel {
 
 fn table(ui: &mut egui::Ui, rows: &[ComparisonRow]) {
     egui::Grid::new("comparison").striped(true).show(ui, |ui| {
-        for h in ["model", "F1", "precision", "recall", "FPR", "ROC-AUC", "train s", "flows/s"] {
+        for h in ["model", "F1", "precision", "recall", "FPR", "threshold", "ROC-AUC", "train s", "flows/s"] {
             ui.strong(h);
         }
         ui.end_row();
         for r in rows {
             let m = &r.metrics;
             ui.label(&r.model);
-            for v in [m.f1, m.precision, m.recall, m.false_positive_rate] {
+            for v in [m.f1, m.precision, m.recall, m.false_positive_rate, f64::from(r.threshold)] {
                 ui.label(format!("{v:.4}"));
             }
             ui.label(m.roc_auc.map_or("-".into(), |a| format!("{a:.4}")));

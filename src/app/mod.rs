@@ -341,7 +341,7 @@ impl NetVigilApp {
         if let Some(m) = &self.state.model {
             ui.weak(match &m.calibration {
                 Some(c) => format!("{}: threshold {:.4}, calibrated on {} flows ({})", m.name, c.threshold, c.flows, c.created_at),
-                None => format!("{}: threshold {:.2}, not calibrated", m.name, m.threshold),
+                None => format!("{}: threshold {:.4}, not calibrated", m.name, m.threshold),
             });
         }
     }

@@ -60,6 +60,10 @@ pub struct CompareArgs {
     /// False-positive rate the autoencoder's threshold allows on held-back benign flows.
     #[arg(long, default_value_t = 0.01)]
     pub target_fpr: f64,
+    /// The classifiers' thresholds: the lowest score from 0.5 up at which no source folder
+    /// flags more than this share of its validation benign flows (as `train` sets a model's).
+    #[arg(long, value_name = "SHARE", default_value_t = crate::train::threshold::DEFAULT_MAX_FPR)]
+    pub alert_max_fpr: f64,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Where the MoE and the autoencoder train and score.
@@ -94,6 +98,10 @@ fn config(args: &CompareArgs) -> anyhow::Result<CompareConfig> {
     if !(0.0..1.0).contains(&args.target_fpr) {
         anyhow::bail!("--target-fpr {} is not a rate in [0, 1)", args.target_fpr);
     }
+    if !(args.alert_max_fpr > 0.0 && args.alert_max_fpr < 1.0) {
+        anyhow::bail!("--alert-max-fpr {} must be between 0 and 1", args.alert_max_fpr);
+    }
+    training.alert_max_fpr = args.alert_max_fpr;
     Ok(CompareConfig { split: args.split.kind()?, seed: args.seed, contenders, moe: MoeConfig::new(), training, anomaly })
 }
 

@@ -14,6 +14,7 @@ use super::data::Dataset;
 use super::metrics::{BinaryMetrics, SourceMetrics};
 use super::pipeline::{PipelineError, PreparedSplit, prepare};
 use super::split::SplitKind;
+use super::threshold::{ScoredRows, choose_on_rows};
 use super::training::{TrainError, TrainEvent, TrainingConfig, train};
 use crate::features::N_FEATURES;
 use crate::ingest::label::AttackFamily;
@@ -72,8 +73,11 @@ pub struct ComparisonRow {
     pub train_seconds: f64,
     /// Test flows scored per second (preprocessed input, one thread pool, this machine).
     pub flows_per_second: f64,
-    /// The score at or above which a flow is flagged: P(attack) 0.5 for the classifiers, the
-    /// reconstruction error set on held-back benign flows for the autoencoder.
+    /// The score at or above which a flow is flagged: for the classifiers, the P(attack) chosen
+    /// on the validation rows by the rule that sets a trained model's alert threshold
+    /// (`train::threshold`, `TrainingConfig::alert_max_fpr`), so that each is judged at an
+    /// operating point of its own chosen the same way; for the autoencoder, the
+    /// reconstruction error set on held-back benign flows.
     pub threshold: f32,
     /// The same metrics per data folder (network, release, tool) of the test rows.
     #[serde(default)]
@@ -139,8 +143,8 @@ pub fn compare(
         }
         send(CompareEvent::Training { index, model: contender.label().into() });
         let scored = match contender {
-            Contender::Moe => run_moe(&prepared, config, device, events, cancel)?,
-            Contender::Baseline(b) => run_baseline(b, &prepared, config.seed)?,
+            Contender::Moe => run_moe(&prepared, config, device, events, cancel)?.at_validation_threshold(table, &prepared, config.training.alert_max_fpr),
+            Contender::Baseline(b) => run_baseline(b, &prepared, config.seed)?.at_validation_threshold(table, &prepared, config.training.alert_max_fpr),
             Contender::Autoencoder => run_autoencoder(&prepared, &config.anomaly, device, cancel)?,
         };
         let row = scored.into_row(contender, &test_attack, table, &prepared);
@@ -163,15 +167,23 @@ fn attack_targets(data: &Dataset) -> Vec<bool> {
     data.y.iter().map(|f| f.is_attack()).collect()
 }
 
-/// What one contender gave on the test rows.
+/// What one contender gave on the test rows (and, for the classifiers, on the validation rows).
 struct Scored {
     scores: Vec<f32>,
+    valid_scores: Vec<f32>,
     threshold: f32,
     train_seconds: f64,
     score_seconds: f64,
 }
 
 impl Scored {
+    /// Flags at the threshold chosen on the validation rows' scores.
+    fn at_validation_threshold(self, table: &FlowTable, prepared: &PreparedSplit, max_fpr: f64) -> Scored {
+        let valid = ScoredRows { rows: &prepared.parts.valid, p_attack: &self.valid_scores, truth: &prepared.valid.y, unfamiliar: &[] };
+        let (threshold, _) = choose_on_rows(table, &valid, max_fpr);
+        Scored { threshold, ..self }
+    }
+
     fn into_row(self, contender: Contender, test_attack: &[bool], table: &FlowTable, prepared: &PreparedSplit) -> ComparisonRow {
         let flagged: Vec<bool> = self.scores.iter().map(|&s| s >= self.threshold).collect();
         let by_source = SourceMetrics::by_source(table, &prepared.parts.test, &flagged, &prepared.test.y, &[]);
@@ -218,11 +230,15 @@ fn run_moe(
     let train_seconds = start.elapsed().as_secs_f64();
     let plain = device.clone().without_autodiff();
     let start = Instant::now();
-    let (probs, _) = predict_preprocessed(&outcome.model, &prepared.test.x, &plain, 2048);
+    let p_attack = |x: &[f32]| -> Vec<f32> {
+        let (probs, _) = predict_preprocessed(&outcome.model, x, &plain, 2048);
+        let benign = AttackFamily::Benign.index();
+        probs.chunks_exact(AttackFamily::N_CLASSES).map(|p| (1.0 - p[benign]).clamp(0.0, 1.0)).collect()
+    };
+    let scores = p_attack(&prepared.test.x);
     let score_seconds = start.elapsed().as_secs_f64();
-    let benign = AttackFamily::Benign.index();
-    let scores: Vec<f32> = probs.chunks_exact(AttackFamily::N_CLASSES).map(|p| (1.0 - p[benign]).clamp(0.0, 1.0)).collect();
-    Ok(Scored { scores, threshold: ATTACK_THRESHOLD, train_seconds, score_seconds })
+    let valid_scores = p_attack(&prepared.valid.x);
+    Ok(Scored { scores, valid_scores, threshold: ATTACK_THRESHOLD, train_seconds, score_seconds })
 }
 
 fn run_baseline(kind: Baseline, prepared: &PreparedSplit, seed: u64) -> Result<Scored, CompareError> {
@@ -234,7 +250,8 @@ fn run_baseline(kind: Baseline, prepared: &PreparedSplit, seed: u64) -> Result<S
     let start = Instant::now();
     let scores = model.scores(&FeatureMatrix::from_rows(&prepared.test.x)).map_err(|e| baselines::failed(kind, e))?;
     let score_seconds = start.elapsed().as_secs_f64();
-    Ok(Scored { scores, threshold: ATTACK_THRESHOLD, train_seconds, score_seconds })
+    let valid_scores = model.scores(&FeatureMatrix::from_rows(&prepared.valid.x)).map_err(|e| baselines::failed(kind, e))?;
+    Ok(Scored { scores, valid_scores, threshold: ATTACK_THRESHOLD, train_seconds, score_seconds })
 }
 
 /// Benign rows of a dataset, row-major: the only rows the autoencoder ever sees in training.
@@ -265,7 +282,7 @@ fn run_autoencoder(
     let start = Instant::now();
     let scores = detector.scores(&prepared.test.x, &plain);
     let score_seconds = start.elapsed().as_secs_f64();
-    Ok(Scored { scores, threshold: detector.threshold, train_seconds, score_seconds })
+    Ok(Scored { scores, valid_scores: Vec::new(), threshold: detector.threshold, train_seconds, score_seconds })
 }
 
 impl Comparison {
@@ -309,18 +326,19 @@ fn optional(v: Option<f64>) -> String {
 /// Comparison lines as a text table, one line per model.
 pub fn table_text(rows: &[ComparisonRow]) -> String {
     let mut s = format!(
-        "{:<38} {:>7} {:>9} {:>7} {:>7} {:>7} {:>13} {:>9} {:>10}\n",
-        "model", "F1", "precision", "recall", "FPR", "ROC-AUC", "recall@1%FPR", "train s", "flows/s"
+        "{:<38} {:>7} {:>9} {:>7} {:>7} {:>9} {:>7} {:>13} {:>9} {:>10}\n",
+        "model", "F1", "precision", "recall", "FPR", "threshold", "ROC-AUC", "recall@1%FPR", "train s", "flows/s"
     );
     for r in rows {
         let m = &r.metrics;
         s.push_str(&format!(
-            "{:<38} {:>7.4} {:>9.4} {:>7.4} {:>7.4} {:>7} {:>13} {:>9.1} {:>10.0}\n",
+            "{:<38} {:>7.4} {:>9.4} {:>7.4} {:>7.4} {:>9.4} {:>7} {:>13} {:>9.1} {:>10.0}\n",
             r.model,
             m.f1,
             m.precision,
             m.recall,
             m.false_positive_rate,
+            r.threshold,
             optional(m.roc_auc),
             optional(m.recall_at_1pct_fpr),
             r.train_seconds,

@@ -106,9 +106,9 @@ impl ScoredRows<'_> {
     }
 }
 
-/// The threshold for the validation rows of `table`, with what it does to them and, at 0.5,
-/// to the test rows.
-pub fn choose_for_rows(table: &FlowTable, valid: &ScoredRows, test: &ScoredRows, max_fpr: f64) -> AlertThreshold {
+/// The threshold chosen on `valid` (see the module comment) and the source folders that
+/// decided it, sorted.
+pub fn choose_on_rows(table: &FlowTable, valid: &ScoredRows, max_fpr: f64) -> (f32, Vec<String>) {
     let folders: Vec<String> = table.sources.iter().map(|s| s.folder_name()).collect();
     let mut names: Vec<&str> = Vec::new();
     let keys: Vec<u32> = valid
@@ -125,6 +125,13 @@ pub fn choose_for_rows(table: &FlowTable, valid: &ScoredRows, test: &ScoredRows,
     let (threshold, voters) = choose(valid.p_attack, valid.truth, &keys, max_fpr);
     let mut decided_by: Vec<String> = voters.iter().map(|&k| names[k as usize].to_string()).collect();
     decided_by.sort();
+    (threshold, decided_by)
+}
+
+/// The threshold for the validation rows of `table`, with what it does to them and, at 0.5,
+/// to the test rows.
+pub fn choose_for_rows(table: &FlowTable, valid: &ScoredRows, test: &ScoredRows, max_fpr: f64) -> AlertThreshold {
+    let (threshold, decided_by) = choose_on_rows(table, valid, max_fpr);
     AlertThreshold {
         threshold,
         max_fpr,
