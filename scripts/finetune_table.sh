@@ -19,10 +19,10 @@ start=$(date +%s.%N)
 echo "fine-tuning took $(echo "$(date +%s.%N) - $start" | bc) s"
 row() {
   "$bin" --data-dir "$work/h" evaluate --model "$1" --device cpu --json --lenient "${@:3}" 2>/dev/null |
-    python3 -c "import json,sys; m=json.load(sys.stdin)['metrics']; print('| $2 | %d | %d | %.4f | %.4f |' % (m['flows'], m['attacks'], m['false_positive_rate'], m['recall']))"
+    python3 -c "import json,sys; d=json.load(sys.stdin); m=d['metrics']; print('| $2 | %.4f | %d | %d | %.4f | %.4f |' % (d['threshold'], m['flows'], m['attacks'], m['false_positive_rate'], m['recall']))"
 }
-echo "| model, data | flows | attacks | false-positive rate | attack recall |"
-echo "|---|---|---|---|---|"
+echo "| model, data | threshold | flows | attacks | false-positive rate | attack recall |"
+echo "|---|---|---|---|---|---|"
 row "$work/corrected-only" "corrected-only, other half of the original release" "${half_b[@]}"
 row "$work/tuned" "fine-tuned, other half of the original release" "${half_b[@]}"
 row "$work/corrected-only" "corrected-only, corrected release" "$data/cicids2017-improved"
