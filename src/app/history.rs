@@ -158,7 +158,7 @@ impl HistoryView {
         let Some(s) = &self.snapshot else { return };
         let mut reopen = None;
         egui::Grid::new("batches").striped(true).show(ui, |ui| {
-            for h in ["id", "status", "model", "flows", "flagged", "flows/s", "input", ""] {
+            for h in ["id", "status", "model", "flows", "flagged", "at P(attack) ≥", "flows/s", "input", ""] {
                 ui.strong(h);
             }
             ui.end_row();
@@ -168,6 +168,7 @@ impl HistoryView {
                 ui.label(&b.model_name);
                 ui.label(b.flows.map(|n| n.to_string()).unwrap_or_default());
                 ui.colored_label(style::ATTACK, b.flagged.map(|n| n.to_string()).unwrap_or_default());
+                ui.label(b.threshold.map(|t| format!("{t:.4}")).unwrap_or_default());
                 ui.label(b.flows_per_s.map(|n| format!("{n:.0}")).unwrap_or_default());
                 ui.label(&b.input);
                 if ui.button("Reopen").clicked() {

@@ -112,8 +112,9 @@ pub fn run_history(store: &Store, args: &HistoryArgs) -> anyhow::Result<()> {
         HistoryWhat::Batches { json: true } => print_json(&store.batches()?),
         HistoryWhat::Batches { .. } => {
             for b in store.batches()? {
+                let at = b.threshold.map_or("-".into(), |t| format!("{t:.4}"));
                 println!(
-                    "{:>4}  {:<11} {:<16} flows {:>9} flagged {:>9}  {}",
+                    "{:>4}  {:<11} {:<16} flows {:>9} flagged {:>9} at {at:<6}  {}",
                     b.id, b.status, b.model_name,
                     b.flows.unwrap_or(0), b.flagged.unwrap_or(0), b.input
                 );

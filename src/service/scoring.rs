@@ -96,7 +96,7 @@ pub fn score_recorded(
         Ok((verdicts, results, seconds)) => {
             task.report(Progress::stage("comparing the flows with the training data (drift)"));
             let drift = drift(&model.preprocessor, table.features());
-            let mut finished = summarise(&verdicts, Some(results), seconds);
+            let mut finished = summarise(&verdicts, Some(results), seconds, model.threshold);
             finished.drift_json = drift.as_ref().map(serde_json::to_string).transpose()?;
             store.finish_batch(batch_id, &finished)?;
             Ok(ScoredBatch { batch_id, verdicts, seconds, drift })
@@ -166,8 +166,8 @@ pub fn describe_input(table: &FlowTable) -> String {
     table.sources.iter().map(|s| s.path.display().to_string()).collect::<Vec<_>>().join("\n")
 }
 
-/// Counts per predicted family and flagged flows of a batch.
-pub fn summarise(verdicts: &[BriefVerdict], results_file: Option<(String, String)>, seconds: f64) -> FinishedBatch {
+/// Counts per predicted family and flagged flows of a batch, flagged at `threshold`.
+pub fn summarise(verdicts: &[BriefVerdict], results_file: Option<(String, String)>, seconds: f64, threshold: f32) -> FinishedBatch {
     let mut family_counts = BTreeMap::new();
     for v in verdicts {
         *family_counts.entry(v.family.name().to_string()).or_insert(0) += 1;
@@ -179,5 +179,6 @@ pub fn summarise(verdicts: &[BriefVerdict], results_file: Option<(String, String
         results_file,
         flows_per_s: verdicts.len() as f64 / seconds.max(1e-9),
         drift_json: None,
+        threshold,
     }
 }

@@ -25,6 +25,8 @@ pub struct BatchRecord {
     pub error: Option<String>,
     /// PSI per feature against the model's training data (`model::drift::DriftReport`).
     pub drift: Option<serde_json::Value>,
+    /// P(attack) at which flows were flagged; absent in batches recorded before schema 7.
+    pub threshold: Option<f64>,
 }
 
 /// The outcome of a finished batch.
@@ -38,10 +40,12 @@ pub struct FinishedBatch {
     pub flows_per_s: f64,
     /// The batch's drift report as JSON, when the model has training quantiles.
     pub drift_json: Option<String>,
+    /// P(attack) at which flows were flagged.
+    pub threshold: f32,
 }
 
 const BATCH_COLUMNS: &str = "id, input, model_name, status, started_at, finished_at, flows, flagged, \
-     family_counts_json, results_file, results_sha256, flows_per_s, error, drift_json";
+     family_counts_json, results_file, results_sha256, flows_per_s, error, drift_json, threshold";
 
 fn batch_from_row(r: &Row) -> rusqlite::Result<BatchRecord> {
     Ok(BatchRecord {
@@ -59,6 +63,7 @@ fn batch_from_row(r: &Row) -> rusqlite::Result<BatchRecord> {
         flows_per_s: r.get(11)?,
         error: r.get(12)?,
         drift: r.get::<_, Option<String>>(13)?.and_then(|s| serde_json::from_str(&s).ok()),
+        threshold: r.get(14)?,
     })
 }
 
@@ -81,10 +86,10 @@ impl Store {
         self.write(|tx| {
             tx.execute(
                 "UPDATE batches SET status = 'finished', flows = ?2, flagged = ?3, family_counts_json = ?4,
-                        results_file = ?5, results_sha256 = ?6, flows_per_s = ?7, drift_json = ?8,
+                        results_file = ?5, results_sha256 = ?6, flows_per_s = ?7, drift_json = ?8, threshold = ?9,
                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                  WHERE id = ?1",
-                params![id, b.flows as i64, b.flagged as i64, counts, file, sha, b.flows_per_s, b.drift_json],
+                params![id, b.flows as i64, b.flagged as i64, counts, file, sha, b.flows_per_s, b.drift_json, f64::from(b.threshold)],
             )
             .map(|_| ())
         })

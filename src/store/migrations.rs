@@ -137,10 +137,14 @@ CREATE UNIQUE INDEX one_active_calibration ON calibrations(model_id) WHERE activ
 /// Version 6: each scoring batch keeps the drift of its flows from the model's training data.
 const V6: &str = "ALTER TABLE batches ADD COLUMN drift_json TEXT;";
 
+/// Version 7: each scoring batch keeps the alert threshold its flows were flagged at (the
+/// model's own or the analyst's calibration), which can change while the model stays the same.
+const V7: &str = "ALTER TABLE batches ADD COLUMN threshold REAL;";
+
 /// All schema versions, oldest first.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5), M::up(V6)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5), M::up(V6), M::up(V7)])
 }
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: usize = 6;
+pub const LATEST_VERSION: usize = 7;

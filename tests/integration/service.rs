@@ -47,6 +47,11 @@ fn scoring_batches_are_recorded_finished_failed_or_cancelled() {
     );
     let finished = &batches[2];
     assert_eq!(finished.flows, Some(table.len() as i64));
+    // Flagged at the model's own threshold, and the batch says which.
+    assert_eq!(finished.threshold, Some(f64::from(model.threshold)));
+    assert!(model.threshold > 0.5, "the shipped model's own threshold: {}", model.threshold);
+    assert_eq!(finished.flagged, Some(batch.verdicts.iter().filter(|v| v.p_attack >= model.threshold).count() as i64));
+    assert_eq!(batches[0].threshold, None, "a failed batch flagged nothing");
     assert_eq!(finished.id, batch.batch_id);
     assert!(dir.path().join("results").join(finished.results_file.as_ref().unwrap()).is_file());
     let drift = finished.drift.as_ref().expect("drift recorded with the batch");

@@ -142,11 +142,13 @@ fn runs_batches_and_investigations_round_trip() {
             results_file: Some(("x.parquet".into(), "x".into())),
             flows_per_s: 1000.0,
             drift_json: Some("{\"flows\": 10, \"distinct\": 9, \"features\": []}".into()),
+            threshold: 0.75,
         },
     )
     .unwrap();
     assert_eq!(s.batches().unwrap()[0].drift, Some(serde_json::json!({"flows": 10, "distinct": 9, "features": []})));
     assert_eq!(s.batches().unwrap()[0].flagged, Some(3));
+    assert_eq!(s.batches().unwrap()[0].threshold, Some(0.75));
 
     s.save_investigation(&NewInvestigation {
         model_name: "default".into(),
