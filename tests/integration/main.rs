@@ -1,6 +1,7 @@
 //! The one integration-test binary (each test binary is a slow link on 2 cores).
 
 mod capture;
+mod capture_damage;
 mod carve;
 mod common;
 mod compare;
