@@ -289,6 +289,10 @@ impl TrainView {
                 test.roc_auc.map_or("-".into(), |a| format!("{a:.4}"))
             ));
         });
+        if let Some(alert) = &result.report.alert {
+            // The operating point the new model ships with, and what decided it.
+            ui.label(alert.describe()).on_hover_text("the test figures above are at this threshold");
+        }
         if let Some(before) = &result.report.before {
             ui.horizontal_wrapped(|ui| {
                 ui.strong("Before fine-tuning, same rows");

@@ -323,6 +323,8 @@ fn fine_tune_the_active_model_from_the_train_view() {
     assert!(result.name.starts_with("default-finetuned-"), "{}", result.name);
     assert!(result.report.before.is_some(), "the active model measured on the same rows");
     assert!(h.query_by_label_contains("Before fine-tuning, same rows").is_some());
+    let alert = result.report.alert.as_ref().expect("fine-tuning chose the new model's threshold");
+    assert!(h.query_by_label(&alert.describe()).is_some(), "{}", alert.describe());
     let store = netvigil::store::Store::open(dir.path()).unwrap();
     let run = store.run(result.run_id).unwrap();
     assert_eq!(run.kind, "finetune");
