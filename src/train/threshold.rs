@@ -77,7 +77,10 @@ pub fn choose(p_attack: &[f32], truth: &[AttackFamily], source: &[u32], max_fpr:
 
 /// The lowest threshold at which at most `target_fpr` of `scores` (P(attack) of known-good
 /// flows) reach it. Ties are never split: if the flows at the boundary score alike, all stay
-/// below. `None` for an empty baseline.
+/// below, except at 1: the threshold is at most 1, so a flow scored 1 is always flagged, and
+/// where more than the allowed share of `scores` is 1 (a classifier with few distinct scores,
+/// such as a decision tree) the target cannot be met and the threshold is 1. `None` for an
+/// empty baseline.
 pub fn threshold_for(scores: &[f32], target_fpr: f64) -> Option<f32> {
     if scores.is_empty() {
         return None;
