@@ -26,6 +26,9 @@ pub fn run(args: &ThresholdArgs, data_dir: &Path) -> anyhow::Result<()> {
     let (name, dir) = crate::service::models::resolve(data_dir, args.model.as_deref())?;
     let r = crate::service::threshold::rethreshold(&dir, &args.input.inputs, &args.input.read_options(), args.max_fpr)?;
     println!("model {name}: {} (was {:.4})", r.alert.describe(), r.before);
+    if crate::service::threshold::record(data_dir, &name, &dir)? {
+        println!("the history's entry for model {name} has the new metrics");
+    }
     println!("\nvalidation rows at {:.4}:\n{}", r.alert.threshold, SourceMetrics::table(&r.alert.valid));
     println!("test rows at 0.5:\n{}", SourceMetrics::table(&r.alert.test_at_half));
     println!("test rows at {:.4} (written to {}):\n{}", r.alert.threshold, dir.join("metrics.json").display(), SourceMetrics::table(&r.by_source));

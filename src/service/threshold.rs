@@ -60,6 +60,15 @@ pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: 
     Ok(Rethresholded { before: bundle.alert_threshold(), alert, by_source })
 }
 
+/// After `rethreshold` of the bundle in `dir`: if the history in `data_dir` has it registered
+/// as `name`, its registry entry gets the new metrics too (the History view and `history
+/// models` show them). Returns whether it was registered.
+pub fn record(data_dir: &Path, name: &str, dir: &Path) -> anyhow::Result<bool> {
+    let dir = std::fs::canonicalize(dir).with_context(|| format!("model bundle {}", dir.display()))?;
+    let metrics = std::fs::read_to_string(dir.join("metrics.json")).with_context(|| format!("{}", dir.join("metrics.json").display()))?;
+    Ok(crate::store::Store::open(data_dir)?.update_model_metrics(name, &dir, &metrics)?)
+}
+
 /// What reproducing a split needs of a bundle's training configuration (read alone, so bundles
 /// written before later settings existed still parse).
 #[derive(Deserialize)]

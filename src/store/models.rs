@@ -68,6 +68,16 @@ impl Store {
         })
     }
 
+    /// Replaces the metrics kept for the model `name` whose bundle is at `bundle_path` (its
+    /// bundle's `metrics.json` changed, e.g. a new alert threshold); false when no such model.
+    pub fn update_model_metrics(&mut self, name: &str, bundle_path: &Path, metrics_json: &str) -> Result<bool> {
+        let path = bundle_path.display().to_string();
+        self.write(|tx| {
+            tx.execute("UPDATE models SET metrics_json = ?3 WHERE name = ?1 AND bundle_path = ?2", params![name, path, metrics_json])
+                .map(|n| n > 0)
+        })
+    }
+
     /// Makes `name` the one active model.
     pub fn activate_model(&mut self, name: &str) -> Result<ModelRecord> {
         let exists = self.model(name)?.is_some();

@@ -374,6 +374,11 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     bundle.save(&path).unwrap();
     let weights = std::fs::read(path.join("weights.bpk")).unwrap();
 
+    let history = tempfile::tempdir().unwrap();
+    let mut store = netvigil::store::Store::open(history.path()).unwrap();
+    netvigil::service::models::register(&mut store, "small", &path, None, &bundle.metrics).unwrap();
+    drop(store);
+
     let wrong = netvigil::service::threshold::rethreshold(&path, &paths[..1], &ReadOptions::default(), 0.02).unwrap_err();
     assert!(format!("{wrong:#}").contains("pass the files it was trained on"), "{wrong:#}");
 
@@ -391,4 +396,10 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     assert_eq!(std::fs::read(path.join("weights.bpk")).unwrap(), weights);
     let stored: netvigil::train::TrainingReport = serde_json::from_value(loaded.metrics["report"].clone()).unwrap();
     assert_eq!(stored.by_source, again.by_source);
+    // The history's registry entry follows; a name it does not know is left alone.
+    assert!(netvigil::service::threshold::record(history.path(), "small", &path).unwrap());
+    assert!(!netvigil::service::threshold::record(history.path(), "other", &path).unwrap());
+    let entry = netvigil::store::Store::open(history.path()).unwrap().model("small").unwrap().unwrap();
+    assert_eq!(netvigil::model::bundle::alert_threshold_of(&entry.metrics), again.alert.threshold);
+    assert_eq!(entry.metrics["training_config"]["alert_max_fpr"], 0.02);
 }
