@@ -36,6 +36,11 @@ fn fuzz_regressions_do_not_panic() {
 
 // ------------------------------------------------------------------ derived bad inputs
 
+/// The flows of the official test.pcap as it is: what every rewritten copy must give.
+fn test_pcap_flows() -> Vec<FlowRecord> {
+    extract(&shared("cicflowmeter-reference/official-test/test.pcap"), &corrected()).0
+}
+
 fn test_pcap_bytes() -> Vec<u8> {
     std::fs::read(shared("cicflowmeter-reference/official-test/test.pcap")).expect("test.pcap")
 }
@@ -181,10 +186,7 @@ fn ip_fragments_are_counted_into_their_flow() {
             .map(|f| ((f.start_us, f.sport, f.dport), f.features))
             .collect()
     };
-    let (reference, _) = extract(
-        &shared("cicflowmeter-reference/official-test/test.pcap"),
-        &corrected(),
-    );
+    let reference = test_pcap_flows();
     let reference = key(&reference);
     let dir = tempfile::tempdir().expect("tempdir");
     let (flows, report) = extract(
@@ -309,11 +311,7 @@ fn reencode(bytes: &[u8], big_endian: bool, nanos: bool) -> Vec<u8> {
 #[test]
 fn byte_order_nanoseconds_and_gzip_give_identical_flows() {
     let bytes = test_pcap_bytes();
-    let (reference, _) = extract(
-        &shared("cicflowmeter-reference/official-test/test.pcap"),
-        &corrected(),
-    );
-    let reference = by_first_packet(&reference);
+    let reference = by_first_packet(&test_pcap_flows());
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, data) in [
         ("be.pcap", reencode(&bytes, true, false)),
@@ -362,11 +360,7 @@ fn relink(bytes: &[u8], link: u32, header: impl Fn(&[u8]) -> Vec<u8>) -> Vec<u8>
 #[test]
 fn every_link_type_gives_the_same_flows() {
     let bytes = test_pcap_bytes();
-    let (reference, _) = extract(
-        &shared("cicflowmeter-reference/official-test/test.pcap"),
-        &corrected(),
-    );
-    let reference = by_first_packet(&reference);
+    let reference = by_first_packet(&test_pcap_flows());
     let ethertype = |f: &[u8]| [f[12], f[13]];
     let variants: Vec<(&str, Vec<u8>)> = vec![
         ("raw", relink(&bytes, 101, |_| Vec::new())),
@@ -499,10 +493,7 @@ fn pcapng_with_two_interfaces_resolutions_and_simple_blocks() {
         1,
         "the simple block repeats the last packet at its time"
     );
-    let (reference, _) = extract(
-        &shared("cicflowmeter-reference/official-test/test.pcap"),
-        &corrected(),
-    );
+    let reference = test_pcap_flows();
     assert_eq!(flows.len(), reference.len());
     let starts = |v: &[FlowRecord]| {
         v.iter()
@@ -534,10 +525,7 @@ fn swapped_packets_are_reordered_and_duplicates_counted() {
     let path = write_temp(&dir, "swapped.pcap", &swapped);
     let (flows, report) = extract(&path, &corrected());
     assert_eq!(report.count(SkipReason::Reordered), 1, "{report}");
-    let (reference, _) = extract(
-        &shared("cicflowmeter-reference/official-test/test.pcap"),
-        &corrected(),
-    );
+    let reference = test_pcap_flows();
     let features = |v: &[FlowRecord]| {
         v.iter()
             .map(|f| f.features.map(f64::to_bits))
