@@ -9,7 +9,7 @@ use polars::prelude::{CsvWriter, SerWriter};
 use super::InputArgs;
 use super::progress::with_progress_bar;
 use crate::detect::detect;
-use crate::ingest::export::{OutputFormat, write_frame};
+use crate::ingest::export::{OutputFormat, PendingFile};
 use crate::model::inference::DeviceChoice;
 use crate::service::{self, LoadedModel};
 
@@ -70,25 +70,18 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
         Some(_) => Some(with_progress_bar(args.quiet, |task| service::explain::explain_rows(&model, table.features(), task))?),
         None => None,
     };
-    let mut write = |df: &mut polars::prelude::DataFrame, verdicts: &[crate::model::Verdict]| -> anyhow::Result<()> {
-        if args.format == PredictFormat::Eve {
-            return write_eve(&args.output, &table, verdicts, &model.name);
-        }
-        if let (Some(e), Some(k)) = (&explanations, args.explain) {
-            *df = crate::model::output::with_explanations(std::mem::take(df), e, k.min(crate::features::N_FEATURES))?;
-        }
-        if is_dash(&args.output) {
-            let mut out = std::io::stdout().lock();
-            CsvWriter::new(&mut out).finish(df)?;
-            out.flush()?;
-        } else {
-            write_frame(df, &args.output)?;
-        }
-        Ok(())
+    let batch = if args.format == PredictFormat::Eve {
+        // Alerts need only the brief verdicts, written once the batch is scored.
+        let batch = with_progress_bar(args.quiet, |task| service::score_recorded(data_dir, &model, &table, &findings, None, task))?;
+        write_eve(&args.output, &table, &batch.verdicts, &model.name)?;
+        batch
+    } else {
+        let explain = explanations.as_deref().zip(args.explain).map(|(e, k)| (e, k.min(crate::features::N_FEATURES)));
+        let mut out = TableOutput::new(&args.output, explain)?;
+        let batch = with_progress_bar(args.quiet, |task| service::score_recorded(data_dir, &model, &table, &findings, Some(&mut out), task))?;
+        out.finish()?;
+        batch
     };
-    let batch = with_progress_bar(args.quiet, |task| {
-        service::score_recorded(data_dir, &model, &table, &findings, Some(&mut write), task)
-    })?;
     let attacks = batch.verdicts.iter().filter(|v| v.is_attack()).count();
     let unfamiliar = batch.verdicts.iter().filter(|v| v.unfamiliar).count();
     eprintln!(
@@ -109,9 +102,86 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where `predict` writes every flow with its verdict: a part at a time as the batch is scored
+/// (`service::ResultsOutput`), so that ten million flows never stand as one frame; a file only
+/// once it is whole (written beside it, renamed at the end), or CSV on standard output.
+struct TableOutput<'a> {
+    sink: Sink,
+    /// Each flow's explanation and how many features of it to write.
+    explain: Option<(&'a [crate::model::explain::Explanation], usize)>,
+    parts: usize,
+}
+
+/// Parquet's batched writer (polars also names its CSV one `BatchedWriter`).
+type ParquetBatchedWriter = polars::io::parquet::write::BatchedWriter<std::fs::File>;
+
+enum Sink {
+    Stdout,
+    Csv(PendingFile, std::io::BufWriter<std::fs::File>),
+    Parquet(PendingFile, Option<ParquetBatchedWriter>),
+}
+
+impl<'a> TableOutput<'a> {
+    fn new(output: &Path, explain: Option<(&'a [crate::model::explain::Explanation], usize)>) -> anyhow::Result<Self> {
+        let sink = if is_dash(output) {
+            Sink::Stdout
+        } else {
+            let file = PendingFile::new(output);
+            match OutputFormat::from_path(output)? {
+                OutputFormat::Csv => {
+                    let out = std::io::BufWriter::new(file.create()?);
+                    Sink::Csv(file, out)
+                }
+                OutputFormat::Parquet => Sink::Parquet(file, None),
+            }
+        };
+        Ok(TableOutput { sink, explain, parts: 0 })
+    }
+
+    /// Puts the file in place once every part is written (dropped before, it is removed).
+    fn finish(self) -> anyhow::Result<()> {
+        match self.sink {
+            Sink::Stdout => std::io::stdout().flush()?,
+            Sink::Csv(file, mut out) => {
+                out.flush().map_err(|e| file.error(e))?;
+                drop(out);
+                file.commit()?;
+            }
+            Sink::Parquet(file, writer) => {
+                let writer = writer.ok_or_else(|| file.error("no flows were written"))?;
+                writer.finish().map_err(|e| file.error(e))?;
+                drop(writer);
+                file.commit()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl service::ResultsOutput for TableOutput<'_> {
+    fn part(&mut self, frame: &mut polars::prelude::DataFrame, _: &[crate::model::Verdict], rows: std::ops::Range<usize>) -> anyhow::Result<()> {
+        if let Some((explanations, k)) = self.explain {
+            *frame = crate::model::output::with_explanations(std::mem::take(frame), &explanations[rows], k)?;
+        }
+        let header = self.parts == 0;
+        self.parts += 1;
+        match &mut self.sink {
+            Sink::Stdout => CsvWriter::new(&mut std::io::stdout().lock()).include_header(header).finish(frame)?,
+            Sink::Csv(_, out) => CsvWriter::new(out).include_header(header).finish(frame)?,
+            Sink::Parquet(file, writer) => {
+                if writer.is_none() {
+                    *writer = Some(polars::prelude::ParquetWriter::new(file.create()?).batched(frame.schema())?);
+                }
+                writer.as_mut().map_or(Ok(()), |w| w.write_batch(frame))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Writes the flagged flows of a scored batch as EVE alerts (JSON lines), atomically.
-fn write_eve(output: &Path, table: &crate::ingest::FlowTable, verdicts: &[crate::model::Verdict], model: &str) -> anyhow::Result<()> {
-    let (text, _) = crate::model::eve::eve_json_lines(table, &crate::model::briefly(verdicts), model)?;
+fn write_eve(output: &Path, table: &crate::ingest::FlowTable, verdicts: &[crate::model::BriefVerdict], model: &str) -> anyhow::Result<()> {
+    let (text, _) = crate::model::eve::eve_json_lines(table, verdicts, model)?;
     if is_dash(output) {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;

@@ -111,6 +111,46 @@ pub fn write_atomically(
     })
 }
 
+/// A temporary file beside `path` that becomes `path` only by [`PendingFile::commit`] (synced,
+/// then renamed over it); dropped before that, it is removed and `path` is untouched. For output
+/// written part by part over a long task, where [`write_atomically`]'s one closure does not fit.
+pub struct PendingFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl PendingFile {
+    pub fn new(path: &Path) -> Self {
+        PendingFile { path: path.to_path_buf(), tmp: temp_path(path), committed: false }
+    }
+
+    /// The temporary file, created empty, to write into.
+    pub fn create(&self) -> Result<File, IngestError> {
+        File::create(&self.tmp).map_err(|e| self.error(e))
+    }
+
+    /// Syncs what was written (every writer on it finished and dropped) and puts it in place.
+    pub fn commit(mut self) -> Result<(), IngestError> {
+        let result = File::open(&self.tmp).and_then(|f| f.sync_all()).and_then(|()| std::fs::rename(&self.tmp, &self.path));
+        result.map_err(|e| self.error(e))?;
+        self.committed = true;
+        Ok(())
+    }
+
+    pub fn error(&self, e: impl std::fmt::Display) -> IngestError {
+        IngestError::Write { path: self.path.clone(), message: e.to_string() }
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))

@@ -22,6 +22,6 @@ pub mod training;
 
 pub use investigations::{FlowRef, Investigation};
 pub use models::LoadedModel;
-pub use scoring::{ScoredBatch, score, score_recorded};
+pub use scoring::{ResultsOutput, ScoredBatch, score, score_recorded};
 pub use task::{AsProgress, Cancelled, Progress, Task};
 pub use training::{CompareRequest, TrainRequest, TrainResult, compare_recorded, train_recorded};

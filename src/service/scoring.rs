@@ -87,7 +87,7 @@ pub fn score_recorded(
     model: &LoadedModel,
     table: &FlowTable,
     findings: &Findings,
-    output: Option<&mut dyn FnMut(&mut DataFrame, &[Verdict]) -> anyhow::Result<()>>,
+    output: Option<&mut dyn ResultsOutput>,
     task: &Task,
 ) -> anyhow::Result<ScoredBatch> {
     let mut store = Store::open(data_dir)?;
@@ -111,43 +111,57 @@ pub fn score_recorded(
 
 type Scored = (Vec<BriefVerdict>, (String, String), f64);
 
+/// Where a recorded batch's results also go (`predict -o`), a part at a time as each part is
+/// scored, in row order.
+pub trait ResultsOutput {
+    /// The rows `rows` of the table: their frame (metadata, verdicts, findings, as the history
+    /// keeps them) and full verdicts. Columns added to `frame` are kept in the history too.
+    fn part(&mut self, frame: &mut DataFrame, verdicts: &[Verdict], rows: std::ops::Range<usize>) -> anyhow::Result<()>;
+}
+
+/// The results go to the history, and to `output` when there is one, a part at a time as the
+/// part is scored: only the brief verdicts of the whole are kept, never the whole's full ones
+/// (a frame and full verdicts of ten million flows were 5 GB).
 fn score_and_save(
     store: &Store,
     model: &LoadedModel,
     table: &FlowTable,
     findings: &Findings,
-    output: Option<&mut dyn FnMut(&mut DataFrame, &[Verdict]) -> anyhow::Result<()>>,
+    mut output: Option<&mut dyn ResultsOutput>,
     task: &Task,
 ) -> anyhow::Result<Scored> {
     let n = table.len();
-    let Some(write) = output else { return score_and_save_parts(store, model, table, findings, task) };
-    let started = Instant::now();
-    let verdicts = score(model, table, task)?;
-    let seconds = started.elapsed().as_secs_f64();
-    task.report(Progress::stage("saving the results"));
-    let mut frame = results_frame(table, &verdicts, findings, 0..n)?;
-    write(&mut frame, &verdicts)?;
-    let results = store.save_results(&mut frame)?;
-    Ok((crate::model::briefly(&verdicts), results, seconds))
-}
-
-/// Without an output to write, the results go to the history a part at a time as the part is
-/// scored: only the brief verdicts of the whole are kept, never the whole's full ones.
-fn score_and_save_parts(store: &Store, model: &LoadedModel, table: &FlowTable, findings: &Findings, task: &Task) -> anyhow::Result<Scored> {
-    let n = table.len();
     let mut verdicts = Vec::with_capacity(n);
     let mut seconds = 0.0;
+    // A part that fails (cancelled, or the output refused it) ends the history's results file;
+    // the batch then fails with that part's own error, not the file's.
+    let mut failed: Option<anyhow::Error> = None;
     let parts = (0..n.max(1)).step_by(RESULT_ROWS_PER_PART).map(|start| {
         let rows = start..(start + RESULT_ROWS_PER_PART).min(n);
-        let started = Instant::now();
-        let mut scored = Vec::with_capacity(rows.len());
-        let features = &table.features()[rows.start * crate::features::N_FEATURES..rows.end * crate::features::N_FEATURES];
-        score_steps(model, features, rows.start, n, task, &mut |part| scored.extend_from_slice(part))?;
-        seconds += started.elapsed().as_secs_f64();
-        verdicts.extend(scored.iter().map(BriefVerdict::from));
-        anyhow::Ok(results_frame(table, &scored, findings, rows)?)
+        let mut part = || -> anyhow::Result<DataFrame> {
+            let started = Instant::now();
+            let mut scored = Vec::with_capacity(rows.len());
+            let features = &table.features()[rows.start * crate::features::N_FEATURES..rows.end * crate::features::N_FEATURES];
+            score_steps(model, features, rows.start, n, task, &mut |part| scored.extend_from_slice(part))?;
+            seconds += started.elapsed().as_secs_f64();
+            verdicts.extend(scored.iter().map(BriefVerdict::from));
+            let mut frame = results_frame(table, &scored, findings, rows.clone())?;
+            if let Some(out) = output.as_mut() {
+                out.part(&mut frame, &scored, rows.clone())?;
+            }
+            Ok(frame)
+        };
+        part().map_err(|e| {
+            let shown = format!("{e:#}");
+            failed = Some(e);
+            shown
+        })
     });
-    let results = store.save_results_parts(parts)?;
+    let saved = store.save_results_parts(parts);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let results = saved?;
     Ok((verdicts, results, seconds))
 }
 

@@ -116,14 +116,9 @@ impl Store {
 
 impl Store {
     /// Saves per-flow results as `results/<sha256>.parquet` (written atomically, named by its
-    /// content) and returns the file name and hash for [`FinishedBatch::results_file`].
-    pub fn save_results(&self, df: &mut polars::prelude::DataFrame) -> Result<(String, String)> {
-        self.save_results_parts(std::iter::once(Ok::<_, polars::prelude::PolarsError>(df.clone())))
-    }
-
-    /// [`Store::save_results`] of a frame given a part at a time (parts of the same columns,
-    /// at least one), each written as it comes: the results of ten million flows never exist
-    /// as one frame.
+    /// content) and returns the file name and hash for [`FinishedBatch::results_file`]. The
+    /// frame comes a part at a time (parts of the same columns, at least one), each written as
+    /// it comes: the results of ten million flows never exist as one frame.
     pub fn save_results_parts<E: std::fmt::Display>(&self, parts: impl Iterator<Item = std::result::Result<polars::prelude::DataFrame, E>>) -> Result<(String, String)> {
         let dir = self.results_dir();
         let io = |source| super::StoreError::Io { path: dir.clone(), source };

@@ -275,6 +275,45 @@ fn the_streaming_scorer_writes_predicts_verdicts_in_input_order() {
     assert_same(&streamed, &expected, "predict - -o -");
 }
 
+/// `predict -o` writes the same rows to a CSV and to a Parquet file as to standard output, and
+/// leaves nothing beside them.
+#[test]
+fn predict_writes_the_same_verdicts_to_csv_parquet_and_standard_output() {
+    use polars::prelude::{CsvReadOptions, ParquetReader, SerReader};
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo_data("cicids2017-sample.csv");
+    let expected = predict(file.to_str().unwrap(), None, dir.path());
+    let out = tempfile::tempdir().unwrap();
+    let mut columns = Vec::new();
+    for name in ["scores.csv", "scores.parquet"] {
+        let path = out.path().join(name);
+        let status = Command::new(env!("CARGO_BIN_EXE_netvigil"))
+            .args(["predict", "--quiet", "--device", "cpu", "--model"])
+            .arg(default_model())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg(&file)
+            .arg("-o")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "predict -o {name}");
+        let frame = if name.ends_with(".csv") {
+            CsvReadOptions::default().try_into_reader_with_file_path(Some(path)).unwrap().finish().unwrap()
+        } else {
+            ParquetReader::new(std::fs::File::open(&path).unwrap()).finish().unwrap()
+        };
+        assert_eq!(frame.height(), expected.len(), "{name}");
+        let p: Vec<f32> = frame.column("P(attack)").unwrap().cast(&polars::prelude::DataType::Float32).unwrap().f32().unwrap().into_no_null_iter().collect();
+        let shown: Vec<f32> = expected.iter().map(|(p, _)| *p).collect();
+        assert!(p.iter().zip(&shown).all(|(a, b)| (a - b).abs() < 1e-4), "{name}: P(attack) differs from standard output");
+        columns.push(frame.get_column_names().iter().map(|c| c.to_string()).collect::<Vec<_>>());
+    }
+    assert_eq!(columns[0], columns[1]);
+    let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 2, "only the two outputs, no temporary files: {left:?}");
+}
+
 #[test]
 fn asked_to_explain_the_server_gives_predicts_attributions() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,9 +28,13 @@ fn scoring_batches_are_recorded_finished_failed_or_cancelled() {
     let batch = quietly(|task| score_recorded(dir.path(), &model, &table, &findings, None, task)).unwrap();
     assert_eq!(batch.verdicts.len(), table.len());
 
-    let mut full_disk = |_: &mut polars::prelude::DataFrame, _: &[netvigil::model::Verdict]| -> anyhow::Result<()> {
-        anyhow::bail!("no space left on the device")
-    };
+    struct FullDisk;
+    impl netvigil::service::ResultsOutput for FullDisk {
+        fn part(&mut self, _: &mut polars::prelude::DataFrame, _: &[netvigil::model::Verdict], _: std::ops::Range<usize>) -> anyhow::Result<()> {
+            anyhow::bail!("no space left on the device")
+        }
+    }
+    let mut full_disk = FullDisk;
     let failed = quietly(|task| score_recorded(dir.path(), &model, &table, &findings, Some(&mut full_disk), task));
     assert!(failed.is_err());
 
@@ -234,6 +238,43 @@ fn a_capture_being_read_shows_its_flows_so_far_and_then_the_whole() {
     // packet's number).
     let lines: std::collections::HashSet<u64> = whole.meta()[dns..].iter().map(|m| m.line).collect();
     assert!(first.meta()[dns..].iter().all(|m| lines.contains(&m.line)));
+}
+
+/// What `predict -o` gets of a recorded batch: every row once, in order, a part at a time,
+/// each part's frame and verdicts of its own rows; the history keeps the same rows.
+#[test]
+fn a_recorded_batch_goes_to_its_output_a_part_at_a_time_in_row_order() {
+    struct Parts(Vec<(std::ops::Range<usize>, usize, usize, Vec<f32>)>);
+    impl netvigil::service::ResultsOutput for Parts {
+        fn part(&mut self, frame: &mut polars::prelude::DataFrame, verdicts: &[netvigil::model::Verdict], rows: std::ops::Range<usize>) -> anyhow::Result<()> {
+            let first = verdicts.iter().take(3).map(|v| v.p_attack).collect();
+            self.0.push((rows, frame.height(), verdicts.len(), first));
+            Ok(())
+        }
+    }
+    let sample = read_flows(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default()).unwrap();
+    // Real rows repeated past one part (262,144 rows) of the results.
+    let mut table = sample.clone();
+    while table.len() <= 1 << 18 {
+        table.append(sample.clone());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = default_model();
+    let mut parts = Parts(Vec::new());
+    let batch = quietly(|task| score_recorded(dir.path(), &model, &table, &detect(&table), Some(&mut parts), task)).unwrap();
+    let ranges: Vec<std::ops::Range<usize>> = parts.0.iter().map(|p| p.0.clone()).collect();
+    assert_eq!(ranges, [0..1 << 18, 1 << 18..table.len()]);
+    for (rows, height, verdicts, first) in &parts.0 {
+        assert_eq!((*height, *verdicts), (rows.len(), rows.len()));
+        let expected: Vec<f32> = batch.verdicts[rows.start..rows.start + 3].iter().map(|v| v.p_attack).collect();
+        assert_eq!(first, &expected, "part {rows:?} holds its own rows' verdicts");
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let recorded = &store.batches().unwrap()[0];
+    assert_eq!(recorded.flows, Some(table.len() as i64));
+    let results = polars::prelude::ParquetReader::new(std::fs::File::open(store.results_dir().join(recorded.results_file.as_ref().unwrap())).unwrap());
+    use polars::prelude::SerReader;
+    assert_eq!(results.finish().unwrap().height(), table.len());
 }
 
 #[test]
