@@ -98,10 +98,7 @@ fn config(args: &CompareArgs) -> anyhow::Result<CompareConfig> {
     if !(0.0..1.0).contains(&args.target_fpr) {
         anyhow::bail!("--target-fpr {} is not a rate in [0, 1)", args.target_fpr);
     }
-    if !(args.alert_max_fpr > 0.0 && args.alert_max_fpr < 1.0) {
-        anyhow::bail!("--alert-max-fpr {} must be between 0 and 1", args.alert_max_fpr);
-    }
-    training.alert_max_fpr = args.alert_max_fpr;
+    training.alert_max_fpr = crate::train::threshold::checked_max_fpr(args.alert_max_fpr, "--alert-max-fpr").map_err(anyhow::Error::msg)?;
     Ok(CompareConfig { split: args.split.kind()?, seed: args.seed, contenders, moe: MoeConfig::new(), training, anomaly })
 }
 

@@ -109,7 +109,8 @@ struct TableOutput<'a> {
     sink: Sink,
     /// Each flow's explanation and how many features of it to write.
     explain: Option<(&'a [crate::model::explain::Explanation], usize)>,
-    parts: usize,
+    /// The CSV header is written with the first part.
+    header_written: bool,
 }
 
 /// Parquet's batched writer (polars also names its CSV one `BatchedWriter`).
@@ -135,7 +136,7 @@ impl<'a> TableOutput<'a> {
                 OutputFormat::Parquet => Sink::Parquet(file, None),
             }
         };
-        Ok(TableOutput { sink, explain, parts: 0 })
+        Ok(TableOutput { sink, explain, header_written: false })
     }
 
     /// Puts the file in place once every part is written (dropped before, it is removed).
@@ -163,16 +164,16 @@ impl service::ResultsOutput for TableOutput<'_> {
         if let Some((explanations, k)) = self.explain {
             *frame = crate::model::output::with_explanations(std::mem::take(frame), &explanations[rows], k)?;
         }
-        let header = self.parts == 0;
-        self.parts += 1;
+        let header = !std::mem::replace(&mut self.header_written, true);
         match &mut self.sink {
             Sink::Stdout => CsvWriter::new(&mut std::io::stdout().lock()).include_header(header).finish(frame)?,
             Sink::Csv(_, out) => CsvWriter::new(out).include_header(header).finish(frame)?,
             Sink::Parquet(file, writer) => {
-                if writer.is_none() {
-                    *writer = Some(polars::prelude::ParquetWriter::new(file.create()?).batched(frame.schema())?);
-                }
-                writer.as_mut().map_or(Ok(()), |w| w.write_batch(frame))?;
+                let writer = match writer {
+                    Some(w) => w,
+                    None => writer.insert(polars::prelude::ParquetWriter::new(file.create()?).batched(frame.schema())?),
+                };
+                writer.write_batch(frame)?;
             }
         }
         Ok(())

@@ -15,6 +15,7 @@ use crate::model::{ExpertSet, MoeConfig};
 use crate::service::{Task, TrainRequest, train_recorded};
 use crate::train::SplitKind;
 use crate::train::metrics::SourceMetrics;
+use crate::train::threshold::checked_max_fpr;
 use crate::train::training::{TrainEvent, TrainingConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -201,10 +202,7 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
         training.source_balance = b;
     }
     if let Some(f) = args.alert_max_fpr {
-        if !(f > 0.0 && f < 1.0) {
-            anyhow::bail!("--alert-max-fpr {f} must be between 0 and 1");
-        }
-        training.alert_max_fpr = f;
+        training.alert_max_fpr = checked_max_fpr(f, "--alert-max-fpr").map_err(anyhow::Error::msg)?;
     }
     let name = args.out.name_or("model");
     let request = TrainRequest {

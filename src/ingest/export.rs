@@ -97,18 +97,11 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<(), IngestError> {
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut out = BufWriter::new(File::create(&tmp)?);
-        write(&mut out)?;
-        out.flush()?;
-        out.get_ref().sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        IngestError::Write { path: path.to_path_buf(), message: e.to_string() }
-    })
+    let file = PendingFile::new(path);
+    let mut out = BufWriter::new(file.create()?);
+    write(&mut out).and_then(|()| out.flush()).map_err(|e| file.error(e))?;
+    drop(out);
+    file.commit()
 }
 
 /// A temporary file beside `path` that becomes `path` only by [`PendingFile::commit`] (synced,

@@ -153,9 +153,6 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, BundleError
 }
 
 impl ModelBundle {
-    /// Writes the bundle to `dir` atomically (temporary sibling, then rename). The manifest's
-    /// weight hash and size are filled in here from the bytes actually written; the manifest
-    /// as written is returned.
     /// P(attack) at which this model calls a flow an attack: the threshold training chose on
     /// its validation rows (`train::threshold`, in `metrics.json`), or 0.5 for a bundle
     /// trained before thresholds were chosen.
@@ -163,6 +160,9 @@ impl ModelBundle {
         alert_threshold_of(&self.metrics)
     }
 
+    /// Writes the bundle to `dir` atomically (temporary sibling, then rename). The manifest's
+    /// weight hash and size are filled in here from the bytes actually written; the manifest
+    /// as written is returned.
     pub fn save(&self, dir: &Path) -> Result<Manifest, BundleError> {
         if dir.exists() && !dir.join("manifest.json").is_file() {
             let empty = fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);

@@ -29,7 +29,7 @@ pub struct Rethresholded {
 /// chooses the alert threshold on its validation rows for `max_fpr`, and rewrites the
 /// bundle's test results at it. Refuses inputs that do not give the recorded split.
 pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: f64) -> anyhow::Result<Rethresholded> {
-    anyhow::ensure!(max_fpr > 0.0 && max_fpr < 1.0, "--max-fpr must be between 0 and 1");
+    let max_fpr = crate::train::threshold::checked_max_fpr(max_fpr, "--max-fpr").map_err(anyhow::Error::msg)?;
     let device = select_device(DeviceChoice::Cpu)?.device;
     let bundle = ModelBundle::load(dir, &device).with_context(|| format!("model bundle {}", dir.display()))?;
     let recorded = |key: &str| bundle.metrics.pointer(&format!("/report/{key}")).and_then(serde_json::Value::as_u64);
@@ -48,7 +48,7 @@ pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: 
             expected.map_or("none recorded".into(), |n| n.to_string())
         );
     }
-    let Judged { alert, test, by_source } =
+    let Judged { alert, test, by_source, .. } =
         judge(&table, &prepared.parts, &bundle.model, bundle.familiarity.as_ref(), (&prepared.valid, &prepared.test), max_fpr, &device);
     let mut metrics = bundle.metrics.clone();
     metrics["report"]["alert"] = serde_json::to_value(&alert)?;

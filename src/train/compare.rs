@@ -179,7 +179,7 @@ struct Scored {
 impl Scored {
     /// Flags at the threshold chosen on the validation rows' scores.
     fn at_validation_threshold(self, table: &FlowTable, prepared: &PreparedSplit, max_fpr: f64) -> Scored {
-        let valid = ScoredRows { rows: &prepared.parts.valid, p_attack: &self.valid_scores, truth: &prepared.valid.y, unfamiliar: &[] };
+        let valid = ScoredRows::of(&prepared.valid, &prepared.parts.valid, &self.valid_scores, &[]);
         let (threshold, _) = choose_on_rows(table, &valid, max_fpr);
         Scored { threshold, ..self }
     }

@@ -136,8 +136,14 @@ pub fn class_weights(counts: &[usize; AttackFamily::N_CLASSES], power: f64) -> [
 
 /// Index of each source file's data folder (`SourceFile::folder_name`), in first-seen order.
 fn source_folders(table: &FlowTable) -> Vec<u32> {
+    folders(table).1
+}
+
+/// The data folders of `table`'s source files in first-seen order (what [`Dataset::origin`]
+/// indexes), and each source file's index into them.
+pub fn folders(table: &FlowTable) -> (Vec<String>, Vec<u32>) {
     let mut names: Vec<String> = Vec::new();
-    table
+    let of_source = table
         .sources
         .iter()
         .map(|s| {
@@ -148,5 +154,6 @@ fn source_folders(table: &FlowTable) -> Vec<u32> {
             });
             i as u32
         })
-        .collect()
+        .collect();
+    (names, of_source)
 }

@@ -14,7 +14,7 @@ use super::data::Dataset;
 use super::metrics::{Metrics, SourceMetrics};
 use super::split::{Split, SplitError, SplitKind, split};
 use super::threshold::{AlertThreshold, ScoredRows, choose_for_rows};
-use super::training::{EpochRecord, TrainError, TrainEvent, TrainingConfig, dataset_verdicts, evaluate_dataset, train};
+use super::training::{EpochRecord, TrainError, TrainEvent, TrainingConfig, dataset_verdicts, train};
 use crate::ingest::table::FlowTable;
 use crate::ingest::hash::sha256_file;
 use crate::model::bundle::{DataFile, FORMAT, FORMAT_VERSION, Manifest, ModelBundle};
@@ -148,7 +148,6 @@ pub fn fit(
         None => fit_familiarity(&train_set.x, &valid_set.x, training.seed, device, cancel)?,
     };
     let judged = judge(table, &parts, &outcome.model, Some(&familiarity), (&valid_set, &test_set), training.alert_max_fpr, &plain);
-    let valid = evaluate_dataset(&outcome.model, &valid_set, &plain);
     let epochs_run = outcome.history.len();
     let report = TrainingReport {
         split: split_kind.name(),
@@ -165,7 +164,7 @@ pub fn fit(
         train_seconds: outcome.seconds,
         seconds_per_epoch: outcome.history.iter().map(|e| e.seconds).sum::<f64>() / epochs_run.max(1) as f64,
         history: outcome.history,
-        valid,
+        valid: judged.valid,
         test: judged.test,
         by_source: judged.by_source,
         alert: Some(judged.alert),
@@ -194,6 +193,8 @@ pub fn fit(
 /// A trained model's test results at the alert threshold chosen on its validation rows.
 pub struct Judged {
     pub alert: AlertThreshold,
+    /// The validation rows at 0.5, as early stopping saw them.
+    pub valid: Metrics,
     pub test: Metrics,
     pub by_source: Vec<SourceMetrics>,
 }
@@ -213,17 +214,18 @@ pub fn judge(
     let (valid_set, test_set) = sets;
     let p_attack = |v: &[crate::model::Verdict]| -> Vec<f32> { v.iter().map(|v| v.p_attack).collect() };
     let unfamiliar = |set: &Dataset| familiarity.map(|f| f.unfamiliar(&set.x, device)).unwrap_or_default();
-    let valid_p = p_attack(&dataset_verdicts(model, valid_set, device, ATTACK_THRESHOLD));
+    let valid_at_half = dataset_verdicts(model, valid_set, device, ATTACK_THRESHOLD);
+    let valid_p = p_attack(&valid_at_half);
     let at_half = dataset_verdicts(model, test_set, device, ATTACK_THRESHOLD);
     let (valid_unfamiliar, test_unfamiliar) = (unfamiliar(valid_set), unfamiliar(test_set));
-    let valid = ScoredRows { rows: &parts.valid, p_attack: &valid_p, truth: &valid_set.y, unfamiliar: &valid_unfamiliar };
+    let valid = ScoredRows::of(valid_set, &parts.valid, &valid_p, &valid_unfamiliar);
     let test_p = p_attack(&at_half);
-    let test_rows = ScoredRows { rows: &parts.test, p_attack: &test_p, truth: &test_set.y, unfamiliar: &test_unfamiliar };
+    let test_rows = ScoredRows::of(test_set, &parts.test, &test_p, &test_unfamiliar);
     let alert = choose_for_rows(table, &valid, &test_rows, max_fpr);
     let test_verdicts: Vec<crate::model::Verdict> =
         at_half.iter().map(|v| crate::model::Verdict::from_probs(v.family_probs, v.gate, alert.threshold)).collect();
     let test = Metrics::compute(&test_verdicts, &test_set.y);
     let flagged: Vec<bool> = test_verdicts.iter().map(|v| v.is_attack()).collect();
     let by_source = SourceMetrics::by_source(table, &parts.test, &flagged, &test_set.y, &test_unfamiliar);
-    Judged { alert, test, by_source }
+    Judged { alert, valid: Metrics::compute(&valid_at_half, &valid_set.y), test, by_source }
 }

@@ -21,6 +21,12 @@ use crate::model::ATTACK_THRESHOLD;
 /// The validation false-positive rate per source that the shipped threshold keeps to.
 pub const DEFAULT_MAX_FPR: f64 = 0.005;
 
+/// `max_fpr` when it is a share the rule can keep to (strictly between 0 and 1); else why not,
+/// naming `option`, the setting it came from.
+pub fn checked_max_fpr(max_fpr: f64, option: &str) -> Result<f64, String> {
+    if max_fpr > 0.0 && max_fpr < 1.0 { Ok(max_fpr) } else { Err(format!("{option} {max_fpr} must be between 0 and 1")) }
+}
+
 /// What was chosen, and what it does, as stored in the bundle's `metrics.json`
 /// (`report.alert`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -93,13 +99,22 @@ pub fn threshold_for(scores: &[f32], target_fpr: f64) -> Option<f32> {
     Some(boundary.next_up().clamp(f32::MIN_POSITIVE, 1.0))
 }
 
-/// Rows of a table with the model's P(attack) for each, their truth and which ones the
-/// familiarity check calls unfamiliar (empty when the bundle has none); all parallel.
+/// Rows of a table with the model's P(attack) for each, their truth, their data folder
+/// (`Dataset::origin`) and which ones the familiarity check calls unfamiliar (empty when the
+/// bundle has none); all parallel.
 pub struct ScoredRows<'a> {
     pub rows: &'a [usize],
     pub p_attack: &'a [f32],
     pub truth: &'a [AttackFamily],
+    pub origin: &'a [u32],
     pub unfamiliar: &'a [bool],
+}
+
+impl<'a> ScoredRows<'a> {
+    /// `data`'s rows (`rows` of the table, in order) with their P(attack).
+    pub fn of(data: &'a super::data::Dataset, rows: &'a [usize], p_attack: &'a [f32], unfamiliar: &'a [bool]) -> Self {
+        ScoredRows { rows, p_attack, truth: &data.y, origin: &data.origin, unfamiliar }
+    }
 }
 
 impl ScoredRows<'_> {
@@ -112,21 +127,9 @@ impl ScoredRows<'_> {
 /// The threshold chosen on `valid` (see the module comment) and the source folders that
 /// decided it, sorted.
 pub fn choose_on_rows(table: &FlowTable, valid: &ScoredRows, max_fpr: f64) -> (f32, Vec<String>) {
-    let folders: Vec<String> = table.sources.iter().map(|s| s.folder_name()).collect();
-    let mut names: Vec<&str> = Vec::new();
-    let keys: Vec<u32> = valid
-        .rows
-        .iter()
-        .map(|&r| {
-            let name = folders[table.meta()[r].source as usize].as_str();
-            names.iter().position(|n| *n == name).unwrap_or_else(|| {
-                names.push(name);
-                names.len() - 1
-            }) as u32
-        })
-        .collect();
-    let (threshold, voters) = choose(valid.p_attack, valid.truth, &keys, max_fpr);
-    let mut decided_by: Vec<String> = voters.iter().map(|&k| names[k as usize].to_string()).collect();
+    let (names, _) = super::data::folders(table);
+    let (threshold, voters) = choose(valid.p_attack, valid.truth, valid.origin, max_fpr);
+    let mut decided_by: Vec<String> = voters.iter().filter_map(|&k| names.get(k as usize).cloned()).collect();
     decided_by.sort();
     (threshold, decided_by)
 }
