@@ -76,6 +76,9 @@ pub struct TrainArgs {
     /// more than this share of its validation benign flows (default 0.005).
     #[arg(long, value_name = "SHARE")]
     pub alert_max_fpr: Option<f64>,
+    /// Validate and keep a moving average of the weights with this decay per step (0: off).
+    #[arg(long, value_name = "DECAY")]
+    pub weight_average: Option<f64>,
     /// Which experts: the mixture, or one alone (ablation).
     #[arg(long, value_enum, default_value = "moe")]
     pub experts: ExpertsArg,
@@ -203,6 +206,12 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
     }
     if let Some(f) = args.alert_max_fpr {
         training.alert_max_fpr = checked_max_fpr(f, "--alert-max-fpr").map_err(anyhow::Error::msg)?;
+    }
+    if let Some(d) = args.weight_average {
+        if !(0.0..1.0).contains(&d) {
+            anyhow::bail!("--weight-average {d} must be at least 0 and below 1");
+        }
+        training.weight_average = d;
     }
     let name = args.out.name_or("model");
     let request = TrainRequest {

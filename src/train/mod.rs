@@ -2,6 +2,7 @@
 //! the model comparison (issue 7): classical baselines and the autoencoder beside the MoE.
 
 pub mod autoencoder;
+pub mod averaging;
 pub mod baselines;
 pub mod compare;
 pub mod data;

@@ -15,6 +15,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use super::averaging::WeightAverage;
 use super::data::{Batch, Dataset, class_weights};
 use super::metrics::Metrics;
 use crate::model::Verdict;
@@ -70,6 +71,10 @@ pub struct TrainingConfig {
     /// more than this share of its validation benign flows (`train::threshold`).
     #[config(default = 0.005)]
     pub alert_max_fpr: f64,
+    /// Decay of the moving average of the weights that is validated and kept instead of the
+    /// last step's weights (`train::averaging`); 0 keeps the last step's.
+    #[config(default = 0.0)]
+    pub weight_average: f64,
 }
 
 /// Progress, sent over a channel as training runs.
@@ -195,6 +200,7 @@ pub fn train(
     let steps_per_epoch = train.len().div_ceil(batch_size);
     send(TrainEvent::Started { epochs: cfg.epochs, steps_per_epoch, train_rows: train.len(), valid_rows: valid.len() });
 
+    let mut average = (cfg.weight_average > 0.0).then(|| WeightAverage::new(model.valid(), cfg.weight_average));
     let mut best: Option<(f64, usize, MoeModel)> = None;
     let mut history = Vec::new();
     let mut cancelled = false;
@@ -216,13 +222,19 @@ pub fn train(
             loss_sum += loss_value as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.learning_rate, model, grads);
+            if let Some(average) = average.as_mut() {
+                average.update(&model.valid());
+            }
             send(TrainEvent::Step { epoch, step: step + 1, loss: loss_value });
         }
         if cancel.load(Ordering::Relaxed) {
             cancelled = true;
             break;
         }
-        let snapshot = model.valid();
+        let snapshot = match &average {
+            Some(average) => average.model().clone(),
+            None => model.valid(),
+        };
         let m = evaluate_dataset(&snapshot, valid, &plain_device);
         let record = EpochRecord {
             epoch,

@@ -403,3 +403,69 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     assert_eq!(netvigil::model::bundle::alert_threshold_of(&entry.metrics), again.alert.threshold);
     assert_eq!(entry.metrics["training_config"]["alert_max_fpr"], 0.02);
 }
+
+/// Multiplies every float parameter by a factor, keeping its id (as an optimiser step does).
+struct Scale(f64);
+
+impl burn::module::ModuleMapper for Scale {
+    fn map_float<const D: usize>(&mut self, p: burn::module::Param<burn::tensor::Tensor<D>>) -> burn::module::Param<burn::tensor::Tensor<D>> {
+        let f = self.0;
+        p.map(|t| t * f)
+    }
+}
+
+/// Every float parameter's values, in visiting order.
+#[derive(Default)]
+struct Values(Vec<f32>);
+
+impl burn::module::ModuleVisitor for Values {
+    fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<burn::tensor::Tensor<D>>) {
+        self.0.extend(p.val().into_data().try_to_vec::<f32>().unwrap());
+    }
+}
+
+fn values(m: &netvigil::model::MoeModel) -> Vec<f32> {
+    let mut v = Values::default();
+    burn::module::Module::visit(m, &mut v);
+    v.0
+}
+
+#[test]
+fn the_weight_average_blends_every_parameter() {
+    use burn::module::Module;
+    use netvigil::train::averaging::WeightAverage;
+    let start = small_config().init(&cpu_device());
+    let doubled = start.clone().map(&mut Scale(2.0));
+    let mut average = WeightAverage::new(start.clone(), 0.99);
+    // The first update's decay is (1 + 1) / (10 + 1): a·2/11 + 2a·9/11 = a·20/11.
+    average.update(&doubled);
+    let (a, avg) = (values(&start), values(average.model()));
+    assert_eq!(a.len(), avg.len());
+    assert!(a.len() > 10_000, "{} parameters", a.len());
+    for (x, y) in a.iter().zip(&avg) {
+        assert!((x * 20.0 / 11.0 - y).abs() <= 1e-5 * (1.0 + x.abs()), "{x} → {y}");
+    }
+    // Many updates later the decay is the one asked for: one more step moves 1 % of the way.
+    for _ in 0..2_000 {
+        average.update(&doubled);
+    }
+    let settled = values(average.model());
+    average.update(&start);
+    for ((x, s), y) in a.iter().zip(&settled).zip(values(average.model())) {
+        assert!((s * 0.99 + x * 0.01 - y).abs() <= 1e-5 * (1.0 + x.abs()), "{s} → {y}");
+    }
+}
+
+#[test]
+fn training_with_a_weight_average_learns_and_records_it() {
+    let training = TrainingConfig::new().with_epochs(3).with_batch_size(64).with_seed(7).with_weight_average(0.99);
+    let (bundle, report) =
+        fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None)
+            .expect("training runs");
+    assert!(report.test.f1 > 0.95, "test F1 {}", report.test.f1);
+    assert_eq!(bundle.metrics["training_config"]["weight_average"], 0.99);
+    // The kept weights are the average, not the last step's: they differ from a plain run's.
+    let plain = &trained().bundle;
+    let rows = &small_table().features()[..300 * N_FEATURES];
+    assert_ne!(Scorer::new(&bundle, &cpu()).score_raw(rows), Scorer::new(plain, &cpu()).score_raw(rows));
+}
