@@ -21,6 +21,7 @@ const UDP: u8 = 17;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Attempt {
     /// A connection attempt that failed: TCP with a SYN and no payload in either direction
+    /// (no packet with more than `ETHERNET_PADDING_MAX` bytes, the 2017 tool's Ethernet padding)
     /// (Zeek's scan.zeek counts exactly these: rejected, unanswered, or reset before data),
     /// or UDP that got no packet back (the UDP form of an unanswered SYN; Zeek's scan
     /// detection is TCP-only, nmap's UDP scan is not). The SYN is read from the SYN or the
@@ -73,14 +74,25 @@ fn is_single_host(ip: IpAddr) -> bool {
     }
 }
 
+/// The most payload bytes a packet that carries none shows in the 2017 CICFlowMeter's flows:
+/// that tool counted the Ethernet trailer of short frames as payload. A frame is at least 60
+/// bytes (IEEE 802.3, without the FCS), an IPv4 TCP segment without data 54 (6 bytes of
+/// padding) or 58 with an MSS option (2). The original release's port scans are SYN → RST
+/// flows of "2" and "6" bytes; read as payload, no scan of that release was ever seen (and
+/// its probes of an open SSH port were taken for login guesses). Our extractor and the
+/// corrected tool count IP payload only, so for their flows this changes nothing but a
+/// handshake whose every packet carries at most 6 real bytes, which is no exchange of data
+/// either.
+const ETHERNET_PADDING_MAX: f32 = 6.0;
+
 fn classify(proto: u8, dport: u16, row: &[f32]) -> Attempt {
     let f = |id: FeatureId| row[id as usize];
     let sent = f(FeatureId::TotalLenFwdPackets);
     let replied = f(FeatureId::TotalLenBwdPackets);
+    let no_data =
+        f(FeatureId::FwdPacketLenMax) <= ETHERNET_PADDING_MAX && f(FeatureId::BwdPacketLenMax) <= ETHERNET_PADDING_MAX;
     match proto {
-        TCP if (f(FeatureId::SynFlagCount) >= 1.0 || f(FeatureId::PshFlagCount) >= 1.0) && sent == 0.0 && replied == 0.0 => {
-            Attempt::Failed
-        }
+        TCP if (f(FeatureId::SynFlagCount) >= 1.0 || f(FeatureId::PshFlagCount) >= 1.0) && no_data => Attempt::Failed,
         TCP if login_service(dport).is_some() && sent > 0.0 && replied > 0.0 && replied <= FAILED_LOGIN_MAX_REPLY_BYTES => {
             Attempt::FailedLogin
         }
