@@ -29,6 +29,10 @@ pub struct FinetuneArgs {
     /// training release; README, fine-tuning).
     #[arg(long, default_value_t = 1e-3)]
     pub learning_rate: f64,
+    /// Validate and keep a moving average of the weights with this decay per step (0: off;
+    /// default: training's).
+    #[arg(long, value_name = "DECAY")]
+    pub weight_average: Option<f64>,
     #[command(flatten)]
     pub out: BundleOutArgs,
 }
@@ -38,6 +42,9 @@ pub fn run(args: &FinetuneArgs, data_dir: &Path) -> anyhow::Result<()> {
     let (parent, dir) = crate::service::models::resolve(data_dir, args.model.as_deref())?;
     let mut training = TrainingConfig::new().with_epochs(args.epochs.max(1));
     training.learning_rate = args.learning_rate;
+    if let Some(d) = args.weight_average {
+        training.weight_average = super::train::checked_weight_average(d)?;
+    }
     args.split.apply(&mut training)?;
     let name = args.out.name_or(&format!("{parent}-finetuned"));
     eprintln!("fine-tuning {parent} ({})", dir.display());

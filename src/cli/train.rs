@@ -208,10 +208,7 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
         training.alert_max_fpr = checked_max_fpr(f, "--alert-max-fpr").map_err(anyhow::Error::msg)?;
     }
     if let Some(d) = args.weight_average {
-        if !(0.0..1.0).contains(&d) {
-            anyhow::bail!("--weight-average {d} must be at least 0 and below 1");
-        }
-        training.weight_average = d;
+        training.weight_average = checked_weight_average(d)?;
     }
     let name = args.out.name_or("model");
     let request = TrainRequest {
@@ -227,6 +224,12 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
         start_from: None,
     };
     execute(&request, args.out.json, data_dir)
+}
+
+/// `--weight-average`'s decay when it is one (0 for off, else below 1).
+pub(super) fn checked_weight_average(decay: f64) -> anyhow::Result<f64> {
+    anyhow::ensure!((0.0..1.0).contains(&decay), "--weight-average {decay} must be at least 0 and below 1");
+    Ok(decay)
 }
 
 /// Runs a training or fine-tuning request with the progress bar; prints the report.
