@@ -76,7 +76,8 @@ pub struct TrainArgs {
     /// more than this share of its validation benign flows (default 0.005).
     #[arg(long, value_name = "SHARE")]
     pub alert_max_fpr: Option<f64>,
-    /// Validate and keep a moving average of the weights with this decay per step (0: off).
+    /// Validate and keep a moving average of the weights with this decay per step (0: the last
+    /// step's weights; default 0.998).
     #[arg(long, value_name = "DECAY")]
     pub weight_average: Option<f64>,
     /// Which experts: the mixture, or one alone (ablation).

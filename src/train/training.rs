@@ -72,8 +72,12 @@ pub struct TrainingConfig {
     #[config(default = 0.005)]
     pub alert_max_fpr: f64,
     /// Decay of the moving average of the weights that is validated and kept instead of the
-    /// last step's weights (`train::averaging`); 0 keeps the last step's.
-    #[config(default = 0.0)]
+    /// last step's weights (`train::averaging`); 0 keeps the last step's. 0.998 averages over
+    /// about 500 steps (three to four epochs of the shipped data): over four seeds it flagged
+    /// 0.59–0.82 % of the original release's held-back benign flows where the last step's
+    /// weights flagged 0.08–2.5 %, and caught 0.90–0.97 of its attacks where they caught
+    /// 0.82–0.96 (README, run to run).
+    #[config(default = 0.998)]
     pub weight_average: f64,
 }
 

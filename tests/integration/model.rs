@@ -457,15 +457,18 @@ fn the_weight_average_blends_every_parameter() {
 }
 
 #[test]
-fn training_with_a_weight_average_learns_and_records_it() {
-    let training = TrainingConfig::new().with_epochs(3).with_batch_size(64).with_seed(7).with_weight_average(0.99);
-    let (bundle, report) =
+fn training_keeps_the_weight_average_by_default_and_the_last_step_when_asked() {
+    let run = |training: TrainingConfig| {
         fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None)
-            .expect("training runs");
+            .expect("training runs")
+    };
+    let base = TrainingConfig::new().with_epochs(3).with_batch_size(64).with_seed(7);
+    let (averaged, report) = run(base.clone());
+    let (last_step, _) = run(base.with_weight_average(0.0));
     assert!(report.test.f1 > 0.95, "test F1 {}", report.test.f1);
-    assert_eq!(bundle.metrics["training_config"]["weight_average"], 0.99);
-    // The kept weights are the average, not the last step's: they differ from a plain run's.
-    let plain = &trained().bundle;
+    assert_eq!(averaged.metrics["training_config"]["weight_average"], 0.998);
+    assert_eq!(last_step.metrics["training_config"]["weight_average"], 0.0);
+    // The same seed and steps: only which weights are kept differs.
     let rows = &small_table().features()[..300 * N_FEATURES];
-    assert_ne!(Scorer::new(&bundle, &cpu()).score_raw(rows), Scorer::new(plain, &cpu()).score_raw(rows));
+    assert_ne!(Scorer::new(&averaged, &cpu()).score_raw(rows), Scorer::new(&last_step, &cpu()).score_raw(rows));
 }
