@@ -51,6 +51,10 @@ pub struct CompareArgs {
     /// Maximum epochs of the MoE (early stopping may end sooner).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// The MoE's moving average of the weights (as `train --weight-average`; 0: the last
+    /// step's weights).
+    #[arg(long, value_name = "DECAY")]
+    pub weight_average: Option<f64>,
     /// Epochs of the autoencoder.
     #[arg(long)]
     pub autoencoder_epochs: Option<usize>,
@@ -83,6 +87,9 @@ fn config(args: &CompareArgs) -> anyhow::Result<CompareConfig> {
     let mut training = TrainingConfig::new();
     if let Some(e) = args.epochs {
         training.epochs = e.max(1);
+    }
+    if let Some(d) = args.weight_average {
+        training.weight_average = super::train::checked_weight_average(d)?;
     }
     args.split.apply(&mut training)?;
     let mut anomaly = AnomalyConfig::new().with_target_fpr(args.target_fpr).with_seed(args.seed);
