@@ -61,7 +61,7 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     }
     let model = service::models::resolve_and_load(data_dir, args.model.as_deref(), args.device)?;
     if stdin {
-        return stream(args, &model);
+        return stream(args, &model, data_dir);
     }
     let table = with_progress_bar(args.quiet, |task| service::reading::read(&args.input.inputs, &args.input.read_options(), task))?;
     eprintln!("model {}: {}", model.name, model.manifest.semantics_note(&table.semantics()));
@@ -193,14 +193,14 @@ fn write_eve(output: &Path, table: &crate::ingest::FlowTable, verdicts: &[crate:
     Ok(())
 }
 
-/// `predict - -o OUT`: verdict rows as the flows arrive, in input order.
-fn stream(args: &PredictArgs, model: &LoadedModel) -> anyhow::Result<()> {
+/// `predict - -o OUT`: verdict rows as the flows arrive, in input order; a batch in the history.
+fn stream(args: &PredictArgs, model: &LoadedModel, data_dir: &Path) -> anyhow::Result<()> {
     let stdin = std::io::stdin().lock();
     let name = Path::new("<stdin>");
     let read = args.input.read_options();
     let summary = if is_dash(&args.output) {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        service::task::quietly(|task| service::stream::score_stream(model, name, stdin, &mut out, &read, task))?
+        service::task::quietly(|task| service::stream::score_stream_recorded(data_dir, model, name, stdin, &mut out, &read, task))?
     } else {
         anyhow::ensure!(
             OutputFormat::from_path(&args.output)? == OutputFormat::Csv,
@@ -208,7 +208,7 @@ fn stream(args: &PredictArgs, model: &LoadedModel) -> anyhow::Result<()> {
         );
         let mut summary = None;
         crate::ingest::export::write_atomically(&args.output, |out| {
-            let scored = service::task::quietly(|task| service::stream::score_stream(model, name, stdin, out, &read, task));
+            let scored = service::task::quietly(|task| service::stream::score_stream_recorded(data_dir, model, name, stdin, out, &read, task));
             summary = Some(scored.map_err(|e| std::io::Error::other(format!("{e:#}")))?);
             Ok(())
         })?;

@@ -2,10 +2,13 @@
 //! order, batch by batch as the input arrives, so other programs (a SIEM's pipeline, a Spark
 //! partition) can pipe flows through NetVigil without files. Host-level findings need a whole
 //! file, so the stream carries verdicts only (the `Finding` column of `predict` on files is
-//! absent).
+//! absent). `score_stream_recorded` keeps the stream in the history as a batch: its counts and
+//! threshold, not its rows, since a stream need not end.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
+use std::time::Instant;
 
 use polars::prelude::{CsvWriter, SerWriter};
 
@@ -15,6 +18,7 @@ use super::task::{Progress, Task};
 use crate::ingest::export::metadata_frame;
 use crate::ingest::{CsvStream, ReadOptions, ValidationReport};
 use crate::model::output::verdict_frame;
+use crate::store::{FinishedBatch, Store};
 
 /// Lines per batch at most: large enough for full-speed scoring, small enough to keep
 /// memory flat on an endless stream.
@@ -26,6 +30,8 @@ pub struct StreamSummary {
     pub flows: usize,
     pub flagged: usize,
     pub unfamiliar: usize,
+    /// Flows per predicted family, by name (as a batch in the history counts them).
+    pub family_counts: BTreeMap<String, u64>,
     pub report: ValidationReport,
 }
 
@@ -41,7 +47,8 @@ pub fn score_stream(
     task: &Task,
 ) -> anyhow::Result<StreamSummary> {
     let mut stream = CsvStream::new(name, input, read)?;
-    let mut summary = StreamSummary { flows: 0, flagged: 0, unfamiliar: 0, report: ValidationReport::default() };
+    let mut summary =
+        StreamSummary { flows: 0, flagged: 0, unfamiliar: 0, family_counts: BTreeMap::new(), report: ValidationReport::default() };
     let quiet = |_: Progress| {};
     while let Some(table) = stream.next_batch(MAX_BATCH_LINES)? {
         task.check()?;
@@ -55,8 +62,48 @@ pub fn score_stream(
         summary.flows += verdicts.len();
         summary.flagged += verdicts.iter().filter(|v| v.is_attack()).count();
         summary.unfamiliar += verdicts.iter().filter(|v| v.unfamiliar).count();
+        for v in &verdicts {
+            *summary.family_counts.entry(v.family.name().to_string()).or_insert(0) += 1;
+        }
         task.report(Progress::new(format!("{} flows scored", summary.flows), summary.flows as u64, None));
     }
     summary.report = stream.report();
     Ok(summary)
+}
+
+/// [`score_stream`], recorded in the history of `data_dir` as a batch of input "`name`
+/// (stream)": running while it runs, then finished with its counts, flows per second and
+/// threshold, or failed with the reason (a bad line, cancellation, a closed output).
+pub fn score_stream_recorded(
+    data_dir: &Path,
+    model: &LoadedModel,
+    name: &Path,
+    input: impl Read,
+    output: &mut impl Write,
+    read: &ReadOptions,
+    task: &Task,
+) -> anyhow::Result<StreamSummary> {
+    let mut store = Store::open(data_dir)?;
+    let batch_id = store.start_batch(&format!("{} (stream)", name.display()), &model.name)?;
+    let started = Instant::now();
+    match score_stream(model, name, input, output, read, task) {
+        Ok(summary) => {
+            let finished = FinishedBatch {
+                flows: summary.flows,
+                flagged: summary.flagged,
+                family_counts: summary.family_counts.clone(),
+                results_file: None,
+                flows_per_s: summary.flows as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                drift_json: None,
+                threshold: model.threshold,
+            };
+            store.finish_batch(batch_id, &finished)?;
+            Ok(summary)
+        }
+        Err(e) => {
+            let reason = if task.is_cancelled() { "cancelled".to_string() } else { format!("{e:#}") };
+            store.fail_batch(batch_id, &reason)?;
+            Err(e)
+        }
+    }
 }

@@ -273,6 +273,42 @@ fn the_streaming_scorer_writes_predicts_verdicts_in_input_order() {
     let streamed = predict("-", Some(&std::fs::read(&file).unwrap()), dir.path());
     assert_eq!(streamed.len(), 798);
     assert_same(&streamed, &expected, "predict - -o -");
+    // Both are batches in the history; the stream keeps its counts, not its rows.
+    let batches = netvigil::store::Store::open(dir.path()).unwrap().batches().unwrap();
+    let (stream, file_batch) = (&batches[0], &batches[1]);
+    assert_eq!((stream.input.as_str(), stream.status.as_str()), ("<stdin> (stream)", "finished"));
+    assert_eq!((stream.flows, stream.flagged), (Some(798), file_batch.flagged));
+    assert_eq!((&stream.family_counts, stream.threshold), (&file_batch.family_counts, file_batch.threshold));
+    assert!(stream.results_file.is_none() && stream.flows_per_s.is_some_and(|r| r > 0.0));
+}
+
+#[test]
+fn a_stream_that_breaks_is_a_failed_batch_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo_data("cicids2017-sample.csv")).unwrap();
+    let mut lines: Vec<&str> = text.lines().take(50).collect();
+    lines[30] = "not,a,flow";
+    let status = Command::new(env!("CARGO_BIN_EXE_netvigil"))
+        .args(["predict", "--quiet", "--device", "cpu", "--model"])
+        .arg(default_model())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["-", "-o", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(lines.join("\n").as_bytes())?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(!status.success());
+    let batches = netvigil::store::Store::open(dir.path()).unwrap().batches().unwrap();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].status, "failed");
+    let error = batches[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("31"), "the failed batch names the line: {error}");
 }
 
 /// `predict -o` writes the same rows to a CSV and to a Parquet file as to standard output, and
