@@ -44,6 +44,7 @@ declare -A VARIANTS=(
   [linear-tokens]="--benign-weight 12 --periodic 0 --source-balance 0.5"
   [unbalanced]="--benign-weight 12 --periodic 8 --source-balance 0"
   [weight-average]="--benign-weight 12 --periodic 8 --source-balance 0.5 --weight-average 0.998"
+  [weight-average-0.995]="--benign-weight 12 --periodic 8 --source-balance 0.5 --weight-average 0.995"
   [benign-weight-24]="--benign-weight 24 --periodic 8 --source-balance 0.5"
   [family-webattack]="$RECIPE --split family --holdout webattack"
   [family-botnet]="$RECIPE --split family --holdout botnet"
