@@ -120,19 +120,16 @@ fn extract_one(
         progress_bar(path, size)
     };
     let started = Instant::now();
-    let (flows, report) = capture::extract_file(path, opts, &mut |bytes, packets| {
+    let mut on_packets = |bytes: u64, packets: u64| {
         bar.set_position(bytes.min(size));
         let rate = packets as f64 / started.elapsed().as_secs_f64().max(1e-9);
         bar.set_message(format!("{packets} packets, {rate:.0} packets/s"));
         capture::Proceed::Continue(())
-    })?;
+    };
+    let (table, report) = capture::extract_table(path, opts, &mut on_packets, None)?;
     let took = started.elapsed();
     bar.finish_and_clear();
-    Ok((
-        capture::records_to_table(path, &flows, &report),
-        report,
-        took,
-    ))
+    Ok((table, report, took))
 }
 
 fn progress_bar(path: &std::path::Path, size: u64) -> ProgressBar {

@@ -78,19 +78,20 @@ pub fn read_keeping(inputs: &[PathBuf], opts: &ReadOptions, task: &Task, show: O
                 }
                 if task.is_cancelled() { capture::Proceed::Break(()) } else { capture::Proceed::Continue(()) }
             };
-            let mut show_sink = |flows: Vec<capture::FlowRecord>| {
+            let mut show_sink = |flows: FlowTable| {
                 if let Some(show) = show {
                     let mut so_far = table.clone();
-                    so_far.append(capture::records_to_table(path, &flows, &capture::CaptureReport::default()));
+                    so_far.append(flows);
                     (show.sink)(so_far);
                 }
             };
             let showing = show.map(|s| capture::Showing { after: s.after, every: s.every, sink: &mut show_sink });
-            let (flows, report) = capture::extract_file_showing(path, &opts.capture, &mut on_packets, showing)?;
-            table.append(capture::records_to_table(path, &flows, &report));
+            let (flows, report) = capture::extract_table(path, &opts.capture, &mut on_packets, showing)?;
+            let extracted = flows.len();
+            table.append(flows);
             if report.stopped_early {
                 let rest = files.len() - i - 1;
-                let mut why = format!("cancelled: {name} stopped after {} packets ({} flows)", report.packets, flows.len());
+                let mut why = format!("cancelled: {name} stopped after {} packets ({extracted} flows)", report.packets);
                 if rest > 0 {
                     why.push_str(&format!(", {rest} more files not read"));
                 }

@@ -532,3 +532,30 @@ fn extract_command_writes_csv_and_parquet_that_read_back() {
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("damaged record header"));
 }
+
+#[test]
+fn a_capture_read_straight_into_a_table_equals_its_records_in_start_order() {
+    // `extract_table` turns each flow into a table row as it finishes and sorts the rows in
+    // place at the end; `extract_file` keeps the f64 records and sorts them. Flows finish in
+    // another order than they start (long connections end late), so the rows move.
+    let files = [
+        shared("cicflowmeter-reference/official-test/test.pcap"),
+        shared("pcaps/edge/esnet_two_way_all_flags.pcap"),
+        crate::common::repo_data("captures/dos_slowloris.pcap"),
+    ];
+    for path in files {
+        let file = path.display();
+        for opts in [corrected(), ExtractOptions::for_compat(Compat::Cicids2017)] {
+            let (records, report) = extract(&path, &opts);
+            let (table, table_report) =
+                capture::extract_table(&path, &opts, &mut capture::keep_going, None).expect("readable");
+            let expected = capture::records_to_table(&path, &records, &report);
+            assert!(records.len() > 20, "{file}: {} flows", records.len());
+            assert_eq!(table.len(), records.len(), "{file}");
+            assert_eq!((table_report.flows, report.flows), (records.len() as u64, records.len() as u64), "{file}");
+            assert_eq!(table.meta(), expected.meta(), "{file}");
+            assert_eq!(table.features(), expected.features(), "{file}");
+            assert_eq!(table.sources[0].report.warnings, expected.sources[0].report.warnings, "{file}");
+        }
+    }
+}

@@ -196,6 +196,8 @@ pub struct FlowExtractor {
     recent_at: usize,
     last_sweep_ts: i64,
     done: Vec<FlowRecord>,
+    /// Flows finished so far, taken or not.
+    finished: u64,
 }
 
 impl FlowExtractor {
@@ -217,6 +219,7 @@ impl FlowExtractor {
             recent_at: 0,
             last_sweep_ts: i64::MIN,
             done: Vec::new(),
+            finished: 0,
         }
     }
 
@@ -252,7 +255,15 @@ impl FlowExtractor {
         self.release(false, report);
     }
 
-    /// Processes everything left and returns the flows sorted by start time.
+    /// The flows finished since the last call, in the order they finished (a caller that
+    /// keeps them in a smaller form takes them as it goes; see `rows`).
+    pub fn take_finished(&mut self) -> Vec<FlowRecord> {
+        self.finished += self.done.len() as u64;
+        std::mem::take(&mut self.done)
+    }
+
+    /// Processes everything left and returns the flows not taken yet, sorted by start time;
+    /// the report counts every flow, taken or not.
     pub fn finish(mut self, report: &mut CaptureReport) -> Vec<FlowRecord> {
         self.release(true, report);
         let flows: Vec<FlowBuilder> = self.flows.drain().map(|(_, f)| f).collect();
@@ -260,7 +271,7 @@ impl FlowExtractor {
             Self::emit(&mut self.done, &self.opts, f, report);
         }
         self.done.sort_by_key(|r| (r.start_us, r.first_packet));
-        report.flows = self.done.len() as u64;
+        report.flows = self.finished + self.done.len() as u64;
         report.min_packets = self.opts.min_packets;
         self.done
     }

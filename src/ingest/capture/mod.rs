@@ -11,18 +11,17 @@ pub mod flow;
 pub mod packet;
 pub mod reader;
 pub mod report;
+mod rows;
 
 use std::path::Path;
 
 pub use extractor::{ExtractOptions, FlowExtractor, FlowRecord};
+pub use rows::FlowRows;
 pub use flow::Compat;
 pub use reader::is_capture;
 pub use report::{CaptureReport, FlowsByPackets, ReasonCount, SkipReason};
 
-use super::dialect::Dialect;
-use super::table::{FlowId, FlowMeta, FlowTable, SourceFile};
-use super::validate::ValidationReport;
-use crate::features::N_FEATURES;
+use super::table::FlowTable;
 
 /// A capture that could not be read at all (damage inside one is reported, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -55,33 +54,55 @@ pub fn extract_file(
     opts: &ExtractOptions,
     progress: &mut dyn FnMut(u64, u64) -> Proceed,
 ) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
-    extract_file_showing(path, opts, progress, None)
+    let (reader, mut report) = open(path)?;
+    let extractor = run(reader, &mut report, opts, progress, &mut |_| {});
+    let flows = extractor.finish(&mut report);
+    Ok((flows, report))
 }
 
-/// Flows handed out while a capture is extracted: `sink` gets the flows so far (finished and
-/// open ones, as [`FlowExtractor::snapshot`] makes them) `after` the start, then every
-/// `every`, from the progress ticks.
+/// Flows handed out while a capture is extracted: `sink` gets the table of the flows so far
+/// (finished and open ones, as [`FlowExtractor::snapshot`] makes them) `after` the start,
+/// then every `every`, from the progress ticks.
 pub struct Showing<'a> {
     pub after: std::time::Duration,
     pub every: std::time::Duration,
-    pub sink: &'a mut dyn FnMut(Vec<FlowRecord>),
+    pub sink: &'a mut dyn FnMut(FlowTable),
 }
 
-/// [`extract_file`], handing the flows so far to `showing` as it goes (the window shows a
-/// large capture's first verdicts long before its end).
-pub fn extract_file_showing(
+/// [`extract_file`] straight into a table: each flow becomes a table row as it finishes
+/// ([`FlowRows`]), so a capture's flows never wait whole as f64 records; `showing` gets the
+/// flows so far as it goes (the window shows a large capture's first verdicts long before
+/// its end).
+pub fn extract_table(
     path: &Path,
     opts: &ExtractOptions,
     progress: &mut dyn FnMut(u64, u64) -> Proceed,
-    showing: Option<Showing<'_>>,
-) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
+    mut showing: Option<Showing<'_>>,
+) -> Result<(FlowTable, CaptureReport), CaptureError> {
+    let (reader, mut report) = open(path)?;
+    let mut rows = FlowRows::default();
+    let started = std::time::Instant::now();
+    let mut next_show = showing.as_ref().map(|s| s.after);
+    let extractor = run(reader, &mut report, opts, progress, &mut |extractor| {
+        rows.extend(&extractor.take_finished());
+        if let (Some(s), Some(at)) = (showing.as_mut(), next_show)
+            && started.elapsed() >= at
+        {
+            let mut so_far = rows.clone();
+            so_far.extend(&extractor.snapshot());
+            (s.sink)(so_far.into_sorted_table(path, &CaptureReport::default()));
+            next_show = Some(started.elapsed() + s.every);
+        }
+    });
+    rows.extend(&extractor.finish(&mut report));
+    Ok((rows.into_sorted_table(path, &report), report))
+}
+
+fn open(path: &Path) -> Result<(reader::CaptureReader, CaptureReport), CaptureError> {
     let mut report = CaptureReport::default();
-    let reader =
-        reader::CaptureReader::open(path, &mut report).map_err(|reason| CaptureError::Open {
-            path: path.to_path_buf(),
-            reason,
-        })?;
-    Ok(extract_from(reader, report, opts, progress, showing))
+    let reader = reader::CaptureReader::open(path, &mut report)
+        .map_err(|reason| CaptureError::Open { path: path.to_path_buf(), reason })?;
+    Ok((reader, report))
 }
 
 /// Extracts the flows of a capture held in memory (plain or gzip); used by the fuzz target.
@@ -103,21 +124,23 @@ pub fn extract_bytes(
             reason,
         }
     })?;
-    Ok(extract_from(reader, report, opts, &mut keep_going, None))
+    let extractor = run(reader, &mut report, opts, &mut keep_going, &mut |_| {});
+    let flows = extractor.finish(&mut report);
+    Ok((flows, report))
 }
 
-fn extract_from(
+/// Feeds every frame of `reader` to a new extractor; `tick` sees the extractor at every
+/// progress report. Returns the extractor with the flows still open or not yet taken.
+fn run(
     mut reader: reader::CaptureReader,
-    mut report: CaptureReport,
+    report: &mut CaptureReport,
     opts: &ExtractOptions,
     progress: &mut dyn FnMut(u64, u64) -> Proceed,
-    mut showing: Option<Showing<'_>>,
-) -> (Vec<FlowRecord>, CaptureReport) {
+    tick: &mut dyn FnMut(&mut FlowExtractor),
+) -> FlowExtractor {
     let mut extractor = FlowExtractor::new(opts.clone());
-    let started = std::time::Instant::now();
-    let mut next_show = showing.as_ref().map(|s| s.after);
     loop {
-        let decoded = match reader.next_frame(&mut report) {
+        let decoded = match reader.next_frame(report) {
             None => break,
             Some(frame) => {
                 if frame.data.len() < frame.orig_len as usize {
@@ -138,25 +161,19 @@ fn extract_from(
             }
         };
         if let Some(d) = decoded {
-            extractor.push(d, &mut report);
+            extractor.push(d, report);
         }
         if report.packets.is_multiple_of(PROGRESS_EVERY) {
             if progress(reader.consumed(), report.packets).is_break() {
                 report.stopped_early = true;
                 break;
             }
-            if let (Some(s), Some(at)) = (showing.as_mut(), next_show) {
-                if started.elapsed() >= at {
-                    (s.sink)(extractor.snapshot());
-                    next_show = Some(started.elapsed() + s.every);
-                }
-            }
+            tick(&mut extractor);
         }
     }
     report.bytes = reader.consumed();
-    let flows = extractor.finish(&mut report);
     let _ = progress(report.bytes, report.packets);
-    (flows, report)
+    extractor
 }
 
 /// Reads a capture into a [`FlowTable`] (one source, dialect `Capture`), with its report.
@@ -164,37 +181,15 @@ pub fn read_capture(
     path: &Path,
     opts: &ExtractOptions,
 ) -> Result<(FlowTable, CaptureReport), CaptureError> {
-    let (flows, report) = extract_file(path, opts, &mut keep_going)?;
-    Ok((records_to_table(path, &flows, &report), report))
+    extract_table(path, opts, &mut keep_going, None)
 }
 
-/// Builds the table: features as f32, metadata with the first packet's number as `line`.
+/// Builds the table of `flows`, in their order: features as f32, metadata with the first
+/// packet's number as `line`.
 pub fn records_to_table(path: &Path, flows: &[FlowRecord], report: &CaptureReport) -> FlowTable {
-    let mut features = Vec::with_capacity(flows.len() * N_FEATURES);
-    let mut meta = Vec::with_capacity(flows.len());
-    for r in flows {
-        features.extend(r.features.iter().map(|&v| v as f32));
-        let mut m = FlowMeta::at_line(r.first_packet);
-        (m.src_port, m.dst_port, m.protocol) = (Some(r.sport), Some(r.dport), Some(r.proto));
-        m.set_src_ip(Some(r.src));
-        m.set_dst_ip(Some(r.dst));
-        m.set_timestamp_us(Some(r.start_us));
-        // The ID is `flow_id()`'s, rebuilt from the 5-tuple when asked for.
-        m.set_id(if r.id_is_forward() { FlowId::Forward } else { FlowId::Reversed });
-        meta.push(m);
-    }
-    let validation = ValidationReport {
-        rows: flows.len() as u64,
-        warnings: capture_warnings(report),
-        ..ValidationReport::default()
-    };
-    let source = SourceFile {
-        path: path.to_path_buf(),
-        dialect: Dialect::Capture,
-        rows: flows.len(),
-        report: validation,
-    };
-    FlowTable::from_parts(features, meta, None, vec![source])
+    let mut rows = FlowRows::default();
+    rows.extend(flows);
+    rows.into_table(path, report)
 }
 
 /// The capture report as the free-text warnings of a validation report (what the GUI and
