@@ -69,14 +69,58 @@ pub fn metadata_frame_rows(table: &FlowTable, rows: std::ops::Range<usize>) -> P
 
 /// The normalised table: metadata, 72 features, label and family.
 pub fn table_frame(table: &FlowTable) -> PolarsResult<DataFrame> {
-    let mut df = metadata_frame(table)?;
+    table_frame_rows(table, 0..table.len())
+}
+
+/// [`table_frame`] of the flows in `rows`.
+pub fn table_frame_rows(table: &FlowTable, rows: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
+    let mut df = metadata_frame_rows(table, rows.clone())?;
     let x = table.features();
-    let n = table.len();
     for (f, spec) in FEATURES.iter().enumerate() {
-        let values: Vec<f32> = (0..n).map(|r| x[r * N_FEATURES + f]).collect();
+        let values: Vec<f32> = rows.clone().map(|r| x[r * N_FEATURES + f]).collect();
         df.with_column(Column::new(spec.name.into(), values))?;
     }
     Ok(df)
+}
+
+/// Rows per part when a table is written: the text of a part's metadata (addresses, flow IDs,
+/// times) is built, written and dropped before the next, so writing the 7.5 million flows of
+/// a 1 GB capture never holds them all as strings (whole, that took 6.1 GB at the peak).
+pub const WRITE_PART_ROWS: usize = 262_144;
+
+/// Writes a table to `path` (CSV or Parquet by extension) a part at a time, atomically.
+pub fn write_table(table: &FlowTable, path: &Path) -> Result<(), IngestError> {
+    let format = OutputFormat::from_path(path)?;
+    let parts = (0..table.len().max(1))
+        .step_by(WRITE_PART_ROWS)
+        .map(|start| table_frame_rows(table, start..(start + WRITE_PART_ROWS).min(table.len())));
+    write_atomically(path, |file| match format {
+        OutputFormat::Parquet => write_parquet_parts(file, parts),
+        OutputFormat::Csv => {
+            for (i, part) in parts.enumerate() {
+                let mut part = part.map_err(|e| std::io::Error::other(e.to_string()))?;
+                CsvWriter::new(&mut *file).include_header(i == 0).finish(&mut part).map_err(|e| std::io::Error::other(e.to_string()))?;
+            }
+            Ok(())
+        }
+    })
+}
+
+/// One Parquet file of `parts` (frames of the same columns, at least one), a row group or
+/// more per part.
+pub fn write_parquet_parts<E: std::fmt::Display>(
+    file: &mut BufWriter<File>,
+    mut parts: impl Iterator<Item = std::result::Result<DataFrame, E>>,
+) -> std::io::Result<()> {
+    let other = |e: PolarsError| std::io::Error::other(e.to_string());
+    let failed = |e: E| std::io::Error::other(e.to_string());
+    let first = parts.next().ok_or_else(|| std::io::Error::other("nothing to write"))?.map_err(failed)?;
+    let mut writer = ParquetWriter::new(file).batched(first.schema()).map_err(other)?;
+    writer.write_batch(&first).map_err(other)?;
+    for part in parts {
+        writer.write_batch(&part.map_err(failed)?).map_err(other)?;
+    }
+    writer.finish().map(|_| ()).map_err(other)
 }
 
 /// Writes a frame to `path` (CSV or Parquet by extension), atomically.
@@ -149,8 +193,3 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
-/// Writes the normalised table to a CSV or Parquet file.
-pub fn write_table(table: &FlowTable, path: &Path) -> Result<(), IngestError> {
-    let mut df = table_frame(table).map_err(|e| IngestError::Write { path: path.to_path_buf(), message: e.to_string() })?;
-    write_frame(&mut df, path)
-}

@@ -124,7 +124,7 @@ impl Store {
         let io = |source| super::StoreError::Io { path: dir.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
         let tmp = dir.join(format!(".incoming-{}.parquet", own_pid()));
-        crate::ingest::export::write_atomically(&tmp, |file| write_parts(file, parts))
+        crate::ingest::export::write_atomically(&tmp, |file| crate::ingest::export::write_parquet_parts(file, parts))
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
         let sha = crate::ingest::hash::sha256_file(&tmp).map_err(io)?;
         let name = format!("{sha}.parquet");
@@ -133,18 +133,3 @@ impl Store {
     }
 }
 
-/// One Parquet file of `parts`, a row group or more per part.
-fn write_parts<E: std::fmt::Display>(
-    file: &mut std::io::BufWriter<std::fs::File>,
-    mut parts: impl Iterator<Item = std::result::Result<polars::prelude::DataFrame, E>>,
-) -> std::io::Result<()> {
-    let other = |e: polars::prelude::PolarsError| std::io::Error::other(e.to_string());
-    let failed = |e: E| std::io::Error::other(e.to_string());
-    let first = parts.next().ok_or_else(|| std::io::Error::other("no results to write"))?.map_err(failed)?;
-    let mut writer = polars::prelude::ParquetWriter::new(file).batched(first.schema()).map_err(other)?;
-    writer.write_batch(&first).map_err(other)?;
-    for part in parts {
-        writer.write_batch(&part.map_err(failed)?).map_err(other)?;
-    }
-    writer.finish().map(|_| ()).map_err(other)
-}
