@@ -38,7 +38,7 @@ pub struct StreamSummary {
 /// Scores the CSV on `input` (named `name` in messages) and writes verdict rows to `output`,
 /// flushing after each batch. Stops with the input's end, a bad line (naming it), or
 /// cancellation.
-pub fn score_stream(
+fn score_stream(
     model: &LoadedModel,
     name: &Path,
     input: impl Read,
