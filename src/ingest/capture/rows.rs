@@ -67,9 +67,9 @@ impl FlowRows {
 
     /// Puts the rows in key order without a second copy of the features.
     fn sort(&mut self) {
-        let mut order: Vec<u32> = (0..self.keys.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| self.keys[i as usize]);
-        if order.iter().enumerate().all(|(i, &o)| i == o as usize) {
+        let mut order: Vec<usize> = (0..self.keys.len()).collect();
+        order.sort_unstable_by_key(|&i| self.keys[i]);
+        if order.iter().enumerate().all(|(i, &o)| i == o) {
             return;
         }
         permute_in_place(&mut order, &mut self.features, &mut self.meta);
@@ -82,18 +82,18 @@ impl FlowRows {
 /// 2.2 GB, and gathering them into a new vector would double that. (The `permutation` crate
 /// does this for one slice of items; here two arrays, one of them in rows of 72 values, move
 /// together, which is a dozen lines, not a dependency.) `order` is used up (marked visited).
-fn permute_in_place(order: &mut [u32], features: &mut [f32], meta: &mut [FlowMeta]) {
-    const DONE: u32 = u32::MAX;
+fn permute_in_place(order: &mut [usize], features: &mut [f32], meta: &mut [FlowMeta]) {
+    const DONE: usize = usize::MAX;
     let mut held = [0f32; N_FEATURES];
     for start in 0..order.len() {
-        if order[start] == DONE || order[start] as usize == start {
+        if order[start] == DONE || order[start] == start {
             continue;
         }
         held.copy_from_slice(&features[start * N_FEATURES..(start + 1) * N_FEATURES]);
         let held_meta = meta[start].clone();
         let mut at = start;
         loop {
-            let from = order[at] as usize;
+            let from = order[at];
             order[at] = DONE;
             if from == start {
                 features[at * N_FEATURES..(at + 1) * N_FEATURES].copy_from_slice(&held);
