@@ -75,11 +75,12 @@ struct BenchReport {
 fn time_scoring(scorer: &Scorer, rows: &[f32], flows: usize) -> f64 {
     // One warm-up pass (allocations, GPU kernel compilation) outside the timing.
     let warm = rows.len().min(scorer.batch_size.max(1) * N_FEATURES * 2);
-    let _ = scorer.score_raw(&rows[..warm]);
-    // The input's rows repeated to `flows` rows, scored in one call as `predict` scores a file.
+    let _ = scorer.score_each(&rows[..warm]);
+    // The input's rows repeated to `flows` rows, scored in one call as `predict` scores a file,
+    // every row through the model (`score_raw` would score the repeats once).
     let input: Vec<f32> = rows.iter().copied().cycle().take(flows * N_FEATURES).collect();
     let started = Instant::now();
-    let _ = scorer.score_raw(&input);
+    let _ = scorer.score_each(&input);
     started.elapsed().as_secs_f64()
 }
 

@@ -250,6 +250,10 @@ struct FusedPath {
     familiarity: Option<(FusedAutoencoder, f32)>,
 }
 
+/// Rows looked at together for repeats: a flood's repeats are close together in a capture's
+/// start order, and a block bounds the memory of finding them (a map entry per row).
+const DISTINCT_BLOCK_ROWS: usize = 1 << 16;
+
 /// Scores flows with a loaded bundle; cheap to share across threads (`&self` everywhere).
 #[derive(Debug, Clone)]
 pub struct Scorer {
@@ -335,8 +339,25 @@ impl Scorer {
         self.score_raw(row)[0]
     }
 
-    /// Raw row-major `N×72` features → one verdict per row.
+    /// Raw row-major `N×72` features → one verdict per row. Rows that repeat another row of
+    /// the same block bit for bit are scored once (`model::distinct`: floods and scans are
+    /// mostly such repeats); the verdicts are those of [`Scorer::score_each`].
     pub fn score_raw(&self, rows: &[f32]) -> Vec<Verdict> {
+        let mut out = Vec::with_capacity(rows.len() / N_FEATURES);
+        for block in rows.chunks(DISTINCT_BLOCK_ROWS * N_FEATURES) {
+            match super::distinct::distinct_rows(block) {
+                Some(d) => {
+                    let scored = self.score_each(&d.rows);
+                    out.extend(d.slot.iter().map(|&s| scored[s as usize]));
+                }
+                None => out.extend(self.score_each(block)),
+            }
+        }
+        out
+    }
+
+    /// Every row through the model, repeats included (what `netvigil bench` times).
+    pub fn score_each(&self, rows: &[f32]) -> Vec<Verdict> {
         if let Some(fused) = &self.fused {
             return self.score_fused(fused, rows);
         }

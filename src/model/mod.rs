@@ -4,6 +4,7 @@
 pub mod autoencoder;
 pub mod bundle;
 pub mod config;
+pub mod distinct;
 pub mod drift;
 pub mod eve;
 pub mod explain;
