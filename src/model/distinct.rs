@@ -21,7 +21,7 @@ use crate::features::N_FEATURES;
 const MIN_REPEATED_SHARE: f64 = 0.125;
 
 /// Fewer rows than this are scored as they are (a what-if edit, a small request).
-pub const MIN_ROWS: usize = 64;
+const MIN_ROWS: usize = 64;
 
 /// The distinct rows of a block and, for every row, which of them it is.
 pub struct DistinctRows {

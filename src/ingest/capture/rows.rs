@@ -15,24 +15,14 @@ use crate::ingest::dialect::Dialect;
 use crate::ingest::table::{FlowId, FlowMeta, FlowTable, SourceFile};
 use crate::ingest::validate::ValidationReport;
 
-/// Table rows of finished flows, in the order they finished, each with its sort key.
+/// Table rows of finished flows, in the order they finished.
 #[derive(Debug, Clone, Default)]
 pub struct FlowRows {
     features: Vec<f32>,
     meta: Vec<FlowMeta>,
-    /// (start time µs, first packet's number): the order of the table, unique per flow.
-    keys: Vec<(i64, u64)>,
 }
 
 impl FlowRows {
-    pub fn len(&self) -> usize {
-        self.meta.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.meta.is_empty()
-    }
-
     /// Appends `records` as rows: features as f32, metadata with the first packet's number
     /// as `line`.
     pub fn extend<'a>(&mut self, records: impl IntoIterator<Item = &'a FlowRecord>) {
@@ -46,7 +36,6 @@ impl FlowRows {
             // The ID is `flow_id()`'s, rebuilt from the 5-tuple when asked for.
             m.set_id(if r.id_is_forward() { FlowId::Forward } else { FlowId::Reversed });
             self.meta.push(m);
-            self.keys.push((r.start_us, r.first_packet));
         }
     }
 
@@ -65,15 +54,15 @@ impl FlowRows {
         FlowTable::from_parts(self.features, self.meta, None, vec![source])
     }
 
-    /// Puts the rows in key order without a second copy of the features.
+    /// Puts the rows in order of start time, then first packet's number (`line`; unique per
+    /// flow), without a second copy of the features.
     fn sort(&mut self) {
-        let mut order: Vec<usize> = (0..self.keys.len()).collect();
-        order.sort_unstable_by_key(|&i| self.keys[i]);
+        let mut order: Vec<usize> = (0..self.meta.len()).collect();
+        order.sort_unstable_by_key(|&i| (self.meta[i].timestamp_us(), self.meta[i].line));
         if order.iter().enumerate().all(|(i, &o)| i == o) {
             return;
         }
         permute_in_place(&mut order, &mut self.features, &mut self.meta);
-        self.keys = Vec::new();
     }
 }
 
