@@ -287,7 +287,7 @@ capture() {  # name kind family maxpackets description [what-it-runs] -- command
     shift
     local pcap=$out/$name.pcap tdlog=$W/tcpdump-$name.log i
     rm -f "$pcap"
-    ip netns exec "$VIC" tcpdump -Z root -i vv -nn -U -s 0 -c "$maxp" -w "$pcap" >"$tdlog" 2>&1 &
+    ip netns exec "$VIC" tcpdump -Z root -i vv -nn -U -B 65536 -s 0 -c "$maxp" -w "$pcap" >"$tdlog" 2>&1 &
     local tdpid=$!
     for i in $(seq 1 50); do grep -qs 'listening on' "$tdlog" && break; sleep 0.1; done
     log "scenario $name: $*"
@@ -472,7 +472,64 @@ sc_benign_dns() {
         "dig +tries=1 +time=2 @10.77.0.2 hostN.nv.test A (N=1..40, 0.1 s apart), 6 more names, nv.test MX, nv.test TXT, nosuchhost.nv.test, -x 10.77.1.5" -- \
         timeout 60 bash -c benign_dns
 }
-export -f benign_downloads benign_browse benign_ssh benign_dns inatt log
+# A large capture of varied traffic, all at once (not in the default set; ~1 GB, so write it
+# outside the repository: CAPTURES_OUT=/var/tmp/nv-large scripts/make_captures.sh mixed_large).
+# Its density, about 100,000 flows per GB, is that of the real CICIDS2017 days: the original
+# release's benign Friday rows come to ~101,000 flows per GB of capture, Tuesday's ~142,000,
+# the other network's days 11,500 and 57,000 (payload plus 70 bytes of headers and pcap record
+# per packet, summed from the CSVs' packet and length columns). Every connection is a real one
+# of ab, curl, dig, ssh, nmap, hping3 or slowhttptest; the timings are the machine's own.
+mixed_web() {    # one connection per request (ab without -k): pages, images, scripts, files
+    local u=http://$V_IP p
+    for round in $MIX_ROUNDS; do
+        for p in index.html docs/page0.html docs/page1.html docs/page2.html docs/page3.html \
+                 docs/page4.html docs/page5.html docs/page6.html docs/page7.html css/site.css js/app.js \
+                 img/photo0.jpg img/photo1.jpg img/photo2.jpg img/photo3.jpg img/photo4.jpg img/photo5.jpg \
+                 files/small.bin "cgi-bin/search.py?q=r$round" $MIX_LARGE_PAGE; do
+            inatt ab -q -n $((round * MIX_PER_ROUND)) -c $((2 + round * 3)) -s 20 "$u/$p" >/dev/null
+        done
+    done
+}
+mixed_keepalive() {    # browsers on keep-alive connections: many requests, few flows
+    inatt ab -q -k -n 8000 -c 4 -s 20 "http://$V_IP/docs/page3.html" >/dev/null
+    inatt ab -q -k -n 2000 -c 2 -s 20 "http://$V_IP/img/photo4.jpg" >/dev/null
+}
+mixed_downloads() {    # bulk transfers, a new connection each (Connection: close)
+    inatt curl -s -m 200 -H 'Connection: close' "http://$V_IP/files/image.iso?n=[1-$MIX_ISO]" >/dev/null
+    inatt curl -s -m 200 -H 'Connection: close' "http://$V_IP/files/archive.tar.gz?n=[1-$MIX_TGZ]" >/dev/null
+}
+mixed_dns() {    # a resolver's day: a new socket (source port) per query
+    local f=$W/dns-queries.txt i
+    for i in $(seq 1 "$MIX_DNS"); do echo "host$((i % 300)).nv.test A"; done >"$f"
+    inatt dig +tries=1 +time=1 "@$V_IP" -f "$f" >/dev/null
+}
+mixed_attacks() {    # attacks among it, bounded by count or time
+    inatt timeout 120 nmap -n -Pn -sS -T4 --top-ports 1000 "$V_IP" >/dev/null
+    inatt timeout 30 hping3 -q -S -p 80 -i u300 -c 15000 "$V_IP" >/dev/null 2>&1
+    inatt timeout 60 slowhttptest -H -c 200 -r 100 -i 10 -s 8192 -t GET -u "http://$V_IP/index.html" -x 24 -p 3 -l 30 >/dev/null
+    inatt timeout 240 hydra -I -t 4 -l "$TUSER" -P "$W/passwords.txt" -f -o "$W/hydra-mixed.txt" "ssh://$V_IP" >/dev/null
+}
+mixed_all() {
+    mixed_web & mixed_keepalive & mixed_downloads & mixed_dns & mixed_attacks & benign_ssh >/dev/null &
+    wait
+}
+sc_mixed_large() {
+    export MIX_ROUNDS="1 2 3" MIX_PER_ROUND=300 MIX_LARGE_PAGE=files/report.pdf MIX_ISO=250 MIX_TGZ=400 MIX_DNS=6000
+    capture mixed_large mixed mixed 2500000 \
+        "varied traffic at once, ~1 GB: ab page/image/file requests (one connection each, 3 rounds), keep-alive ab sessions, curl bulk downloads (650), dig queries (6,000), ssh and scp, with nmap SYN scan, hping3 SYN flood (15,000), slowloris and hydra ssh among it" \
+        "ab -n N -c C URL (20 URLs, 3 rounds), ab -k, curl -H 'Connection: close' URL?n=[1-N], dig -f, ssh/scp, nmap -sS, hping3 -S -c 15000, slowhttptest -H, hydra ssh" -- \
+        timeout 300 bash -c mixed_all
+}
+# The same mix, denser in flows (~140,000 per GB, as the original release's Tuesday): more
+# requests of small objects and DNS queries, fewer bulk downloads.
+sc_mixed_dense() {
+    export MIX_ROUNDS="1 2 3 4" MIX_PER_ROUND=500 MIX_LARGE_PAGE=index.html MIX_ISO=60 MIX_TGZ=120 MIX_DNS=25000
+    capture mixed_dense mixed mixed 2500000 \
+        "varied traffic at once, dense in flows: ab requests of pages, images and small files (one connection each, 4 rounds), keep-alive ab sessions, curl bulk downloads (180), dig queries (25,000), ssh and scp, with nmap SYN scan, hping3 SYN flood (15,000), slowloris and hydra ssh among it" \
+        "ab -n N -c C URL (20 URLs, 4 rounds), ab -k, curl -H 'Connection: close' URL?n=[1-N], dig -f, ssh/scp, nmap -sS, hping3 -S -c 15000, slowhttptest -H, hydra ssh" -- \
+        timeout 300 bash -c mixed_all
+}
+export -f benign_downloads benign_browse benign_ssh benign_dns inatt log mixed_web mixed_keepalive mixed_downloads mixed_dns mixed_attacks mixed_all
 export W ATT VIC A_IP V_IP TUSER TPASS
 
 ALL=(portscan_nmap_syn portscan_nmap_connect portscan_masscan_dropped portscan_nmap_dropped

@@ -14,6 +14,7 @@ use crate::service::server::{RunningService, ServerLauncher};
 use crate::service::traffic::{PivotFilter, TimeRange, Traffic};
 use super::pending::Pending;
 use crate::service::{self, LoadedModel, Progress};
+use crate::service::scored_reading::ScoredAlong;
 use crate::store::Store;
 
 /// Flows on screen, with the verdicts of the active model when it has scored them.
@@ -32,6 +33,9 @@ pub struct LoadedFlows {
     pub stopped: Option<String>,
     /// The flows so far of files still being read (replaced by the whole when done).
     pub partial: bool,
+    /// Verdicts computed while the files were read (captures), taken by the scoring that
+    /// records them.
+    pub scored_along: Option<ScoredAlong>,
 }
 
 /// When a capture being read first shows its flows so far (once: scoring a preview of every
@@ -152,6 +156,9 @@ pub struct AppState {
     pub exported: Option<PathBuf>,
     /// An export waiting in NetVigil's save dialog.
     pub pending_save: Option<super::export::PendingSave>,
+    /// Files opened while the model was still loading: opened once it is (a capture's flows
+    /// are then scored while it is read instead of after).
+    pending_open: Option<(Vec<PathBuf>, ReadOptions)>,
     /// The pcaps written last, for "Open in Wireshark".
     pub carved: Vec<PathBuf>,
     /// The latest progress line of a running job.
@@ -203,6 +210,7 @@ impl AppState {
             export_job: None,
             exported: None,
             pending_save: None,
+            pending_open: None,
             carved: Vec::new(),
             labels: Default::default(),
             finetune_request: None,
@@ -236,26 +244,35 @@ impl AppState {
         if paths.is_empty() {
             return;
         }
+        if self.model.is_none() && self.model_job.is_some() {
+            self.pending_open = Some((paths, read));
+            return;
+        }
         self.remember_recent(&paths);
         let title = paths.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", ");
         // A long capture shows its first flows, scored, about a second after opening, while
         // the rest is read.
         let (partial_tx, partial_rx) = std::sync::mpsc::channel::<LoadedFlows>();
         self.partial_flows = Some(partial_rx);
+        // A capture's flows are scored as they finish, while the rest is read.
+        let model = self.model.clone();
         self.load_job = Some(Job::spawn(&self.runtime, ctx, format!("Reading {title}"), move |job| {
             let (partial_title, partial_paths) = (format!("{title} (still being read)"), paths.clone());
             let sink = move |table: FlowTable| {
                 let first: Vec<usize> = (0..table.len().min(SHOW_FLOWS_AT_MOST)).collect();
                 let table = if first.len() < table.len() { table.select(&first) } else { table };
                 let findings = Arc::new(detect(&table));
-                let flows = LoadedFlows { title: partial_title.clone(), paths: partial_paths.clone(), table: Arc::new(table), verdicts: None, findings, flows_per_s: None, drift: None, stopped: None, partial: true };
+                let flows = LoadedFlows { title: partial_title.clone(), paths: partial_paths.clone(), table: Arc::new(table), verdicts: None, findings, flows_per_s: None, drift: None, stopped: None, partial: true, scored_along: None };
                 // The window may have gone on to other files: nobody waits for this one then.
                 let _ = partial_tx.send(flows);
             };
             let show = service::reading::ShowFlows { after: SHOW_FLOWS_AFTER, every: SHOW_FLOWS_EVERY, sink: &sink };
             // Cancel keeps what was read: the flows of the files and packets read so far.
-            let outcome = job
-                .run_task(|task| service::reading::read_keeping(&paths, &read, task, Some(&show)))
+            let (outcome, scored_along) = job
+                .run_task(|task| match &model {
+                    Some(model) => service::scored_reading::read_scoring(&paths, &read, model, task, Some(&show)),
+                    None => service::reading::read_keeping(&paths, &read, task, Some(&show)).map(|o| (o, None)),
+                })
                 .map_err(|e| format!("{e:#}"))?;
             let table = outcome.table;
             if table.is_empty() {
@@ -263,7 +280,10 @@ impl AppState {
             }
             job.progress(Progress::stage(format!("looking for scans, floods and brute force in {} flows", table.len())));
             let findings = Arc::new(detect(&table));
-            Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts: None, findings, flows_per_s: None, drift: None, stopped: outcome.stopped, partial: false })
+            // Verdicts computed while reading are shown at once; recording them follows.
+            let verdicts = scored_along.as_ref().map(|a| Arc::new(a.verdicts.iter().map(BriefVerdict::from).collect::<Vec<_>>()));
+            let flows_per_s = scored_along.as_ref().map(|a| a.verdicts.len() as f64 / a.seconds.max(1e-9));
+            Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts, findings, flows_per_s, drift: None, stopped: outcome.stopped, partial: false, scored_along })
         }));
     }
 
@@ -335,12 +355,13 @@ impl AppState {
             // Flows so far of files still being read: never recorded as a batch.
             return self.start_preview_scoring(ctx);
         }
-        let (Some(flows), Some(model)) = (&self.flows, &self.model) else { return };
+        let (Some(flows), Some(model)) = (&mut self.flows, &self.model) else { return };
+        let along = flows.scored_along.take();
         let (table, findings, model, data_dir) = (flows.table.clone(), flows.findings.clone(), model.clone(), self.data_dir.clone());
         let label = format!("Scoring {} flows with {}", table.len(), model.name);
         self.score_job = Some(Job::spawn(&self.runtime, ctx, label, move |job| {
             let batch = job
-                .run_task(|task| service::score_recorded(&data_dir, &model, &table, &findings, None, task))
+                .run_task(|task| service::score_recorded_along(&data_dir, &model, &table, &findings, None, along, task))
                 .map_err(|e| format!("{e:#}"))?;
             Ok(ScoredFlows {
                 table,
@@ -458,6 +479,9 @@ impl AppState {
                     }
                     Err(e) if e.starts_with("No model found") => self.info(e),
                     Err(e) => self.error("The model could not be loaded", e),
+                }
+                if let Some((paths, read)) = self.pending_open.take() {
+                    self.open_with(paths, read, ctx);
                 }
             }
         }

@@ -63,7 +63,10 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     if stdin {
         return stream(args, &model, data_dir);
     }
-    let table = with_progress_bar(args.quiet, |task| service::reading::read(&args.input.inputs, &args.input.read_options(), task))?;
+    // A capture's flows are scored as they finish, while the rest of it is read.
+    let (read, mut along) = with_progress_bar(args.quiet, |task| service::scored_reading::read_scoring(&args.input.inputs, &args.input.read_options(), &model, task, None))?;
+    anyhow::ensure!(read.stopped.is_none(), service::Cancelled);
+    let table = read.table;
     eprintln!("model {}: {}", model.name, model.manifest.semantics_note(&table.semantics()));
     let findings = detect(&table);
     let explanations = match args.explain.filter(|&k| k > 0) {
@@ -72,13 +75,13 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
     };
     let batch = if args.format == PredictFormat::Eve {
         // Alerts need only the brief verdicts, written once the batch is scored.
-        let batch = with_progress_bar(args.quiet, |task| service::score_recorded(data_dir, &model, &table, &findings, None, task))?;
+        let batch = with_progress_bar(args.quiet, |task| service::score_recorded_along(data_dir, &model, &table, &findings, None, along.take(), task))?;
         write_eve(&args.output, &table, &batch.verdicts, &model.name)?;
         batch
     } else {
         let explain = explanations.as_deref().zip(args.explain).map(|(e, k)| (e, k.min(crate::features::N_FEATURES)));
         let mut out = TableOutput::new(&args.output, explain)?;
-        let batch = with_progress_bar(args.quiet, |task| service::score_recorded(data_dir, &model, &table, &findings, Some(&mut out), task))?;
+        let batch = with_progress_bar(args.quiet, |task| service::score_recorded_along(data_dir, &model, &table, &findings, Some(&mut out), along.take(), task))?;
         out.finish()?;
         batch
     };

@@ -12,6 +12,7 @@ pub mod investigations;
 pub mod models;
 pub mod packets;
 pub mod reading;
+pub mod scored_reading;
 pub mod scoring;
 pub mod server;
 pub mod stream;
@@ -22,6 +23,6 @@ pub mod training;
 
 pub use investigations::{FlowRef, Investigation};
 pub use models::LoadedModel;
-pub use scoring::{ResultsOutput, ScoredBatch, score, score_recorded};
+pub use scoring::{ResultsOutput, ScoredBatch, score, score_recorded, score_recorded_along};
 pub use task::{AsProgress, Cancelled, Progress, Task};
 pub use training::{CompareRequest, TrainRequest, TrainResult, compare_recorded, train_recorded};

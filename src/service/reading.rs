@@ -59,7 +59,22 @@ pub fn read(inputs: &[PathBuf], opts: &ReadOptions, task: &Task) -> anyhow::Resu
 /// Like [`read`], but cancelling keeps what was read: the files before, and the flows of the
 /// packets of a capture read so far (the window shows them and says what is missing).
 pub fn read_keeping(inputs: &[PathBuf], opts: &ReadOptions, task: &Task, show: Option<&ShowFlows<'_>>) -> anyhow::Result<ReadOutcome> {
-    let files = expand_inputs(inputs)?;
+    read_files(&expand_inputs(inputs)?, opts, task, show, None)
+}
+
+/// Where the flows of captures go as soon as they finish, for work done on them while the
+/// rest is read (`service::scored_reading` scores them).
+pub(super) trait RowsAlong {
+    /// Features of flows that finished since the last call (row-major, 72 a row), in the
+    /// order they finished.
+    fn rows(&mut self, features: &[f32]);
+    /// Every flow of the capture was handed on; row `i` of its table is the `order[i]`-th.
+    fn capture_done(&mut self, order: Vec<usize>);
+}
+
+/// [`read_keeping`] of `files` (already expanded), handing the captures' flows to `along`
+/// as they finish.
+pub(super) fn read_files(files: &[PathBuf], opts: &ReadOptions, task: &Task, show: Option<&ShowFlows<'_>>, mut along: Option<&mut dyn RowsAlong>) -> anyhow::Result<ReadOutcome> {
     let mut table = FlowTable::default();
     for (i, path) in files.iter().enumerate() {
         if task.is_cancelled() {
@@ -86,7 +101,14 @@ pub fn read_keeping(inputs: &[PathBuf], opts: &ReadOptions, task: &Task, show: O
                 }
             };
             let showing = show.map(|s| capture::Showing { after: s.after, every: s.every, sink: &mut show_sink });
-            let (flows, report) = capture::extract_table(path, &opts.capture, &mut on_packets, showing)?;
+            let (flows, report) = match along.as_deref_mut() {
+                Some(along) => {
+                    let (flows, report, order) = capture::extract_table_handing_on(path, &opts.capture, &mut on_packets, showing, &mut |rows| along.rows(rows))?;
+                    along.capture_done(order);
+                    (flows, report)
+                }
+                None => capture::extract_table(path, &opts.capture, &mut on_packets, showing)?,
+            };
             let extracted = flows.len();
             table.append(flows);
             if report.stopped_early {

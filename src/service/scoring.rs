@@ -10,6 +10,7 @@ use std::time::Instant;
 use polars::prelude::DataFrame;
 
 use super::models::LoadedModel;
+use super::scored_reading::ScoredAlong;
 use super::task::{Cancelled, Progress, Task};
 use crate::detect::Findings;
 use crate::ingest::FlowTable;
@@ -90,9 +91,25 @@ pub fn score_recorded(
     output: Option<&mut dyn ResultsOutput>,
     task: &Task,
 ) -> anyhow::Result<ScoredBatch> {
+    score_recorded_along(data_dir, model, table, findings, output, None, task)
+}
+
+/// [`score_recorded`] with the verdicts `along` computed while the flows were read
+/// (`service::scored_reading`), when they are the same model's, for every row: then only the
+/// recording is left to do.
+pub fn score_recorded_along(
+    data_dir: &Path,
+    model: &LoadedModel,
+    table: &FlowTable,
+    findings: &Findings,
+    output: Option<&mut dyn ResultsOutput>,
+    along: Option<ScoredAlong>,
+    task: &Task,
+) -> anyhow::Result<ScoredBatch> {
+    let along = along.filter(|a| std::sync::Arc::ptr_eq(&a.scorer, &model.scorer) && a.verdicts.len() == table.len());
     let mut store = Store::open(data_dir)?;
     let batch_id = store.start_batch(&describe_input(table), &model.name)?;
-    match score_and_save(&store, model, table, findings, output, task) {
+    match score_and_save(&store, model, table, findings, output, along, task) {
         Ok((verdicts, results, seconds)) => {
             task.report(Progress::stage("comparing the flows with the training data (drift)"));
             let drift = drift(&model.preprocessor, table.features());
@@ -128,22 +145,33 @@ fn score_and_save(
     table: &FlowTable,
     findings: &Findings,
     mut output: Option<&mut dyn ResultsOutput>,
+    along: Option<ScoredAlong>,
     task: &Task,
 ) -> anyhow::Result<Scored> {
     let n = table.len();
     let mut verdicts = Vec::with_capacity(n);
-    let mut seconds = 0.0;
+    let mut seconds = along.as_ref().map_or(0.0, |a| a.seconds);
     // A part that fails (cancelled, or the output refused it) ends the history's results file;
     // the batch then fails with that part's own error, not the file's.
     let mut failed: Option<anyhow::Error> = None;
     let parts = (0..n.max(1)).step_by(RESULT_ROWS_PER_PART).map(|start| {
         let rows = start..(start + RESULT_ROWS_PER_PART).min(n);
         let mut part = || -> anyhow::Result<DataFrame> {
-            let started = Instant::now();
-            let mut scored = Vec::with_capacity(rows.len());
-            let features = &table.features()[rows.start * crate::features::N_FEATURES..rows.end * crate::features::N_FEATURES];
-            score_steps(model, features, rows.start, n, task, &mut |part| scored.extend_from_slice(part))?;
-            seconds += started.elapsed().as_secs_f64();
+            let scored = match &along {
+                Some(along) => {
+                    task.check()?;
+                    task.report(Progress::new(format!("recording {n} flows scored with {}", model.name), rows.start as u64, Some(n as u64)));
+                    along.verdicts[rows.clone()].to_vec()
+                }
+                None => {
+                    let started = Instant::now();
+                    let mut scored = Vec::with_capacity(rows.len());
+                    let features = &table.features()[rows.start * crate::features::N_FEATURES..rows.end * crate::features::N_FEATURES];
+                    score_steps(model, features, rows.start, n, task, &mut |part| scored.extend_from_slice(part))?;
+                    seconds += started.elapsed().as_secs_f64();
+                    scored
+                }
+            };
             verdicts.extend(scored.iter().map(BriefVerdict::from));
             let mut frame = results_frame(table, &scored, findings, rows.clone())?;
             if let Some(out) = output.as_mut() {

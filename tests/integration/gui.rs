@@ -653,3 +653,33 @@ fn save_the_flows_shown_where_the_analyst_chooses() {
     assert_eq!(path, dir.path().join("exports").join(format!("flows-{shown}.csv")));
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), shown + 1, "header and the rows shown");
 }
+
+/// A capture opened while the model is still loading waits for it and is then scored as its
+/// flows finish: the whole capture comes on screen with its verdicts, and the batch is
+/// recorded in the history after.
+#[test]
+fn a_capture_opened_while_the_model_loads_is_scored_as_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness_stepping(NetVigilApp::new(dir.path().to_path_buf()), 1.0 / 30.0);
+    let ctx = h.ctx.clone();
+    h.state_mut().load_startup_model(&ctx);
+    let capture = repo_data("captures/portscan_nmap_syn.pcap");
+    h.state_mut().state.open(vec![capture.clone()], &ctx);
+    assert!(h.state().state.model.is_none() && h.state().state.load_job.is_none(), "the open waits for the model");
+    let start = Instant::now();
+    // The first frame with the whole capture: its verdicts came with it.
+    while !h.state().state.flows.as_ref().is_some_and(|f| !f.partial) {
+        assert!(start.elapsed() < Duration::from_secs(240) && h.state().state.notices.iter().all(|n| !n.is_error), "gave up waiting");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let flows = h.state().state.flows.as_ref().unwrap();
+    let (table, verdicts) = (flows.table.clone(), flows.verdicts.clone().expect("verdicts computed while reading"));
+    let model = h.state().state.model.clone().unwrap();
+    let after: Vec<netvigil::model::BriefVerdict> = model.scorer.score_raw(table.features()).iter().map(Into::into).collect();
+    assert_eq!(*verdicts, after);
+    wait_until(&mut h, "the batch to be recorded", |a| a.state.score_job.is_none());
+    let batches = netvigil::store::Store::open(dir.path()).unwrap().batches().unwrap();
+    assert_eq!(batches.len(), 1);
+    assert_eq!((batches[0].status.as_str(), batches[0].flows), ("finished", Some(table.len() as i64)));
+}

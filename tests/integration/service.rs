@@ -315,3 +315,63 @@ fn a_large_csv_being_read_shows_its_first_rows_and_then_the_whole() {
     quietly(|task| read_keeping(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default(), task, Some(&show))).unwrap();
     assert_eq!(*shown_small.lock().unwrap(), 0);
 }
+
+/// A capture's flows are scored as they finish, while the rest is read (the window and
+/// `predict`): the verdicts are those of scoring the table after reading, row for row, in
+/// the table's order (start time, not the order the flows finished), and the batch recorded
+/// with them is the batch scoring would record.
+#[test]
+fn captures_scored_while_read_get_the_verdicts_of_scoring_after() {
+    use netvigil::service::reading::read;
+    use netvigil::service::scored_reading::{ScoredAlong, read_scoring};
+    use netvigil::service::score_recorded_along;
+    // Three captures in one go: esnet's flows finish out of start order (most rows move when
+    // sorted), hping3's SYNs end by timeout after the last packet, then browsing.
+    let files = vec![
+        crate::common::shared("pcaps/edge/esnet_two_way_all_flags.pcap"),
+        repo_data("captures/dos_hping3_syn_flood.pcap"),
+        repo_data("captures/benign_http_browsing.pcap"),
+    ];
+    let model = default_model();
+    let (outcome, along) = quietly(|task| read_scoring(&files, &ReadOptions::default(), &model, task, None)).unwrap();
+    let along = along.expect("captures are scored while they are read");
+    let table = outcome.table;
+    let plain = quietly(|task| read(&files, &ReadOptions::default(), task)).unwrap();
+    assert_eq!(table.features(), plain.features(), "the same table");
+    assert_eq!(table.sources.len(), 3);
+    let after = model.scorer.score_raw(table.features());
+    assert_eq!(along.verdicts.len(), after.len());
+    let differ = along.verdicts.iter().zip(&after).filter(|(a, b)| a != b).count();
+    assert_eq!(differ, 0, "{differ} of {} rows got another row's verdict", after.len());
+    assert!(after.windows(2).any(|w| w[0].p_attack != w[1].p_attack), "verdicts that tell rows apart");
+
+    // Recorded with those verdicts: the same batch and results file as scoring after.
+    let findings = detect(&table);
+    let results = |dir: &Path| {
+        let store = Store::open(dir).unwrap();
+        let batch = &store.batches().unwrap()[0];
+        let file = std::fs::File::open(store.results_dir().join(batch.results_file.as_ref().unwrap())).unwrap();
+        use polars::prelude::SerReader;
+        (batch.flows, batch.flagged, polars::prelude::ParquetReader::new(file).finish().unwrap())
+    };
+    let (with_along, scoring) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = quietly(|task| score_recorded_along(with_along.path(), &model, &table, &findings, None, Some(along), task)).unwrap();
+    let b = quietly(|task| score_recorded(scoring.path(), &model, &table, &findings, None, task)).unwrap();
+    assert_eq!(a.verdicts, b.verdicts);
+    assert_eq!(results(with_along.path()), results(scoring.path()));
+
+    // Verdicts are taken only from the very scorer that records: another load of a model
+    // (another calibration, say) scores again. Marked verdicts show which were kept.
+    let marked = || ScoredAlong { scorer: model.scorer.clone(), verdicts: after.iter().map(|v| netvigil::model::Verdict { p_attack: 0.25, ..*v }).collect(), seconds: 1.0 };
+    let reloaded = default_model();
+    let kept = |m: &models::LoadedModel| {
+        let dir = tempfile::tempdir().unwrap();
+        quietly(|task| score_recorded_along(dir.path(), m, &table, &findings, None, Some(marked()), task)).unwrap().verdicts
+    };
+    assert!(kept(&model).iter().all(|v| v.p_attack == 0.25), "the same scorer's verdicts are recorded as they are");
+    assert_eq!(kept(&reloaded), b.verdicts, "another scorer's are not");
+
+    // Flow files are read in a second or two and scored after, as before.
+    let csv = [repo_data("cicids2017-sample.csv")];
+    assert!(quietly(|task| read_scoring(&csv, &ReadOptions::default(), &model, task, None)).unwrap().1.is_none());
+}

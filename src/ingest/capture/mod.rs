@@ -16,7 +16,7 @@ mod rows;
 use std::path::Path;
 
 pub use extractor::{ExtractOptions, FlowExtractor, FlowRecord};
-pub use rows::FlowRows;
+pub use rows::{FlowRows, permute};
 pub use flow::Compat;
 pub use reader::is_capture;
 pub use report::{CaptureReport, FlowsByPackets, ReasonCount, SkipReason};
@@ -77,14 +77,49 @@ pub fn extract_table(
     path: &Path,
     opts: &ExtractOptions,
     progress: &mut dyn FnMut(u64, u64) -> Proceed,
-    mut showing: Option<Showing<'_>>,
+    showing: Option<Showing<'_>>,
 ) -> Result<(FlowTable, CaptureReport), CaptureError> {
+    let (rows, report) = extract_rows(path, opts, progress, showing, None)?;
+    Ok((rows.into_sorted_table(path, &report), report))
+}
+
+/// [`extract_table`], handing each flow's features on as it finishes: `on_rows` gets the
+/// rows finished since its last call (row-major, 72 values a row), in the order they
+/// finished, so that work on them (scoring) runs while the rest of the capture is read. Also
+/// returns the order the table put them in: row `i` of the table is the `order[i]`-th row
+/// handed on ([`rows::permute`] puts results kept per row in the table's order).
+pub fn extract_table_handing_on(
+    path: &Path,
+    opts: &ExtractOptions,
+    progress: &mut dyn FnMut(u64, u64) -> Proceed,
+    showing: Option<Showing<'_>>,
+    on_rows: &mut dyn FnMut(&[f32]),
+) -> Result<(FlowTable, CaptureReport, Vec<usize>), CaptureError> {
+    let (rows, report) = extract_rows(path, opts, progress, showing, Some(on_rows))?;
+    let (table, order) = rows.into_sorted_table_and_order(path, &report);
+    Ok((table, report, order))
+}
+
+fn extract_rows(
+    path: &Path,
+    opts: &ExtractOptions,
+    progress: &mut dyn FnMut(u64, u64) -> Proceed,
+    mut showing: Option<Showing<'_>>,
+    mut on_rows: Option<&mut dyn FnMut(&[f32])>,
+) -> Result<(FlowRows, CaptureReport), CaptureError> {
     let (reader, mut report) = open(path)?;
     let mut rows = FlowRows::default();
     let started = std::time::Instant::now();
     let mut next_show = showing.as_ref().map(|s| s.after);
+    let mut hand_on = |rows: &mut FlowRows, records: &[FlowRecord]| {
+        let first = rows.len();
+        rows.extend(records);
+        if let Some(on_rows) = on_rows.as_mut().filter(|_| rows.len() > first) {
+            on_rows(rows.features_from(first));
+        }
+    };
     let extractor = run(reader, &mut report, opts, progress, &mut |extractor| {
-        rows.extend(&extractor.take_finished());
+        hand_on(&mut rows, &extractor.take_finished());
         if let (Some(s), Some(at)) = (showing.as_mut(), next_show)
             && started.elapsed() >= at
         {
@@ -94,8 +129,9 @@ pub fn extract_table(
             next_show = Some(started.elapsed() + s.every);
         }
     });
-    rows.extend(&extractor.finish(&mut report));
-    Ok((rows.into_sorted_table(path, &report), report))
+    let last = extractor.finish(&mut report);
+    hand_on(&mut rows, &last);
+    Ok((rows, report))
 }
 
 fn open(path: &Path) -> Result<(reader::CaptureReader, CaptureReport), CaptureError> {

@@ -39,10 +39,32 @@ impl FlowRows {
         }
     }
 
+    /// Rows so far.
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
+    /// The features of the rows from `first` on (row-major, 72 a row).
+    pub fn features_from(&self, first: usize) -> &[f32] {
+        &self.features[first * N_FEATURES..]
+    }
+
     /// The rows sorted by start time (then first packet), as the table of `path`.
     pub fn into_sorted_table(mut self, path: &Path, report: &CaptureReport) -> FlowTable {
         self.sort();
         self.into_table(path, report)
+    }
+
+    /// [`FlowRows::into_sorted_table`], and the order it put the rows in: row `i` of the table
+    /// is the `order[i]`-th row added ([`permute`] puts anything kept per added row, such as
+    /// verdicts computed while the capture was read, in the table's order).
+    pub fn into_sorted_table_and_order(mut self, path: &Path, report: &CaptureReport) -> (FlowTable, Vec<usize>) {
+        let order = self.sort();
+        (self.into_table(path, report), order)
     }
 
     /// The rows in the order they were added, as the table of `path` (one source, dialect
@@ -55,42 +77,77 @@ impl FlowRows {
     }
 
     /// Puts the rows in order of start time, then first packet's number (`line`; unique per
-    /// flow), without a second copy of the features.
-    fn sort(&mut self) {
+    /// flow), without a second copy of the features; returns the order (see
+    /// [`FlowRows::into_sorted_table_and_order`]).
+    fn sort(&mut self) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.meta.len()).collect();
         order.sort_unstable_by_key(|&i| (self.meta[i].timestamp_us(), self.meta[i].line));
-        if order.iter().enumerate().all(|(i, &o)| i == o) {
-            return;
-        }
-        permute_in_place(&mut order, &mut self.features, &mut self.meta);
+        let (features, meta) = (&mut self.features, &mut self.meta);
+        let mut held = ([0f32; N_FEATURES], FlowMeta::default());
+        follow_cycles(&order, |step| match step {
+            Step::Hold(at) => {
+                held.0.copy_from_slice(&features[at * N_FEATURES..(at + 1) * N_FEATURES]);
+                held.1 = meta[at].clone();
+            }
+            Step::Move { from, to } => {
+                features.copy_within(from * N_FEATURES..(from + 1) * N_FEATURES, to * N_FEATURES);
+                meta[to] = meta[from].clone();
+            }
+            Step::Release(to) => {
+                features[to * N_FEATURES..(to + 1) * N_FEATURES].copy_from_slice(&held.0);
+                meta[to] = held.1.clone();
+            }
+        });
+        order
     }
 }
 
-/// Rearranges the rows so that row `i` becomes the row that was at `order[i]`, by following
-/// the permutation's cycles with one row held aside: the features of 7.5 million flows are
+/// Rearranges `items` so that item `i` becomes the one that was at `order[i]`, in place.
+pub fn permute<T: Clone>(order: &[usize], items: &mut [T]) {
+    assert_eq!(order.len(), items.len(), "an order for another number of rows");
+    let mut held: Option<T> = None;
+    follow_cycles(order, |step| match step {
+        Step::Hold(at) => held = Some(items[at].clone()),
+        Step::Move { from, to } => items[to] = items[from].clone(),
+        Step::Release(to) => {
+            if let Some(item) = held.take() {
+                items[to] = item;
+            }
+        }
+    });
+}
+
+/// One move of [`follow_cycles`].
+enum Step {
+    /// Set row `.0` aside.
+    Hold(usize),
+    Move { from: usize, to: usize },
+    /// The row set aside goes to `.0`.
+    Release(usize),
+}
+
+/// Rearranges rows so that row `i` becomes the row that was at `order[i]`, by following the
+/// permutation's cycles with one row held aside: the features of 7.5 million flows are
 /// 2.2 GB, and gathering them into a new vector would double that. (The `permutation` crate
 /// does this for one slice of items; here two arrays, one of them in rows of 72 values, move
-/// together, which is a dozen lines, not a dependency.) `order` is used up (marked visited).
-fn permute_in_place(order: &mut [usize], features: &mut [f32], meta: &mut [FlowMeta]) {
-    const DONE: usize = usize::MAX;
-    let mut held = [0f32; N_FEATURES];
+/// together, and verdicts may follow later by the same order, which is a dozen lines, not a
+/// dependency.) Visited rows are marked in a bit set, so `order` stays whole for reuse.
+fn follow_cycles(order: &[usize], mut step: impl FnMut(Step)) {
+    let mut done = vec![0u64; order.len().div_ceil(64)];
     for start in 0..order.len() {
-        if order[start] == DONE || order[start] == start {
+        if order[start] == start || done[start / 64] & (1 << (start % 64)) != 0 {
             continue;
         }
-        held.copy_from_slice(&features[start * N_FEATURES..(start + 1) * N_FEATURES]);
-        let held_meta = meta[start].clone();
+        step(Step::Hold(start));
         let mut at = start;
         loop {
+            done[at / 64] |= 1 << (at % 64);
             let from = order[at];
-            order[at] = DONE;
             if from == start {
-                features[at * N_FEATURES..(at + 1) * N_FEATURES].copy_from_slice(&held);
-                meta[at] = held_meta;
+                step(Step::Release(at));
                 break;
             }
-            features.copy_within(from * N_FEATURES..(from + 1) * N_FEATURES, at * N_FEATURES);
-            meta[at] = meta[from].clone();
+            step(Step::Move { from, to: at });
             at = from;
         }
     }
