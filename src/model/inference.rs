@@ -252,7 +252,7 @@ struct FusedPath {
 
 /// Rows looked at together for repeats: a flood's repeats are close together in a capture's
 /// start order, and a block bounds the memory of finding them (a map entry per row).
-const DISTINCT_BLOCK_ROWS: usize = 1 << 16;
+pub const DISTINCT_BLOCK_ROWS: usize = 1 << 16;
 
 /// Scores flows with a loaded bundle; cheap to share across threads (`&self` everywhere).
 #[derive(Debug, Clone)]

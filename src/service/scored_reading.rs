@@ -18,15 +18,15 @@ use crate::ingest::capture::{self, permute};
 use crate::ingest::{ReadOptions, expand_inputs};
 use crate::model::{Scorer, Verdict};
 
-/// Rows scored at a time: enough for the scorer's tiles on both threads and for repeated
-/// flows to be found (`model::distinct`), few enough that the last step after the final
-/// packet is short.
+/// Rows handed to the scorer at a time, at least: enough for its tiles on both threads,
+/// few enough that the last step after the final packet is short.
 const STEP_ROWS: usize = 16_384;
 
-/// Steps waiting for the scorer. When the flows finish faster than the model scores them
-/// (a capture of millions of two-packet flows), reading waits instead of queueing copies of
-/// them without bound.
-const QUEUED_STEPS: usize = 2;
+/// ... and at most: while the scorer is busy, rows gather into one step up to the block in
+/// which scoring finds repeated flows (`model::distinct`), so that a capture of millions of
+/// repeats (a flood) is scored in blocks as large as when it is scored after reading. Past
+/// that, reading waits for the scorer instead of queueing copies of the rows without bound.
+const STEP_ROWS_MAX: usize = crate::model::inference::DISTINCT_BLOCK_ROWS;
 
 /// Verdicts computed while the flows were read, in the table's row order.
 pub struct ScoredAlong {
@@ -52,7 +52,8 @@ pub fn read_scoring(
     if files.is_empty() || !files.iter().all(|f| capture::is_capture(f)) {
         return Ok((read_files(&files, opts, task, show, None)?, None));
     }
-    let (tx, rx) = mpsc::sync_channel::<Vec<f32>>(QUEUED_STEPS);
+    // A rendezvous: a step is taken only when the scorer is ready for it.
+    let (tx, rx) = mpsc::sync_channel::<Vec<f32>>(0);
     let cancel = task.cancel_flag();
     std::thread::scope(|scope| {
         let scorer = scope.spawn(move || score_steps(model, rx, cancel));
@@ -83,10 +84,21 @@ struct HandOn {
 }
 
 impl HandOn {
+    /// Sends the rows gathered, waiting for the scorer to take them.
     fn send_step(&mut self) {
         let step = std::mem::take(&mut self.step);
         if !step.is_empty() && self.tx.as_ref().is_some_and(|tx| tx.send(step).is_err()) {
             self.tx = None;
+        }
+    }
+
+    /// Sends the rows gathered if the scorer is waiting for them; else they keep gathering.
+    fn offer_step(&mut self) {
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(std::mem::take(&mut self.step)) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(step)) => self.step = step,
+            Err(mpsc::TrySendError::Disconnected(_)) => self.tx = None,
         }
     }
 }
@@ -96,9 +108,12 @@ impl RowsAlong for HandOn {
         self.handed += features.len() / N_FEATURES;
         for row in features.chunks(N_FEATURES) {
             self.step.extend_from_slice(row);
-            if self.step.len() >= STEP_ROWS * N_FEATURES {
+            if self.step.len() >= STEP_ROWS_MAX * N_FEATURES {
                 self.send_step();
             }
+        }
+        if self.step.len() >= STEP_ROWS * N_FEATURES {
+            self.offer_step();
         }
     }
 
