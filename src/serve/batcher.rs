@@ -9,6 +9,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 
 use crate::features::N_FEATURES;
 use crate::model::Verdict;
+use crate::service::served::ServedBatch;
 use crate::service::{self, LoadedModel};
 
 /// Rows scored in one pass at most; more requests wait for the next.
@@ -21,26 +22,42 @@ struct Job {
 
 /// The queue in front of the scoring thread.
 pub struct Batcher {
-    tx: std::sync::Mutex<Sender<Job>>,
+    /// `None` once dropping.
+    tx: std::sync::Mutex<Option<Sender<Job>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Batcher {
-    /// Starts the scoring thread for `model`; it ends when the batcher is dropped.
-    pub fn start(model: LoadedModel) -> anyhow::Result<Self> {
+    /// Starts the scoring thread for `model`, counting what it scores in the server's batch
+    /// `session`; it ends when the batcher is dropped, finishing the batch.
+    pub fn start(model: LoadedModel, session: ServedBatch) -> anyhow::Result<Self> {
         let (tx, rx) = channel::<Job>();
-        std::thread::Builder::new().name("netvigil-score".into()).spawn(move || work(&model, &rx))?;
-        Ok(Batcher { tx: std::sync::Mutex::new(tx) })
+        let thread = std::thread::Builder::new().name("netvigil-score".into()).spawn(move || work(&model, &rx, session))?;
+        Ok(Batcher { tx: std::sync::Mutex::new(Some(tx)), thread: Some(thread) })
     }
 
     /// Scores row-major raw features; `None` if the scoring thread is gone.
     pub async fn score(&self, rows: Vec<f32>) -> Option<Vec<Verdict>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.tx.lock().ok()?.send(Job { rows, reply }).ok()?;
+        self.tx.lock().ok()?.as_ref()?.send(Job { rows, reply }).ok()?;
         answer.await.ok()
     }
 }
 
-fn work(model: &LoadedModel, rx: &Receiver<Job>) {
+impl Drop for Batcher {
+    /// Ends the scoring thread and waits for it to record the session's batch as finished
+    /// (`netvigil serve` exits right after).
+    fn drop(&mut self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn work(model: &LoadedModel, rx: &Receiver<Job>, mut session: ServedBatch) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         let mut rows = jobs[0].rows.len() / N_FEATURES;
@@ -61,14 +78,20 @@ fn work(model: &LoadedModel, rx: &Receiver<Job>) {
         };
         // A panic in the model would leave every waiting request without an answer; caught,
         // their senders drop and each gets a 500 instead.
+        let started = std::time::Instant::now();
         let scored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             service::task::quietly(|task| service::scoring::score_rows(model, &all, task))
         }));
         let Ok(Ok(mut rest)) = scored else { continue };
+        session.scored(&rest, started.elapsed().as_secs_f64());
         for (job, n) in jobs.into_iter().zip(lengths) {
             let tail = rest.split_off(n.min(rest.len()));
             let _ = job.reply.send(rest);
             rest = tail;
         }
+    }
+    let id = session.id();
+    if let Err(e) = session.finish() {
+        tracing::error!("the server's batch {id} could not be finished in the history: {e:#}");
     }
 }

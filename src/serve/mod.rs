@@ -29,6 +29,7 @@ use metrics::Metrics;
 
 use crate::ingest::ReadOptions;
 use crate::model::DeviceChoice;
+use crate::service::served::ServedBatch;
 use crate::service::{self, LoadedModel};
 
 /// The documented default port.
@@ -81,15 +82,21 @@ fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-/// The router with every route and limit, for `model`.
-pub fn router(model: LoadedModel, opts: &ServeOptions) -> anyhow::Result<Router> {
+/// The bearer token the server requires, if any: required for any address but loopback.
+fn token_for(opts: &ServeOptions) -> anyhow::Result<Option<String>> {
     let token = opts.token_file.as_deref().map(read_token).transpose()?;
     anyhow::ensure!(
         opts.bind.ip().is_loopback() || token.is_some(),
         "refusing to listen on {} without --token-file: anything but loopback needs a bearer token",
         opts.bind
     );
-    let batcher = batcher::Batcher::start(model.clone())?;
+    Ok(token)
+}
+
+/// The router with every route and limit, for `model`; what it scores is counted in the
+/// history's batch `session`.
+fn router(model: LoadedModel, opts: &ServeOptions, token: Option<String>, session: ServedBatch) -> anyhow::Result<Router> {
+    let batcher = batcher::Batcher::start(model.clone(), session)?;
     let state = Arc::new(ServerState { metrics: Metrics::new(&model), batcher, model, token, read: ReadOptions::default() });
     let guarded = Router::new()
         .route("/v1/score", post(api::score))
@@ -165,9 +172,10 @@ impl Drop for RunningServer {
     }
 }
 
-/// Binds and starts serving `model` on a runtime of its own; returns once it listens.
+/// Binds and starts serving `model` on a runtime of its own; returns once it listens. The
+/// session is a batch in the history of `opts.data_dir`, finished when the server stops.
 pub fn start(model: LoadedModel, opts: &ServeOptions) -> anyhow::Result<RunningServer> {
-    let app = router(model.clone(), opts)?;
+    let token = token_for(opts)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .thread_name("netvigil-serve")
@@ -177,6 +185,8 @@ pub fn start(model: LoadedModel, opts: &ServeOptions) -> anyhow::Result<RunningS
         .block_on(tokio::net::TcpListener::bind(opts.bind))
         .with_context(|| format!("cannot listen on {}", opts.bind))?;
     let address = listener.local_addr()?;
+    let session = ServedBatch::start(&opts.data_dir, &model, &address.to_string())?;
+    let app = router(model.clone(), opts, token, session)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new().name("netvigil-serve".into()).spawn(move || {
         let served = runtime.block_on(async move {

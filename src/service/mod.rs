@@ -14,6 +14,7 @@ pub mod packets;
 pub mod reading;
 pub mod scored_reading;
 pub mod scoring;
+pub mod served;
 pub mod server;
 pub mod stream;
 pub mod task;

@@ -95,6 +95,19 @@ impl Store {
         })
     }
 
+    /// The counts so far of a batch still running (a server's session): it stays `running`.
+    pub fn update_running_batch(&mut self, id: i64, b: &FinishedBatch) -> Result<()> {
+        let counts = serde_json::to_string(&b.family_counts).unwrap_or_else(|_| "{}".into());
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE batches SET flows = ?2, flagged = ?3, family_counts_json = ?4, flows_per_s = ?5, threshold = ?6
+                 WHERE id = ?1 AND status = 'running'",
+                params![id, b.flows as i64, b.flagged as i64, counts, b.flows_per_s, f64::from(b.threshold)],
+            )
+            .map(|_| ())
+        })
+    }
+
     pub fn fail_batch(&mut self, id: i64, error: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(

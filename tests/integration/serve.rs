@@ -439,3 +439,42 @@ fn the_eve_schema_check_refuses_a_record_without_a_signature() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'signature' is a required property"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A server's session is one batch in the history: running while it serves, then finished
+/// with every flow it scored, the flagged ones and the families, as its answers said; a
+/// server refused at start leaves no batch.
+#[test]
+fn a_servers_session_is_a_batch_in_the_history() {
+    use netvigil::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&dir, |_| {});
+    let batches = || Store::open(dir.path()).unwrap().batches().unwrap();
+    let running = &batches()[0];
+    assert_eq!(running.status, "running");
+    assert_eq!(running.input, format!("served on http://{} (POST /v1/score)", s.address));
+    let (csv, json) = sample(300);
+    let mut answers = vec![score(&s, "text/csv", csv.as_bytes(), None), score(&s, "application/json", serde_json::to_string(&json[..40]).unwrap().as_bytes(), None)];
+    let capture = std::fs::read(repo_data("captures/bruteforce_hydra_ftp.pcap")).unwrap();
+    answers.push(score(&s, "application/vnd.tcpdump.pcap", &capture, None));
+    assert_eq!(score(&s, "text/csv", b"not,a,flow\n1,2,3\n", None).0, 400, "a bad request scores nothing");
+    let verdicts: Vec<(f32, String)> = answers.iter().inspect(|(status, a)| assert_eq!(*status, 200, "{a}")).flat_map(|(_, a)| verdicts_of(a)).collect();
+    let flagged = verdicts.iter().filter(|(_, family)| family != "benign").count();
+    assert!(flagged > 0 && flagged < verdicts.len(), "{flagged} of {}", verdicts.len());
+    s.stop();
+
+    let finished = &batches()[0];
+    assert_eq!(batches().len(), 1);
+    assert_eq!(finished.status, "finished");
+    assert_eq!((finished.flows, finished.flagged), (Some(verdicts.len() as i64), Some(flagged as i64)));
+    let counts = finished.family_counts.clone().unwrap();
+    let benign = verdicts.len() - flagged;
+    assert_eq!(counts.get("benign").copied(), Some(benign as u64), "{counts:?}");
+    assert!(finished.flows_per_s.is_some_and(|r| r > 0.0));
+
+    // Refused before it listens (no token for another address): nothing recorded.
+    let model = models::load("default", &default_model(), netvigil::model::DeviceChoice::Cpu).unwrap();
+    let mut open = ServeOptions::local(dir.path().to_path_buf());
+    open.bind = "0.0.0.0:0".parse().unwrap();
+    assert!(start(model, &open).is_err());
+    assert_eq!(batches().len(), 1);
+}
