@@ -24,6 +24,9 @@ struct Snapshot {
     runs: Vec<RunRecord>,
     models: Vec<ModelRecord>,
     batches: Vec<BatchRecord>,
+    /// Per batch, the files it read when they are all still there (a stream's or a server's
+    /// batch read none).
+    batch_files: Vec<Option<Vec<PathBuf>>>,
     investigations: Vec<Investigation>,
     taken: Instant,
 }
@@ -42,6 +45,12 @@ impl Default for HistoryView {
 
 /// Re-read the history at most this often while the view is open (a background job may be
 /// writing; WAL lets us read meanwhile).
+/// The files a batch read, one per line of its input, if they all still exist.
+fn files_of(batch: &BatchRecord) -> Option<Vec<PathBuf>> {
+    let paths: Vec<PathBuf> = batch.input.split('\n').map(PathBuf::from).collect();
+    paths.iter().all(|p| p.is_file()).then_some(paths)
+}
+
 const REFRESH: Duration = Duration::from_secs(2);
 
 impl HistoryView {
@@ -60,10 +69,12 @@ impl HistoryView {
         }
         let read = state.store().and_then(|s| {
             let e = |e: crate::store::StoreError| e.to_string();
+            let batches = s.batches().map_err(e)?;
             Ok(Snapshot {
                 runs: s.runs().map_err(e)?,
                 models: s.models().map_err(e)?,
-                batches: s.batches().map_err(e)?,
+                batch_files: batches.iter().map(files_of).collect(),
+                batches,
                 investigations: s.investigations().map_err(e)?.iter().map(Investigation::from_record).collect(),
                 taken: Instant::now(),
             })
@@ -76,6 +87,7 @@ impl HistoryView {
                     runs: vec![],
                     models: vec![],
                     batches: vec![],
+                    batch_files: vec![],
                     investigations: vec![],
                     taken: Instant::now(),
                 });
@@ -162,7 +174,7 @@ impl HistoryView {
                 ui.strong(h);
             }
             ui.end_row();
-            for b in &s.batches {
+            for (b, files) in s.batches.iter().zip(&s.batch_files) {
                 ui.label(b.id.to_string());
                 ui.label(&b.status);
                 ui.label(&b.model_name);
@@ -171,14 +183,14 @@ impl HistoryView {
                 ui.label(b.threshold.map(|t| format!("{t:.4}")).unwrap_or_default());
                 ui.label(b.flows_per_s.map(|n| format!("{n:.0}")).unwrap_or_default());
                 ui.label(&b.input);
-                if ui.button("Reopen").clicked() {
-                    reopen = Some(b.input.clone());
+                let button = ui.add_enabled(files.is_some(), egui::Button::new("Reopen"));
+                if button.on_disabled_hover_text("Its input was not files (a stream, a server), or they are gone").clicked() {
+                    reopen = files.clone();
                 }
                 ui.end_row();
             }
         });
-        if let Some(input) = reopen {
-            let paths: Vec<PathBuf> = input.split('\n').map(PathBuf::from).collect();
+        if let Some(paths) = reopen {
             state.open(paths, ui.ctx());
             state.view = super::FlowsView::NAME;
         }

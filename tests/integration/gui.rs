@@ -683,3 +683,27 @@ fn a_capture_opened_while_the_model_loads_is_scored_as_it_is_read() {
     assert_eq!(batches.len(), 1);
     assert_eq!((batches[0].status.as_str(), batches[0].flows), ("finished", Some(table.len() as i64)));
 }
+
+/// A batch reopens its files from the history; a stream's or a server's batch read no file,
+/// so its Reopen is disabled instead of failing on a path that is not one.
+#[test]
+fn only_batches_that_read_files_reopen_from_the_history() {
+    use egui_kittest::kittest::NodeT;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    let mut store = netvigil::store::Store::open(dir.path()).unwrap();
+    for input in ["<stdin> (stream)", "served on http://127.0.0.1:8750 (POST /v1/score)"] {
+        let id = store.start_batch(input, "default").unwrap();
+        store.fail_batch(id, "ended").unwrap();
+    }
+    h.get_by_label("History").click();
+    let view: &mut HistoryView = h.state_mut().view_mut().unwrap();
+    view.tab = netvigil::app::HistoryTab::Batches;
+    wait_until(&mut h, "three batches", |a| history(a).counts().is_some_and(|c| c.2 == 3));
+    let disabled: Vec<bool> = h.get_all_by_label("Reopen").map(|n| n.accesskit_node().is_disabled()).collect();
+    assert_eq!(disabled, [true, true, false], "newest first: the server's, the stream's, the sample's");
+    h.get_all_by_label("Reopen").nth(2).unwrap().click();
+    h.run_steps(2);
+    assert_eq!(h.state().state.view, FlowsView::NAME);
+    wait_until(&mut h, "the sample again", |a| a.state.flows.as_ref().is_some_and(|f| f.table.len() == 798 && f.verdicts.is_some()));
+}
