@@ -375,3 +375,24 @@ fn captures_scored_while_read_get_the_verdicts_of_scoring_after() {
     let csv = [repo_data("cicids2017-sample.csv")];
     assert!(quietly(|task| read_scoring(&csv, &ReadOptions::default(), &model, task, None)).unwrap().1.is_none());
 }
+
+/// Cancelled while a capture is read and scored: reading keeps the flows of the packets read
+/// (as without scoring), the scoring thread stops and hands back nothing, and nothing waits.
+#[test]
+fn cancelling_a_capture_being_scored_keeps_its_flows_and_no_verdicts() {
+    use netvigil::service::Progress;
+    use netvigil::service::scored_reading::read_scoring;
+    use std::sync::atomic::Ordering;
+    let files = vec![repo_data("captures/dos_hping3_syn_flood.pcap"), repo_data("captures/benign_dns.pcap")];
+    let model = default_model();
+    let cancel = AtomicBool::new(false);
+    let report = |p: Progress| {
+        if p.stage.contains("packets/s") {
+            cancel.store(true, Ordering::Relaxed);
+        }
+    };
+    let (outcome, along) = read_scoring(&files, &ReadOptions::default(), &model, &Task::new(&report, &cancel), None).unwrap();
+    assert!(outcome.stopped.as_deref().is_some_and(|w| w.contains("stopped after 4096 packets")), "{:?}", outcome.stopped);
+    assert!(!outcome.table.is_empty());
+    assert!(along.is_none(), "no verdicts for a read that stopped");
+}
