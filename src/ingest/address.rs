@@ -62,6 +62,11 @@ impl std::fmt::Debug for PackedAddr {
     }
 }
 
+/// Whether `addr` was ever packed in this process (it then stays in [`V6`]).
+pub fn ipv6_is_kept(addr: Ipv6Addr) -> bool {
+    V6.read().unwrap_or_else(PoisonError::into_inner).index.contains_key(&addr)
+}
+
 /// The index of `addr` in [`V6`], added when new.
 fn intern(addr: Ipv6Addr) -> u64 {
     if let Some(&i) = V6.read().unwrap_or_else(PoisonError::into_inner).index.get(&addr) {

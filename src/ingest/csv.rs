@@ -81,7 +81,7 @@ fn read_body(
     opts: &ReadOptions,
     body_bytes: u64,
 ) -> Result<FlowTable, IngestError> {
-    let mut state = FileState::new(path, opts, plan_columns(path, dialect, header)?, body_bytes);
+    let mut state = FileState::new(path, opts, plan_columns(path, dialect, header, opts.addresses)?, body_bytes);
 
     // A reader thread fills the next chunk, and finds its lines, while the cores parse this
     // one; three buffers circulate (parsed, queued, being read), so memory stays at three

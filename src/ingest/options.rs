@@ -12,10 +12,15 @@ pub struct ReadOptions {
     pub chunk_bytes: usize,
     /// How captures (pcap/pcapng) are turned into flows.
     pub capture: capture::ExtractOptions,
+    /// Keep each flow's IP addresses. `serve` reads without them: it answers verdicts only,
+    /// and every distinct IPv6 address read stays for the process's life in one table
+    /// (`ingest::address`), which a server scoring a network's flows for weeks would grow
+    /// without end.
+    pub addresses: bool,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { lenient: false, chunk_bytes: 16 << 20, capture: capture::ExtractOptions::default() }
+        ReadOptions { lenient: false, chunk_bytes: 16 << 20, capture: capture::ExtractOptions::default(), addresses: true }
     }
 }

@@ -184,12 +184,12 @@ pub async fn score(
 
 fn parse(kind: &str, body: Bytes, state: &ServerState) -> Result<FlowTable, ApiError> {
     match kind {
-        "application/json" => Ok(read_json_flows("request", &body)?),
+        "application/json" => Ok(read_json_flows("request", &body, &state.read)?),
         "text/csv" => Ok(read_csv_from(Path::new("request body"), std::io::Cursor::new(body), &state.read)?),
         "application/vnd.tcpdump.pcap" | "application/x-pcapng" | "application/octet-stream" => {
             let (flows, report) = capture::extract_bytes(body.to_vec(), &state.read.capture)
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("capture: {e}")))?;
-            Ok(capture::records_to_table(Path::new("request.pcap"), &flows, &report))
+            Ok(capture::records_to_table_without_addresses(Path::new("request.pcap"), &flows, &report))
         }
         "" => Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "no Content-Type: use application/json, text/csv or application/vnd.tcpdump.pcap")),
         other => Err(ApiError::new(

@@ -97,7 +97,7 @@ fn token_for(opts: &ServeOptions) -> anyhow::Result<Option<String>> {
 /// history's batch `session`.
 fn router(model: LoadedModel, opts: &ServeOptions, token: Option<String>, session: ServedBatch) -> anyhow::Result<Router> {
     let batcher = batcher::Batcher::start(model.clone(), session)?;
-    let state = Arc::new(ServerState { metrics: Metrics::new(&model), batcher, model, token, read: ReadOptions::default() });
+    let state = Arc::new(ServerState { metrics: Metrics::new(&model), batcher, model, token, read: ReadOptions { addresses: false, ..ReadOptions::default() } });
     let guarded = Router::new()
         .route("/v1/score", post(api::score))
         .route("/v1/model", get(api::model))

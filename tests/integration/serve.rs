@@ -478,3 +478,39 @@ fn a_servers_session_is_a_batch_in_the_history() {
     assert!(start(model, &open).is_err());
     assert_eq!(batches().len(), 1);
 }
+
+/// The server answers verdicts only and reads no addresses: an IPv6 address it scored a flow
+/// of is not kept (every one read elsewhere stays in a process-wide table, which a server
+/// running for weeks would grow without end). The same flows read as a file keep theirs.
+#[test]
+fn the_server_keeps_no_address_of_the_flows_it_scores() {
+    use netvigil::ingest::address::ipv6_is_kept;
+    use std::net::Ipv6Addr;
+    // The sample's first flows, with source addresses of the documentation prefix that no
+    // other test uses.
+    let (csv, json) = sample(3);
+    let (in_csv, in_json, in_file): (Ipv6Addr, Ipv6Addr, Ipv6Addr) =
+        ("2001:db8:5e7:1::1".parse().unwrap(), "2001:db8:5e7:2::1".parse().unwrap(), "2001:db8:5e7:3::1".parse().unwrap());
+    let with_source = |address: Ipv6Addr| {
+        let mut lines: Vec<String> = csv.lines().map(str::to_string).collect();
+        let column = lines[0].split(',').position(|h| h == "Src IP").unwrap();
+        let mut cells: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+        cells[column] = address.to_string();
+        lines[1] = cells.join(",");
+        lines.join("\n")
+    };
+    let mut json = json;
+    json[0]["Src IP"] = serde_json::json!(in_json.to_string());
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(&dir, |_| {});
+    assert_eq!(score(&s, "text/csv", with_source(in_csv).as_bytes(), None).0, 200);
+    assert_eq!(score(&s, "application/json", serde_json::to_string(&json).unwrap().as_bytes(), None).0, 200);
+    assert!(!ipv6_is_kept(in_csv) && !ipv6_is_kept(in_json), "the server kept an address");
+
+    let file = dir.path().join("flows.csv");
+    std::fs::write(&file, with_source(in_file)).unwrap();
+    let table = netvigil::ingest::read_file(&file, &netvigil::ingest::ReadOptions::default()).unwrap();
+    assert_eq!(table.meta()[0].src_ip(), Some(in_file.into()));
+    assert!(ipv6_is_kept(in_file), "a file's flows keep their addresses");
+}

@@ -228,6 +228,13 @@ pub fn records_to_table(path: &Path, flows: &[FlowRecord], report: &CaptureRepor
     rows.into_table(path, report)
 }
 
+/// [`records_to_table`] without the flows' addresses (see `ReadOptions::addresses`).
+pub fn records_to_table_without_addresses(path: &Path, flows: &[FlowRecord], report: &CaptureReport) -> FlowTable {
+    let mut rows = FlowRows::default();
+    rows.extend_without_addresses(flows);
+    rows.into_table(path, report)
+}
+
 /// The capture report as the free-text warnings of a validation report (what the GUI and
 /// `inspect` already show for every source).
 fn capture_warnings(report: &CaptureReport) -> Vec<String> {

@@ -28,6 +28,10 @@ pub(super) enum MetaColumn {
 }
 
 impl MetaColumn {
+    pub(super) fn is_address(self) -> bool {
+        matches!(self, MetaColumn::SrcIp | MetaColumn::DstIp)
+    }
+
     pub(super) fn from_name(normalized: &str) -> Option<MetaColumn> {
         Some(match normalized {
             "flow id" => MetaColumn::FlowId,
@@ -111,8 +115,9 @@ pub(super) fn detect_dialect(path: &Path, header: &[String]) -> Result<Dialect, 
     })
 }
 
-/// Matches header columns to features and metadata by name, never by position.
-pub(super) fn plan_columns(path: &Path, dialect: Dialect, header: Vec<String>) -> Result<ColumnPlan, IngestError> {
+/// Matches header columns to features and metadata by name, never by position; the address
+/// columns are left unread without `addresses` (see `ReadOptions::addresses`).
+pub(super) fn plan_columns(path: &Path, dialect: Dialect, header: Vec<String>, addresses: bool) -> Result<ColumnPlan, IngestError> {
     let mut plan = ColumnPlan { header, feature_col: [None; N_FEATURES], meta_cols: Vec::new(), imputed: Vec::new(), ignored: Vec::new(), warnings: Vec::new() };
     for (col, name) in plan.header.iter().enumerate() {
         let key = normalize_column_name(name);
@@ -124,7 +129,7 @@ pub(super) fn plan_columns(path: &Path, dialect: Dialect, header: Vec<String>) -
                 plan.warnings.push(format!("column {} '{name}' repeats an earlier column; the first is used", col + 1));
             }
         } else if let Some(m) = MetaColumn::from_name(&key) {
-            if plan.meta(m).is_none() {
+            if plan.meta(m).is_none() && (addresses || !m.is_address()) {
                 plan.meta_cols.push((m, col));
             }
         } else {

@@ -16,6 +16,7 @@ use super::{FEATURE_BY_NAME, MetaColumn};
 
 mod json;
 use crate::features::{FEATURES, N_FEATURES, normalize_column_name};
+use crate::ingest::ReadOptions;
 use crate::ingest::dialect::{self, Dialect};
 use crate::ingest::label::{AttackFamily, FlowLabel, is_no_label};
 use crate::ingest::table::{FlowMeta, FlowTable, SourceFile};
@@ -48,8 +49,9 @@ impl JsonFlowError {
 /// Reads a JSON body of flows (an array of flow objects, `{"flows": [...]}`, or one flow
 /// object) into a table whose one source is called `name`. The body is read straight into
 /// each flow's fields, keys borrowed from the bytes where they can be: building serde_json
-/// values (a B-tree and a string per key) took as long as parsing does now.
-pub fn read_json_flows(name: &str, body: &[u8]) -> Result<FlowTable, JsonFlowError> {
+/// values (a B-tree and a string per key) took as long as parsing does now. Addresses are
+/// read only with `opts.addresses`.
+pub fn read_json_flows(name: &str, body: &[u8], opts: &ReadOptions) -> Result<FlowTable, JsonFlowError> {
     let flows = match serde_json::from_slice::<json::Body>(body) {
         Ok(json::Body::Many(flows)) => flows,
         Ok(json::Body::One(flow)) => vec![flow],
@@ -78,6 +80,7 @@ pub fn read_json_flows(name: &str, body: &[u8]) -> Result<FlowTable, JsonFlowErr
             };
             match slot {
                 Slot::Feature(f) => row[f] = value.feature().map_err(bad)?,
+                Slot::Meta(column) if column.is_address() && !opts.addresses => {}
                 Slot::Meta(column) => {
                     let text = value.text().map_err(bad)?;
                     let mut texts = RowTexts::default();

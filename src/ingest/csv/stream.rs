@@ -33,7 +33,7 @@ impl<R: Read> CsvStream<R> {
         super::reject_binary(name, head)?;
         let header = read_header(name, &mut reader)?;
         let dialect = detect_dialect(name, &header)?;
-        let state = FileState::new(name, opts, plan_columns(name, dialect, header)?, 0);
+        let state = FileState::new(name, opts, plan_columns(name, dialect, header, opts.addresses)?, 0);
         Ok(CsvStream { reader, state, dialect, next_line: 2, rows: 0 })
     }
 
