@@ -81,10 +81,11 @@ fn open_as_the_window_does(app: &mut NetVigilApp, ctx: &egui::Context, inputs: &
         if first_verdicts_s.is_none() && flows.is_some_and(|f| f.verdicts.is_some()) {
             first_verdicts_s = Some(started.elapsed().as_secs_f64());
         }
-        if scored_s.is_none() && flows.is_some_and(|f| !f.partial && f.verdicts.is_some()) {
+        let scored = flows.is_some_and(|f| !f.partial && f.verdicts.is_some());
+        if scored_s.is_none() && scored {
             scored_s = Some(started.elapsed().as_secs_f64());
         }
-        let done = flows.is_some_and(|f| !f.partial && f.verdicts.is_some()) && app.state.score_job.is_none() && app.state.load_job.is_none();
+        let done = scored && app.state.score_job.is_none() && app.state.load_job.is_none();
         if done {
             break;
         }

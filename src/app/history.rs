@@ -43,14 +43,14 @@ impl Default for HistoryView {
     }
 }
 
-/// Re-read the history at most this often while the view is open (a background job may be
-/// writing; WAL lets us read meanwhile).
 /// The files a batch read, one per line of its input, if they all still exist.
 fn files_of(batch: &BatchRecord) -> Option<Vec<PathBuf>> {
     let paths: Vec<PathBuf> = batch.input.split('\n').map(PathBuf::from).collect();
     paths.iter().all(|p| p.is_file()).then_some(paths)
 }
 
+/// Re-read the history at most this often while the view is open (a background job may be
+/// writing; WAL lets us read meanwhile).
 const REFRESH: Duration = Duration::from_secs(2);
 
 impl HistoryView {

@@ -90,8 +90,5 @@ fn work(model: &LoadedModel, rx: &Receiver<Job>, mut session: ServedBatch) {
             rest = tail;
         }
     }
-    let id = session.id();
-    if let Err(e) = session.finish() {
-        tracing::error!("the server's batch {id} could not be finished in the history: {e:#}");
-    }
+    session.finish();
 }

@@ -3,6 +3,7 @@
 //! first, failed on any error or cancellation, finished with counts and the per-flow results
 //! file).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -161,7 +162,7 @@ fn score_and_save(
                 Some(along) => {
                     task.check()?;
                     task.report(Progress::new(format!("recording {n} flows scored with {}", model.name), rows.start as u64, Some(n as u64)));
-                    along.verdicts[rows.clone()].to_vec()
+                    Cow::Borrowed(&along.verdicts[rows.clone()])
                 }
                 None => {
                     let started = Instant::now();
@@ -169,7 +170,7 @@ fn score_and_save(
                     let features = &table.features()[rows.start * crate::features::N_FEATURES..rows.end * crate::features::N_FEATURES];
                     score_steps(model, features, rows.start, n, task, &mut |part| scored.extend_from_slice(part))?;
                     seconds += started.elapsed().as_secs_f64();
-                    scored
+                    Cow::Owned(scored)
                 }
             };
             verdicts.extend(scored.iter().map(BriefVerdict::from));
@@ -210,17 +211,17 @@ pub fn describe_input(table: &FlowTable) -> String {
 
 /// Counts per predicted family and flagged flows of a batch, flagged at `threshold`.
 pub fn summarise(verdicts: &[BriefVerdict], results_file: Option<(String, String)>, seconds: f64, threshold: f32) -> FinishedBatch {
-    let mut family_counts = BTreeMap::new();
+    let mut batch = FinishedBatch { flows: 0, flagged: 0, family_counts: BTreeMap::new(), results_file, flows_per_s: 0.0, drift_json: None, threshold };
+    count_into(&mut batch, verdicts.iter().copied());
+    batch.flows_per_s = batch.flows as f64 / seconds.max(1e-9);
+    batch
+}
+
+/// Adds `verdicts` to a batch's counts of flows, flagged flows and families.
+pub fn count_into(batch: &mut FinishedBatch, verdicts: impl IntoIterator<Item = BriefVerdict>) {
     for v in verdicts {
-        *family_counts.entry(v.family.name().to_string()).or_insert(0) += 1;
-    }
-    FinishedBatch {
-        flows: verdicts.len(),
-        flagged: verdicts.iter().filter(|v| v.is_attack()).count(),
-        family_counts,
-        results_file,
-        flows_per_s: verdicts.len() as f64 / seconds.max(1e-9),
-        drift_json: None,
-        threshold,
+        batch.flows += 1;
+        batch.flagged += usize::from(v.is_attack());
+        *batch.family_counts.entry(v.family.name().to_string()).or_insert(0) += 1;
     }
 }

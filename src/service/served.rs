@@ -6,12 +6,12 @@
 //! outright leaves it `interrupted` (the history marks rows of dead processes so). No
 //! per-flow results: the requests' flows are the clients' to keep.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::models::LoadedModel;
-use crate::model::Verdict;
+use super::scoring::{count_into, summarise};
+use crate::model::{BriefVerdict, Verdict};
 use crate::store::{FinishedBatch, Store};
 
 /// How often a running session's counts are written.
@@ -34,31 +34,14 @@ impl ServedBatch {
     pub fn start(data_dir: &Path, model: &LoadedModel, address: &str) -> anyhow::Result<Self> {
         let mut store = Store::open(data_dir)?;
         let id = store.start_batch(&format!("served on http://{address} (POST /v1/score)"), &model.name)?;
-        let counts = FinishedBatch {
-            flows: 0,
-            flagged: 0,
-            family_counts: BTreeMap::new(),
-            results_file: None,
-            flows_per_s: 0.0,
-            drift_json: None,
-            threshold: model.threshold,
-        };
+        let counts = summarise(&[], None, 0.0, model.threshold);
         Ok(ServedBatch { store, id, counts, seconds: 0.0, written: Instant::now(), finished: false })
-    }
-
-    /// The history's id of the session's batch.
-    pub fn id(&self) -> i64 {
-        self.id
     }
 
     /// Counts `verdicts`, scored in `seconds`; writes the counts when they are older than
     /// [`UPDATE_EVERY`].
     pub fn scored(&mut self, verdicts: &[Verdict], seconds: f64) {
-        self.counts.flows += verdicts.len();
-        self.counts.flagged += verdicts.iter().filter(|v| v.is_attack()).count();
-        for v in verdicts {
-            *self.counts.family_counts.entry(v.family.name().to_string()).or_insert(0) += 1;
-        }
+        count_into(&mut self.counts, verdicts.iter().map(BriefVerdict::from));
         self.seconds += seconds;
         self.counts.flows_per_s = self.counts.flows as f64 / self.seconds.max(1e-9);
         if self.written.elapsed() >= UPDATE_EVERY {
@@ -70,10 +53,11 @@ impl ServedBatch {
     }
 
     /// The server stopped: the batch is finished with every count.
-    pub fn finish(mut self) -> anyhow::Result<()> {
+    pub fn finish(mut self) {
         self.finished = true;
-        self.store.finish_batch(self.id, &self.counts)?;
-        Ok(())
+        if let Err(e) = self.store.finish_batch(self.id, &self.counts) {
+            tracing::error!("the server's batch {} could not be finished in the history: {e:#}", self.id);
+        }
     }
 }
 

@@ -26,31 +26,26 @@ impl FlowRows {
     /// Appends `records` as rows: features as f32, metadata with the first packet's number
     /// as `line`.
     pub fn extend<'a>(&mut self, records: impl IntoIterator<Item = &'a FlowRecord>) {
-        for r in records {
-            let mut m = self.push(r);
-            m.set_src_ip(Some(r.src));
-            m.set_dst_ip(Some(r.dst));
-            // The ID is `flow_id()`'s, rebuilt from the 5-tuple when asked for.
-            m.set_id(if r.id_is_forward() { FlowId::Forward } else { FlowId::Reversed });
-            self.meta.push(m);
-        }
+        records.into_iter().for_each(|r| self.push(r, true));
     }
 
     /// [`FlowRows::extend`] without addresses, and so without flow IDs (which name them).
     pub fn extend_without_addresses<'a>(&mut self, records: impl IntoIterator<Item = &'a FlowRecord>) {
-        for r in records {
-            let m = self.push(r);
-            self.meta.push(m);
-        }
+        records.into_iter().for_each(|r| self.push(r, false));
     }
 
-    /// Adds `r`'s features; its metadata but addresses and ID, for the caller to push.
-    fn push(&mut self, r: &FlowRecord) -> FlowMeta {
+    fn push(&mut self, r: &FlowRecord, addresses: bool) {
         self.features.extend(r.features.iter().map(|&v| v as f32));
         let mut m = FlowMeta::at_line(r.first_packet);
         (m.src_port, m.dst_port, m.protocol) = (Some(r.sport), Some(r.dport), Some(r.proto));
         m.set_timestamp_us(Some(r.start_us));
-        m
+        if addresses {
+            m.set_src_ip(Some(r.src));
+            m.set_dst_ip(Some(r.dst));
+            // The ID is `flow_id()`'s, rebuilt from the 5-tuple when asked for.
+            m.set_id(if r.id_is_forward() { FlowId::Forward } else { FlowId::Reversed });
+        }
+        self.meta.push(m);
     }
 
     /// Rows so far.
