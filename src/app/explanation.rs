@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, channel};
 
 use super::style;
 use crate::features::{FEATURES, N_FEATURES};
-use crate::model::explain::Explanation;
+use crate::model::explain::{BaselineKind, Explanation};
 use crate::service::LoadedModel;
 
 /// Bars shown.
@@ -66,9 +66,10 @@ impl ExplanationPanel {
             return None;
         };
         ui.weak(format!(
-            "attack log-odds {:+.2} against {:+.2} for a typical training flow (P(attack) {:.1} %); red pushes towards attack",
+            "attack log-odds {:+.2} against {:+.2} for {} (P(attack) {:.1} %); red pushes towards attack",
             e.logit,
             e.baseline_logit,
+            BaselineKind::of(&model.preprocessor).describe(),
             e.baseline_p_attack * 100.0
         ));
         let top = e.top(SHOWN);

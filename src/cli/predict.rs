@@ -36,7 +36,7 @@ pub struct PredictArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: PredictFormat,
     /// Add each flow's K most attributed features and their signed attributions (integrated
-    /// gradients of the attack logit from the training-median flow): `TopN Feature` and
+    /// gradients of the attack logit from the median benign training flow): `TopN Feature` and
     /// `TopN Attribution` columns. Costs about a forward and backward pass of 256 points per flow.
     #[arg(long, value_name = "K")]
     pub explain: Option<usize>,

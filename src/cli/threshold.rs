@@ -26,6 +26,9 @@ pub fn run(args: &ThresholdArgs, data_dir: &Path) -> anyhow::Result<()> {
     let (name, dir) = crate::service::models::resolve(data_dir, args.model.as_deref())?;
     let r = crate::service::threshold::rethreshold(&dir, &args.input.inputs, &args.input.read_options(), args.max_fpr)?;
     println!("model {name}: {} (was {:.4})", r.alert.describe(), r.before);
+    if r.benign_median_added {
+        println!("explanations of model {name} now start from the median benign training flow");
+    }
     if crate::service::threshold::record(data_dir, &name, &dir)? {
         println!("the history's entry for model {name} has the new metrics");
     }

@@ -7,10 +7,13 @@
 //! midpoint rule of `steps` points the remainder is the integration error, which the tests
 //! bound.
 //!
-//! Baseline: the training median of every feature (the 50th percentile the bundle stores), a
-//! typical flow of the data the model learnt from, never a flow of zeros, which no
-//! network sends. Bundles without stored percentiles use the training mean (0 after
-//! standardisation).
+//! Baseline: the median benign training flow (per feature, stored in the bundle's
+//! preprocessing): typical traffic the model calls benign, so the attributions of a flagged
+//! flow account for all of its way from "nothing to report" to its verdict. Never a flow of
+//! zeros, which no network sends. Bundles older than the benign median use the training
+//! median of every feature (the stored 50th percentiles; for a model trained mostly on
+//! attacks that flow is itself likely an attack), and bundles without percentiles the
+//! training mean (0 after standardisation). `BaselineKind` says which.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -61,12 +64,42 @@ impl Explanation {
     }
 }
 
+/// The flow attributions start from, by what the bundle stores (best first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaselineKind {
+    BenignMedian,
+    TrainingMedian,
+    TrainingMean,
+}
+
+impl BaselineKind {
+    pub fn of(pre: &Preprocessor) -> Self {
+        if pre.benign_median.len() == N_FEATURES {
+            BaselineKind::BenignMedian
+        } else if pre.quantiles.len() == N_FEATURES && pre.quantiles.iter().all(|q| q.len() == 101) {
+            BaselineKind::TrainingMedian
+        } else {
+            BaselineKind::TrainingMean
+        }
+    }
+
+    /// "the median benign training flow", for the inspector and `predict`'s notes.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BaselineKind::BenignMedian => "the median benign training flow",
+            BaselineKind::TrainingMedian => "the median training flow (benign and attacks)",
+            BaselineKind::TrainingMean => "the mean training flow",
+        }
+    }
+}
+
 /// The model on an autodiff device, ready to explain flows one after another.
 pub struct Explainer {
     model: MoeModel,
     device: Device,
     /// Preprocessed baseline flow.
     baseline: [f32; N_FEATURES],
+    kind: BaselineKind,
     pub steps: usize,
 }
 
@@ -77,11 +110,21 @@ impl Explainer {
         // `valid()` first: dropout stays off on the autodiff device.
         let model = model.valid().to_device(&device);
         let mut baseline = [0f32; N_FEATURES];
-        if pre.quantiles.len() == N_FEATURES && pre.quantiles.iter().all(|q| q.len() == 101) {
-            let median: Vec<f32> = pre.quantiles.iter().map(|q| q[50]).collect();
-            pre.transform_row(&median, &mut baseline);
+        let kind = BaselineKind::of(pre);
+        match kind {
+            BaselineKind::BenignMedian => pre.transform_row(&pre.benign_median, &mut baseline),
+            BaselineKind::TrainingMedian => {
+                let median: Vec<f32> = pre.quantiles.iter().map(|q| q[50]).collect();
+                pre.transform_row(&median, &mut baseline);
+            }
+            BaselineKind::TrainingMean => {}
         }
-        Explainer { model, device, baseline, steps: DEFAULT_STEPS }
+        Explainer { model, device, baseline, kind, steps: DEFAULT_STEPS }
+    }
+
+    /// Which flow the attributions start from.
+    pub fn baseline_kind(&self) -> BaselineKind {
+        self.kind
     }
 
     /// Explains one preprocessed flow `x`.

@@ -32,6 +32,13 @@ pub struct Preprocessor {
     /// cross-source ablation, README). Empty in bundles older than this field: none masked.
     #[serde(default)]
     pub masked: Vec<bool>,
+    /// Per feature, the median raw value of the benign training flows: the baseline flow of
+    /// explanations (`explain`), typical traffic the model calls benign, so a verdict is
+    /// explained from "nothing to report" rather than from the typical training flow, which
+    /// in data of mostly attacks is itself likely an attack. Empty in bundles older than this
+    /// field and when training had no benign flow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub benign_median: Vec<f32>,
 }
 
 /// Ratios are bounded; every other unit (µs, bytes, packets, rates, counts) spans orders of
@@ -92,7 +99,19 @@ impl Preprocessor {
             std,
             quantiles: super::ranges::quantiles(rows),
             masked: vec![false; N_FEATURES],
+            benign_median: Vec::new(),
         })
+    }
+
+    /// Stores the per-feature median of `benign_rows` (raw, row-major `N×72`) as the
+    /// explanation baseline; none when there are no rows.
+    pub fn with_benign_median(mut self, benign_rows: &[f32]) -> Self {
+        self.benign_median = if benign_rows.len() < N_FEATURES {
+            Vec::new()
+        } else {
+            super::ranges::quantiles(benign_rows).iter().map(|q| q[50]).collect()
+        };
+        self
     }
 
     /// Masks the features at `indices` (schema positions).
@@ -121,6 +140,9 @@ impl Preprocessor {
         }
         if !self.masked.is_empty() && self.masked.len() != N_FEATURES {
             return Err(format!("preprocessing masks {} features, expected {N_FEATURES} entries", self.masked.len()));
+        }
+        if !self.benign_median.is_empty() && (self.benign_median.len() != N_FEATURES || self.benign_median.iter().any(|v| !v.is_finite())) {
+            return Err(format!("preprocessing has a benign median of {} values, expected {N_FEATURES} finite ones", self.benign_median.len()));
         }
         for (j, spec) in FEATURES.iter().enumerate() {
             if self.feature_names[j] != spec.name {

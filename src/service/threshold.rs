@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::ingest::{ReadOptions, read_flows};
 use crate::model::{ModelBundle, select_device, DeviceChoice};
 use crate::train::metrics::SourceMetrics;
-use crate::train::pipeline::{Judged, judge, prepare};
+use crate::train::pipeline::{Judged, benign_rows, judge, prepare};
 use crate::train::split::SplitKind;
 use crate::train::threshold::AlertThreshold;
 
@@ -22,6 +22,9 @@ pub struct Rethresholded {
     pub alert: AlertThreshold,
     /// Test rows per source at the new threshold.
     pub by_source: Vec<SourceMetrics>,
+    /// Whether the bundle, older than the field, got the median benign training flow as its
+    /// explanation baseline (from the same training rows).
+    pub benign_median_added: bool,
 }
 
 /// Reproduces the split `dir`'s model was trained on from `inputs` (the files it was trained
@@ -57,7 +60,15 @@ pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: 
     metrics["training_config"]["alert_max_fpr"] = serde_json::json!(max_fpr);
     let text = serde_json::to_vec_pretty(&metrics)?;
     crate::ingest::export::write_atomically(&dir.join("metrics.json"), |f| std::io::Write::write_all(f, &text))?;
-    Ok(Rethresholded { before: bundle.alert_threshold(), alert, by_source })
+    // A bundle trained before training stored its benign median gets it from the same rows
+    // training would have taken it from, so its explanations start from benign traffic.
+    let benign_median_added = bundle.preprocessor.benign_median.is_empty() && {
+        let pre = bundle.preprocessor.clone().with_benign_median(&benign_rows(&table, &prepared.parts.train));
+        let text = serde_json::to_vec_pretty(&pre)?;
+        crate::ingest::export::write_atomically(&dir.join("preprocess.json"), |f| std::io::Write::write_all(f, &text))?;
+        !pre.benign_median.is_empty()
+    };
+    Ok(Rethresholded { before: bundle.alert_threshold(), alert, by_source, benign_median_added })
 }
 
 /// After `rethreshold` of the bundle in `dir`: if the history in `data_dir` has it registered

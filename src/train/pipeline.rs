@@ -15,6 +15,7 @@ use super::metrics::{Metrics, SourceMetrics};
 use super::split::{Split, SplitError, SplitKind, split};
 use super::threshold::{AlertThreshold, ScoredRows, choose_for_rows};
 use super::training::{EpochRecord, TrainError, TrainEvent, TrainingConfig, dataset_verdicts, train};
+use crate::ingest::label::AttackFamily;
 use crate::ingest::table::FlowTable;
 use crate::ingest::hash::sha256_file;
 use crate::model::bundle::{DataFile, FORMAT, FORMAT_VERSION, Manifest, ModelBundle};
@@ -107,19 +108,35 @@ pub fn prepare(
 ) -> Result<PreparedSplit, PipelineError> {
     let masked = crate::features::resolve_features(masked_features).map_err(PipelineError::Preprocess)?;
     let parts = split(table, split_kind, test_files, seed)?;
-    let mut train_raw = Vec::with_capacity(parts.train.len() * crate::features::N_FEATURES);
-    for &r in &parts.train {
-        train_raw.extend_from_slice(table.row(r));
-    }
     // A fine-tuned model keeps the preprocessing its weights were trained with.
     let preprocessor = match fixed {
         Some(p) => p.clone(),
-        None => Preprocessor::fit(&train_raw).map_err(PipelineError::Preprocess)?.with_masked(&masked),
+        None => fit_preprocessor(table, &parts.train)?.with_masked(&masked),
     };
     let train = Dataset::from_table(table, &parts.train, &preprocessor);
     let valid = Dataset::from_table(table, &parts.valid, &preprocessor);
     let test = Dataset::from_table(table, &parts.test, &preprocessor);
     Ok(PreparedSplit { parts, preprocessor, train, valid, test })
+}
+
+/// Preprocessing statistics of the training rows `rows` of `table`, with the median benign
+/// training flow as the explanation baseline.
+pub fn fit_preprocessor(table: &FlowTable, rows: &[usize]) -> Result<Preprocessor, PipelineError> {
+    let mut all = Vec::with_capacity(rows.len() * crate::features::N_FEATURES);
+    for &r in rows {
+        all.extend_from_slice(table.row(r));
+    }
+    Ok(Preprocessor::fit(&all).map_err(PipelineError::Preprocess)?.with_benign_median(&benign_rows(table, rows)))
+}
+
+/// The raw features of the benign rows among `rows` (row-major `N×72`).
+pub fn benign_rows(table: &FlowTable, rows: &[usize]) -> Vec<f32> {
+    let families = table.families().unwrap_or_default();
+    let mut benign = Vec::new();
+    for &r in rows.iter().filter(|&&r| families.get(r) == Some(&AttackFamily::Benign)) {
+        benign.extend_from_slice(table.row(r));
+    }
+    benign
 }
 
 /// Trains a model on `table` and returns the bundle (not yet saved) and its report.

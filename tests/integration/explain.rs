@@ -6,6 +6,7 @@ use std::path::Path;
 
 use netvigil::features::N_FEATURES;
 use netvigil::ingest::{ReadOptions, read_flows};
+use netvigil::model::explain::BaselineKind;
 use netvigil::model::{DeviceChoice, Scorer};
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
@@ -44,6 +45,19 @@ fn attributions_sum_to_the_change_of_the_attack_logit() {
     let (median, p90) = (gaps[gaps.len() / 2], gaps[gaps.len() * 9 / 10]);
     assert!(median < 0.03 && p90 < 0.05, "completeness gap: median {median:.4}, 90th percentile {p90:.4}");
     eprintln!("completeness over {} real attack flows: gap median {median:.4}, 90th percentile {p90:.4}", gaps.len());
+}
+
+/// The baseline is typical benign traffic to the model: a flagged flow's attributions then
+/// account for its whole way to the verdict.
+#[test]
+fn explanations_start_from_the_median_benign_training_flow() {
+    let (scorer, flows) = attack_flows(1);
+    let explainer = scorer.explainer();
+    assert_eq!(explainer.baseline_kind(), BaselineKind::BenignMedian);
+    let e = explainer.explain(&flows[0]);
+    assert!(e.baseline_p_attack < 0.05, "P(attack) of the baseline {}", e.baseline_p_attack);
+    assert!(e.baseline_p_attack < scorer.threshold, "the baseline is not flagged");
+    eprintln!("P(attack) of the median benign training flow: {:.6}", e.baseline_p_attack);
 }
 
 #[test]

@@ -379,6 +379,22 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     netvigil::service::models::register(&mut store, "small", &path, None, &bundle.metrics).unwrap();
     drop(store);
 
+    // Training keeps the median of every feature over its benign training rows.
+    let prepared = netvigil::train::pipeline::prepare(&table, SplitKind::Random, &[], &[], 5, None).unwrap();
+    let families = table.families().unwrap();
+    let benign: Vec<usize> = prepared.parts.train.iter().copied().filter(|&r| families[r] == AttackFamily::Benign).collect();
+    assert!(benign.len() > 1000, "{} benign training rows", benign.len());
+    for j in 0..N_FEATURES {
+        let mut column: Vec<f32> = benign.iter().map(|&r| table.row(r)[j]).filter(|v| v.is_finite()).collect();
+        column.sort_by(f32::total_cmp);
+        assert_eq!(bundle.preprocessor.benign_median[j], column[(column.len() - 1) / 2], "feature {j}");
+    }
+    // A bundle written before that field gets it from `threshold`, from the same rows.
+    let mut older = bundle.preprocessor.clone();
+    older.benign_median.clear();
+    std::fs::write(path.join("preprocess.json"), serde_json::to_vec_pretty(&older).unwrap()).unwrap();
+    assert!(ModelBundle::load(&path, &cpu_device()).unwrap().preprocessor.benign_median.is_empty());
+
     let wrong = netvigil::service::threshold::rethreshold(&path, &paths[..1], &ReadOptions::default(), 0.02).unwrap_err();
     assert!(format!("{wrong:#}").contains("pass the files it was trained on"), "{wrong:#}");
 
@@ -391,6 +407,8 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     let flagged = (again.alert.valid[0].false_positive_rate.unwrap() * benign as f64).round() as usize;
     assert!(flagged <= (benign as f64 * 0.02).floor() as usize);
     let loaded = ModelBundle::load(&path, &cpu_device()).unwrap();
+    assert!(again.benign_median_added);
+    assert_eq!(loaded.preprocessor.benign_median, bundle.preprocessor.benign_median);
     assert_eq!(loaded.alert_threshold(), again.alert.threshold);
     assert_eq!(netvigil::model::bundle::alert_threshold_in(&path), again.alert.threshold);
     assert_eq!(std::fs::read(path.join("weights.bpk")).unwrap(), weights);
