@@ -414,8 +414,13 @@ impl FileState {
         }
     }
 
-    /// A bad line: an error (strict), or a dropped row in the report (lenient).
+    /// A bad line: an error (strict), or a dropped row in the report (lenient). A line that
+    /// repeats the header is neither: it is skipped and counted.
     fn record_issue(&mut self, line: u64, issue: &LineIssue) -> Result<(), IngestError> {
+        if self.repeats_header(issue) {
+            self.report.repeated_headers += 1;
+            return Ok(());
+        }
         if !self.opts.lenient {
             return Err(self.issue_error(line, issue));
         }
@@ -425,6 +430,17 @@ impl FileState {
         };
         self.report.record_dropped(DroppedRow { line, column, reason });
         Ok(())
+    }
+
+    /// Whether the first cell a line failed on holds its own column's name: the line is the
+    /// header again (data never holds a column name where a number or address belongs).
+    fn repeats_header(&self, issue: &LineIssue) -> bool {
+        match issue {
+            LineIssue::NotNumeric { column, value } => {
+                self.plan.header.get(*column).is_some_and(|name| !name.trim().is_empty() && name.trim() == value.trim())
+            }
+            LineIssue::FieldCount { .. } => false,
+        }
     }
 
     fn resolve_label(&mut self, raw: &str) -> Option<FlowLabel> {

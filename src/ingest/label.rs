@@ -87,7 +87,9 @@ impl AttackFamily {
 
     /// Maps every label spelling of the 2017 release and of the corrected 2021 release, and the
     /// spellings of derived copies: grouped names (`DoS`, `BruteForce`, `WebAttack`, `Bot`,
-    /// `PortScan`, `Infiltration`) and binarised labels (`0`/`1`, `normal`/`attack`).
+    /// `PortScan`, `Infiltration`) and binarised labels (`0`/`1`, `normal`/`attack`); and
+    /// those of the other CICFlowMeter datasets analysts bring, CSE-CIC-IDS2018 and
+    /// CIC-DDoS2019.
     ///
     /// Matching ignores case and every character that is not an ASCII letter or digit, so
     /// `Web Attack – XSS` (a Windows-1252 dash, read as U+FFFD or U+2013), `Web Attack - XSS`
@@ -108,9 +110,19 @@ impl AttackFamily {
             // Binarised copies say "attack" and nothing more: the family stays unknown rather
             // than guessed.
             "1" | "attack" | "malicious" | "anomaly" => AttackFamily::UnknownAttack,
-            "ddos" | "ddosloit" | "ddosloic" => AttackFamily::Ddos,
             "portscan" => AttackFamily::Portscan,
-            "ftppatator" | "sshpatator" | "bruteforce" => AttackFamily::Bruteforce,
+            // CSE-CIC-IDS2018 names the web attacks "Brute Force -Web", "Brute Force -XSS"
+            // and "SQL Injection": matched before the brute force of services.
+            "bruteforceweb" | "bruteforcexss" | "sqlinjection" => AttackFamily::Webattack,
+            "ftppatator" | "sshpatator" | "bruteforce" | "ftpbruteforce" | "sshbruteforce" => AttackFamily::Bruteforce,
+            // "DDoS", "DDoS LOIT" (2017), "DDoS attacks-LOIC-HTTP", "DDOS attack-HOIC",
+            // "DDOS attack-LOIC-UDP" (2018).
+            k if k.starts_with("ddos") => AttackFamily::Ddos,
+            // CIC-DDoS2019, every attack of which is a distributed flood: "DrDoS_<protocol>" on
+            // its first day, and on both days these names alone (exactly its set, so that an
+            // application label of another dataset, "DNS" say, is still refused as unknown).
+            k if k.starts_with("drdos") => AttackFamily::Ddos,
+            "syn" | "udp" | "udplag" | "tftp" | "webddos" | "portmap" | "ldap" | "mssql" | "netbios" => AttackFamily::Ddos,
             "bot" | "botnet" | "botnetares" => AttackFamily::Botnet,
             // "Infiltration - Portscan" is the scan run from the infiltrated host: it belongs
             // to the infiltration campaign, not to the external portscan of Wednesday/Friday.

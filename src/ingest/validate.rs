@@ -65,6 +65,9 @@ pub struct ValidationReport {
     pub dropped_examples: Vec<DroppedRow>,
     /// Rows whose features and label exactly repeat an earlier row.
     pub duplicate_rows: u64,
+    /// Lines that repeat the header (files concatenated with their headers, as some of
+    /// CSE-CIC-IDS2018's are): skipped, not errors.
+    pub repeated_headers: u64,
     /// Free-text warnings (header only, label oddities, ...).
     pub warnings: Vec<String>,
 }
@@ -111,6 +114,7 @@ impl ValidationReport {
             }
         }
         self.duplicate_rows += other.duplicate_rows;
+        self.repeated_headers += other.repeated_headers;
         self.warnings.extend(other.warnings.iter().cloned());
     }
 }

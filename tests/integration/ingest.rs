@@ -444,6 +444,57 @@ fn windows_1252_dash_in_web_attack_labels_is_mapped() {
     assert!(labels[0].raw.contains('\u{fffd}'));
 }
 
+/// CSE-CIC-IDS2018 (CICFlowMeter-V4 names, some files concatenated with their headers) and
+/// CIC-DDoS2019 labels, on the official tool's own V4 output: every label has its family and
+/// the repeated header is skipped, read strictly.
+#[test]
+fn cse_cic_ids2018_and_cic_ddos2019_labels_and_repeated_headers_are_read() {
+    use AttackFamily::*;
+    let labels = [
+        ("Benign", Benign),
+        ("FTP-BruteForce", Bruteforce),
+        ("SSH-Bruteforce", Bruteforce),
+        ("DoS attacks-GoldenEye", Dos),
+        ("DoS attacks-SlowHTTPTest", Dos),
+        ("DDoS attacks-LOIC-HTTP", Ddos),
+        ("DDOS attack-HOIC", Ddos),
+        ("DDOS attack-LOIC-UDP", Ddos),
+        ("Brute Force -Web", Webattack),
+        ("Brute Force -XSS", Webattack),
+        ("SQL Injection", Webattack),
+        ("Infilteration", Infiltration),
+        ("Bot", Botnet),
+        ("DrDoS_NTP", Ddos),
+        ("DrDoS_NetBIOS", Ddos),
+        ("Syn", Ddos),
+        ("UDP-lag", Ddos),
+        ("WebDDoS", Ddos),
+        ("Portmap", Ddos),
+        ("MSSQL", Ddos),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows) = real_lines(V4, 40);
+    let mut lines = vec![header.clone()];
+    for (i, row) in rows.iter().enumerate() {
+        if i == 25 {
+            lines.push(header.clone());
+        }
+        lines.push(row.replace("No Label", labels[i % labels.len()].0));
+    }
+    let path = write(&dir, "Friday-16-02-2018.csv", lines.join("\n"));
+    let t = read_file(&path, &strict()).unwrap();
+    let report = &t.sources[0].report;
+    assert_eq!(t.len(), 40);
+    assert_eq!(report.repeated_headers, 1);
+    assert_eq!(report.dropped_rows, 0);
+    for (i, l) in t.labels().unwrap().iter().enumerate() {
+        assert_eq!((&*l.raw, l.family), labels[i % labels.len()], "row {i}");
+    }
+    // An application's name where a label belongs is still no attack label.
+    let other = write(&dir, "apps.csv", [header.as_str(), &rows[0].replace("No Label", "DNS")].join("\n"));
+    assert!(matches!(read_file(&other, &strict()).unwrap_err(), IngestError::UnknownLabel { line: 2, .. }));
+}
+
 #[test]
 fn unknown_labels_are_errors_or_dropped() {
     let dir = tempfile::tempdir().unwrap();
