@@ -212,6 +212,9 @@ fn print_report(indent: &str, r: &ValidationReport, warnings: bool) {
     if !r.imputed_columns.is_empty() {
         println!("{indent}imputed 0   {}", r.imputed_columns.join(", "));
     }
+    if r.empty_records > 0 {
+        println!("{indent}skipped     {} lines of empty cells", r.empty_records);
+    }
     if r.repeated_headers > 0 {
         println!("{indent}skipped     {} lines repeating the header", r.repeated_headers);
     }

@@ -68,6 +68,8 @@ pub struct ValidationReport {
     /// Lines that repeat the header (files concatenated with their headers, as some of
     /// CSE-CIC-IDS2018's are): skipped, not errors.
     pub repeated_headers: u64,
+    /// Lines of empty cells only (a row of commas): skipped, not errors.
+    pub empty_records: u64,
     /// Free-text warnings (header only, label oddities, ...).
     pub warnings: Vec<String>,
 }
@@ -115,6 +117,7 @@ impl ValidationReport {
         }
         self.duplicate_rows += other.duplicate_rows;
         self.repeated_headers += other.repeated_headers;
+        self.empty_records += other.empty_records;
         self.warnings.extend(other.warnings.iter().cloned());
     }
 }

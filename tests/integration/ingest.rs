@@ -495,6 +495,24 @@ fn cse_cic_ids2018_and_cic_ddos2019_labels_and_repeated_headers_are_read() {
     assert!(matches!(read_file(&other, &strict()).unwrap_err(), IngestError::UnknownLabel { line: 2, .. }));
 }
 
+/// The 2017 release's Thursday web-attack file (TrafficLabelling) ends in 288,602 lines of
+/// commas alone: they are no flows, skipped and counted, never an unknown label.
+#[test]
+fn lines_of_empty_cells_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows) = real_lines(TRAFFIC, 5);
+    let commas = ",".repeat(header.matches(',').count());
+    let mut lines = vec![header];
+    lines.extend(rows[..2].iter().cloned());
+    lines.push(commas.clone());
+    lines.extend(rows[2..].iter().cloned());
+    lines.extend([commas.clone(), commas.replace(",", " ,"), commas]);
+    let t = read_file(&write(&dir, "Thursday-WorkingHours-Morning-WebAttacks.pcap_ISCX.csv", lines.join("\r\n")), &strict()).unwrap();
+    assert_eq!(t.len(), 5);
+    assert_eq!(t.sources[0].report.empty_records, 4);
+    assert_eq!(t.meta()[2].line, 5, "lines keep their numbers");
+}
+
 #[test]
 fn unknown_labels_are_errors_or_dropped() {
     let dir = tempfile::tempdir().unwrap();
