@@ -220,7 +220,7 @@ fn stream(args: &PredictArgs, model: &LoadedModel, data_dir: &Path) -> anyhow::R
     if !args.quiet {
         eprintln!(
             "scored {} flows from standard input with {}: {} flagged as attacks, {} unfamiliar",
-            summary.flows, model.name, summary.flagged, summary.unfamiliar
+            summary.counts.flows, model.name, summary.counts.flagged, summary.unfamiliar
         );
     }
     Ok(())

@@ -13,10 +13,11 @@ use std::time::Instant;
 use polars::prelude::{CsvWriter, SerWriter};
 
 use super::models::LoadedModel;
-use super::scoring::score;
+use super::scoring::{count_into, score};
 use super::task::{Progress, Task};
 use crate::ingest::export::metadata_frame;
 use crate::ingest::{CsvStream, ReadOptions, ValidationReport};
+use crate::model::inference::BriefVerdict;
 use crate::model::output::verdict_frame;
 use crate::store::{FinishedBatch, Store};
 
@@ -27,11 +28,9 @@ pub const MAX_BATCH_LINES: usize = 16_384;
 /// What a finished stream read and flagged.
 #[derive(Debug, Clone)]
 pub struct StreamSummary {
-    pub flows: usize,
-    pub flagged: usize,
+    /// Flows, flagged flows and flows per predicted family, as the history records them.
+    pub counts: FinishedBatch,
     pub unfamiliar: usize,
-    /// Flows per predicted family, by name (as a batch in the history counts them).
-    pub family_counts: BTreeMap<String, u64>,
     pub report: ValidationReport,
 }
 
@@ -47,8 +46,16 @@ fn score_stream(
     task: &Task,
 ) -> anyhow::Result<StreamSummary> {
     let mut stream = CsvStream::new(name, input, read)?;
-    let mut summary =
-        StreamSummary { flows: 0, flagged: 0, unfamiliar: 0, family_counts: BTreeMap::new(), report: ValidationReport::default() };
+    let counts = FinishedBatch {
+        flows: 0,
+        flagged: 0,
+        family_counts: BTreeMap::new(),
+        results_file: None,
+        flows_per_s: 0.0,
+        drift_json: None,
+        threshold: model.threshold,
+    };
+    let mut summary = StreamSummary { counts, unfamiliar: 0, report: ValidationReport::default() };
     let quiet = |_: Progress| {};
     while let Some(table) = stream.next_batch(MAX_BATCH_LINES)? {
         task.check()?;
@@ -57,15 +64,12 @@ fn score_stream(
         }
         let verdicts = score(model, &table, &Task::new(&quiet, task.cancel_flag()))?;
         let mut frame = verdict_frame(metadata_frame(&table)?, &verdicts)?;
-        CsvWriter::new(&mut *output).include_header(summary.flows == 0).finish(&mut frame)?;
+        CsvWriter::new(&mut *output).include_header(summary.counts.flows == 0).finish(&mut frame)?;
         output.flush()?;
-        summary.flows += verdicts.len();
-        summary.flagged += verdicts.iter().filter(|v| v.is_attack()).count();
+        count_into(&mut summary.counts, verdicts.iter().map(BriefVerdict::from));
         summary.unfamiliar += verdicts.iter().filter(|v| v.unfamiliar).count();
-        for v in &verdicts {
-            *summary.family_counts.entry(v.family.name().to_string()).or_insert(0) += 1;
-        }
-        task.report(Progress::new(format!("{} flows scored", summary.flows), summary.flows as u64, None));
+        let flows = summary.counts.flows;
+        task.report(Progress::new(format!("{flows} flows scored"), flows as u64, None));
     }
     summary.report = stream.report();
     Ok(summary)
@@ -87,17 +91,9 @@ pub fn score_stream_recorded(
     let batch_id = store.start_batch(&format!("{} (stream)", name.display()), &model.name)?;
     let started = Instant::now();
     match score_stream(model, name, input, output, read, task) {
-        Ok(summary) => {
-            let finished = FinishedBatch {
-                flows: summary.flows,
-                flagged: summary.flagged,
-                family_counts: summary.family_counts.clone(),
-                results_file: None,
-                flows_per_s: summary.flows as f64 / started.elapsed().as_secs_f64().max(1e-9),
-                drift_json: None,
-                threshold: model.threshold,
-            };
-            store.finish_batch(batch_id, &finished)?;
+        Ok(mut summary) => {
+            summary.counts.flows_per_s = summary.counts.flows as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            store.finish_batch(batch_id, &summary.counts)?;
             Ok(summary)
         }
         Err(e) => {
