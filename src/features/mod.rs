@@ -143,15 +143,23 @@ pub fn feature_by_name(name: &str) -> Option<&'static FeatureSpec> {
         .find(|f| f.spellings().iter().any(|s| normalize_column_name(s) == key))
 }
 
-/// Column-name key used for matching: lower case, surrounding and repeated whitespace removed.
+/// Column-name key used for matching: lower case, every run of characters other than letters
+/// and digits one space, none at the ends. So `Flow Byts/s`, `Flow_Byts_s` and `flow_byts_s`
+/// (the snake_case of the Python `cicflowmeter` and of re-exported copies of CSE-CIC-IDS2018)
+/// meet, as do ` Flow Bytes/s` and `Flow Bytes/s`; no two features' spellings meet (tested).
 pub fn normalize_column_name(name: &str) -> String {
-    let trimmed = name.trim_start_matches('\u{feff}').trim();
-    let mut out = String::with_capacity(trimmed.len());
-    for word in trimmed.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
+    let mut out = String::with_capacity(name.len());
+    let mut gap = false;
+    for c in name.trim_start_matches('\u{feff}').chars() {
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.extend(c.to_lowercase());
+        } else {
+            gap = true;
         }
-        out.push_str(&word.to_lowercase());
     }
     out
 }

@@ -25,7 +25,14 @@ pub struct Autoencoder {
 }
 
 impl AutoencoderConfig {
+    /// Random initial weights, drawn while nothing else draws (see `MoeConfig::init`).
     pub fn init(&self, device: &Device) -> Autoencoder {
+        let held = super::seeded_rng();
+        self.init_holding(device, &held)
+    }
+
+    /// [`AutoencoderConfig::init`] for a caller that already holds burn's random numbers.
+    pub fn init_holding(&self, device: &Device, _held: &super::HeldRng) -> Autoencoder {
         let mut widths = vec![N_FEATURES];
         widths.extend(&self.encoder);
         widths.extend(self.encoder.iter().rev().skip(1));

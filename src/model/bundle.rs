@@ -247,10 +247,7 @@ impl ModelBundle {
             .map_err(|e| BundleError::Record(weights_path.clone(), e.to_string()))?;
         // The random initial weights are replaced at once, but drawing them must not disturb a
         // training's seeded stream.
-        let initial = {
-            let _rng = super::seeded_rng();
-            config.init(device)
-        };
+        let initial = config.init(device);
         let model = initial
             .try_load_record(record)
             .map_err(|e| BundleError::Record(weights_path, e.to_string()))?;
@@ -286,10 +283,7 @@ fn load_familiarity(dir: &Path, device: &Device) -> Result<Option<Familiarity>, 
     let path = dir.join(FAMILIARITY_WEIGHTS);
     let bytes = read_checked(&path, stats.weights_bytes, &stats.weights_sha256)?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| BundleError::Record(path.clone(), e.to_string()))?;
-    let initial = {
-        let _rng = super::seeded_rng();
-        stats.config.init(device)
-    };
+    let initial = stats.config.init(device);
     let model = initial.try_load_record(record).map_err(|e| BundleError::Record(path, e.to_string()))?;
     Ok(Some(Familiarity { model, stats }))
 }

@@ -30,8 +30,13 @@ pub use preprocess::Preprocessor;
 /// Whatever seeds the stream or draws from it holds this lock meanwhile.
 static SEEDED_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Held while burn's random numbers are this holder's alone (see `SEEDED_RNG`). Drawing
+/// initial weights asks for one (`MoeConfig::init_holding`), so no caller can forget the lock:
+/// `MoeConfig::init` takes it itself.
+pub struct HeldRng(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
 /// Waits until nothing else in this process uses burn's random numbers.
-pub(crate) fn seeded_rng() -> std::sync::MutexGuard<'static, ()> {
+pub fn seeded_rng() -> HeldRng {
     // A holder that panicked left nothing half-written behind the lock: take it anyway.
-    SEEDED_RNG.lock().unwrap_or_else(|e| e.into_inner())
+    HeldRng(SEEDED_RNG.lock().unwrap_or_else(|e| e.into_inner()))
 }

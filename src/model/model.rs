@@ -323,7 +323,16 @@ pub struct MoeModel {
 }
 
 impl MoeConfig {
+    /// A model of random initial weights, drawn while no other training or initialisation
+    /// draws (tests and the window run several side by side).
     pub fn init(&self, device: &Device) -> MoeModel {
+        let held = super::seeded_rng();
+        self.init_holding(device, &held)
+    }
+
+    /// [`MoeConfig::init`] for a caller that already holds burn's random numbers (a training,
+    /// which seeds them first and draws dropout masks after).
+    pub fn init_holding(&self, device: &Device, _held: &super::HeldRng) -> MoeModel {
         let n = self.n_classes;
         let with_tab = self.experts != ExpertSet::TemporalOnly;
         let with_temp = self.experts != ExpertSet::TabularOnly;

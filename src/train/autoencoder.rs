@@ -79,10 +79,10 @@ pub fn fit_anomaly(
     if n == 0 || benign_holdout.is_empty() {
         return Err(TrainError::NoData);
     }
-    let _seeded = crate::model::seeded_rng();
+    let seeded = crate::model::seeded_rng();
     let ad_device = device.clone().autodiff();
     ad_device.seed(config.seed);
-    let mut model = config.model.init(&ad_device);
+    let mut model = config.model.init_holding(&ad_device, &seeded);
     let mut optim = AdamWConfig::new().init();
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = StdRng::seed_from_u64(config.seed);

@@ -184,7 +184,7 @@ pub fn train(
             let _ = tx.send(e);
         }
     };
-    let _seeded = crate::model::seeded_rng();
+    let seeded = crate::model::seeded_rng();
     let started = Instant::now();
     let ad_device = device.clone().autodiff();
     let plain_device = device.clone().without_autodiff();
@@ -192,7 +192,7 @@ pub fn train(
     // Fine-tuning starts from a trained model's weights (on the training device, gradients on).
     let mut model = match start {
         Some(m) => m.clone().to_device(&ad_device).train(),
-        None => model_config.init(&ad_device),
+        None => model_config.init_holding(&ad_device, &seeded),
     };
     let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay).init();
     let mut weights = class_weights(&train.family_counts(), cfg.class_weight_power);

@@ -156,6 +156,45 @@ fn cicflowmeter_reference_headers_are_recognised() {
     assert_eq!(single.len(), 1);
 }
 
+/// The Python `cicflowmeter` writes the V4 names in snake_case (`flow_byts_s`, `tot_fwd_pkts`,
+/// `init_fwd_win_byts`), as do re-exported copies of CSE-CIC-IDS2018 (`Flow_Byts_s`): the
+/// official tool's own V4 output with its header so written reads to the same table.
+#[test]
+fn snake_case_headers_of_the_python_cicflowmeter_are_read_as_v4() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows) = real_lines(V4, 96);
+    let snake = |name: &str, upper: bool| {
+        let words: Vec<String> = name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_string()).collect();
+        let joined = words.join("_");
+        if upper { joined } else { joined.to_lowercase() }
+    };
+    let v4 = read_file(&shared(V4), &strict()).unwrap();
+    for upper in [false, true] {
+        let head = header.split(',').map(|h| snake(h, upper)).collect::<Vec<_>>().join(",");
+        assert!(head.contains(if upper { "Flow_Byts_s" } else { "flow_byts_s" }), "{head}");
+        let text = std::iter::once(head).chain(rows.iter().cloned()).collect::<Vec<_>>().join("\n");
+        let t = read_file(&write(&dir, "flows.csv", text), &strict()).unwrap();
+        assert_eq!(t.sources[0].dialect, Dialect::CicFlowMeterV4);
+        assert_eq!(t.features(), v4.features());
+        assert_eq!(t.meta(), v4.meta());
+    }
+}
+
+/// Matching ignores case, spaces and punctuation, and still no two features' spellings meet.
+#[test]
+fn no_two_features_share_a_normalised_spelling() {
+    let mut seen = std::collections::HashMap::new();
+    for (i, f) in netvigil::features::FEATURES.iter().enumerate() {
+        for s in f.spellings() {
+            let key = netvigil::features::normalize_column_name(s);
+            assert!(!key.is_empty());
+            assert_eq!(*seen.entry(key.clone()).or_insert(i), i, "'{s}' ({key}) meets another feature's spelling");
+        }
+    }
+    assert_eq!(netvigil::features::normalize_column_name(" Flow Byts/s"), "flow byts s");
+    assert_eq!(netvigil::features::normalize_column_name("\u{feff}Init_Win_bytes_forward"), "init win bytes forward");
+}
+
 #[test]
 fn chunked_reading_gives_the_same_table() {
     let whole = read_file(&shared(IMPROVED_DDOS), &strict()).unwrap();
