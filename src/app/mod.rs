@@ -42,8 +42,8 @@ pub use state::{AppState, LoadedFlows, ScoredFlows, Subject};
 pub use train::TrainView;
 pub use whatif::WhatIfView;
 
-/// What File → Open offers: flow records (CSV, gzip-compressed CSV) and captures.
-const FLOW_FILE_EXTENSIONS: [&str; 5] = ["csv", "gz", "pcap", "pcapng", "cap"];
+/// What File → Open offers: flow records (CSV, gzip-compressed CSV, Parquet) and captures.
+const FLOW_FILE_EXTENSIONS: [&str; 6] = ["csv", "gz", "parquet", "pcap", "pcapng", "cap"];
 
 /// A desktop file dialog answering "nothing chosen" sooner than this was never shown (rfd needs
 /// a desktop portal, which minimal desktops and SSH sessions lack): no analyst cancels a

@@ -33,12 +33,14 @@ use crate::features::N_FEATURES;
 
 mod cells;
 mod header;
+mod parquet;
 mod records;
 mod stream;
 
 use cells::{RowTexts, apply_meta, field_end, numeric_field, trim};
 use header::{ColumnPlan, FEATURE_BY_NAME, MetaColumn, detect_dialect, plan_columns, read_header};
 
+pub use parquet::{is_parquet, read_parquet};
 pub use records::{JsonFlowError, read_json_flows};
 pub use stream::CsvStream;
 

@@ -57,6 +57,9 @@ pub enum IngestError {
     #[error("{}: {message}", path.display())]
     Capture { path: PathBuf, message: String },
 
+    #[error("{}: Parquet: {message}", path.display())]
+    Parquet { path: PathBuf, message: String },
+
     #[error("{}: cannot write: {message}", path.display())]
     Write { path: PathBuf, message: String },
 }

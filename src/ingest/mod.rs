@@ -25,7 +25,7 @@ pub use table::{FlowId, FlowMeta, FlowTable, SourceFile};
 pub use validate::ValidationReport;
 
 /// File extensions taken from a folder.
-const INPUT_EXTENSIONS: [&str; 5] = ["csv", "pcap", "pcapng", "cap", "gz"];
+const INPUT_EXTENSIONS: [&str; 6] = ["csv", "pcap", "pcapng", "cap", "gz", "parquet"];
 
 /// Expands files, folders (their input files, sorted) and glob patterns into file paths.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
@@ -69,7 +69,8 @@ fn folder_inputs(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
     Ok(files)
 }
 
-/// Reads one file of any supported kind: a capture (recognised by its magic bytes) or CSV.
+/// Reads one file of any supported kind, recognised by its first bytes: a capture, Parquet,
+/// gzip-compressed CSV or CSV.
 pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestError> {
     if capture::is_capture(path) {
         let (table, _report) = capture::read_capture(path, &opts.capture)
@@ -78,6 +79,9 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestErr
                 message: reason.to_string(),
             })?;
         return Ok(table);
+    }
+    if csv::is_parquet(path) {
+        return csv::read_parquet(path, opts);
     }
     if is_gzip(path) {
         // Flow archives are often kept compressed: decompressed as it is parsed, in one pass.

@@ -195,6 +195,92 @@ fn no_two_features_share_a_normalised_spelling() {
     assert_eq!(netvigil::features::normalize_column_name("\u{feff}Init_Win_bytes_forward"), "init win bytes forward");
 }
 
+/// NetVigil reads back the Parquet it writes (`convert`, `extract`, `predict -o x.parquet`):
+/// the same features, addresses, times and labels as the CSV it came from, a row number where
+/// the CSV had a line; from a folder too.
+#[test]
+fn parquet_tables_read_back_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = read_file(&shared(TRAFFIC), &strict()).unwrap();
+    let path = dir.path().join("flows.parquet");
+    export::write_table(&csv, &path).unwrap();
+    for t in [read_file(&path, &strict()).unwrap(), read_flows(&[dir.path().to_path_buf()], &strict()).unwrap()] {
+        assert_eq!(t.sources[0].dialect, Dialect::NetVigilExport);
+        assert_eq!(t.len(), csv.len());
+        assert_eq!(t.features(), csv.features());
+        let same = |m: &netvigil::ingest::FlowMeta| (m.src_ip(), m.dst_ip(), m.src_port, m.dst_port, m.protocol, m.timestamp_us(), m.flow_id().map(|c| c.into_owned()));
+        assert!(t.meta().iter().zip(csv.meta()).all(|(a, b)| same(a) == same(b)));
+        assert_eq!(t.meta().iter().map(|m| m.line).collect::<Vec<_>>(), (1..=csv.len() as u64).collect::<Vec<_>>());
+        let (a, b) = (t.labels().unwrap(), csv.labels().unwrap());
+        assert!(a.iter().zip(b.iter()).all(|(x, y)| x == y));
+    }
+}
+
+/// Bad Parquet is refused as bad CSV is: text where numbers belong names the column, an
+/// unknown label names the row (--lenient drops it), other columns are no flow records.
+#[test]
+fn bad_parquet_names_its_column_or_row() {
+    use polars::prelude::{Column, ParquetWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let csv = read_file(&shared(TRAFFIC), &strict()).unwrap();
+    let write_frame = |name: &str, edit: &dyn Fn(&mut polars::prelude::DataFrame)| {
+        let mut frame = export::table_frame(&csv).unwrap();
+        edit(&mut frame);
+        let path = dir.path().join(name);
+        ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut frame).unwrap();
+        path
+    };
+    let n = csv.len();
+    let text = write_frame("text.parquet", &|f| {
+        f.with_column(Column::new("Flow IAT Max".into(), vec!["12ab"; n])).unwrap();
+    });
+    let err = read_file(&text, &strict()).unwrap_err().to_string();
+    assert!(err.contains("text.parquet") && err.contains("'Flow IAT Max'") && err.contains("not numbers"), "{err}");
+    let labels = write_frame("labels.parquet", &|f| {
+        let mut labels: Vec<String> = csv.labels().unwrap().iter().map(|l| l.raw.to_string()).collect();
+        labels[2] = "Mystery".into();
+        f.with_column(Column::new("Label".into(), labels)).unwrap();
+    });
+    let err = read_file(&labels, &strict()).unwrap_err().to_string();
+    assert!(err.contains("row 3, column 'Label': 'Mystery'"), "{err}");
+    let lenient_read = read_file(&labels, &lenient()).unwrap();
+    assert_eq!(lenient_read.len(), n - 1);
+    assert_eq!(lenient_read.sources[0].report.dropped_rows, 1);
+    assert_eq!(&lenient_read.features()[2 * N_FEATURES..3 * N_FEATURES], &csv.features()[3 * N_FEATURES..4 * N_FEATURES]);
+    let other = write_frame("other.parquet", &|f| {
+        *f = polars::prelude::DataFrame::new_infer_height(vec![Column::new("price".into(), vec![1.0f32; 3])]).unwrap();
+    });
+    let err = read_file(&other, &strict()).unwrap_err().to_string();
+    assert!(err.contains("not CICFlowMeter columns"), "{err}");
+}
+
+/// A damaged Parquet file is an error naming it, never a crash: bytes flipped in its footer,
+/// where polars-parquet 0.55 panicked on one of them ("thrift bool field").
+#[test]
+fn damaged_parquet_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = read_file(&shared(IMPROVED_DDOS), &strict()).unwrap();
+    let path = dir.path().join("flows.parquet");
+    export::write_table(&table, &path).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let damaged = dir.path().join("damaged.parquet");
+    let mut errors = 0;
+    // The footer (schema and row-group metadata) is the last few kilobytes.
+    for k in 0..48 {
+        let mut bytes = good.clone();
+        let at = good.len() - 12 - (k * 251) % 12_000;
+        for (i, b) in bytes[at..at + 8].iter_mut().enumerate() {
+            *b ^= 0x5a ^ (k as u8).wrapping_mul(31).wrapping_add(i as u8);
+        }
+        std::fs::write(&damaged, &bytes).unwrap();
+        if let Err(e) = read_file(&damaged, &strict()) {
+            assert!(e.to_string().contains("damaged.parquet"), "{e}");
+            errors += 1;
+        }
+    }
+    assert!(errors > 24, "{errors} of 48 damaged footers refused");
+}
+
 #[test]
 fn chunked_reading_gives_the_same_table() {
     let whole = read_file(&shared(IMPROVED_DDOS), &strict()).unwrap();
