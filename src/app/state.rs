@@ -446,6 +446,12 @@ impl AppState {
                 self.partial_flows = None;
                 match result {
                     Ok(loaded) => {
+                        // Lines that did not become flows are said, not silently passed over.
+                        for source in &loaded.table.sources {
+                            if let Some(skipped) = source.report.skipped_summary() {
+                                self.info(format!("{}: {skipped}.", source.file_name()));
+                            }
+                        }
                         if let Some(why) = &loaded.stopped {
                             self.info(format!("Showing the {} flows read before reading was {why}.", loaded.table.len()));
                         }

@@ -93,6 +93,22 @@ impl ValidationReport {
         }
     }
 
+    /// What of the file did not become flows, in a sentence ("288602 lines of empty cells
+    /// skipped, 1 line repeating the header skipped"), or `None` when every line did.
+    pub fn skipped_summary(&self) -> Option<String> {
+        let lines = |n: u64| if n == 1 { "1 line".to_string() } else { format!("{n} lines") };
+        let parts: Vec<String> = [
+            (self.empty_records, "of empty cells skipped"),
+            (self.repeated_headers, "repeating the header skipped"),
+            (self.dropped_rows, "dropped (--lenient: not numbers, wrong field counts, unknown labels)"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{} {what}", lines(*n)))
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
     /// Combines the reports of several files into one summary.
     pub fn merge(&mut self, other: &ValidationReport) {
         self.rows += other.rows;

@@ -374,6 +374,26 @@ fn a_file_opens_by_its_typed_path_where_no_dialog_can_be_shown() {
     wait_until(&mut h, "the typed file to load", |a| a.state.flows.as_ref().is_some_and(|f| f.table.len() == 798));
 }
 
+/// Lines that are no flows (the original release's Thursday web-attack file ends in 288,602
+/// lines of commas alone) are skipped, and the window says so.
+#[test]
+fn lines_that_are_no_flows_are_skipped_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo_data("cicids2017-sample.csv")).unwrap();
+    let header = text.lines().next().unwrap();
+    let commas = ",".repeat(header.matches(',').count());
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.extend([commas.as_str(), commas.as_str(), commas.as_str()]);
+    let path = dir.path().join("Thursday-WorkingHours-Morning-WebAttacks.pcap_ISCX.csv");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let mut h = harness(NetVigilApp::new(dir.path().to_path_buf()));
+    let ctx = h.ctx.clone();
+    h.state_mut().state.open(vec![path], &ctx);
+    wait_until(&mut h, "the file to load", |a| a.state.flows.as_ref().is_some_and(|f| f.table.len() == 798));
+    let said: Vec<String> = h.state().state.notices.iter().map(|n| n.summary.clone()).collect();
+    assert!(said.iter().any(|s| s == "Thursday-WorkingHours-Morning-WebAttacks.pcap_ISCX.csv: 3 lines of empty cells skipped."), "{said:?}");
+}
+
 #[test]
 fn save_the_packets_of_the_flows_shown_from_a_capture() {
     let dir = tempfile::tempdir().unwrap();
