@@ -472,6 +472,16 @@ sc_benign_dns() {
         "dig +tries=1 +time=2 @10.77.0.2 hostN.nv.test A (N=1..40, 0.1 s apart), 6 more names, nv.test MX, nv.test TXT, nosuchhost.nv.test, -x 10.77.1.5" -- \
         timeout 60 bash -c benign_dns
 }
+# Fragmented probes (not in the default set; the carve test's capture, kept in
+# data/captures-fragments: CAPTURES_OUT=$PWD/data/captures-fragments scripts/make_captures.sh
+# portscan_nmap_fragmented). nmap -f splits each probe's TCP header over IP fragments of 8
+# data bytes, an evasion the extractor and carving must follow across fragments.
+sc_portscan_nmap_fragmented() {
+    capture portscan_nmap_fragmented attack portscan 2000 \
+        "nmap SYN scan of 24 ports with fragmented probes (-f: 8 data bytes per IP fragment); open ports 21,22,53,80" -- \
+        $A 60 nmap -n -Pn -sS -f -T4 -p 1-20,21,22,53,80 "$V_IP"
+}
+
 # A large capture of varied traffic, all at once (not in the default set; ~1 GB, so write it
 # outside the repository: CAPTURES_OUT=/var/tmp/nv-large scripts/make_captures.sh mixed_large).
 # Its density, about 100,000 flows per GB, is that of the real CICIDS2017 days: the original

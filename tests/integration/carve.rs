@@ -54,6 +54,31 @@ fn carved_flows_extract_again_to_the_same_features() {
     }
 }
 
+/// `nmap -f` (made with the real tool, data/captures-fragments) splits every probe's TCP
+/// header over three IP fragments of 8 bytes: each probe is one flow of the scanner, SYN and
+/// nmap's 1024-byte window read from the header put together, every fragment a packet of it,
+/// none orphaned; and carving a flow takes its fragments along.
+#[test]
+fn fragmented_probes_are_whole_flows_and_carve_with_their_fragments() {
+    use netvigil::ingest::capture::SkipReason;
+    let capture = repo_data("captures-fragments/portscan_nmap_fragmented.pcap");
+    let (table, report) = read_capture(&capture, &ExtractOptions::default()).unwrap();
+    assert_eq!(report.count(SkipReason::OrphanFragment), 0, "{report}");
+    assert_eq!(report.count(SkipReason::MalformedHeader), 0, "{report}");
+    assert_eq!(table.len(), 24, "one flow per probed port");
+    let scanner: std::net::IpAddr = "10.77.0.1".parse().unwrap();
+    for (i, m) in table.meta().iter().enumerate() {
+        let row = table.row(i);
+        assert_eq!(m.src_ip(), Some(scanner), "the scanner starts every flow");
+        assert!(row[FeatureId::SynFlagCount as usize] >= 1.0);
+        assert_eq!(row[FeatureId::InitWinBytesFwd as usize], 1024.0, "nmap's window");
+        assert!(row[FeatureId::TotalFwdPackets as usize] >= 3.0, "the three fragments");
+        assert_eq!(row[FeatureId::TotalLenFwdPackets as usize], 0.0, "header bytes are no payload");
+    }
+    let open = table.meta().iter().position(|m| m.dst_port == Some(80)).expect("the web server's port");
+    carve_and_reextract(&capture, &[open, (open + 5) % table.len()]);
+}
+
 #[test]
 fn carve_command_takes_packet_numbers_and_flow_ids_and_names_unknown_flows() {
     let capture = repo_data("captures/bruteforce_hydra_ssh.pcap");

@@ -5,9 +5,10 @@
 //! A flow is matched as those tools match a session: its 5-tuple in either direction and its
 //! time span, first packet to first packet + Flow Duration. Memory stays bounded by the
 //! number of chosen flows (one frame is held at a time). Fragments after the first carry no
-//! ports, so they cannot be told apart by tuple and are left out (counted in the report).
+//! ports: they go with their first fragment (same addresses, protocol and IP ID) when it was
+//! written, and are otherwise left out (counted in the report).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::BufWriter;
 use std::net::IpAddr;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, TsResolution};
 
-use super::packet::{self, Decoded};
+use super::packet::{self, Decoded, FragKey, PacketInfo};
 use super::reader::CaptureReader;
 use super::report::CaptureReport;
 use crate::features::FeatureId;
@@ -29,6 +30,10 @@ type TupleKey = (IpAddr, u16, IpAddr, u16, u8);
 fn tuple_key(a: IpAddr, pa: u16, b: IpAddr, pb: u16, proto: u8) -> TupleKey {
     if (a, pa) <= (b, pb) { (a, pa, b, pb, proto) } else { (b, pb, a, pa, proto) }
 }
+
+/// Datagrams remembered at most (a carve of fragmented floods stays bounded); beyond, the
+/// oldest go and their late fragments are left out, counted.
+const MAX_DATAGRAMS: usize = 65_536;
 
 /// One flow to carve: its tuple and time span in µs since the epoch (inclusive).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,7 +65,7 @@ pub struct CarveReport {
     pub frames_written: u64,
     /// Matching frames of another link type than the first one written (a pcap has one).
     pub other_link_type: u64,
-    /// Non-first IP fragments read (no ports to match them by).
+    /// Non-first IP fragments whose first fragment was not written (no ports to match them by).
     pub fragments: u64,
 }
 
@@ -87,18 +92,31 @@ pub fn carve(capture: &Path, flows: &[FlowWindow], out: &Path) -> Result<CarveRe
     let tmp = out.with_file_name(format!(".{}.tmp-{}", out.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
     let result = (|| {
         let mut writer: Option<(u32, PcapWriter<BufWriter<File>>)> = None;
+        // Datagrams whose first fragment was written: their other fragments follow it.
+        let mut written_datagrams: HashSet<FragKey> = HashSet::new();
         while let Some(frame) = reader.next_frame(&mut capture_report) {
             report.frames_read += 1;
-            let info = match packet::decode(&frame) {
-                Ok(Decoded::Packet(p)) => p,
-                Ok(Decoded::Fragment(_)) => {
-                    report.fragments += 1;
-                    continue;
+            let mut of_flow = |p: &PacketInfo| {
+                let key = tuple_key(p.src, p.sport, p.dst, p.dport, p.proto);
+                let matched = by_key.get(&key).is_some_and(|spans| spans.iter().any(|&(s, e)| (s..=e).contains(&p.ts_us)));
+                if let Some(datagram) = p.fragment.filter(|_| matched) {
+                    if written_datagrams.len() >= MAX_DATAGRAMS {
+                        written_datagrams.clear();
+                    }
+                    written_datagrams.insert(datagram);
+                }
+                (matched, p.ts_us)
+            };
+            let (matched, ts_us) = match packet::decode(&frame) {
+                Ok(Decoded::Packet(p)) => of_flow(&p),
+                Ok(Decoded::ShortHead(head)) => of_flow(&head.info),
+                Ok(Decoded::Fragment(f)) => {
+                    let matched = written_datagrams.contains(&f.key);
+                    report.fragments += u64::from(!matched);
+                    (matched, f.ts_us)
                 }
                 Err(_) => continue,
             };
-            let key = tuple_key(info.src, info.sport, info.dst, info.dport, info.proto);
-            let matched = by_key.get(&key).is_some_and(|spans| spans.iter().any(|&(s, e)| (s..=e).contains(&info.ts_us)));
             if !matched {
                 continue;
             }
@@ -112,7 +130,7 @@ pub fn carve(capture: &Path, flows: &[FlowWindow], out: &Path) -> Result<CarveRe
                 report.other_link_type += 1;
                 continue;
             }
-            let ts = Duration::from_micros(info.ts_us.max(0) as u64);
+            let ts = Duration::from_micros(ts_us.max(0) as u64);
             w.write_packet(&PcapPacket::new(ts, frame.orig_len, frame.data)).map_err(|e| write_err(&e))?;
             report.frames_written += 1;
         }

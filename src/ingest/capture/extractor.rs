@@ -12,7 +12,7 @@ use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
 use super::flow::{Close, Compat, FlowBuilder, FlowParams};
-use super::packet::{Decoded, FragKey, FragmentInfo, PacketInfo, flag};
+use super::packet::{Decoded, FragKey, FragmentInfo, PacketInfo, ShortHead, flag};
 use super::report::{CaptureReport, SkipReason};
 use crate::features::N_FEATURES;
 
@@ -185,6 +185,9 @@ pub struct FlowExtractor {
     params: FlowParams,
     flows: HashMap<FlowKey, FlowBuilder, FxBuildHasher>,
     fragments: HashMap<FragKey, (u16, u16, i64), FxBuildHasher>,
+    /// First fragments waiting for the rest of their transport header, with the fragments
+    /// read since (bounded as `fragments`).
+    short_heads: HashMap<FragKey, (ShortHead, Vec<FragmentInfo>), FxBuildHasher>,
     /// Reordering window: packets that arrived in time order (sorted by construction) ...
     pending: VecDeque<Pending>,
     /// ... and those that arrived late (a heap, so a badly ordered capture costs O(log n)
@@ -211,6 +214,7 @@ impl FlowExtractor {
             params,
             flows: HashMap::with_hasher(FxBuildHasher),
             fragments: HashMap::with_hasher(FxBuildHasher),
+            short_heads: HashMap::with_hasher(FxBuildHasher),
             pending: VecDeque::new(),
             late: BinaryHeap::new(),
             newest_ts: i64::MIN,
@@ -229,9 +233,11 @@ impl FlowExtractor {
 
     /// Takes one decoded packet (in file order).
     pub fn push(&mut self, item: Decoded, report: &mut CaptureReport) {
-        let (ts, number) = match &item {
-            Decoded::Packet(p) => (p.ts_us, p.number),
-            Decoded::Fragment(f) => (f.ts_us, f.number),
+        let (ts, number) = match item {
+            Decoded::ShortHead(head) => return self.hold_short_head(head, report),
+            Decoded::Fragment(f) if self.short_heads.contains_key(&f.key) => return self.continue_short_head(f, report),
+            Decoded::Packet(ref p) => (p.ts_us, p.number),
+            Decoded::Fragment(ref f) => (f.ts_us, f.number),
         };
         if let Decoded::Packet(p) = &item
             && self.is_duplicate(p)
@@ -241,18 +247,62 @@ impl FlowExtractor {
                 return;
             }
         }
+        self.enqueue(ts, number, item, Some(&mut *report));
+        self.release(false, report);
+    }
+
+    /// Holds a first fragment until the fragments after it complete its transport header.
+    fn hold_short_head(&mut self, head: ShortHead, report: &mut CaptureReport) {
+        if self.short_heads.len() >= MAX_FRAGMENTS {
+            for (_, (head, fragments)) in self.short_heads.drain() {
+                Self::note_incomplete(&head, &fragments, report);
+            }
+        }
+        match head.info.fragment {
+            Some(key) => {
+                self.short_heads.insert(key, (head, Vec::new()));
+            }
+            None => report.note(SkipReason::MalformedHeader, head.info.number),
+        }
+    }
+
+    /// A fragment of a held first fragment: once the header is whole, the first fragment goes
+    /// on as a packet at its own time, then its fragments, each counting the bytes it carries
+    /// beyond the header.
+    fn continue_short_head(&mut self, f: FragmentInfo, report: &mut CaptureReport) {
+        let key = f.key;
+        let Some((head, fragments)) = self.short_heads.get_mut(&key) else { return };
+        fragments.push(f);
+        let Some(packet) = head.complete(fragments) else { return };
+        let Some((_, fragments)) = self.short_heads.remove(&key) else { return };
+        let header = packet.header;
+        self.enqueue(packet.ts_us, packet.number, Decoded::Packet(packet), None);
+        for mut f in fragments {
+            let end = f.offset.saturating_add(f.payload);
+            f.payload = end.saturating_sub(f.offset.max(header));
+            self.enqueue(f.ts_us, f.number, Decoded::Fragment(f), None);
+        }
+        self.release(false, report);
+    }
+
+    fn note_incomplete(head: &ShortHead, fragments: &[FragmentInfo], report: &mut CaptureReport) {
+        report.note(SkipReason::MalformedHeader, head.info.number);
+        for f in fragments {
+            report.note(SkipReason::OrphanFragment, f.number);
+        }
+    }
+
+    /// Into the reordering window; `report` notes a packet that arrives late.
+    fn enqueue(&mut self, ts: i64, number: u64, item: Decoded, report: Option<&mut CaptureReport>) {
         if ts >= self.newest_ts {
             self.newest_ts = ts;
             self.pending.push_back(Pending { ts, number, item });
         } else {
-            if ts >= self.released_ts {
-                report.note(SkipReason::Reordered, number);
-            } else {
-                report.note(SkipReason::OutOfOrder, number);
+            if let Some(report) = report {
+                report.note(if ts >= self.released_ts { SkipReason::Reordered } else { SkipReason::OutOfOrder }, number);
             }
             self.late.push(Reverse(Pending { ts, number, item }));
         }
-        self.release(false, report);
     }
 
     /// The flows finished since the last call, in the order they finished (a caller that
@@ -265,6 +315,9 @@ impl FlowExtractor {
     /// Processes everything left and returns the flows not taken yet, sorted by start time;
     /// the report counts every flow, taken or not.
     pub fn finish(mut self, report: &mut CaptureReport) -> Vec<FlowRecord> {
+        for (_, (head, fragments)) in std::mem::take(&mut self.short_heads) {
+            Self::note_incomplete(&head, &fragments, report);
+        }
         self.release(true, report);
         let flows: Vec<FlowBuilder> = self.flows.drain().map(|(_, f)| f).collect();
         for f in flows {
@@ -315,6 +368,8 @@ impl FlowExtractor {
                     f.ts_us = ts;
                     self.process_fragment(f, report);
                 }
+                // Held by `push` until whole; never queued.
+                Decoded::ShortHead(head) => report.note(SkipReason::MalformedHeader, head.info.number),
             }
         }
     }

@@ -71,12 +71,59 @@ pub struct FragmentInfo {
     pub ts_us: i64,
     pub key: FragKey,
     pub payload: u32,
+    /// Where its bytes start in the datagram's IP payload.
+    pub offset: u32,
+    /// Its first bytes (up to a TCP header's most), for a first fragment too short to hold
+    /// the transport header (`ShortHead`).
+    pub head: Box<[u8]>,
+}
+
+/// A first fragment too short to hold its transport header: `nmap -f` splits a probe's TCP
+/// header over IP fragments of 8 bytes, so its flags and window are only known once the
+/// following fragments are read ([`ShortHead::complete`]). The ports are in its first four
+/// bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShortHead {
+    /// The packet as far as known (addresses, protocol, ports, fragment key).
+    pub info: PacketInfo,
+    /// The transport header bytes so far, from offset 0.
+    pub bytes: Vec<u8>,
+    /// The first fragment's IP payload length.
+    pub ip_payload_len: u32,
+}
+
+/// The most bytes a transport header takes (TCP with every option).
+pub const MAX_TRANSPORT_HEADER: usize = 60;
+
+impl ShortHead {
+    /// Appends a following fragment's first bytes when they continue the header (the
+    /// fragments of one datagram may arrive in any order: `fragments` are all of them so far).
+    /// Returns the packet once the header is whole.
+    pub fn complete(&mut self, fragments: &mut [FragmentInfo]) -> Option<PacketInfo> {
+        fragments.sort_by_key(|f| f.offset);
+        for f in fragments.iter() {
+            if f.offset as usize == self.bytes.len() && self.bytes.len() < MAX_TRANSPORT_HEADER {
+                let take = f.head.len().min(MAX_TRANSPORT_HEADER - self.bytes.len());
+                self.bytes.extend_from_slice(&f.head[..take]);
+            }
+        }
+        let mut info = self.info.clone();
+        let header_len = match info.proto {
+            PROTO_TCP => fill_tcp(&mut info, &TcpSlice::from_slice(&self.bytes).ok()?),
+            PROTO_UDP => fill_udp(&mut info, &UdpSlice::from_slice_lax(&self.bytes).ok()?),
+            _ => return None,
+        };
+        info.header = clamp_u32(header_len);
+        info.payload = self.ip_payload_len.saturating_sub(info.header);
+        Some(info)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decoded {
     Packet(PacketInfo),
     Fragment(FragmentInfo),
+    ShortHead(ShortHead),
 }
 
 /// Decodes a frame of any supported link type.
@@ -266,18 +313,54 @@ fn from_sliced(frame: &Frame<'_>, sliced: &LaxSlicedPacket<'_>) -> Result<Decode
     if let Some((offset, _)) = facts.frag
         && offset != 0
     {
+        let data = facts.payload.payload;
         return Ok(Decoded::Fragment(FragmentInfo {
             number: frame.number,
             ts_us: frame.ts_us,
             key: frag_key,
             payload: clamp_u32(facts.ip_payload_len),
+            offset: u32::from(offset) * 8,
+            head: data[..data.len().min(MAX_TRANSPORT_HEADER)].into(),
         }));
     }
-    let mut info = transport(frame, &facts, sliced, proto)?;
-    if let Some((0, true)) = facts.frag {
+    let first_of_more = matches!(facts.frag, Some((0, true)));
+    let mut info = match transport(frame, &facts, sliced, proto) {
+        Ok(info) => info,
+        Err(SkipReason::MalformedHeader) if first_of_more && matches!(proto, PROTO_TCP | PROTO_UDP) => {
+            return Ok(Decoded::ShortHead(short_head(frame, &facts, proto, frag_key)));
+        }
+        Err(e) => return Err(e),
+    };
+    if first_of_more {
         info.fragment = Some(frag_key);
     }
     Ok(Decoded::Packet(info))
+}
+
+/// A first fragment whose transport header continues in the next fragments.
+fn short_head(frame: &Frame<'_>, facts: &NetFacts<'_>, proto: u8, key: FragKey) -> ShortHead {
+    let bytes = facts.payload.payload;
+    let port = |at: usize| bytes.get(at..at + 2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    ShortHead {
+        info: PacketInfo {
+            number: frame.number,
+            ts_us: frame.ts_us,
+            src: facts.src,
+            dst: facts.dst,
+            sport: port(0),
+            dport: port(2),
+            proto,
+            payload: 0,
+            header: 0,
+            flags: 0,
+            window: 0,
+            ip_id: facts.id,
+            seq: 0,
+            fragment: Some(key),
+        },
+        bytes: bytes[..bytes.len().min(MAX_TRANSPORT_HEADER)].to_vec(),
+        ip_payload_len: clamp_u32(facts.ip_payload_len),
+    }
 }
 
 /// Reads the transport header: from etherparse's slice when it sliced one, else (first
