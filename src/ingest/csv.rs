@@ -33,6 +33,8 @@ use crate::features::N_FEATURES;
 
 mod cells;
 mod header;
+// Not in the fuzz crate, which compiles this module from these sources without polars.
+#[cfg(not(fuzzing))]
 mod parquet;
 mod records;
 mod stream;
@@ -40,6 +42,7 @@ mod stream;
 use cells::{RowTexts, apply_meta, field_end, numeric_field, trim};
 use header::{ColumnPlan, FEATURE_BY_NAME, MetaColumn, detect_dialect, plan_columns, read_header};
 
+#[cfg(not(fuzzing))]
 pub use parquet::{is_parquet, read_parquet};
 pub use records::{JsonFlowError, read_json_flows};
 pub use stream::CsvStream;
@@ -294,12 +297,7 @@ struct FileState {
 impl FileState {
     fn new(path: &Path, opts: &ReadOptions, plan: ColumnPlan, bytes_left: u64) -> Self {
         let label_mode = if plan.meta(MetaColumn::Label).is_some() { LabelMode::Undecided } else { LabelMode::Unlabelled };
-        let report = ValidationReport {
-            imputed_columns: plan.imputed.clone(),
-            ignored_columns: plan.ignored.clone(),
-            warnings: plan.warnings.clone(),
-            ..ValidationReport::default()
-        };
+        let report = plan.first_report();
         FileState {
             path: path.to_path_buf(),
             opts: opts.clone(),

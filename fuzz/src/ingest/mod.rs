@@ -1,4 +1,6 @@
 //! `netvigil::ingest`'s capture module, CSV reader and the table types they fill, from ../src.
+#[path = "../../../src/ingest/address.rs"]
+pub mod address;
 #[path = "../../../src/ingest/capture/mod.rs"]
 pub mod capture;
 #[path = "../../../src/ingest/dialect.rs"]

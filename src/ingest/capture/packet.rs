@@ -337,41 +337,9 @@ fn from_sliced(frame: &Frame<'_>, sliced: &LaxSlicedPacket<'_>) -> Result<Decode
     Ok(Decoded::Packet(info))
 }
 
-/// A first fragment whose transport header continues in the next fragments.
-fn short_head(frame: &Frame<'_>, facts: &NetFacts<'_>, proto: u8, key: FragKey) -> ShortHead {
-    let bytes = facts.payload.payload;
-    let port = |at: usize| bytes.get(at..at + 2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
-    ShortHead {
-        info: PacketInfo {
-            number: frame.number,
-            ts_us: frame.ts_us,
-            src: facts.src,
-            dst: facts.dst,
-            sport: port(0),
-            dport: port(2),
-            proto,
-            payload: 0,
-            header: 0,
-            flags: 0,
-            window: 0,
-            ip_id: facts.id,
-            seq: 0,
-            fragment: Some(key),
-        },
-        bytes: bytes[..bytes.len().min(MAX_TRANSPORT_HEADER)].to_vec(),
-        ip_payload_len: clamp_u32(facts.ip_payload_len),
-    }
-}
-
-/// Reads the transport header: from etherparse's slice when it sliced one, else (first
-/// fragments, which etherparse does not slice) from the IP payload directly.
-fn transport(
-    frame: &Frame<'_>,
-    facts: &NetFacts<'_>,
-    sliced: &LaxSlicedPacket<'_>,
-    proto: u8,
-) -> Result<PacketInfo, SkipReason> {
-    let mut info = PacketInfo {
+/// The packet's network facts, before its transport header is read.
+fn bare_packet(frame: &Frame<'_>, facts: &NetFacts<'_>, proto: u8) -> PacketInfo {
+    PacketInfo {
         number: frame.number,
         ts_us: frame.ts_us,
         src: facts.src,
@@ -386,7 +354,29 @@ fn transport(
         ip_id: facts.id,
         seq: 0,
         fragment: None,
-    };
+    }
+}
+
+/// A first fragment whose transport header continues in the next fragments.
+fn short_head(frame: &Frame<'_>, facts: &NetFacts<'_>, proto: u8, key: FragKey) -> ShortHead {
+    let bytes = facts.payload.payload;
+    let port = |at: usize| bytes.get(at..at + 2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    ShortHead {
+        info: PacketInfo { sport: port(0), dport: port(2), fragment: Some(key), ..bare_packet(frame, facts, proto) },
+        bytes: bytes[..bytes.len().min(MAX_TRANSPORT_HEADER)].to_vec(),
+        ip_payload_len: clamp_u32(facts.ip_payload_len),
+    }
+}
+
+/// Reads the transport header: from etherparse's slice when it sliced one, else (first
+/// fragments, which etherparse does not slice) from the IP payload directly.
+fn transport(
+    frame: &Frame<'_>,
+    facts: &NetFacts<'_>,
+    sliced: &LaxSlicedPacket<'_>,
+    proto: u8,
+) -> Result<PacketInfo, SkipReason> {
+    let mut info = bare_packet(frame, facts, proto);
     let bytes = facts.payload.payload;
     let cut = |e: SkipReason| {
         if facts.payload.incomplete {

@@ -70,6 +70,16 @@ pub(super) struct ColumnPlan {
 }
 
 impl ColumnPlan {
+    /// A file's report before any row is read: what its columns imply.
+    pub(super) fn first_report(&self) -> crate::ingest::validate::ValidationReport {
+        crate::ingest::validate::ValidationReport {
+            imputed_columns: self.imputed.clone(),
+            ignored_columns: self.ignored.clone(),
+            warnings: self.warnings.clone(),
+            ..Default::default()
+        }
+    }
+
     pub(super) fn meta(&self, m: MetaColumn) -> Option<usize> {
         self.meta_cols.iter().find(|(k, _)| *k == m).map(|(_, c)| *c)
     }

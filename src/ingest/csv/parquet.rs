@@ -121,12 +121,7 @@ struct TableBuilder<'p> {
 
 impl<'p> TableBuilder<'p> {
     fn new(path: &'p Path, opts: &ReadOptions, plan: ColumnPlan, rows: usize) -> Self {
-        let report = ValidationReport {
-            imputed_columns: plan.imputed.clone(),
-            ignored_columns: plan.ignored.clone(),
-            warnings: plan.warnings.clone(),
-            ..ValidationReport::default()
-        };
+        let report = plan.first_report();
         TableBuilder {
             path,
             opts: opts.clone(),
