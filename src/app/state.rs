@@ -236,7 +236,8 @@ impl AppState {
 
     /// Reads `paths` in the background; once read, the active model scores them (another job).
     pub fn open(&mut self, paths: Vec<PathBuf>, ctx: &egui::Context) {
-        self.open_with(paths, ReadOptions::default(), ctx);
+        // The window scores: a file whose labels NetVigil does not know is shown without them.
+        self.open_with(paths, ReadOptions { labels_if_known: true, ..ReadOptions::default() }, ctx);
     }
 
     /// [`AppState::open`] with reading options (`bench-gui`'s `--compat` and the like).

@@ -160,11 +160,15 @@ pub struct InputArgs {
     /// instead of stopping at the first.
     #[arg(long)]
     pub lenient: bool,
+    /// Read the Label column as no labels: files whose labels are no attack labels NetVigil
+    /// knows (CIC-Darknet2020's Tor/VPN classes, say) are then scored without them.
+    #[arg(long)]
+    pub ignore_labels: bool,
 }
 
 impl InputArgs {
     pub fn read_options(&self) -> ReadOptions {
-        ReadOptions { lenient: self.lenient, ..ReadOptions::default() }
+        ReadOptions { lenient: self.lenient, ignore_labels: self.ignore_labels, ..ReadOptions::default() }
     }
 }
 

@@ -296,7 +296,8 @@ struct FileState {
 
 impl FileState {
     fn new(path: &Path, opts: &ReadOptions, plan: ColumnPlan, bytes_left: u64) -> Self {
-        let label_mode = if plan.meta(MetaColumn::Label).is_some() { LabelMode::Undecided } else { LabelMode::Unlabelled };
+        let label_mode =
+            if plan.meta(MetaColumn::Label).is_some() && !opts.ignore_labels { LabelMode::Undecided } else { LabelMode::Unlabelled };
         let report = plan.first_report();
         FileState {
             path: path.to_path_buf(),

@@ -46,7 +46,7 @@ pub enum IngestError {
     FieldCount { path: PathBuf, line: u64, found: usize, expected: usize },
 
     #[error(
-        "{}, line {line}, column 'Label': '{value}' is no known attack label (--lenient drops such rows)",
+        "{}, line {line}, column 'Label': '{value}' is no known attack label (--lenient drops such rows; --ignore-labels reads the file without labels)",
         path.display()
     )]
     UnknownLabel { path: PathBuf, line: u64, value: String },

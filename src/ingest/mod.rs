@@ -72,6 +72,19 @@ fn folder_inputs(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
 /// Reads one file of any supported kind, recognised by its first bytes: a capture, Parquet,
 /// gzip-compressed CSV or CSV.
 pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestError> {
+    match read_file_as(path, opts) {
+        Err(IngestError::UnknownLabel { line, value, .. }) if opts.labels_if_known && !opts.ignore_labels => {
+            let mut table = read_file_as(path, &ReadOptions { ignore_labels: true, ..opts.clone() })?;
+            if let Some(source) = table.sources.first_mut() {
+                source.report.labels_not_read = Some(format!("'{}' at line {line} is no attack label NetVigil knows", value.trim()));
+            }
+            Ok(table)
+        }
+        other => other,
+    }
+}
+
+fn read_file_as(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestError> {
     if capture::is_capture(path) {
         let (table, _report) = capture::read_capture(path, &opts.capture)
             .map_err(|capture::CaptureError::Open { reason, .. }| IngestError::Capture {

@@ -17,10 +17,24 @@ pub struct ReadOptions {
     /// (`ingest::address`), which a server scoring a network's flows for weeks would grow
     /// without end.
     pub addresses: bool,
+    /// Read the Label column as no labels at all: a file whose labels are no attack labels
+    /// (CIC-Darknet2020's `Tor`/`VPN` classes, say) can then be scored.
+    pub ignore_labels: bool,
+    /// Labels where NetVigil knows them: a file with a label of no known family is read again
+    /// without labels, saying so in its report (`ValidationReport::labels_not_read`), instead
+    /// of failing. For scoring only (the window); training and evaluation need every label.
+    pub labels_if_known: bool,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { lenient: false, chunk_bytes: 16 << 20, capture: capture::ExtractOptions::default(), addresses: true }
+        ReadOptions {
+            lenient: false,
+            chunk_bytes: 16 << 20,
+            capture: capture::ExtractOptions::default(),
+            addresses: true,
+            ignore_labels: false,
+            labels_if_known: false,
+        }
     }
 }

@@ -70,6 +70,9 @@ pub struct ValidationReport {
     pub repeated_headers: u64,
     /// Lines of empty cells only (a row of commas): skipped, not errors.
     pub empty_records: u64,
+    /// Why the Label column was not read (`ReadOptions::labels_if_known`): its first label of
+    /// no known family.
+    pub labels_not_read: Option<String>,
     /// Free-text warnings (header only, label oddities, ...).
     pub warnings: Vec<String>,
 }
@@ -97,15 +100,15 @@ impl ValidationReport {
     /// skipped, 1 line repeating the header skipped"), or `None` when every line did.
     pub fn skipped_summary(&self) -> Option<String> {
         let lines = |n: u64| if n == 1 { "1 line".to_string() } else { format!("{n} lines") };
-        let parts: Vec<String> = [
+        let mut parts: Vec<String> = self.labels_not_read.iter().map(|why| format!("shown without labels ({why})")).collect();
+        parts.extend([
             (self.empty_records, "of empty cells skipped"),
             (self.repeated_headers, "repeating the header skipped"),
             (self.dropped_rows, "dropped (--lenient: not numbers, wrong field counts, unknown labels)"),
         ]
         .iter()
         .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{} {what}", lines(*n)))
-        .collect();
+        .map(|(n, what)| format!("{} {what}", lines(*n))));
         (!parts.is_empty()).then(|| parts.join(", "))
     }
 
@@ -134,6 +137,9 @@ impl ValidationReport {
         self.duplicate_rows += other.duplicate_rows;
         self.repeated_headers += other.repeated_headers;
         self.empty_records += other.empty_records;
+        if self.labels_not_read.is_none() {
+            self.labels_not_read = other.labels_not_read.clone();
+        }
         self.warnings.extend(other.warnings.iter().cloned());
     }
 }

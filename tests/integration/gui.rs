@@ -392,6 +392,13 @@ fn lines_that_are_no_flows_are_skipped_and_said() {
     wait_until(&mut h, "the file to load", |a| a.state.flows.as_ref().is_some_and(|f| f.table.len() == 798));
     let said: Vec<String> = h.state().state.notices.iter().map(|n| n.summary.clone()).collect();
     assert!(said.iter().any(|s| s == "Thursday-WorkingHours-Morning-WebAttacks.pcap_ISCX.csv: 3 lines of empty cells skipped."), "{said:?}");
+    // A file whose labels are no attack labels is shown without them, and the window says so.
+    let foreign = dir.path().join("Darknet.csv");
+    std::fs::write(&foreign, text.replace("BENIGN", "Non-Tor")).unwrap();
+    h.state_mut().state.open(vec![foreign], &ctx);
+    wait_until(&mut h, "the file to load", |a| a.state.flows.as_ref().is_some_and(|f| f.title.contains("Darknet") && f.table.labels().is_none()));
+    let said: Vec<String> = h.state().state.notices.iter().map(|n| n.summary.clone()).collect();
+    assert!(said.iter().any(|s| s.starts_with("Darknet.csv: shown without labels ('Non-Tor' at line ")), "{said:?}");
 }
 
 #[test]

@@ -242,7 +242,7 @@ fn bad_parquet_names_its_column_or_row() {
         f.with_column(Column::new("Label".into(), labels)).unwrap();
     });
     let err = read_file(&labels, &strict()).unwrap_err().to_string();
-    assert!(err.contains("row 3, column 'Label': 'Mystery'"), "{err}");
+    assert!(err.contains("line 3, column 'Label': 'Mystery'"), "{err}");
     let lenient_read = read_file(&labels, &lenient()).unwrap();
     assert_eq!(lenient_read.len(), n - 1);
     assert_eq!(lenient_read.sources[0].report.dropped_rows, 1);
@@ -636,6 +636,32 @@ fn lines_of_empty_cells_are_skipped_and_counted() {
     assert_eq!(t.len(), 5);
     assert_eq!(t.sources[0].report.empty_records, 4);
     assert_eq!(t.meta()[2].line, 5, "lines keep their numbers");
+}
+
+/// A CICFlowMeter file whose Label column holds no attack labels (CIC-Darknet2020 labels its
+/// flows `Non-Tor`, `NonVPN`, `Tor`, `VPN`) is refused naming the way out, read without labels
+/// when asked, and read without labels, saying why, where labels are only wanted if known (the
+/// window); a file of known labels keeps them.
+#[test]
+fn foreign_labels_can_be_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows) = real_lines(TRAFFIC, 4);
+    let classes = ["Non-Tor", "NonVPN", "Tor", "VPN"];
+    let text = std::iter::once(header).chain(rows.iter().zip(classes).map(|(r, c)| r.replace("BENIGN", c))).collect::<Vec<_>>().join("\n");
+    let path = write(&dir, "Darknet.csv", text);
+    let err = read_file(&path, &strict()).unwrap_err().to_string();
+    assert!(err.contains("'Non-Tor'") && err.contains("--ignore-labels"), "{err}");
+    let ignored = read_file(&path, &ReadOptions { ignore_labels: true, ..strict() }).unwrap();
+    assert_eq!(ignored.len(), 4);
+    assert!(ignored.labels().is_none());
+    let if_known = ReadOptions { labels_if_known: true, ..strict() };
+    let shown = read_file(&path, &if_known).unwrap();
+    assert_eq!((shown.len(), shown.labels().is_none()), (4, true));
+    assert_eq!(shown.features(), ignored.features());
+    let why = shown.sources[0].report.labels_not_read.clone().unwrap();
+    assert!(why.contains("'Non-Tor' at line 2"), "{why}");
+    let known = read_file(&shared(TRAFFIC), &if_known).unwrap();
+    assert!(known.labels().is_some() && known.sources[0].report.labels_not_read.is_none());
 }
 
 #[test]

@@ -129,7 +129,7 @@ impl<'p> TableBuilder<'p> {
             features: Vec::with_capacity(rows * N_FEATURES),
             meta: Vec::with_capacity(rows),
             labels: LabelColumn::default(),
-            labelled: None,
+            labelled: opts.ignore_labels.then_some(false),
             counts: [ColumnCounts::default(); N_FEATURES],
             report,
         }
@@ -269,10 +269,7 @@ impl<'p> TableBuilder<'p> {
                     self.report.record_dropped(DroppedRow { line: row, column: "Label".into(), reason });
                     keep[i] = false;
                 }
-                None => {
-                    let message = format!("row {row}, column 'Label': '{raw}' is no known attack label (--lenient drops such rows)");
-                    return Err(failed(self.path, message));
-                }
+                None => return Err(IngestError::UnknownLabel { path: self.path.to_path_buf(), line: row, value: raw.to_string() }),
             }
         }
         self.keep_rows(base, &keep);
