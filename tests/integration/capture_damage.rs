@@ -133,9 +133,17 @@ fn garbage_after_the_header_does_not_hang() {
     );
 }
 
-/// Splits record `i` of test.pcap (Ethernet/IPv4/TCP with payload) into two IPv4 fragments;
-/// `swap` writes the second fragment first.
-fn fragment_record(bytes: &[u8], i: usize, swap: bool) -> Vec<u8> {
+/// How `fragment_record` writes the two fragments.
+#[derive(Clone, Copy, PartialEq)]
+enum FragmentOrder {
+    InOrder,
+    LastFirst,
+    FirstLost,
+}
+
+/// Splits record `i` of test.pcap (Ethernet/IPv4/TCP with payload) into two IPv4 fragments,
+/// written as `order` says.
+fn fragment_record(bytes: &[u8], i: usize, order: FragmentOrder) -> Vec<u8> {
     let offsets = record_offsets(bytes);
     let at = offsets[i];
     let incl = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4")) as usize;
@@ -159,12 +167,10 @@ fn fragment_record(bytes: &[u8], i: usize, swap: bool) -> Vec<u8> {
     let one = fragment(&l4[..first_len], 0, true);
     let two = fragment(&l4[first_len..], (first_len / 8) as u16, false);
     let mut out = bytes[..at].to_vec();
-    if swap {
-        out.extend(two);
-        out.extend(one);
-    } else {
-        out.extend(one);
-        out.extend(two);
+    match order {
+        FragmentOrder::InOrder => out.extend(one.into_iter().chain(two)),
+        FragmentOrder::LastFirst => out.extend(two.into_iter().chain(one)),
+        FragmentOrder::FirstLost => out.extend(two),
     }
     out.extend(&bytes[offsets.get(i + 1).copied().unwrap_or(bytes.len())..]);
     out
@@ -190,10 +196,17 @@ fn ip_fragments_are_counted_into_their_flow() {
     let reference = key(&reference);
     let dir = tempfile::tempdir().expect("tempdir");
     let (flows, report) = extract(
-        &write_temp(&dir, "frag.pcap", &fragment_record(&bytes, i, false)),
+        &write_temp(&dir, "frag.pcap", &fragment_record(&bytes, i, FragmentOrder::InOrder)),
         &corrected(),
     );
     assert_eq!(report.count(SkipReason::OrphanFragment), 0, "{report}");
+    // Sent last fragment first (as some stacks and evasion tools do): the same flows.
+    let (last_first, report) = extract(
+        &write_temp(&dir, "last-first.pcap", &fragment_record(&bytes, i, FragmentOrder::LastFirst)),
+        &corrected(),
+    );
+    assert_eq!(report.count(SkipReason::OrphanFragment), 0, "{report}");
+    assert_eq!(key(&last_first), key(&flows));
     let flows = key(&flows);
     use netvigil::features::FeatureId as F;
     let mut changed = 0;
@@ -215,7 +228,7 @@ fn ip_fragments_are_counted_into_their_flow() {
     assert_eq!((flows.len(), changed), (reference.len(), 1));
     // A fragment whose first fragment never came is reported.
     let (_, report) = extract(
-        &write_temp(&dir, "orphan.pcap", &fragment_record(&bytes, i, true)),
+        &write_temp(&dir, "orphan.pcap", &fragment_record(&bytes, i, FragmentOrder::FirstLost)),
         &corrected(),
     );
     assert_eq!(report.count(SkipReason::OrphanFragment), 1, "{report}");

@@ -188,6 +188,10 @@ pub struct FlowExtractor {
     /// First fragments waiting for the rest of their transport header, with the fragments
     /// read since (bounded as `fragments`).
     short_heads: HashMap<FragKey, (ShortHead, Vec<FragmentInfo>), FxBuildHasher>,
+    /// Fragments that came before their first fragment (senders and tools that send a
+    /// datagram's fragments last to first), until it comes; orphans if it never does.
+    parked: HashMap<FragKey, Vec<FragmentInfo>, FxBuildHasher>,
+    parked_count: usize,
     /// Reordering window: packets that arrived in time order (sorted by construction) ...
     pending: VecDeque<Pending>,
     /// ... and those that arrived late (a heap, so a badly ordered capture costs O(log n)
@@ -215,6 +219,8 @@ impl FlowExtractor {
             flows: HashMap::with_hasher(FxBuildHasher),
             fragments: HashMap::with_hasher(FxBuildHasher),
             short_heads: HashMap::with_hasher(FxBuildHasher),
+            parked: HashMap::with_hasher(FxBuildHasher),
+            parked_count: 0,
             pending: VecDeque::new(),
             late: BinaryHeap::new(),
             newest_ts: i64::MIN,
@@ -319,6 +325,7 @@ impl FlowExtractor {
             Self::note_incomplete(&head, &fragments, report);
         }
         self.release(true, report);
+        self.orphan_parked(report);
         let flows: Vec<FlowBuilder> = self.flows.drain().map(|(_, f)| f).collect();
         for f in flows {
             Self::emit(&mut self.done, &self.opts, f, report);
@@ -376,7 +383,7 @@ impl FlowExtractor {
 
     fn process_fragment(&mut self, f: FragmentInfo, report: &mut CaptureReport) {
         let Some(&(sport, dport, _)) = self.fragments.get(&f.key) else {
-            report.note(SkipReason::OrphanFragment, f.number);
+            self.park(f, report);
             return;
         };
         let p = PacketInfo {
@@ -398,6 +405,22 @@ impl FlowExtractor {
         self.process(p, report);
     }
 
+    /// Keeps a fragment whose first fragment has not come (yet).
+    fn park(&mut self, f: FragmentInfo, report: &mut CaptureReport) {
+        if self.parked_count >= MAX_FRAGMENTS {
+            self.orphan_parked(report);
+        }
+        self.parked_count += 1;
+        self.parked.entry(f.key).or_default().push(f);
+    }
+
+    fn orphan_parked(&mut self, report: &mut CaptureReport) {
+        for f in self.parked.drain().flat_map(|(_, v)| v) {
+            report.note(SkipReason::OrphanFragment, f.number);
+        }
+        self.parked_count = 0;
+    }
+
     fn remember_fragment(&mut self, key: FragKey, p: &PacketInfo) {
         if self.fragments.len() >= MAX_FRAGMENTS {
             let cutoff = p.ts_us - FRAGMENT_TIMEOUT_US;
@@ -409,7 +432,20 @@ impl FlowExtractor {
         self.fragments.insert(key, (p.sport, p.dport, p.ts_us));
     }
 
+    /// A packet into its flow; a first fragment then takes along the fragments parked for it.
     fn process(&mut self, p: PacketInfo, report: &mut CaptureReport) {
+        let (first_of, ts) = (p.fragment, p.ts_us);
+        self.process_packet(p, report);
+        if let Some(parked) = first_of.and_then(|key| self.parked.remove(&key)) {
+            self.parked_count -= parked.len();
+            for mut f in parked {
+                f.ts_us = ts;
+                self.process_fragment(f, report);
+            }
+        }
+    }
+
+    fn process_packet(&mut self, p: PacketInfo, report: &mut CaptureReport) {
         if let Some(key) = p.fragment {
             self.remember_fragment(key, &p);
         }
