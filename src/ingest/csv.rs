@@ -394,16 +394,7 @@ impl FileState {
                 self.record_issue(*at, issue)?;
             }
         }
-        if keep.contains(&false) {
-            let mut w = base;
-            for (i, k) in keep.iter().enumerate() {
-                if *k {
-                    self.move_rows(base + i, w, 1);
-                    w += 1;
-                }
-            }
-            self.meta.truncate(w);
-        }
+        keep_rows(&mut self.features, &mut self.meta, base, &keep);
         Ok(())
     }
 
@@ -448,10 +439,7 @@ impl FileState {
     }
 
     fn resolve_label(&mut self, raw: &str) -> Option<FlowLabel> {
-        self.label_cache
-            .entry(raw.to_string())
-            .or_insert_with(|| AttackFamily::from_label(raw).map(|family| FlowLabel { raw: Arc::from(raw.trim()), family }))
-            .clone()
+        self.label_cache.entry(raw.to_string()).or_insert_with(|| label_of(raw)).clone()
     }
 
     /// Applies the label policy to row `r`: false drops it (lenient), an error stops (strict).
@@ -503,6 +491,27 @@ impl FileState {
         let source = SourceFile { path: self.path.to_path_buf(), dialect, rows: self.meta.len(), report: self.report };
         FlowTable::from_parts(self.features, self.meta, labels, vec![source])
     }
+}
+
+/// The label a raw label cell stands for; `None` for one of no known family.
+pub(super) fn label_of(raw: &str) -> Option<FlowLabel> {
+    AttackFamily::from_label(raw).map(|family| FlowLabel { raw: Arc::from(raw.trim()), family })
+}
+
+/// Drops the rows from `base` whose `keep` is false, closing up: `meta` is truncated to the
+/// rows kept, `features` (row-major) keeps its length for the caller to trim or reuse.
+pub(super) fn keep_rows(features: &mut [f32], meta: &mut Vec<FlowMeta>, base: usize, keep: &[bool]) {
+    if !keep.contains(&false) {
+        return;
+    }
+    let mut w = base;
+    for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+        let r = base + i;
+        features.copy_within(r * N_FEATURES..(r + 1) * N_FEATURES, w * N_FEATURES);
+        meta.swap(w, r);
+        w += 1;
+    }
+    meta.truncate(w);
 }
 
 /// Parses the parts of `chunk` on its threads, each into its own run of the slots (one per

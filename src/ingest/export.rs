@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use super::error::IngestError;
 use super::table::FlowTable;
-use super::timestamp::format_timestamp;
+use super::timestamp::write_timestamp;
 use crate::features::{FEATURES, N_FEATURES};
 
 /// Output formats, chosen by the file extension.
@@ -58,7 +58,7 @@ pub fn metadata_frame_rows(table: &FlowTable, rows: std::ops::Range<usize>) -> P
     let flow_id = text("Flow ID", &|i, out| meta[i].flow_id().map(|id| out.push_str(&id)).is_some());
     let src_ip = text("Source IP", &|i, out| meta[i].src_ip().map(|a| write!(out, "{a}")).is_some());
     let dst_ip = text("Destination IP", &|i, out| meta[i].dst_ip().map(|a| write!(out, "{a}")).is_some());
-    let timestamp = text("Timestamp", &|i, out| meta[i].timestamp_us().map(|t| out.push_str(&format_timestamp(t))).is_some());
+    let timestamp = text("Timestamp", &|i, out| meta[i].timestamp_us().map(|t| write_timestamp(out, t)).is_some());
     let files: Vec<String> = table.sources.iter().map(|s| s.path.display().to_string()).collect();
     let mut cols: Vec<Column> = vec![
         flow_id,

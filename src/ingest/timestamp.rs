@@ -145,17 +145,27 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Formats microseconds since the epoch as `YYYY-MM-DD HH:MM:SS.ffffff`.
 pub fn format_timestamp(us: i64) -> String {
+    let mut out = String::with_capacity(26);
+    write_timestamp(&mut out, us);
+    out
+}
+
+/// [`format_timestamp`] appended to `out` (a table of millions of times reuses one buffer).
+pub fn write_timestamp(out: &mut String, us: i64) {
+    use std::fmt::Write as _;
     let days = us.div_euclid(86_400_000_000);
     let rem = us.rem_euclid(86_400_000_000);
     let (y, m, d) = civil_from_days(days);
     let secs = rem / 1_000_000;
-    format!(
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06}",
         secs / 3600,
         secs / 60 % 60,
         secs % 60,
         rem % 1_000_000
-    )
+    );
 }
 
 fn civil_from_days(z: i64) -> (i64, i64, i64) {

@@ -5,7 +5,6 @@
 //! absent). `score_stream_recorded` keeps the stream in the history as a batch: its counts and
 //! threshold, not its rows, since a stream need not end.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -13,7 +12,7 @@ use std::time::Instant;
 use polars::prelude::{CsvWriter, SerWriter};
 
 use super::models::LoadedModel;
-use super::scoring::{count_into, score};
+use super::scoring::{count_into, score, summarise};
 use super::task::{Progress, Task};
 use crate::ingest::export::metadata_frame;
 use crate::ingest::{CsvStream, ReadOptions, ValidationReport};
@@ -46,15 +45,7 @@ fn score_stream(
     task: &Task,
 ) -> anyhow::Result<StreamSummary> {
     let mut stream = CsvStream::new(name, input, read)?;
-    let counts = FinishedBatch {
-        flows: 0,
-        flagged: 0,
-        family_counts: BTreeMap::new(),
-        results_file: None,
-        flows_per_s: 0.0,
-        drift_json: None,
-        threshold: model.threshold,
-    };
+    let counts = summarise(&[], None, 0.0, model.threshold);
     let mut summary = StreamSummary { counts, unfamiliar: 0, report: ValidationReport::default() };
     let quiet = |_: Progress| {};
     while let Some(table) = stream.next_batch(MAX_BATCH_LINES)? {

@@ -7,15 +7,15 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
 
 use polars::prelude::{Column, DataFrame, DataType, ParquetReader, SerReader};
 
 use super::cells::{parse_ip, to_u16};
+use super::{keep_rows, label_of};
 use super::header::{ColumnPlan, MetaColumn, detect_dialect, plan_columns};
 use crate::features::N_FEATURES;
 use crate::ingest::error::IngestError;
-use crate::ingest::label::{AttackFamily, FlowLabel, LabelColumn, is_no_label};
+use crate::ingest::label::{FlowLabel, LabelColumn, is_no_label};
 use crate::ingest::table::{FlowMeta, FlowTable, SourceFile};
 use crate::ingest::timestamp::parse_timestamp_bytes;
 use crate::ingest::validate::{ColumnCounts, DroppedRow, ValidationReport, clean_value};
@@ -258,9 +258,7 @@ impl<'p> TableBuilder<'p> {
             if !labelled {
                 return Ok(());
             }
-            let label = known
-                .entry(raw)
-                .or_insert_with(|| AttackFamily::from_label(raw).map(|family| FlowLabel { raw: Arc::from(raw.trim()), family }));
+            let label = known.entry(raw).or_insert_with(|| label_of(raw));
             let row = self.meta[base + i].line;
             match label {
                 Some(l) => self.labels.push(l.clone()),
@@ -272,24 +270,9 @@ impl<'p> TableBuilder<'p> {
                 None => return Err(IngestError::UnknownLabel { path: self.path.to_path_buf(), line: row, value: raw.to_string() }),
             }
         }
-        self.keep_rows(base, &keep);
+        keep_rows(&mut self.features, &mut self.meta, base, &keep);
+        self.features.truncate(self.meta.len() * N_FEATURES);
         Ok(())
-    }
-
-    /// Drops the rows from `base` whose `keep` is false.
-    fn keep_rows(&mut self, base: usize, keep: &[bool]) {
-        if !keep.contains(&false) {
-            return;
-        }
-        let mut w = base;
-        for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
-            let r = base + i;
-            self.features.copy_within(r * N_FEATURES..(r + 1) * N_FEATURES, w * N_FEATURES);
-            self.meta.swap(w, r);
-            w += 1;
-        }
-        self.meta.truncate(w);
-        self.features.truncate(w * N_FEATURES);
     }
 
     fn finish(mut self, dialect: Dialect) -> FlowTable {
