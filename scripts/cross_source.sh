@@ -18,7 +18,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/netvigil-target}
 BIN=${NETVIGIL_BIN:-$CARGO_TARGET_DIR/release/netvigil}
 D=../shared/data
 LAB=target-lab-flows
-[ -d "$LAB/lab-captures-heldout" ] || NETVIGIL_BIN=$BIN scripts/lab_flows.sh "$LAB"
+[ -d "$LAB/lab-captures-heldout-2017" ] || NETVIGIL_BIN=$BIN scripts/lab_flows.sh "$LAB"
 DATA=("$D/cicids2017-improved" "$D/cicids2017-original" "$D/unb-live" "$LAB/lab-captures" "$LAB/lab-captures-heldout")
 TEST=(--test-file unb-live/2017-12-15_online.csv --test-file MachineLearningCVE_Tuesday_subset_binary_SSH.csv
       --test-file lab-captures-heldout)
@@ -48,13 +48,24 @@ declare -A VARIANTS=(
   [benign-weight-24]="--benign-weight 24 --periodic 8 --source-balance 0.5"
   [family-webattack]="$RECIPE --split family --holdout webattack"
   [family-botnet]="$RECIPE --split family --holdout botnet"
+  [both-semantics]="--benign-weight 12 --periodic 8 --source-balance 0.5 --weight-average 0.998"
+)
+# Variants that learn from more data than DATA: both-semantics also trains on the first capture
+# run as the 2017 tool extracts it, and is tested on the second run in both semantics. The
+# extra folders come after DATA, so the other sources' test parts are the same rows as the
+# other variants' (the split draws per source in order).
+declare -A EXTRA_DATA=(
+  [both-semantics]="$LAB/lab-captures-2017 $LAB/lab-captures-heldout-2017"
+)
+declare -A EXTRA_TEST=(
+  [both-semantics]="--test-file lab-captures-heldout-2017"
 )
 run() {
   local name=$1 extra=${VARIANTS[$1]} out=$1
   [ "$SEED" = 42 ] || out=$1-seed$SEED
   case " $extra " in *" --split "*) ;; *) extra="--split random $extra" ;; esac
   # shellcheck disable=SC2086
-  "$BIN" train "${DATA[@]}" "${TEST[@]}" $extra --epochs "$EPOCHS" --seed "$SEED" \
+  "$BIN" train "${DATA[@]}" ${EXTRA_DATA[$1]:-} "${TEST[@]}" ${EXTRA_TEST[$1]:-} $extra --epochs "$EPOCHS" --seed "$SEED" \
     -o "$OUT/$out" --data-dir "$OUT/store" > "$OUT/$out.txt"
 }
 names=("$@")

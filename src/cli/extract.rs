@@ -34,6 +34,11 @@ pub struct ExtractArgs {
     /// CICFlowMeters (what that leaves out is reported).
     #[arg(long, value_name = "N")]
     pub min_packets: Option<u64>,
+    /// Count the bytes a wire pads short Ethernet frames with as payload, as the 2017 tool did
+    /// on the CICIDS2017 testbed (with `--compat cicids2017`, for captures made on loopback or
+    /// veth, whose frames are not padded).
+    #[arg(long)]
+    pub ethernet_padding: bool,
     /// Label every flow (a family name, `BENIGN` or `attack`): for captures whose nature is
     /// known, to train or evaluate on them. Written as the `Label` and `Family` columns.
     #[arg(long, value_name = "LABEL")]
@@ -62,6 +67,7 @@ impl ExtractArgs {
                 .min_packets
                 .unwrap_or_else(|| ExtractOptions::default_min_packets(self.compat))
                 .max(1),
+            ethernet_padding: self.ethernet_padding,
             ..ExtractOptions::for_compat(self.compat)
         })
     }

@@ -298,6 +298,9 @@ impl FlowTable {
                 Some(a)
             }
             (None, Some(b)) if self.meta.is_empty() => Some(b),
+            // A file without rows (a header alone, e.g. a capture whose flows were all left
+            // out) says nothing about labels: the rows so far keep theirs.
+            (Some(a), None) if other.meta.is_empty() => Some(a),
             _ => None,
         };
         self.features.extend_from_slice(&other.features);

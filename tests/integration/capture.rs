@@ -559,3 +559,56 @@ fn a_capture_read_straight_into_a_table_equals_its_records_in_start_order() {
         }
     }
 }
+
+/// (fwd packets, bwd packets, fwd payload, bwd payload, fwd window) of a flow's features:
+/// what tells a scan probe's shape (the responder's window is its operating system's: 29,200
+/// on the 2017 testbed, 64,240 on this machine's kernel).
+fn probe_shape(features: impl Fn(netvigil::features::FeatureId) -> f64) -> [i64; 5] {
+    use netvigil::features::FeatureId as F;
+    [
+        F::TotalFwdPackets,
+        F::TotalBwdPackets,
+        F::TotalLenFwdPackets,
+        F::TotalLenBwdPackets,
+        F::InitWinBytesFwd,
+    ]
+    .map(|id| features(id) as i64)
+}
+
+#[test]
+fn ethernet_padding_makes_a_veth_scan_read_as_the_original_release_s_scans() {
+    use std::collections::HashSet;
+    // The original release's port scans (the 2017 tool on the testbed's wire): nmap's
+    // half-open probes of open ports and its probes of closed ones, as the release has them.
+    let release = netvigil::ingest::read_flows(
+        &[shared("cicids2017-original/TrafficLabelling_PortScan_1000.csv")],
+        &netvigil::ingest::ReadOptions::default(),
+    )
+    .expect("read the release's port scans");
+    let of_release: HashSet<[i64; 5]> = (0..release.len())
+        .map(|i| probe_shape(|id| f64::from(release.row(i)[id as usize])))
+        .collect();
+    // nmap -sS over veth (open ports 21, 22, 53, 80): the frames were never on a wire.
+    let scan = crate::common::repo_data("captures/portscan_nmap_syn.pcap");
+    let shapes = |ethernet_padding: bool| -> HashSet<[i64; 5]> {
+        let opts = ExtractOptions { ethernet_padding, ..ExtractOptions::for_compat(Compat::Cicids2017) };
+        let (flows, _) = extract(&scan, &opts);
+        flows.iter().map(|f| probe_shape(|id| f.features[id as usize])).collect()
+    };
+    let padded = shapes(true);
+    // Open port: SYN with MSS option (58-byte frame, 2 bytes of padding) and RST (54, 6 bytes)
+    // forward, the SYN-ACK with MSS (2 bytes) back; closed port: the SYN, then RST-ACK (6).
+    let open = [2, 1, 8, 2, 1024];
+    let closed = [1, 1, 2, 6, 1024];
+    for shape in [open, closed] {
+        assert!(of_release.contains(&shape), "the release has {shape:?}");
+        assert!(padded.contains(&shape), "padded flows lack {shape:?}: {padded:?}");
+    }
+    // Unpadded, the same probes carry no payload, a shape the release never has.
+    let bare = shapes(false);
+    assert!(bare.contains(&[2, 1, 0, 0, 1024]) && !bare.contains(&open), "{bare:?}");
+    assert!(!of_release.contains(&[2, 1, 0, 0, 1024]));
+    // Off by default, and never in the corrected mode's defaults.
+    assert!(!ExtractOptions::for_compat(Compat::Cicids2017).ethernet_padding);
+    assert!(!corrected().ethernet_padding);
+}

@@ -814,3 +814,20 @@ fn every_kind_of_address_comes_back_as_packed() {
     assert_eq!(PackedAddr::new(addresses[4]), PackedAddr::new(Some("fe80::1".parse().unwrap())), "one index per address");
     assert_ne!(PackedAddr::new(addresses[3]), PackedAddr::new(Some("192.168.10.5".parse().unwrap())), "a mapped IPv6 address is not IPv4");
 }
+
+#[test]
+fn a_labelled_file_without_rows_leaves_the_others_labelled() {
+    // A capture whose flows a compat mode left out is written as a header alone; among the
+    // files of a training set it made the whole set unlabelled ("the data has no labels").
+    let dir = tempfile::tempdir().unwrap();
+    let (header, rows) = real_lines(IMPROVED_DDOS, 20);
+    let full = write(&dir, "ddos.csv", format!("{header}\n{}\n", rows.join("\n")));
+    let empty = write(&dir, "no_rows.csv", format!("{header}\n"));
+    for inputs in [[&full, &empty], [&empty, &full]] {
+        let table = read_flows(&[inputs[0].clone(), inputs[1].clone()], &strict()).unwrap();
+        assert_eq!(table.len(), 20);
+        let labels = table.labels().expect("the rows keep their labels");
+        assert_eq!(labels.iter().count(), 20);
+        assert_eq!(table.families().unwrap().iter().filter(|&&f| f == AttackFamily::Ddos).count(), 20);
+    }
+}

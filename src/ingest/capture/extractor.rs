@@ -45,6 +45,13 @@ pub struct ExtractOptions {
     pub min_packets: u64,
     /// Drop exact duplicates of recent packets (kept, but counted, in `Cicids2017` mode).
     pub drop_duplicates: bool,
+    /// Count as payload the bytes a wire pads short Ethernet frames with (up to the 60-byte
+    /// minimum), as the 2017 CICFlowMeter did on the CICIDS2017 testbed's mirrored captures:
+    /// it took everything after the transport header, trailer included, so its SYN and RST
+    /// probes carry 2 or 6 bytes. A capture made where frames are not padded (loopback, veth,
+    /// the sending host) holds no such bytes; this adds them, so that its flows read as the
+    /// testbed's would (the lab captures' 2017-tool flows for training, `scripts/lab_flows.sh`).
+    pub ethernet_padding: bool,
 }
 
 impl Default for ExtractOptions {
@@ -58,6 +65,7 @@ impl Default for ExtractOptions {
             max_flows: 1_000_000,
             min_packets: 1,
             drop_duplicates: true,
+            ethernet_padding: false,
         }
     }
 }
@@ -80,6 +88,20 @@ impl ExtractOptions {
             Compat::Cicids2017 | Compat::CicFlowMeter4 => 2,
         }
     }
+}
+
+/// Ethernet's smallest payload: a shorter IP datagram is padded to it on the wire.
+const ETHERNET_MIN_PAYLOAD: u32 = 46;
+
+/// The padding a wire adds to `p`'s frame. The IPv4 header is taken as 20 bytes (options are
+/// rare; `PacketInfo` does not keep its length); no IPv6 datagram with a transport header is
+/// short enough to be padded.
+fn ethernet_padding(p: &PacketInfo) -> u32 {
+    const IPV4_HEADER: u32 = 20;
+    if !p.src.is_ipv4() || p.fragment.is_some() {
+        return 0;
+    }
+    ETHERNET_MIN_PAYLOAD.saturating_sub(IPV4_HEADER + p.header + p.payload)
 }
 
 /// One finished flow.
@@ -445,7 +467,10 @@ impl FlowExtractor {
         }
     }
 
-    fn process_packet(&mut self, p: PacketInfo, report: &mut CaptureReport) {
+    fn process_packet(&mut self, mut p: PacketInfo, report: &mut CaptureReport) {
+        if self.opts.ethernet_padding {
+            p.payload += ethernet_padding(&p);
+        }
         if let Some(key) = p.fragment {
             self.remember_fragment(key, &p);
         }
