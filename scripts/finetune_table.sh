@@ -2,7 +2,10 @@
 # Fine-tuning on the analyst's labels, measured in one run: a model trained on the corrected
 # release alone, fine-tuned on half of the original release's files (split by file), then the
 # false-positive rate and attack recall on the other half (files it never saw) and on the
-# corrected release, before and after. Usage: scripts/finetune_table.sh
+# corrected release, before and after. Usage: scripts/finetune_table.sh [MORE_LABELLED...]
+# (MORE_LABELLED: files or folders fine-tuned on beside the first half, e.g. the real-tool
+# captures as the 2017 tool extracts them, target-lab-flows/lab-captures-2017 from
+# scripts/lab_flows.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/netvigil-target}"
@@ -15,7 +18,7 @@ half_b=("$o/MachineLearningCVE_Tuesday_subset_binary_SSH.csv" "$o/TrafficLabelli
         "$o/TrafficLabelling_PortScan_1000.csv" "$o/TrafficLabelling_WebAttack_SqlInjection_21.csv")
 "$bin" --data-dir "$work/h" train "$data/cicids2017-improved" --split random --epochs 8 -o "$work/corrected-only" >/dev/null 2>&1
 start=$(date +%s.%N)
-"$bin" --data-dir "$work/h" finetune --model "$work/corrected-only" "${half_a[@]}" --lenient -o "$work/tuned" >/dev/null 2>&1
+"$bin" --data-dir "$work/h" finetune --model "$work/corrected-only" "${half_a[@]}" "$@" --lenient -o "$work/tuned" >/dev/null 2>&1
 echo "fine-tuning took $(echo "$(date +%s.%N) - $start" | bc) s"
 row() {
   "$bin" --data-dir "$work/h" evaluate --model "$1" --device cpu --json --lenient "${@:3}" 2>/dev/null |
