@@ -25,10 +25,13 @@ for f in "$LAB"/*.csv; do
   printf '| %s | %d |' "$(basename "$f" .csv)" "$n"
   for b in "$@"; do printf ' %s |' "$(share "$b" "$f")"; done; echo
 done
-for what in false_positive_rate recall; do
-  printf '| all, %s | |' "${what//_/ }"
-  for b in "$@"; do
-    "$BIN" --data-dir "$work" evaluate --model "$b" --device cpu --json "$LAB" 2>/dev/null |
-      python3 -c "import json,sys; print(' %.4f |' % json.load(sys.stdin)['metrics']['$what'], end='')"
-  done; echo
+# Every capture together, one evaluation per bundle: false-positive rate and recall.
+all=()
+for b in "$@"; do
+  all+=("$("$BIN" --data-dir "$work" evaluate --model "$b" --device cpu --json "$LAB" 2>/dev/null |
+    python3 -c 'import json,sys; m=json.load(sys.stdin)["metrics"]; print("%.4f %.4f" % (m["false_positive_rate"], m["recall"]))')")
+done
+for k in 1 2; do
+  [ "$k" = 1 ] && printf '| all, false positive rate | |' || printf '| all, recall | |'
+  for r in "${all[@]}"; do printf ' %s |' "$(cut -d' ' -f"$k" <<< "$r")"; done; echo
 done
