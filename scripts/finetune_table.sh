@@ -5,7 +5,8 @@
 # corrected release, before and after. Usage: scripts/finetune_table.sh [MORE_LABELLED...]
 # (MORE_LABELLED: files or folders fine-tuned on beside the first half, e.g. the real-tool
 # captures as the 2017 tool extracts them, target-lab-flows/lab-captures-2017 from
-# scripts/lab_flows.sh)
+# scripts/lab_flows.sh). The last rows break the fine-tuned model's figures on the other half
+# down by file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/netvigil-target}"
@@ -30,3 +31,5 @@ row "$work/corrected-only" "corrected-only, other half of the original release" 
 row "$work/tuned" "fine-tuned, other half of the original release" "${half_b[@]}"
 row "$work/corrected-only" "corrected-only, corrected release" "$data/cicids2017-improved"
 row "$work/tuned" "fine-tuned, corrected release" "$data/cicids2017-improved"
+# Where the other half's misses are: the fine-tuned model on each of its files.
+for f in "${half_b[@]}"; do row "$work/tuned" "fine-tuned, $(basename "$f" .csv)" "$f"; done
