@@ -83,7 +83,7 @@ fn is_single_host(ip: IpAddr) -> bool {
 /// corrected tool count IP payload only, so for their flows this changes nothing but a
 /// handshake whose every packet carries at most 6 real bytes, which is no exchange of data
 /// either.
-const ETHERNET_PADDING_MAX: f32 = 6.0;
+const ETHERNET_PADDING_MAX: f32 = crate::ingest::capture::extractor::TCP_ETHERNET_PADDING_MAX as f32;
 
 fn classify(proto: u8, dport: u16, row: &[f32]) -> Attempt {
     let f = |id: FeatureId| row[id as usize];

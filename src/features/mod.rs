@@ -164,6 +164,18 @@ pub fn normalize_column_name(name: &str) -> String {
     out
 }
 
+/// The eight whole-flow flag counts in schema order (FIN SYN RST PSH ACK URG CWR ECE): the
+/// order in which the extractor maps TCP flag bits onto them.
+pub const FLAG_COUNTS: [FeatureId; 8] = [
+    FeatureId::FinFlagCount,
+    FeatureId::SynFlagCount,
+    FeatureId::RstFlagCount,
+    FeatureId::PshFlagCount,
+    FeatureId::AckFlagCount,
+    FeatureId::UrgFlagCount,
+    FeatureId::CwrFlagCount,
+    FeatureId::EceFlagCount,
+];
 
 /// Named groups of features that share one origin, so an ablation or a feature treatment can
 /// name a whole group (`--mask-features init-window`). Each group is one suspected dataset

@@ -92,12 +92,15 @@ impl ExtractOptions {
 
 /// Ethernet's smallest payload: a shorter IP datagram is padded to it on the wire.
 const ETHERNET_MIN_PAYLOAD: u32 = 46;
+/// The IPv4 header without options (`PacketInfo` does not keep its length; options are rare).
+const IPV4_HEADER: u32 = 20;
+/// The most padding an IPv4 TCP segment without data gets on the wire (no TCP options: 6
+/// bytes), which the 2017 tool counted as payload.
+pub const TCP_ETHERNET_PADDING_MAX: u32 = ETHERNET_MIN_PAYLOAD - IPV4_HEADER - 20;
 
-/// The padding a wire adds to `p`'s frame. The IPv4 header is taken as 20 bytes (options are
-/// rare; `PacketInfo` does not keep its length); no IPv6 datagram with a transport header is
+/// The padding a wire adds to `p`'s frame; no IPv6 datagram with a transport header is
 /// short enough to be padded.
 fn ethernet_padding(p: &PacketInfo) -> u32 {
-    const IPV4_HEADER: u32 = 20;
     if !p.src.is_ipv4() || p.fragment.is_some() {
         return 0;
     }

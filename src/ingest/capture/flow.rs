@@ -438,62 +438,18 @@ impl FlowBuilder {
         set(FeatureId::FlowDuration, duration);
         set(FeatureId::FlowBytesPerSec, per_sec(fwd_bytes + bwd_bytes));
         set(FeatureId::FlowPacketsPerSec, per_sec(n as f64));
-        set_stats4(
-            &mut set,
-            &self.flow_iat,
-            [
-                FeatureId::FlowIatMean,
-                FeatureId::FlowIatStd,
-                FeatureId::FlowIatMax,
-                FeatureId::FlowIatMin,
-            ],
-        );
+        set_stats4(&mut set, &self.flow_iat, [FeatureId::FlowIatMean, FeatureId::FlowIatStd, FeatureId::FlowIatMax, FeatureId::FlowIatMin]);
+        // One inter-arrival time needs two packets in the direction; the tools leave it 0.
         if nf > 1 {
             set(FeatureId::FwdIatTotal, self.fwd.iat.sum());
-            set_stats4(
-                &mut set,
-                &self.fwd.iat,
-                [
-                    FeatureId::FwdIatMean,
-                    FeatureId::FwdIatStd,
-                    FeatureId::FwdIatMax,
-                    FeatureId::FwdIatMin,
-                ],
-            );
+            set_stats4(&mut set, &self.fwd.iat, [FeatureId::FwdIatMean, FeatureId::FwdIatStd, FeatureId::FwdIatMax, FeatureId::FwdIatMin]);
         }
         if nb > 1 {
             set(FeatureId::BwdIatTotal, self.bwd.iat.sum());
-            set_stats4(
-                &mut set,
-                &self.bwd.iat,
-                [
-                    FeatureId::BwdIatMean,
-                    FeatureId::BwdIatStd,
-                    FeatureId::BwdIatMax,
-                    FeatureId::BwdIatMin,
-                ],
-            );
+            set_stats4(&mut set, &self.bwd.iat, [FeatureId::BwdIatMean, FeatureId::BwdIatStd, FeatureId::BwdIatMax, FeatureId::BwdIatMin]);
         }
-        set_stats4(
-            &mut set,
-            &self.active,
-            [
-                FeatureId::ActiveMean,
-                FeatureId::ActiveStd,
-                FeatureId::ActiveMax,
-                FeatureId::ActiveMin,
-            ],
-        );
-        set_stats4(
-            &mut set,
-            &self.idle,
-            [
-                FeatureId::IdleMean,
-                FeatureId::IdleStd,
-                FeatureId::IdleMax,
-                FeatureId::IdleMin,
-            ],
-        );
+        set_stats4(&mut set, &self.active, [FeatureId::ActiveMean, FeatureId::ActiveStd, FeatureId::ActiveMax, FeatureId::ActiveMin]);
+        set_stats4(&mut set, &self.idle, [FeatureId::IdleMean, FeatureId::IdleStd, FeatureId::IdleMax, FeatureId::IdleMin]);
 
         set(FeatureId::TotalFwdPackets, nf as f64);
         set(FeatureId::TotalBwdPackets, nb as f64);
@@ -527,17 +483,8 @@ impl FlowBuilder {
     }
 
     fn set_flags(&self, set: &mut impl FnMut(FeatureId, f64)) {
-        // Schema order of the eight flag counts: FIN SYN RST PSH ACK URG CWR ECE.
-        let ids = [
-            FeatureId::FinFlagCount,
-            FeatureId::SynFlagCount,
-            FeatureId::RstFlagCount,
-            FeatureId::PshFlagCount,
-            FeatureId::AckFlagCount,
-            FeatureId::UrgFlagCount,
-            FeatureId::CwrFlagCount,
-            FeatureId::EceFlagCount,
-        ];
+        // The bits in the schema's order of the flag counts: FIN SYN RST PSH ACK URG CWR ECE.
+        let ids = crate::features::FLAG_COUNTS;
         match self.compat {
             Compat::Corrected | Compat::CicFlowMeter4 => {
                 let bits = [
