@@ -9,6 +9,7 @@ mod detect;
 mod explain;
 mod fused;
 mod ingest;
+mod ingest_cells;
 mod model;
 mod offline;
 mod packaging;
