@@ -177,6 +177,18 @@ pub const FLAG_COUNTS: [FeatureId; 8] = [
     FeatureId::EceFlagCount,
 ];
 
+/// Every flag feature: PSH and URG per direction, then the eight whole-flow counts.
+const FLAG_FEATURES: [FeatureId; 12] = {
+    let per_direction = [FeatureId::FwdPshFlags, FeatureId::BwdPshFlags, FeatureId::FwdUrgFlags, FeatureId::BwdUrgFlags];
+    let mut out = [FeatureId::FwdPshFlags; 12];
+    let mut i = 0;
+    while i < 12 {
+        out[i] = if i < 4 { per_direction[i] } else { FLAG_COUNTS[i - 4] };
+        i += 1;
+    }
+    out
+};
+
 /// Named groups of features that share one origin, so an ablation or a feature treatment can
 /// name a whole group (`--mask-features init-window`). Each group is one suspected dataset
 /// artefact: what differs between CICFlowMeter versions or testbeds more than between benign
@@ -204,23 +216,7 @@ pub const FEATURE_GROUPS: &[(&str, &[FeatureId])] = &[
     // Rates divide by the duration: infinite or huge for the short flows the tools differ on.
     ("rates", &[FeatureId::FlowBytesPerSec, FeatureId::FlowPacketsPerSec, FeatureId::FwdPacketsPerSec, FeatureId::BwdPacketsPerSec]),
     // Flag counts: the 2017 tool counted PSH/URG per direction only on some packets.
-    (
-        "flags",
-        &[
-            FeatureId::FwdPshFlags,
-            FeatureId::BwdPshFlags,
-            FeatureId::FwdUrgFlags,
-            FeatureId::BwdUrgFlags,
-            FeatureId::FinFlagCount,
-            FeatureId::SynFlagCount,
-            FeatureId::RstFlagCount,
-            FeatureId::PshFlagCount,
-            FeatureId::AckFlagCount,
-            FeatureId::UrgFlagCount,
-            FeatureId::CwrFlagCount,
-            FeatureId::EceFlagCount,
-        ],
-    ),
+    ("flags", &FLAG_FEATURES),
     // Subflows: integer division in the 2017 tool.
     ("subflow", &[FeatureId::SubflowFwdPackets, FeatureId::SubflowFwdBytes, FeatureId::SubflowBwdPackets, FeatureId::SubflowBwdBytes]),
 ];

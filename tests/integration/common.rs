@@ -35,3 +35,17 @@ pub fn check_eve(path: &std::path::Path) {
     let out = std::process::Command::new("python3").arg(script).arg(path).output().expect("python3 runs");
     assert!(out.status.success(), "EVE schema check failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+/// Reading options: strict (the default, stop at the first bad row) and lenient (drop and count).
+pub fn strict() -> netvigil::ingest::ReadOptions {
+    netvigil::ingest::ReadOptions::default()
+}
+
+pub fn lenient() -> netvigil::ingest::ReadOptions {
+    netvigil::ingest::ReadOptions { lenient: true, ..netvigil::ingest::ReadOptions::default() }
+}
+
+/// One feature of one row of a table.
+pub fn value(t: &netvigil::ingest::FlowTable, row: usize, f: netvigil::features::FeatureId) -> f32 {
+    t.row(row)[f as usize]
+}

@@ -9,24 +9,12 @@ use netvigil::ingest::{
     AttackFamily, Dialect, IngestError, ReadOptions, export, read_file, read_flows,
 };
 
-use crate::common::{real_lines, shared, write};
+use crate::common::{lenient, real_lines, shared, strict, value, write};
 
 const IMPROVED_DDOS: &str = "cicids2017-improved/DDoS_5000.csv";
 const MLCVE: &str = "cicids2017-original/MachineLearningCVE_Friday-DDos_head9998_BENIGN.csv";
 const TRAFFIC: &str = "cicids2017-original/TrafficLabelling_Friday-DDos_head299_BENIGN.csv";
 const V4: &str = "cicflowmeter-reference/official-test/test_v4header.csv";
-
-fn strict() -> ReadOptions {
-    ReadOptions::default()
-}
-
-fn lenient() -> ReadOptions {
-    ReadOptions { lenient: true, ..ReadOptions::default() }
-}
-
-fn value(t: &netvigil::ingest::FlowTable, row: usize, f: FeatureId) -> f32 {
-    t.row(row)[f as usize]
-}
 
 #[test]
 fn improved_release_has_all_rows_and_labels_of_the_readme() {

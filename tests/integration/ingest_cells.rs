@@ -2,24 +2,12 @@
 //! NaN, infinity and empty cells in numeric columns, and the 2017 release's own defects.
 
 use netvigil::features::FeatureId;
-use netvigil::ingest::{IngestError, ReadOptions, read_file};
+use netvigil::ingest::{IngestError, read_file};
 
-use crate::common::{real_lines, shared, write};
+use crate::common::{lenient, real_lines, shared, strict, value, write};
 
 const IMPROVED_DDOS: &str = "cicids2017-improved/DDoS_5000.csv";
 const MLCVE: &str = "cicids2017-original/MachineLearningCVE_Friday-DDos_head9998_BENIGN.csv";
-
-fn strict() -> ReadOptions {
-    ReadOptions::default()
-}
-
-fn lenient() -> ReadOptions {
-    ReadOptions { lenient: true, ..ReadOptions::default() }
-}
-
-fn value(t: &netvigil::ingest::FlowTable, row: usize, f: FeatureId) -> f32 {
-    t.row(row)[f as usize]
-}
 
 /// Real rows with the `Flow IAT Max` cell of the second data row replaced.
 fn with_cell(replacement: &str) -> (String, usize) {

@@ -485,18 +485,15 @@ impl FlowBuilder {
     fn set_flags(&self, set: &mut impl FnMut(FeatureId, f64)) {
         // The bits in the schema's order of the flag counts: FIN SYN RST PSH ACK URG CWR ECE.
         let ids = crate::features::FLAG_COUNTS;
+        let first = |bit: u8| if self.first_flags & bit != 0 { 1.0 } else { 0.0 };
+        // V4 and the 2017 tool count PSH/URG per direction in the first packet only.
+        let first_packet_psh_urg = |set: &mut dyn FnMut(FeatureId, f64)| {
+            set(FeatureId::FwdPshFlags, first(flag::PSH));
+            set(FeatureId::FwdUrgFlags, first(flag::URG));
+        };
         match self.compat {
             Compat::Corrected | Compat::CicFlowMeter4 => {
-                let bits = [
-                    flag::FIN,
-                    flag::SYN,
-                    flag::RST,
-                    flag::PSH,
-                    flag::ACK,
-                    flag::URG,
-                    flag::CWR,
-                    flag::ECE,
-                ];
+                let bits = [flag::FIN, flag::SYN, flag::RST, flag::PSH, flag::ACK, flag::URG, flag::CWR, flag::ECE];
                 for (id, bit) in ids.iter().zip(bits) {
                     set(*id, f64::from(self.flags[bit.trailing_zeros() as usize]));
                 }
@@ -506,64 +503,17 @@ impl FlowBuilder {
                     set(FeatureId::FwdUrgFlags, f64::from(self.fwd.urg));
                     set(FeatureId::BwdUrgFlags, f64::from(self.bwd.urg));
                 } else {
-                    // V4 counts PSH/URG per direction in the first packet only.
-                    set(
-                        FeatureId::FwdPshFlags,
-                        if self.first_flags & flag::PSH != 0 {
-                            1.0
-                        } else {
-                            0.0
-                        },
-                    );
-                    set(
-                        FeatureId::FwdUrgFlags,
-                        if self.first_flags & flag::URG != 0 {
-                            1.0
-                        } else {
-                            0.0
-                        },
-                    );
+                    first_packet_psh_urg(set);
                 }
             }
             Compat::Cicids2017 => {
                 // The 2017 tool records the first packet's flags only and prints them by
                 // iterating a Java HashMap, whose order is RST PSH ECE SYN ACK FIN URG CWR.
-                let printed = [
-                    flag::RST,
-                    flag::PSH,
-                    flag::ECE,
-                    flag::SYN,
-                    flag::ACK,
-                    flag::FIN,
-                    flag::URG,
-                    flag::CWR,
-                ];
+                let printed = [flag::RST, flag::PSH, flag::ECE, flag::SYN, flag::ACK, flag::FIN, flag::URG, flag::CWR];
                 for (id, bit) in ids.iter().zip(printed) {
-                    set(
-                        *id,
-                        if self.first_flags & bit != 0 {
-                            1.0
-                        } else {
-                            0.0
-                        },
-                    );
+                    set(*id, first(bit));
                 }
-                set(
-                    FeatureId::FwdPshFlags,
-                    if self.first_flags & flag::PSH != 0 {
-                        1.0
-                    } else {
-                        0.0
-                    },
-                );
-                set(
-                    FeatureId::FwdUrgFlags,
-                    if self.first_flags & flag::URG != 0 {
-                        1.0
-                    } else {
-                        0.0
-                    },
-                );
+                first_packet_psh_urg(set);
             }
         }
     }
