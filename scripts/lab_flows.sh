@@ -9,7 +9,8 @@
 # short frames' wire padding counted as payload, as on the 2017 testbed): lab-captures-2017
 # and lab-captures-heldout-2017, the same real attacks in the other semantics, so that a model
 # can learn what the 2017 tool makes of them (the original release is the only other source of
-# 2017-tool flows, and it has a single testbed).
+# 2017-tool flows, and it has a single testbed). data/captures-varied (two runs of varied benign
+# browsing) becomes lab-captures-varied.
 # Usage: scripts/lab_flows.sh [OUT_DIR]   (default target-lab-flows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/netvigil-target}
 BIN=${NETVIGIL_BIN:-$CARGO_TARGET_DIR/release/netvigil}
 OUT=${1:-target-lab-flows}
 for run in "data/captures:lab-captures:corrected" "data/captures-heldout:lab-captures-heldout:corrected" \
-           "data/captures:lab-captures-2017:cicids2017" "data/captures-heldout:lab-captures-heldout-2017:cicids2017"; do
+           "data/captures:lab-captures-2017:cicids2017" "data/captures-heldout:lab-captures-heldout-2017:cicids2017" \
+           "data/captures-varied:lab-captures-varied:corrected"; do
   IFS=: read -r src name compat <<< "$run"
   dst=$OUT/$name
   mkdir -p "$dst"

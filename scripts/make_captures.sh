@@ -435,6 +435,57 @@ sc_benign_http_browsing() {
         "curl with several URLs per invocation (keep-alive; page + css/js/img), curl to CGI pages, curl -d (POST), curl -I (HEAD), wget -p -nd PAGE" -- \
         timeout 60 bash -c benign_browse
 }
+# Varied browsing (not in the default set; an evaluation capture, data/captures-varied:
+# CAPTURES_OUT=$PWD/data/captures-varied scripts/make_captures.sh benign_http_varied). The
+# browsing scenario above is one fixed script, so its two runs hold the same 13 connections;
+# this one has four users at once, each making 25 visits of a kind drawn from eight (a page
+# with its resources on one keep-alive connection, a page alone, a CGI item or search page by
+# GET or POST, an image, a HEAD, a 404) with random think times, so that a benign false-positive
+# rate on HTTP rests on a hundred and more connections of many shapes and timings.
+# (VARIED_SEED sets the draws; benign_http_varied_b below is a second run with other draws.)
+benign_varied_user() {    # user number
+    local u=http://$V_IP i r j words=(flow packet server latency network client request)
+    local agents=('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0 Safari/537.36'
+                  'Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0'
+                  'Mozilla/5.0 (Macintosh; Intel Mac OS X 13_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Safari/605.1.15'
+                  'curl/7.88.1')
+    local ua=${agents[$1 % 4]}
+    RANDOM=$((${VARIED_SEED:-2026} + $1))
+    for i in $(seq 1 25); do
+        r=$((RANDOM % 8)) j=$((RANDOM % 8))
+        case $r in
+            0) inatt curl -m 20 -s -A "$ua" -o /dev/null -o /dev/null -o /dev/null -o /dev/null \
+                   "$u/docs/page$j.html" "$u/css/site.css" "$u/js/app.js" "$u/img/photo$((j % 6)).jpg" ;;
+            1) inatt curl -m 20 -s -A "$ua" -o /dev/null "$u/docs/page$j.html" ;;
+            2) inatt curl -m 20 -s -A "$ua" -o /dev/null "$u/cgi-bin/item.py?id=$((RANDOM % 20 + 1))" ;;
+            3) inatt curl -m 20 -s -A "$ua" -o /dev/null "$u/cgi-bin/search.py?q=${words[j % 7]}+${words[(j + 3) % 7]}" ;;
+            4) inatt curl -m 20 -s -A "$ua" -o /dev/null -d "q=${words[j % 7]}" "$u/cgi-bin/search.py" ;;
+            5) inatt curl -m 20 -s -A "$ua" -e "$u/" -o /dev/null "$u/img/photo$((j % 6)).jpg" ;;
+            6) inatt curl -m 20 -s -A "$ua" -o /dev/null -I "$u/docs/page$j.html" ;;
+            7) inatt curl -m 20 -s -A "$ua" -o /dev/null "$u/docs/old$j.html" ;;
+        esac
+        sleep "$((RANDOM % 3)).$((RANDOM % 10))"
+    done
+}
+benign_varied() {
+    local k
+    for k in 0 1 2 3; do benign_varied_user "$k" & done
+    wait
+}
+sc_benign_http_varied() {
+    capture benign_http_varied benign benign 60000 \
+        "four browsing users at once, 25 visits each of a random kind (page + css/js/img on keep-alive, page alone, CGI item, CGI search GET and POST, image, HEAD, 404), random think time 0-2.9 s, four user agents" \
+        "curl -s -A AGENT URL... (per visit: 1-4 URLs on one connection, -d for POST, -I for HEAD), four users in parallel, sleep 0-2.9 s between visits" -- \
+        timeout 120 bash -c benign_varied
+}
+# The same with other draws (seed 3026): a second varied run, to train on where the first is
+# the test (README: the varied-benign experiment).
+sc_benign_http_varied_b() {
+    capture benign_http_varied_b benign benign 60000 \
+        "as benign_http_varied, other random draws (VARIED_SEED=3026): four browsing users at once, 25 visits each of a random kind, random think time 0-2.9 s" \
+        "as benign_http_varied with VARIED_SEED=3026" -- \
+        env VARIED_SEED=3026 timeout 120 bash -c benign_varied
+}
 benign_ssh() {
     local s=(sshpass -p "$TPASS") o=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR)
     inatt "${s[@]}" ssh "${o[@]}" "$TUSER@$V_IP" 'uname -a; id; uptime; df -h / | tail -1'
@@ -539,7 +590,7 @@ sc_mixed_dense() {
         "ab -n N -c C URL (20 URLs, 4 rounds), ab -k, curl -H 'Connection: close' URL?n=[1-N], dig -f, ssh/scp, nmap -sS, hping3 -S -c 15000, slowhttptest -H, hydra ssh" -- \
         timeout 300 bash -c mixed_all
 }
-export -f benign_downloads benign_browse benign_ssh benign_dns inatt log mixed_web mixed_keepalive mixed_downloads mixed_dns mixed_attacks mixed_all
+export -f benign_downloads benign_browse benign_varied benign_varied_user benign_ssh benign_dns inatt log mixed_web mixed_keepalive mixed_downloads mixed_dns mixed_attacks mixed_all
 export W ATT VIC A_IP V_IP TUSER TPASS
 
 ALL=(portscan_nmap_syn portscan_nmap_connect portscan_masscan_dropped portscan_nmap_dropped

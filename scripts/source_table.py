@@ -46,7 +46,8 @@ cols = [("unb-live", "false_positive_rate", "other network FPR"),
         ("cicids2017-improved", "false_positive_rate", "corrected FPR"),
         ("cicids2017-improved", "f1", "corrected F1"),
         ("lab-captures-heldout", "false_positive_rate", "lab FPR"),
-        ("lab-captures-heldout", "recall", "lab recall")]
+        ("lab-captures-heldout", "recall", "lab recall"),
+        ("lab-captures-varied", "false_positive_rate", "varied browsing FPR")]
 print("| variant | features masked | threshold | " + " | ".join(c[2] for c in cols) + " |")
 print("|---|---|---:|" + "---:|" * len(cols))
 for b in args:
