@@ -50,19 +50,23 @@ declare -A VARIANTS=(
   [family-botnet]="$RECIPE --split family --holdout botnet"
   [both-semantics]="--benign-weight 12 --periodic 8 --source-balance 0.5 --weight-average 0.998"
   [varied-benign]="$RECIPE"
+  [varied-benign-average]="--benign-weight 12 --periodic 8 --source-balance 0.5 --weight-average 0.998"
 )
 # Variants that learn from more data than DATA: both-semantics also trains on the first capture
 # run as the 2017 tool extracts it, and is tested on the second run in both semantics. The
 # extra folders come after DATA, so the other sources' test parts are the same rows as the
 # other variants' (the split draws per source in order). varied-benign is the shipped recipe
-# with the second varied browsing run (data/captures-varied) added, the first held out.
+# with the second varied browsing run (data/captures-varied) added, the first held out;
+# varied-benign-average the same with train's defaults (a moving average of the weights).
 declare -A EXTRA_DATA=(
   [both-semantics]="$LAB/lab-captures-2017 $LAB/lab-captures-heldout-2017"
   [varied-benign]="$LAB/lab-captures-varied"
+  [varied-benign-average]="$LAB/lab-captures-varied"
 )
 declare -A EXTRA_TEST=(
   [both-semantics]="--test-file lab-captures-heldout-2017"
   [varied-benign]="--test-file lab-captures-varied/benign_http_varied.csv"
+  [varied-benign-average]="--test-file lab-captures-varied/benign_http_varied.csv"
 )
 run() {
   local name=$1 extra=${VARIANTS[$1]} out=$1
