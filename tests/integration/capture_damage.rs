@@ -14,7 +14,7 @@ use crate::common::shared;
 #[test]
 fn fuzz_regressions_do_not_panic() {
     // Inputs the fuzz target once crashed on (first byte: the mode, as in the target).
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-regressions");
+    let dir = crate::common::repo("tests/data/fuzz-regressions");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).expect("regressions folder") {
         let bytes = std::fs::read(entry.expect("entry").path()).expect("read");

@@ -1,15 +1,23 @@
 //! Paths to the real data and helpers to derive bad inputs from real rows.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+/// A path in the checkout under test. Read from the environment cargo gives the running test
+/// first, and only then from the compile-time value: a test binary that cargo reuses from a
+/// target directory built in another checkout (CI's persistent one) still reads this one's files.
+pub fn repo(rel: &str) -> PathBuf {
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    root.join(rel)
+}
 
 /// A file under `../shared/data` (CI clones the repository next to `shared/`).
 pub fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(rel)
+    repo("../shared/data").join(rel)
 }
 
 /// A file under the repository's own `data/` slice.
 pub fn repo_data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(rel)
+    repo("data").join(rel)
 }
 
 /// The header line and the first `n` data lines of a real file, without line ends.
@@ -31,7 +39,7 @@ pub fn write(dir: &tempfile::TempDir, name: &str, content: impl AsRef<[u8]>) -> 
 /// Checks EVE alert lines against docs/eve-alert.schema.json (scripts/check_eve.py, Python's
 /// jsonschema, which `.ci/run` installs); panics with the first invalid line.
 pub fn check_eve(path: &std::path::Path) {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_eve.py");
+    let script = repo("scripts/check_eve.py");
     let out = std::process::Command::new("python3").arg(script).arg(path).output().expect("python3 runs");
     assert!(out.status.success(), "EVE schema check failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }

@@ -59,7 +59,7 @@ fn sigkill_during_training_and_scoring_leaves_a_consistent_history() {
         kill_after(train, delay(i));
         check_consistent(dir.path());
     }
-    let default_model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    let default_model = crate::common::repo("models/default");
     for i in 0..KILLS {
         let mut predict = Command::new(exe);
         predict

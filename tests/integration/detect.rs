@@ -304,7 +304,7 @@ fn inspect_and_predict_show_the_findings() {
     // `predict` marks each flow of the finding in its `Finding` column, and no other.
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("scores.csv");
-    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default");
+    let model = crate::common::repo("models/default");
     let status = Command::new(exe)
         .arg("--data-dir")
         .arg(dir.path())

@@ -1,6 +1,6 @@
 //! The MoE detector on real CICIDS2017 rows: learning, bundle integrity, splits, backends.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{OnceLock, mpsc};
 
@@ -16,7 +16,7 @@ use netvigil::train::training::{TrainEvent, TrainingConfig};
 use netvigil::train::{SplitKind, fit, split};
 
 fn improved(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cicids2017-improved").join(file)
+    crate::common::repo("../shared/data/cicids2017-improved").join(file)
 }
 
 /// A few thousand real rows over five families and all five capture days.

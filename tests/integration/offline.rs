@@ -3,13 +3,12 @@
 //! session's processes connected or sent to. Needs root for `unshare -n` (CI runs as root);
 //! elsewhere the test says why it skipped.
 
-use std::path::Path;
 use std::process::Command;
 
 #[test]
 fn a_whole_session_runs_with_only_loopback_and_reaches_nothing_else() {
     let work = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/no_network_session.sh");
+    let script = crate::common::repo("scripts/no_network_session.sh");
     let out = Command::new(&script).arg(env!("CARGO_BIN_EXE_netvigil")).arg(work.path()).output().expect("run the session script");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -78,7 +78,7 @@ fn gunzip(path: &Path) -> String {
 fn deb_and_tarball_install_offline_and_score_the_sample_and_a_capture() {
     let scratch = tempfile::tempdir().unwrap();
     let dist = scratch.path().join("dist");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/build.sh");
+    let script = crate::common::repo("packaging/build.sh");
     run_ok(Command::new(&script).arg("--binary").arg(env!("CARGO_BIN_EXE_netvigil")).arg("--out").arg(&dist));
     let deb = dist.join("netvigil_0.1.0_amd64.deb");
     let tarball = dist.join("netvigil-0.1.0-x86_64-linux.tar.gz");
@@ -132,7 +132,7 @@ fn deb_and_tarball_install_offline_and_score_the_sample_and_a_capture() {
         .arg("--data-dir")
         .arg(scratch.path().join("ref-data"))
         .args(["predict", "--model"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default"))
+        .arg(crate::common::repo("models/default"))
         .arg(repo_data("cicids2017-sample.csv"))
         .arg("-o")
         .arg(&reference)

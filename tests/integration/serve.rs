@@ -13,7 +13,7 @@ use netvigil::service::models;
 use crate::common::repo_data;
 
 fn default_model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default")
+    crate::common::repo("models/default")
 }
 
 fn server(dir: &tempfile::TempDir, tune: impl FnOnce(&mut ServeOptions)) -> RunningServer {
@@ -133,7 +133,7 @@ fn served_verdicts_equal_predict_for_json_csv_and_capture_bodies() {
     let (status, answer) = score(&s, "text/csv", csv.as_bytes(), None);
     assert_eq!(status, 200, "{answer}");
     assert_same(&verdicts_of(&answer), &expected, "CSV body");
-    let own = netvigil::model::bundle::alert_threshold_in(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default"));
+    let own = netvigil::model::bundle::alert_threshold_in(&crate::common::repo("models/default"));
     assert_eq!(answer["threshold"].as_f64().map(|t| t as f32), Some(own), "the model's own threshold");
     assert_eq!(answer["flows"][0]["gate"].as_object().unwrap().len(), 2, "a weight per expert");
 
@@ -434,7 +434,7 @@ fn the_eve_schema_check_refuses_a_record_without_a_signature() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.eve.json");
     std::fs::write(&bad, r#"{"timestamp":"2017-07-07T10:00:00.000000+0000","event_type":"alert","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","proto":"TCP","alert":{"action":"allowed","gid":1,"signature_id":1,"rev":1,"category":"dos","severity":1},"netvigil":{"family":"dos","p_attack":0.9,"model":"m","unfamiliar":false}}"#).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_eve.py");
+    let script = crate::common::repo("scripts/check_eve.py");
     let out = Command::new("python3").arg(script).arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("'signature' is a required property"), "{}", String::from_utf8_lossy(&out.stderr));

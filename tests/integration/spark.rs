@@ -87,7 +87,7 @@ fn predict(csv: &Path, out: &Path, data_dir: &Path) {
         .arg("--data-dir")
         .arg(data_dir)
         .args(["predict", "-q", "--model"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default"))
+        .arg(crate::common::repo("models/default"))
         .arg(csv)
         .arg("-o")
         .arg(out)
@@ -117,9 +117,9 @@ fn spark_job_scores_every_partition_as_predict_does() {
 
     let output = scratch.path().join("verdicts");
     let job = Command::new(&python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/spark_score.py"))
+        .arg(crate::common::repo("scripts/spark_score.py"))
         .args(["--master", "local[2]", "--split-mb", "0.25", "--netvigil", env!("CARGO_BIN_EXE_netvigil"), "--model"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default"))
+        .arg(crate::common::repo("models/default"))
         .arg(&input)
         .arg(&output)
         .env("SPARK_LOCAL_IP", "127.0.0.1")
