@@ -29,8 +29,11 @@ TEST=(--test-file unb-live/2017-12-15_online.csv --test-file MachineLearningCVE_
 # before, keeps the last step's weights so that its rows stay comparable.
 RECIPE="--benign-weight 12 --periodic 8 --source-balance 0.5 --weight-average 0"
 EPOCHS=${EPOCHS:-40}
-# SEED=N trains VARIANT-seedN instead (the run-to-run spread in README's seed table).
+# SEED=N trains VARIANT-seedN instead (the run-to-run spread in README's seed table);
+# SPLIT_SEED=M draws the split with M instead of SEED (VARIANT-seedN-splitM: model seeds that
+# share one split, so their test rows are the same rows).
 SEED=${SEED:-42}
+SPLIT_SEED=${SPLIT_SEED:-}
 OUT=target-cross-source
 mkdir -p "$OUT"
 # name → arguments beyond the data and the held-out files
@@ -71,6 +74,7 @@ declare -A EXTRA_TEST=(
 run() {
   local name=$1 extra=${VARIANTS[$1]} out=$1
   [ "$SEED" = 42 ] || out=$1-seed$SEED
+  [ -z "$SPLIT_SEED" ] || { out=$out-split$SPLIT_SEED; extra="$extra --split-seed $SPLIT_SEED"; }
   case " $extra " in *" --split "*) ;; *) extra="--split random $extra" ;; esac
   # shellcheck disable=SC2086
   "$BIN" train "${DATA[@]}" ${EXTRA_DATA[$1]:-} "${TEST[@]}" ${EXTRA_TEST[$1]:-} $extra --epochs "$EPOCHS" --seed "$SEED" \

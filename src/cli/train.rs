@@ -66,6 +66,10 @@ pub struct TrainArgs {
     pub epochs: Option<usize>,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Draw the train/validation/test split with this seed instead of `--seed` (model seeds
+    /// that share one split).
+    #[arg(long, value_name = "N")]
+    pub split_seed: Option<u64>,
     /// Extra loss weight of benign flows (fewer false alarms, at some cost in recall).
     #[arg(long)]
     pub benign_weight: Option<f64>,
@@ -192,6 +196,7 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
     if let Some(s) = args.seed {
         training.seed = s;
     }
+    training.split_seed = args.split_seed.or(training.split_seed);
     args.split.apply(&mut training)?;
     if let Some(w) = args.benign_weight {
         if !(w.is_finite() && w > 0.0) {

@@ -41,7 +41,7 @@ pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: 
     let kind = SplitKind::from_name(&bundle.manifest.split)
         .with_context(|| format!("{}: unknown split '{}' in the manifest", dir.display(), bundle.manifest.split))?;
     let table = read_flows(inputs, read)?;
-    let prepared = prepare(&table, kind, &training.test_files, &training.masked_features, training.seed, Some(&bundle.preprocessor))?;
+    let prepared = prepare(&table, kind, &training.test_files, &training.masked_features, training.split_seed.unwrap_or(training.seed), Some(&bundle.preprocessor))?;
     for (key, rows) in [("valid_rows", prepared.valid.len()), ("test_rows", prepared.test.len())] {
         let expected = recorded(key);
         anyhow::ensure!(
@@ -85,6 +85,8 @@ pub fn record(data_dir: &Path, name: &str, dir: &Path) -> anyhow::Result<bool> {
 #[derive(Deserialize)]
 struct SplitRecord {
     seed: u64,
+    #[serde(default)]
+    split_seed: Option<u64>,
     #[serde(default)]
     test_files: Vec<String>,
     #[serde(default)]

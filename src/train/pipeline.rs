@@ -151,7 +151,7 @@ pub fn fit(
     start: Option<&ModelBundle>,
 ) -> Result<(ModelBundle, TrainingReport), PipelineError> {
     let PreparedSplit { parts, preprocessor, train: train_set, valid: valid_set, test: test_set } =
-        prepare(table, split_kind, &training.test_files, &training.masked_features, training.seed, start.map(|b| &b.preprocessor))?;
+        prepare(table, split_kind, &training.test_files, &training.masked_features, training.seed_of_split(), start.map(|b| &b.preprocessor))?;
     let model_config = start.map_or(model_config, |b| &b.config);
     let plain = device.clone().without_autodiff();
     // The starting model on the same held-back rows, to show what fine-tuning changed.

@@ -39,6 +39,10 @@ pub struct TrainingConfig {
     pub patience: usize,
     #[config(default = 42)]
     pub seed: u64,
+    /// The seed of the train/validation/test split when it is not `seed`, so that runs of
+    /// several model seeds can share one split (their test rows are then the same rows).
+    #[config(default = "None")]
+    pub split_seed: Option<u64>,
     /// Class weights `(max count / count)^power` against the family imbalance.
     #[config(default = 0.5)]
     pub class_weight_power: f64,
@@ -79,6 +83,13 @@ pub struct TrainingConfig {
     /// 0.82–0.96 (README, run to run).
     #[config(default = 0.998)]
     pub weight_average: f64,
+}
+
+impl TrainingConfig {
+    /// The seed that draws the split: `split_seed`, else `seed`.
+    pub fn seed_of_split(&self) -> u64 {
+        self.split_seed.unwrap_or(self.seed)
+    }
 }
 
 /// Progress, sent over a channel as training runs.

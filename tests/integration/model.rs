@@ -366,7 +366,8 @@ fn the_alert_threshold_is_the_lowest_that_keeps_every_measurable_source_within_i
 fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     let paths = [improved("BENIGN_5000.csv"), improved("Portscan_5000.csv")];
     let table = read_flows(&paths, &ReadOptions::default()).unwrap();
-    let training = TrainingConfig::new().with_epochs(1).with_batch_size(256).with_seed(5);
+    // The model's seed and the split's apart: the median and `threshold` below must use split 9.
+    let training = TrainingConfig::new().with_epochs(1).with_batch_size(256).with_seed(5).with_split_seed(Some(9));
     let (bundle, report) =
         fit(&table, &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -380,7 +381,9 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     drop(store);
 
     // Training keeps the median of every feature over its benign training rows.
-    let prepared = netvigil::train::pipeline::prepare(&table, SplitKind::Random, &[], &[], 5, None).unwrap();
+    let prepared = netvigil::train::pipeline::prepare(&table, SplitKind::Random, &[], &[], 9, None).unwrap();
+    let by_model_seed = netvigil::train::pipeline::prepare(&table, SplitKind::Random, &[], &[], 5, None).unwrap();
+    assert_ne!(prepared.parts.train, by_model_seed.parts.train, "seeds 5 and 9 draw different splits");
     let families = table.families().unwrap();
     let benign: Vec<usize> = prepared.parts.train.iter().copied().filter(|&r| families[r] == AttackFamily::Benign).collect();
     assert!(benign.len() > 1000, "{} benign training rows", benign.len());
