@@ -10,7 +10,6 @@ Usage: scripts/ensemble_table.py BUNDLE... [--file CSV]...
 """
 import argparse, csv, json, os, subprocess, tempfile
 
-root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/netvigil-target"))
 ap = argparse.ArgumentParser()
 ap.add_argument("bundles", nargs="+")

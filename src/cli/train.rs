@@ -196,7 +196,7 @@ pub fn run(args: &TrainArgs, data_dir: &Path) -> anyhow::Result<()> {
     if let Some(s) = args.seed {
         training.seed = s;
     }
-    training.split_seed = args.split_seed.or(training.split_seed);
+    training.split_seed = args.split_seed;
     args.split.apply(&mut training)?;
     if let Some(w) = args.benign_weight {
         if !(w.is_finite() && w > 0.0) {

@@ -10,6 +10,11 @@ pub fn repo(rel: &str) -> PathBuf {
     root.join(rel)
 }
 
+/// The shipped model bundle.
+pub fn default_model() -> PathBuf {
+    repo("models/default")
+}
+
 /// A file under `../shared/data` (CI clones the repository next to `shared/`).
 pub fn shared(rel: &str) -> PathBuf {
     repo("../shared/data").join(rel)

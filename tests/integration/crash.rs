@@ -59,7 +59,7 @@ fn sigkill_during_training_and_scoring_leaves_a_consistent_history() {
         kill_after(train, delay(i));
         check_consistent(dir.path());
     }
-    let default_model = crate::common::repo("models/default");
+    let default_model = crate::common::default_model();
     for i in 0..KILLS {
         let mut predict = Command::new(exe);
         predict

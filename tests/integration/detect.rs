@@ -196,8 +196,8 @@ fn the_scan_turned_into_floods_gives_dos_and_ddos() {
 #[test]
 fn benign_captures_and_flows_give_no_findings() {
     // Measured: no finding in any benign capture, in either UNB day (2,376 and 6,677 flows of
-    // a network the model never saw, made by the 2017 tool), in the corrected benign sample, in
-    // the original release's benign flows with addresses (padding counted as payload).
+    // a network the model never saw, made by the 2017 tool), in the corrected benign sample and
+    // in the original release's benign flows with addresses (padding counted as payload).
     let mut files: Vec<String> = std::fs::read_dir(shared("pcaps/normal"))
         .expect("shared data present")
         .map(|e| format!("pcaps/normal/{}", e.expect("entry").file_name().to_string_lossy()))
@@ -304,7 +304,7 @@ fn inspect_and_predict_show_the_findings() {
     // `predict` marks each flow of the finding in its `Finding` column, and no other.
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("scores.csv");
-    let model = crate::common::repo("models/default");
+    let model = crate::common::default_model();
     let status = Command::new(exe)
         .arg("--data-dir")
         .arg(dir.path())

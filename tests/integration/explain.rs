@@ -2,7 +2,6 @@
 //! the attack logit from the baseline) and faithful (the features they rank first move the
 //! verdict more than random ones).
 
-
 use netvigil::features::N_FEATURES;
 use netvigil::ingest::{ReadOptions, read_flows};
 use netvigil::model::explain::BaselineKind;
@@ -14,7 +13,7 @@ use crate::common::repo_data;
 
 /// The shipped model and the sample's flows, preprocessed; attacks first `n`.
 fn attack_flows(n: usize) -> (Scorer, Vec<[f32; N_FEATURES]>) {
-    let (scorer, _, _) = Scorer::load(&crate::common::repo("models/default"), DeviceChoice::Cpu).unwrap();
+    let (scorer, _, _) = Scorer::load(&crate::common::default_model(), DeviceChoice::Cpu).unwrap();
     let table = read_flows(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default()).unwrap();
     let families = table.families().unwrap();
     let rows = (0..table.len())

@@ -46,7 +46,7 @@ fn compare_verdicts(fused: &[Verdict], burn: &[Verdict], what: &str) {
 
 #[test]
 fn shipped_bundle_fused_matches_burn_on_every_source() {
-    let model = crate::common::repo("models/default");
+    let model = crate::common::default_model();
     let (fused, _, _) = Scorer::load(&model, DeviceChoice::Cpu).unwrap();
     assert_eq!(fused.engine(), "fused CPU", "the CPU scorer uses the fused path by default");
     let burn = fused.clone().with_burn_engine();
@@ -65,7 +65,7 @@ fn shipped_bundle_fused_matches_burn_on_every_source() {
 
 #[test]
 fn a_flows_score_does_not_depend_on_its_tile_or_thread() {
-    let model = crate::common::repo("models/default");
+    let model = crate::common::default_model();
     let (scorer, _, _) = Scorer::load(&model, DeviceChoice::Cpu).unwrap();
     let table = read_flows(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default()).unwrap();
     let reference = scorer.score_table(&table);
@@ -80,7 +80,7 @@ fn a_flows_score_does_not_depend_on_its_tile_or_thread() {
 /// Other sizes of the architecture, freshly initialised, on the sample's preprocessed flows.
 #[test]
 fn other_architectures_fused_match_burn() {
-    let model = crate::common::repo("models/default");
+    let model = crate::common::default_model();
     let (_, bundle, _) = Scorer::load(&model, DeviceChoice::Cpu).unwrap();
     let table = read_flows(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default()).unwrap();
     let rows: Vec<usize> = (0..table.len()).step_by(7).collect();
@@ -120,7 +120,7 @@ fn other_architectures_fused_match_burn() {
 /// architectures) gives burn's answers too: here forced on this thread.
 #[test]
 fn baseline_kernels_match_burn() {
-    let model = crate::common::repo("models/default");
+    let model = crate::common::default_model();
     let (_, bundle, _) = Scorer::load(&model, DeviceChoice::Cpu).unwrap();
     let table = read_flows(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default()).unwrap();
     let x = bundle.preprocessor.transform(table.features());
@@ -137,7 +137,7 @@ fn baseline_kernels_match_burn() {
 #[test]
 fn repeated_flows_are_scored_once_with_the_verdicts_of_scoring_each() {
     use netvigil::model::distinct::distinct_rows;
-    let model = crate::common::repo("models/default");
+    let model = crate::common::default_model();
     let (fused, _, _) = Scorer::load(&model, DeviceChoice::Cpu).unwrap();
     let burn = fused.clone().with_burn_engine();
     // Measured: the SYN flood's and the nmap scan's flows are almost all repeats of a few; the

@@ -16,7 +16,7 @@ use netvigil::train::training::{TrainEvent, TrainingConfig};
 use netvigil::train::{SplitKind, fit, split};
 
 fn improved(file: &str) -> PathBuf {
-    crate::common::repo("../shared/data/cicids2017-improved").join(file)
+    crate::common::shared("cicids2017-improved").join(file)
 }
 
 /// A few thousand real rows over five families and all five capture days.

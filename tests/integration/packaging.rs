@@ -132,7 +132,7 @@ fn deb_and_tarball_install_offline_and_score_the_sample_and_a_capture() {
         .arg("--data-dir")
         .arg(scratch.path().join("ref-data"))
         .args(["predict", "--model"])
-        .arg(crate::common::repo("models/default"))
+        .arg(crate::common::default_model())
         .arg(repo_data("cicids2017-sample.csv"))
         .arg("-o")
         .arg(&reference)

@@ -13,7 +13,7 @@ use netvigil::service::models;
 use crate::common::repo_data;
 
 fn default_model() -> PathBuf {
-    crate::common::repo("models/default")
+    crate::common::default_model()
 }
 
 fn server(dir: &tempfile::TempDir, tune: impl FnOnce(&mut ServeOptions)) -> RunningServer {
@@ -133,7 +133,7 @@ fn served_verdicts_equal_predict_for_json_csv_and_capture_bodies() {
     let (status, answer) = score(&s, "text/csv", csv.as_bytes(), None);
     assert_eq!(status, 200, "{answer}");
     assert_same(&verdicts_of(&answer), &expected, "CSV body");
-    let own = netvigil::model::bundle::alert_threshold_in(&crate::common::repo("models/default"));
+    let own = netvigil::model::bundle::alert_threshold_in(&crate::common::default_model());
     assert_eq!(answer["threshold"].as_f64().map(|t| t as f32), Some(own), "the model's own threshold");
     assert_eq!(answer["flows"][0]["gate"].as_object().unwrap().len(), 2, "a weight per expert");
 

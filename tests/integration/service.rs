@@ -14,7 +14,7 @@ use netvigil::store::Store;
 use crate::common::repo_data;
 
 fn default_model() -> models::LoadedModel {
-    let dir = crate::common::repo("models/default");
+    let dir = crate::common::default_model();
     models::load("default", &dir, netvigil::model::DeviceChoice::Cpu).unwrap()
 }
 
@@ -108,7 +108,7 @@ fn a_calibration_sets_the_threshold_every_front_end_loads_with_the_model() {
     assert_eq!(threshold_for(&[], 0.01), None);
 
     let dir = tempfile::tempdir().unwrap();
-    let bundle = crate::common::repo("models/default");
+    let bundle = crate::common::default_model();
     let model = models::load_calibrated(dir.path(), "default", &bundle, netvigil::model::DeviceChoice::Cpu).unwrap();
     let own = netvigil::model::bundle::alert_threshold_in(&bundle);
     assert_eq!((model.threshold, model.calibration.is_none()), (own, true), "uncalibrated: the model's own");
@@ -144,7 +144,7 @@ fn a_calibration_sets_the_threshold_every_front_end_loads_with_the_model() {
 fn fine_tuning_starts_from_a_model_keeps_its_preprocessing_and_records_its_parent() {
     use netvigil::service::{TrainRequest, train_recorded};
     let dir = tempfile::tempdir().unwrap();
-    let parent = crate::common::repo("models/default");
+    let parent = crate::common::default_model();
     let out = dir.path().join("models/tuned");
     let request = TrainRequest {
         inputs: vec![repo_data("cicids2017-sample.csv")],

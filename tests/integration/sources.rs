@@ -105,7 +105,7 @@ fn masked_features_enter_the_model_as_the_training_mean() {
 /// are the measurement of "holds on traffic that is not the training sample".
 #[test]
 fn shipped_model_holds_on_a_day_and_a_network_it_never_saw() {
-    let model = crate::common::repo("models/default");
+    let model = crate::common::default_model();
     let (scorer, bundle, _) = Scorer::load(&model, DeviceChoice::Cpu).unwrap();
     let trained_on = &bundle.manifest.semantics;
     assert!(trained_on.contains(&FlowSemantics::Tool2017) && trained_on.contains(&FlowSemantics::Corrected), "{trained_on:?}");
@@ -144,8 +144,8 @@ const BENIGN_CAPTURE_MARKED: f64 = 0.2;
 /// sees marked, a flow flagged by the model or covered by a host-level finding.
 #[test]
 fn shipped_model_and_findings_mark_a_capture_run_they_never_saw() {
-    let dir = crate::common::repo("data/captures-heldout");
-    let model = crate::common::repo("models/default");
+    let dir = crate::common::repo_data("captures-heldout");
+    let model = crate::common::default_model();
     let (scorer, _, _) = Scorer::load(&model, DeviceChoice::Cpu).unwrap();
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.csv")).unwrap();
     let mut report = Vec::new();
