@@ -32,9 +32,11 @@ DEFAULTS="--benign-weight 12 --periodic 8 --source-balance 0.5 --weight-average 
 EPOCHS=${EPOCHS:-40}
 # SEED=N trains VARIANT-seedN instead (the run-to-run spread in README's seed table);
 # SPLIT_SEED=M draws the split with M instead of SEED (VARIANT-seedN-splitM: model seeds that
-# share one split, so their test rows are the same rows).
+# share one split, so their test rows are the same rows); MEMBERS=N trains an ensemble of N
+# models on one split (train --members N, VARIANT-membersN).
 SEED=${SEED:-42}
 SPLIT_SEED=${SPLIT_SEED:-}
+MEMBERS=${MEMBERS:-1}
 OUT=target-cross-source
 mkdir -p "$OUT"
 # name → arguments beyond the data and the held-out files
@@ -76,6 +78,7 @@ run() {
   local name=$1 extra=${VARIANTS[$1]} out=$1
   [ "$SEED" = 42 ] || out=$1-seed$SEED
   [ -z "$SPLIT_SEED" ] || { out=$out-split$SPLIT_SEED; extra="$extra --split-seed $SPLIT_SEED"; }
+  [ "$MEMBERS" = 1 ] || { out=$out-members$MEMBERS; extra="$extra --members $MEMBERS"; }
   case " $extra " in *" --split "*) ;; *) extra="--split random $extra" ;; esac
   # shellcheck disable=SC2086
   "$BIN" train "${DATA[@]}" ${EXTRA_DATA[$1]:-} "${TEST[@]}" ${EXTRA_TEST[$1]:-} $extra --epochs "$EPOCHS" --seed "$SEED" \

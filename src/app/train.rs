@@ -32,12 +32,16 @@ pub struct TrainView {
     split: SplitChoice,
     left_out: AttackFamily,
     pub epochs: usize,
+    /// Models trained on one split and shipped as an ensemble (`train --members`).
+    pub members: usize,
     d_token: usize,
     pub name: String,
     job: Option<Job<TrainResult, TrainEvent>>,
     losses: Vec<[f64; 2]>,
     f1s: Vec<[f64; 2]>,
     steps_per_epoch: usize,
+    /// "member k of N: " while an ensemble trains, else empty.
+    member: String,
     status: String,
     result: Option<TrainResult>,
     pub compare: ComparePanel,
@@ -55,6 +59,8 @@ impl Default for TrainView {
             job: None,
             losses: Vec::new(),
             f1s: Vec::new(),
+            member: String::new(),
+            members: 1,
             steps_per_epoch: 1,
             status: String::new(),
             result: None,
@@ -98,7 +104,7 @@ impl TrainView {
             (Some((p, _)), _) => format!("{p}-finetuned-{now}"),
             (None, _) => format!("model-{now}"),
         };
-        let mut training = TrainingConfig::new().with_epochs(self.epochs);
+        let mut training = TrainingConfig::new().with_epochs(self.epochs).with_members(self.members);
         if parent.is_some() {
             training.learning_rate = FINETUNE_LEARNING_RATE;
         }
@@ -119,6 +125,7 @@ impl TrainView {
         let data_dir = state.data_dir.clone();
         self.losses.clear();
         self.f1s.clear();
+        self.member.clear();
         self.result = None;
         self.status = "starting".into();
         self.job = Some(Job::spawn(&state.runtime, ctx, "Training", move |job| {
@@ -166,9 +173,14 @@ impl TrainView {
 
     fn on_event(&mut self, e: TrainEvent) {
         match e {
+            TrainEvent::Member { index, of, seed } => {
+                self.losses.clear();
+                self.f1s.clear();
+                self.member = format!("member {} of {of} (seed {seed}): ", index + 1);
+            }
             TrainEvent::Started { epochs, steps_per_epoch, train_rows, valid_rows } => {
                 self.steps_per_epoch = steps_per_epoch.max(1);
-                self.status = format!("training on {train_rows} flows ({valid_rows} for validation), up to {epochs} epochs");
+                self.status = format!("{}training on {train_rows} flows ({valid_rows} for validation), up to {epochs} epochs", self.member);
             }
             TrainEvent::Step { epoch, step, loss } => {
                 let x = (epoch.saturating_sub(1)) as f64 + step as f64 / self.steps_per_epoch as f64;
@@ -176,7 +188,7 @@ impl TrainView {
             }
             TrainEvent::Epoch(r) => {
                 self.f1s.push([r.epoch as f64, r.valid_f1]);
-                self.status = format!("epoch {}: loss {:.4}, validation F1 {:.4}", r.epoch, r.train_loss, r.valid_f1);
+                self.status = format!("{}epoch {}: loss {:.4}, validation F1 {:.4}", self.member, r.epoch, r.train_loss, r.valid_f1);
             }
             TrainEvent::Finished { .. } => self.status = "evaluating and saving...".into(),
         }
@@ -222,6 +234,10 @@ impl TrainView {
         ui.horizontal(|ui| {
             let epochs = ui.label("Epochs");
             ui.add(egui::DragValue::new(&mut self.epochs).range(1..=200)).labelled_by(epochs.id);
+            let members = ui.label("Models");
+            ui.add(egui::DragValue::new(&mut self.members).range(1..=16))
+                .labelled_by(members.id)
+                .on_hover_text("Train this many models on the same split (seeds 42, 43, ...) and score their mean: steadier verdicts, that many times the training and scoring time. Fine-tuning keeps the active model's own number");
             let width = ui.label("Token width");
             egui::ComboBox::from_id_salt("d-token")
                 .selected_text(self.d_token.to_string())

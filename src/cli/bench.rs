@@ -101,7 +101,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     for choice in choices {
         let selected = select_device(choice)?;
         let bundle = ModelBundle::load(&args.model, &selected.device)?;
-        flops = flops_per_flow(&bundle.config);
+        flops = flops_per_flow(&bundle.config) * bundle.members.len() as u64;
         let fused = Scorer::new(&bundle, &selected);
         let thread_options: Vec<usize> = if selected.is_gpu { vec![1] } else { vec![1, fused.threads] };
         // On the CPU both engines side by side: the fused path scoring uses, and burn's graph.

@@ -4,6 +4,7 @@
 //! manifest.json    format, version, SHA-256 and size of the weights, training data provenance
 //! config.json      MoeConfig (sizes), rebuilt before the weights are applied
 //! weights.bpk      burnpack tensors (names, shapes, raw f32): parsed, never executed
+//! weights-N.bpk    an ensemble's further members (N = 1, 2, ...), each checked like weights.bpk
 //! preprocess.json  fitted preprocessing statistics
 //! labels.json      output index → attack family name
 //! metrics.json     training and test metrics
@@ -30,7 +31,10 @@ use super::preprocess::Preprocessor;
 use crate::ingest::label::AttackFamily;
 
 pub const FORMAT: &str = "netvigil-model";
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 bundles hold an ensemble (`Manifest::more_members`); a bundle of one model is
+/// still written as version 1, so programs older than ensembles keep reading it.
+pub const FORMAT_VERSION: u32 = 2;
+const SINGLE_MODEL_VERSION: u32 = 1;
 const WEIGHTS_FILE: &str = "weights.bpk";
 const FAMILIARITY_WEIGHTS: &str = "familiarity.bpk";
 const FAMILIARITY_STATS: &str = "familiarity.json";
@@ -46,7 +50,7 @@ pub enum BundleError {
     Json { path: PathBuf, source: serde_json::Error },
     #[error("model bundle {0}: not a NetVigil model bundle (manifest format '{1}')")]
     NotABundle(PathBuf, String),
-    #[error("model bundle {0}: format version {1} is not supported (this program reads {FORMAT_VERSION})")]
+    #[error("model bundle {0}: format version {1} is not supported (this program reads 1 to {FORMAT_VERSION})")]
     Version(PathBuf, u32),
     #[error("model bundle {path}: weights are {actual} bytes but the manifest says {expected}: truncated or replaced")]
     WeightsSize { path: PathBuf, expected: u64, actual: u64 },
@@ -86,6 +90,21 @@ pub struct Manifest {
     /// Empty in bundles older than this field.
     #[serde(default)]
     pub semantics: Vec<crate::ingest::dialect::FlowSemantics>,
+    /// An ensemble's members after the first (whose weights are `weights_file`): models of the
+    /// same configuration trained on the same rows from other seeds, scored as the mean of
+    /// their logits (`model::forward_mean`). Empty for a single model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_members: Vec<MemberWeights>,
+}
+
+/// One further member of an ensemble: its weights file and what it must hash to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemberWeights {
+    pub weights_file: String,
+    pub weights_sha256: String,
+    pub weights_bytes: u64,
+    /// The seed its weights were drawn and trained with.
+    pub seed: u64,
 }
 
 impl Manifest {
@@ -97,7 +116,11 @@ impl Manifest {
         }
         let names: Vec<&str> = self.semantics.iter().map(|s| s.description()).collect();
         let unseen: Vec<&str> = input.iter().filter(|s| !self.semantics.contains(s)).map(|s| s.description()).collect();
-        let mut note = format!("one model for flows of the {}", names.join(" and the "));
+        let what = match self.more_members.len() {
+            0 => "one model".to_string(),
+            n => format!("one ensemble of {} models (the mean of their logits)", n + 1),
+        };
+        let mut note = format!("{what} for flows of the {}", names.join(" and the "));
         if !unseen.is_empty() {
             note.push_str(&format!("; WARNING: the input has flows of the {}, which it was not trained on", unseen.join(" and the ")));
         }
@@ -113,7 +136,8 @@ pub struct ModelBundle {
     pub manifest: Manifest,
     /// Free-form metrics as written by training (`train::TrainingReport`).
     pub metrics: serde_json::Value,
-    pub model: MoeModel,
+    /// The model, or an ensemble's members (never empty): scored as the mean of their logits.
+    pub members: Vec<MoeModel>,
     /// Marks flows unlike the training data; `None` in bundles made before it existed.
     pub familiarity: Option<Familiarity>,
 }
@@ -189,20 +213,23 @@ impl ModelBundle {
     }
 
     fn write_contents(&self, dir: &Path) -> Result<Manifest, BundleError> {
-        let weights_path = dir.join(WEIGHTS_FILE);
-        let bytes = self
-            .model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| BundleError::Record(weights_path.clone(), e.to_string()))?;
-        write_file(&weights_path, &bytes)?;
+        let Some((first, rest)) = self.members.split_first() else {
+            return Err(BundleError::Invalid(dir.to_path_buf(), "a bundle needs at least one model".into()));
+        };
+        let (sha256, bytes) = write_weights(first, &dir.join(WEIGHTS_FILE))?;
         let mut manifest = self.manifest.clone();
         manifest.format = FORMAT.into();
-        manifest.format_version = FORMAT_VERSION;
+        manifest.format_version = if rest.is_empty() { SINGLE_MODEL_VERSION } else { FORMAT_VERSION };
         manifest.weights_file = WEIGHTS_FILE.into();
-        manifest.weights_sha256 = sha256_bytes(&bytes);
-        manifest.weights_bytes = bytes.len() as u64;
+        manifest.weights_sha256 = sha256;
+        manifest.weights_bytes = bytes;
+        let seeds = self.member_seeds();
+        manifest.more_members = Vec::with_capacity(rest.len());
+        for (k, member) in rest.iter().enumerate() {
+            let file = format!("weights-{}.bpk", k + 1);
+            let (weights_sha256, weights_bytes) = write_weights(member, &dir.join(&file))?;
+            manifest.more_members.push(MemberWeights { weights_file: file, weights_sha256, weights_bytes, seed: seeds[k + 1] });
+        }
         write_json(&dir.join("config.json"), &self.config)?;
         write_json(&dir.join("preprocess.json"), &self.preprocessor)?;
         write_json(&dir.join("labels.json"), &label_names())?;
@@ -225,15 +252,9 @@ impl ModelBundle {
         if manifest.format != FORMAT {
             return Err(BundleError::NotABundle(dir.to_path_buf(), manifest.format));
         }
-        if manifest.format_version != FORMAT_VERSION {
+        if !(SINGLE_MODEL_VERSION..=FORMAT_VERSION).contains(&manifest.format_version) {
             return Err(BundleError::Version(dir.to_path_buf(), manifest.format_version));
         }
-        // Only a bare file name: a manifest must not point outside its bundle.
-        if manifest.weights_file.contains(['/', '\\']) || manifest.weights_file.starts_with('.') {
-            return Err(BundleError::Invalid(dir.to_path_buf(), format!("weights file name '{}' is not allowed", manifest.weights_file)));
-        }
-        let weights_path = dir.join(&manifest.weights_file);
-        let bytes = read_checked(&weights_path, manifest.weights_bytes, &manifest.weights_sha256)?;
         let config: MoeConfig = read_json(&dir.join("config.json"))?;
         config.validate().map_err(|e| BundleError::Invalid(dir.join("config.json"), e))?;
         let preprocessor: Preprocessor = read_json(&dir.join("preprocess.json"))?;
@@ -243,17 +264,53 @@ impl ModelBundle {
             return Err(BundleError::Invalid(dir.join("labels.json"), format!("label map {labels:?} differs from this program's {:?}", label_names())));
         }
         let metrics: serde_json::Value = read_json(&dir.join("metrics.json"))?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-            .map_err(|e| BundleError::Record(weights_path.clone(), e.to_string()))?;
-        // The random initial weights are replaced at once, but drawing them must not disturb a
-        // training's seeded stream.
-        let initial = config.init(device);
-        let model = initial
-            .try_load_record(record)
-            .map_err(|e| BundleError::Record(weights_path, e.to_string()))?;
+        let mut members = vec![load_member(dir, &config, (&manifest.weights_file, manifest.weights_bytes, &manifest.weights_sha256), device)?];
+        for m in &manifest.more_members {
+            members.push(load_member(dir, &config, (&m.weights_file, m.weights_bytes, &m.weights_sha256), device)?);
+        }
         let familiarity = load_familiarity(dir, device)?;
-        Ok(Self { config, preprocessor, manifest, metrics, model: model.valid(), familiarity })
+        Ok(Self { config, preprocessor, manifest, metrics, members, familiarity })
     }
+
+    /// The first (or only) model: the one whose sizes and gate the reports describe.
+    pub fn model(&self) -> &MoeModel {
+        &self.members[0]
+    }
+
+    /// The seed of each member, in order: the manifest's seed first.
+    pub fn member_seeds(&self) -> Vec<u64> {
+        let recorded = self.manifest.more_members.iter().map(|m| m.seed);
+        let mut seeds: Vec<u64> = std::iter::once(self.manifest.seed).chain(recorded).collect();
+        // Members added since the manifest was written take the next free seeds.
+        while seeds.len() < self.members.len() {
+            seeds.push(seeds.iter().max().map_or(0, |s| s + 1));
+        }
+        seeds.truncate(self.members.len());
+        seeds
+    }
+}
+
+/// Writes one model's weights; returns their SHA-256 and size.
+fn write_weights(model: &MoeModel, path: &Path) -> Result<(String, u64), BundleError> {
+    let bytes = model.clone().into_record().into_bytes().map_err(|e| BundleError::Record(path.to_path_buf(), e.to_string()))?;
+    write_file(path, &bytes)?;
+    Ok((sha256_bytes(&bytes), bytes.len() as u64))
+}
+
+/// Loads one member's weights (`file`, its size and SHA-256) into a model of `config`.
+fn load_member(dir: &Path, config: &MoeConfig, (file, bytes, sha256): (&str, u64, &str), device: &Device) -> Result<MoeModel, BundleError> {
+    // Only a bare file name: a manifest must not point outside its bundle.
+    if file.contains(['/', '\\']) || file.starts_with('.') {
+        return Err(BundleError::Invalid(dir.to_path_buf(), format!("weights file name '{file}' is not allowed")));
+    }
+    let path = dir.join(file);
+    let data = read_checked(&path, bytes, sha256)?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(data)).map_err(|e| BundleError::Record(path.clone(), e.to_string()))?;
+    // The random initial weights are replaced at once, but drawing them must not disturb a
+    // training's seeded stream.
+    let initial = config.init(device);
+    let model = initial.try_load_record(record).map_err(|e| BundleError::Record(path, e.to_string()))?;
+    Ok(model.valid())
 }
 
 /// Reads a weights file and checks it against the size and SHA-256 its metadata promise.

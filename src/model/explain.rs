@@ -18,7 +18,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::model::MoeModel;
+use super::model::{MoeModel, forward_mean};
 use super::preprocess::Preprocessor;
 use crate::features::{FEATURES, N_FEATURES};
 
@@ -95,7 +95,8 @@ impl BaselineKind {
 
 /// The model on an autodiff device, ready to explain flows one after another.
 pub struct Explainer {
-    model: MoeModel,
+    /// The model, or an ensemble's members: explained as the mean of their logits.
+    members: Vec<MoeModel>,
     device: Device,
     /// Preprocessed baseline flow.
     baseline: [f32; N_FEATURES],
@@ -105,10 +106,10 @@ pub struct Explainer {
 
 impl Explainer {
     /// `model` as the scorer holds it (inference mode), on `device` (CPU or GPU).
-    pub fn new(model: &MoeModel, pre: &Preprocessor, device: &Device) -> Self {
+    pub fn new(members: &[MoeModel], pre: &Preprocessor, device: &Device) -> Self {
         let device = device.clone().autodiff();
         // `valid()` first: dropout stays off on the autodiff device.
-        let model = model.valid().to_device(&device);
+        let members = members.iter().map(|m| m.valid().to_device(&device)).collect();
         let mut baseline = [0f32; N_FEATURES];
         let kind = BaselineKind::of(pre);
         match kind {
@@ -119,7 +120,7 @@ impl Explainer {
             }
             BaselineKind::TrainingMean => {}
         }
-        Explainer { model, device, baseline, kind, steps: DEFAULT_STEPS }
+        Explainer { members, device, baseline, kind, steps: DEFAULT_STEPS }
     }
 
     /// Which flow the attributions start from.
@@ -136,7 +137,7 @@ impl Explainer {
             path.extend(self.baseline.iter().zip(x).map(|(b, v)| b + alpha * (v - b)));
         }
         let points = Tensor::<2>::from_data(TensorData::new(path, [m, N_FEATURES]), &self.device).require_grad();
-        let logits = attack_logit(self.model.forward(points.clone()).logits);
+        let logits = attack_logit(forward_mean(&self.members, points.clone()).0);
         let grads = logits.sum().backward();
         let gradient = points.grad(&grads).map(to_vec).unwrap_or_default();
         let mut attributions = [0f32; N_FEATURES];
@@ -172,8 +173,8 @@ impl Explainer {
     fn logits_at(&self, rows: &[[f32; N_FEATURES]]) -> Vec<f32> {
         let data: Vec<f32> = rows.iter().flatten().copied().collect();
         let x = Tensor::<2>::from_data(TensorData::new(data, [rows.len(), N_FEATURES]), &self.device.clone().without_autodiff());
-        let plain = self.model.valid();
-        to_vec(attack_logit(plain.forward(x).logits))
+        let plain: Vec<MoeModel> = self.members.iter().map(|m| m.valid()).collect();
+        to_vec(attack_logit(forward_mean(&plain, x).0))
     }
 }
 

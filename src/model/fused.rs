@@ -433,12 +433,19 @@ impl FusedAutoencoder {
     }
 }
 
-/// The MoE's forward pass as plain arrays, built once from a loaded model.
+/// One MoE's forward pass as plain arrays, built once from a loaded model.
 #[derive(Debug, Clone)]
-pub struct FusedMoe {
+struct FusedMember {
     tabular: Option<Tabular>,
     temporal: Option<Temporal>,
     gate: Option<(Dense, Dense)>,
+}
+
+/// The scoring forward pass of a bundle: one MoE, or an ensemble of MoEs trained on the same
+/// rows, whose mixed logits and gates are averaged (as `model::ensemble` does in burn).
+#[derive(Debug, Clone)]
+pub struct FusedMoe {
+    members: Vec<FusedMember>,
     n_classes: usize,
 }
 
@@ -451,32 +458,22 @@ pub struct FusedOutput {
     pub anomaly: Vec<f32>,
 }
 
-impl FusedMoe {
-    pub fn new(model: &MoeModel) -> Self {
-        let tabular = model.tabular.as_ref().map(Tabular::new);
-        let temporal = model.temporal.as_ref().map(Temporal::new);
-        let n_classes = tabular.as_ref().map(|t| t.head.d_out).or(temporal.as_ref().map(|t| t.head.d_out)).unwrap_or(0);
-        Self { tabular, temporal, gate: model.gate.as_ref().map(|g| (Dense::new(&g.hidden), Dense::new(&g.output))), n_classes }
-    }
-
-    /// Scores preprocessed rows (`N×72`) `tile` flows at a time on this thread.
-    pub fn run(&self, x: &[f32], tile: usize, autoencoder: Option<&FusedAutoencoder>) -> FusedOutput {
-        let n = x.len() / N_FEATURES;
-        let mut out = FusedOutput {
-            probs: Vec::with_capacity(n * self.n_classes),
-            gates: Vec::with_capacity(n * N_EXPERTS),
-            anomaly: Vec::with_capacity(if autoencoder.is_some() { n } else { 0 }),
-        };
-        let mut scratch = Scratch::default();
-        for chunk in x[..n * N_FEATURES].chunks(tile.max(1) * N_FEATURES) {
-            self.tile(chunk, autoencoder, &mut scratch, &mut out);
+impl FusedMember {
+    fn new(model: &MoeModel) -> Self {
+        Self {
+            tabular: model.tabular.as_ref().map(Tabular::new),
+            temporal: model.temporal.as_ref().map(Temporal::new),
+            gate: model.gate.as_ref().map(|g| (Dense::new(&g.hidden), Dense::new(&g.output))),
         }
-        out
     }
 
-    fn tile(&self, x: &[f32], ae: Option<&FusedAutoencoder>, s: &mut Scratch, out: &mut FusedOutput) {
-        let m = x.len() / N_FEATURES;
-        let nc = self.n_classes;
+    fn n_classes(&self) -> usize {
+        self.tabular.as_ref().map(|t| t.head.d_out).or(self.temporal.as_ref().map(|t| t.head.d_out)).unwrap_or(0)
+    }
+
+    /// The mixed logits (`m×nc`) and gates (`m×2`) of a tile `x`, added to `logits` and `gates`
+    /// scaled by `weight`.
+    fn add_tile(&self, x: &[f32], m: usize, nc: usize, s: &mut Scratch, weight: f32, logits: &mut [f32], gates: &mut [f32]) {
         if let Some(t) = &self.tabular {
             t.forward(x, m, s);
         }
@@ -499,27 +496,69 @@ impl FusedMoe {
                 });
             }
         }
-        let start = out.probs.len();
-        out.probs.resize(start + m * nc, 0.0);
-        let probs = &mut out.probs[start..];
-        match (&self.tabular, &self.temporal) {
-            (Some(_), Some(_)) => {
-                for (((l, g), tab), temp) in probs
-                    .chunks_exact_mut(nc)
-                    .zip(gate.chunks_exact(N_EXPERTS))
-                    .zip(s.tab_logits.chunks_exact(nc))
-                    .zip(s.temp_logits.chunks_exact(nc))
-                {
-                    for ((l, a), c) in l.iter_mut().zip(tab).zip(temp) {
-                        *l = a * g[0] + c * g[1];
+        let tab = self.tabular.as_ref().map(|_| &s.tab_logits[..m * nc]);
+        let temp = self.temporal.as_ref().map(|_| &s.temp_logits[..m * nc]);
+        match (tab, temp) {
+            (Some(tab), Some(temp)) => {
+                let rows = logits.chunks_exact_mut(nc).zip(gate.chunks_exact(N_EXPERTS));
+                for ((l, g), (a, b)) in rows.zip(tab.chunks_exact(nc).zip(temp.chunks_exact(nc))) {
+                    let (ga, gb) = (weight * g[0], weight * g[1]);
+                    for ((l, a), b) in l.iter_mut().zip(a).zip(b) {
+                        *l += a * ga + b * gb;
                     }
                 }
             }
-            (Some(_), None) => probs.copy_from_slice(&s.tab_logits[..m * nc]),
-            _ => probs.copy_from_slice(&s.temp_logits[..m * nc]),
+            (Some(one), None) | (None, Some(one)) => {
+                for (l, a) in logits.iter_mut().zip(one) {
+                    *l += weight * a;
+                }
+            }
+            (None, None) => {}
         }
-        probs.chunks_exact_mut(nc).for_each(softmax_in_place);
-        out.gates.extend_from_slice(gate);
+        for (acc, g) in gates.iter_mut().zip(gate.iter()) {
+            *acc += weight * g;
+        }
+    }
+}
+
+impl FusedMoe {
+    pub fn new(model: &MoeModel) -> Self {
+        Self::ensemble(std::slice::from_ref(model))
+    }
+
+    /// The mean of `members`' forward passes (one member: that model's own).
+    pub fn ensemble(members: &[MoeModel]) -> Self {
+        let members: Vec<FusedMember> = members.iter().map(FusedMember::new).collect();
+        let n_classes = members.first().map_or(0, FusedMember::n_classes);
+        Self { members, n_classes }
+    }
+
+    /// Scores preprocessed rows (`N×72`) `tile` flows at a time on this thread.
+    pub fn run(&self, x: &[f32], tile: usize, autoencoder: Option<&FusedAutoencoder>) -> FusedOutput {
+        let n = x.len() / N_FEATURES;
+        let mut out = FusedOutput {
+            probs: Vec::with_capacity(n * self.n_classes),
+            gates: Vec::with_capacity(n * N_EXPERTS),
+            anomaly: Vec::with_capacity(if autoencoder.is_some() { n } else { 0 }),
+        };
+        let mut scratch = Scratch::default();
+        for chunk in x[..n * N_FEATURES].chunks(tile.max(1) * N_FEATURES) {
+            self.tile(chunk, autoencoder, &mut scratch, &mut out);
+        }
+        out
+    }
+
+    fn tile(&self, x: &[f32], ae: Option<&FusedAutoencoder>, s: &mut Scratch, out: &mut FusedOutput) {
+        let m = x.len() / N_FEATURES;
+        let nc = self.n_classes;
+        let (start, gate_start) = (out.probs.len(), out.gates.len());
+        out.probs.resize(start + m * nc, 0.0);
+        out.gates.resize(gate_start + m * N_EXPERTS, 0.0);
+        let weight = 1.0 / self.members.len().max(1) as f32;
+        for member in &self.members {
+            member.add_tile(x, m, nc, s, weight, &mut out.probs[start..], &mut out.gates[gate_start..]);
+        }
+        out.probs[start..].chunks_exact_mut(nc).for_each(softmax_in_place);
         if let Some(ae) = ae {
             ae.scores(x, m, s, &mut out.anomaly);
         }

@@ -204,15 +204,16 @@ pub fn select_device(choice: DeviceChoice) -> anyhow::Result<SelectedDevice> {
     }
 }
 
-/// Runs the model over preprocessed rows in batches; returns (N×9 probabilities, N×2 gates).
-pub fn predict_preprocessed(model: &MoeModel, x: &[f32], device: &Device, batch_size: usize) -> (Vec<f32>, Vec<f32>) {
+/// Runs the model (an ensemble's members: the mean of their logits) over preprocessed rows in
+/// batches; returns (N×9 probabilities, N×2 gates).
+pub fn predict_preprocessed(members: &[MoeModel], x: &[f32], device: &Device, batch_size: usize) -> (Vec<f32>, Vec<f32>) {
     let n = x.len() / N_FEATURES;
     let mut probs = Vec::with_capacity(n * N_CLASSES);
     let mut gates = Vec::with_capacity(n * N_EXPERTS);
     for start in (0..n).step_by(batch_size.max(1)) {
         let end = (start + batch_size.max(1)).min(n);
         let data = TensorData::new(x[start * N_FEATURES..end * N_FEATURES].to_vec(), [end - start, N_FEATURES]);
-        let (p, g) = model.predict(Tensor::<2>::from_data(data, device));
+        let (p, g) = super::model::predict_mean(members, Tensor::<2>::from_data(data, device));
         probs.extend(tensor_to_vec(p));
         gates.extend(tensor_to_vec(g));
     }
@@ -257,7 +258,8 @@ pub const DISTINCT_BLOCK_ROWS: usize = 1 << 16;
 /// Scores flows with a loaded bundle; cheap to share across threads (`&self` everywhere).
 #[derive(Debug, Clone)]
 pub struct Scorer {
-    model: MoeModel,
+    /// The bundle's model, or its ensemble's members.
+    members: Vec<MoeModel>,
     preprocessor: Preprocessor,
     familiarity: Option<Familiarity>,
     /// The hand-written CPU forward pass (`model::fused`), used whenever the device is the CPU.
@@ -279,7 +281,7 @@ impl Scorer {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let fused = (!selected.is_gpu).then(|| {
             std::sync::Arc::new(FusedPath {
-                moe: FusedMoe::new(&bundle.model),
+                moe: FusedMoe::ensemble(&bundle.members),
                 familiarity: bundle
                     .familiarity
                     .as_ref()
@@ -288,7 +290,7 @@ impl Scorer {
         });
         Self {
             fused,
-            model: bundle.model.clone().to_device(&selected.device).valid(),
+            members: bundle.members.iter().map(|m| m.clone().to_device(&selected.device).valid()).collect(),
             preprocessor: bundle.preprocessor.clone(),
             familiarity: bundle.familiarity.as_ref().map(|f| f.to_device(&selected.device)),
             device: selected.device.clone(),
@@ -375,7 +377,7 @@ impl Scorer {
 
     /// An explainer of this scorer's verdicts (integrated gradients, see `model::explain`).
     pub fn explainer(&self) -> super::explain::Explainer {
-        super::explain::Explainer::new(&self.model, &self.preprocessor, &self.device)
+        super::explain::Explainer::new(&self.members, &self.preprocessor, &self.device)
     }
 
     /// Preprocesses one raw row as scoring does.
@@ -436,7 +438,7 @@ impl Scorer {
 
     fn score_preprocessed(&self, x: &[f32]) -> Vec<Verdict> {
         let n = x.len() / N_FEATURES;
-        let parts = per_share(x, self.threads, self.batch_size, |chunk| predict_preprocessed(&self.model, chunk, &self.device, self.batch_size));
+        let parts = per_share(x, self.threads, self.batch_size, |chunk| predict_preprocessed(&self.members, chunk, &self.device, self.batch_size));
         let (mut probs, mut gates) = (Vec::with_capacity(n * N_CLASSES), Vec::with_capacity(n * N_EXPERTS));
         for (p, g) in parts {
             probs.extend(p);

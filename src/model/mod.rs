@@ -20,7 +20,7 @@ pub mod ranges;
 pub use bundle::{BundleError, DataFile, Manifest, ModelBundle};
 pub use config::{ExpertSet, ExpertSpec, FtTransformerConfig, MoeConfig, N_EXPERTS, TemporalCnnConfig};
 pub use inference::{ATTACK_THRESHOLD, BriefVerdict, DeviceChoice, Scorer, SelectedDevice, Verdict, briefly, select_device};
-pub use model::{MoeModel, MoeOutput};
+pub use model::{MoeModel, MoeOutput, forward_mean, predict_mean};
 pub use preprocess::Preprocessor;
 
 /// burn draws a device's random numbers from one process-wide stream (`Device::seed`): a model

@@ -369,9 +369,35 @@ impl MoeModel {
 
     /// Class probabilities and gate weights, `[batch, n_classes]` and `[batch, 2]`.
     pub fn predict(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let out = self.forward(x);
-        (softmax(out.logits, 1), out.gate)
+        predict_mean(std::slice::from_ref(self), x)
     }
+}
+
+/// The mean of `members`' mixed logits and of their gates, `[batch, n_classes]` and
+/// `[batch, 2]`: how a bundle of several models trained on the same rows scores a flow (one
+/// member: that model's own output). Logits rather than probabilities are averaged so that the
+/// ensemble's attack log-odds are one differentiable function of the flow, whose integrated
+/// gradients stay complete (`model::explain`).
+pub fn forward_mean(members: &[MoeModel], x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let (first, rest) = members.split_first().expect("a bundle has at least one member (ModelBundle::load checks)");
+    let out = first.forward(x.clone());
+    let (mut logits, mut gate) = (out.logits, out.gate);
+    for member in rest {
+        let out = member.forward(x.clone());
+        logits = logits + out.logits;
+        gate = gate + out.gate;
+    }
+    if rest.is_empty() {
+        return (logits, gate);
+    }
+    let scale = 1.0 / members.len() as f32;
+    (logits.mul_scalar(scale), gate.mul_scalar(scale))
+}
+
+/// Class probabilities and gates of the mean of `members` (see [`forward_mean`]).
+pub fn predict_mean(members: &[MoeModel], x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let (logits, gate) = forward_mean(members, x);
+    (softmax(logits, 1), gate)
 }
 
 /// A constant gate for a single-expert model: all weight on the expert present.

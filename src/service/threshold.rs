@@ -52,7 +52,7 @@ pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: 
         );
     }
     let Judged { alert, test, by_source, .. } =
-        judge(&table, &prepared.parts, &bundle.model, bundle.familiarity.as_ref(), (&prepared.valid, &prepared.test), max_fpr, &device);
+        judge(&table, &prepared.parts, &bundle.members, bundle.familiarity.as_ref(), (&prepared.valid, &prepared.test), max_fpr, &device);
     let mut metrics = bundle.metrics.clone();
     metrics["report"]["alert"] = serde_json::to_value(&alert)?;
     metrics["report"]["test"] = serde_json::to_value(&test)?;

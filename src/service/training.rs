@@ -224,6 +224,7 @@ impl AsProgress for TrainEvent {
                 Some(Progress::new(format!("training on {train_rows} flows"), 0, Some(*epochs as u64)))
             }
             TrainEvent::Step { .. } => None,
+            TrainEvent::Member { index, of, seed } => Some(Progress::stage(format!("member {} of {of} (seed {seed})", index + 1))),
             TrainEvent::Epoch(e) => Some(Progress::new(
                 format!("epoch {}: loss {:.4}, validation F1 {:.4}", e.epoch, e.train_loss, e.valid_f1),
                 e.epoch as u64,

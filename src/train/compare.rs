@@ -231,7 +231,7 @@ fn run_moe(
     let plain = device.clone().without_autodiff();
     let start = Instant::now();
     let p_attack = |x: &[f32]| -> Vec<f32> {
-        let (probs, _) = predict_preprocessed(&outcome.model, x, &plain, 2048);
+        let (probs, _) = predict_preprocessed(std::slice::from_ref(&outcome.model), x, &plain, 2048);
         let benign = AttackFamily::Benign.index();
         probs.chunks_exact(AttackFamily::N_CLASSES).map(|p| (1.0 - p[benign]).clamp(0.0, 1.0)).collect()
     };

@@ -14,11 +14,11 @@ use super::data::Dataset;
 use super::metrics::{Metrics, SourceMetrics};
 use super::split::{Split, SplitError, SplitKind, split};
 use super::threshold::{AlertThreshold, ScoredRows, choose_for_rows};
-use super::training::{EpochRecord, TrainError, TrainEvent, TrainingConfig, dataset_verdicts, train};
+use super::training::{EpochRecord, TrainError, TrainEvent, TrainOutcome, TrainingConfig, dataset_verdicts, train};
 use crate::ingest::label::AttackFamily;
 use crate::ingest::table::FlowTable;
 use crate::ingest::hash::sha256_file;
-use crate::model::bundle::{DataFile, FORMAT, FORMAT_VERSION, Manifest, ModelBundle};
+use crate::model::bundle::{DataFile, FORMAT, FORMAT_VERSION, Manifest, MemberWeights, ModelBundle};
 use crate::model::familiarity::Familiarity;
 use crate::model::{ATTACK_THRESHOLD, MoeConfig, MoeModel, Preprocessor};
 
@@ -58,6 +58,78 @@ pub struct TrainingReport {
     /// Fine-tuning: the starting model's metrics on the same test rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Metrics>,
+    /// An ensemble's members, in order (`best_epoch`, `epochs_run` and `history` above are the
+    /// first member's); empty for a single model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberReport>,
+}
+
+/// How one member of an ensemble trained.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemberReport {
+    pub seed: u64,
+    pub best_epoch: usize,
+    pub epochs_run: usize,
+    pub train_seconds: f64,
+    /// Validation F1 at 0.5 of its best epoch.
+    pub valid_f1: f64,
+}
+
+/// The members a bundle's training gave, the first one's outcome kept whole for the report.
+struct Trained {
+    members: Vec<MoeModel>,
+    first: TrainOutcome,
+    reports: Vec<MemberReport>,
+    cancelled: bool,
+    seconds: f64,
+}
+
+/// Trains `training.members` models (or, fine-tuning, one from each of `start`'s members) on
+/// the same rows, member k with seed `training.seed + k`. A cancel keeps the members already
+/// trained.
+fn train_members(
+    model_config: &MoeConfig,
+    training: &TrainingConfig,
+    (train_set, valid_set): (&Dataset, &Dataset),
+    device: &Device,
+    events: Option<&Sender<TrainEvent>>,
+    cancel: &AtomicBool,
+    start: Option<&ModelBundle>,
+) -> Result<Trained, PipelineError> {
+    let starts: Vec<Option<&MoeModel>> = match start {
+        Some(b) => b.members.iter().map(Some).collect(),
+        None => vec![None; training.members.max(1)],
+    };
+    let of = starts.len();
+    let (mut members, mut reports, mut first, mut cancelled) = (Vec::with_capacity(of), Vec::with_capacity(of), None, false);
+    for (k, from) in starts.into_iter().enumerate() {
+        let seed = training.seed + k as u64;
+        if of > 1 {
+            if let Some(tx) = events {
+                let _ = tx.send(TrainEvent::Member { index: k, of, seed });
+            }
+        }
+        let cfg = TrainingConfig { seed, ..training.clone() };
+        let outcome = match train(model_config, &cfg, train_set, valid_set, device, events, cancel, from) {
+            Ok(o) => o,
+            Err(TrainError::Cancelled) if k > 0 => {
+                cancelled = true;
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let valid_f1 = outcome.history.iter().find(|e| e.epoch == outcome.best_epoch).map_or(0.0, |e| e.valid_f1);
+        reports.push(MemberReport { seed, best_epoch: outcome.best_epoch, epochs_run: outcome.history.len(), train_seconds: outcome.seconds, valid_f1 });
+        members.push(outcome.model.clone());
+        cancelled |= outcome.cancelled;
+        first.get_or_insert(outcome);
+        if cancelled {
+            break;
+        }
+    }
+    let seconds = reports.iter().map(|r| r.train_seconds).sum();
+    let first = first.ok_or(PipelineError::Train(TrainError::Cancelled))?;
+    Ok(Trained { members, first, reports, cancelled, seconds })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,29 +228,31 @@ pub fn fit(
     let plain = device.clone().without_autodiff();
     // The starting model on the same held-back rows, to show what fine-tuning changed.
     let before = start.map(|b| {
-        let verdicts = dataset_verdicts(&b.model.clone().to_device(&plain), &test_set, &plain, b.alert_threshold());
+        let members: Vec<MoeModel> = b.members.iter().map(|m| m.clone().to_device(&plain)).collect();
+        let verdicts = dataset_verdicts(&members, &test_set, &plain, b.alert_threshold());
         Metrics::compute(&verdicts, &test_set.y)
     });
-    let outcome = train(model_config, training, &train_set, &valid_set, device, events, cancel, start.map(|b| &b.model))?;
+    let Trained { members, first: outcome, reports, cancelled, seconds } =
+        train_members(model_config, training, (&train_set, &valid_set), device, events, cancel, start)?;
     let familiarity = match start.and_then(|b| b.familiarity.clone()) {
         Some(f) => f,
         None => fit_familiarity(&train_set.x, &valid_set.x, training.seed, device, cancel)?,
     };
-    let judged = judge(table, &parts, &outcome.model, Some(&familiarity), (&valid_set, &test_set), training.alert_max_fpr, &plain);
+    let judged = judge(table, &parts, &members, Some(&familiarity), (&valid_set, &test_set), training.alert_max_fpr, &plain);
     let epochs_run = outcome.history.len();
     let report = TrainingReport {
         split: split_kind.name(),
         seed: training.seed,
         experts: model_config.experts.name().into(),
-        params: outcome.model.num_params(),
+        params: members.iter().map(|m| m.num_params()).sum(),
         duplicates_removed: parts.duplicates_removed,
         train_rows: train_set.len(),
         valid_rows: valid_set.len(),
         test_rows: test_set.len(),
         best_epoch: outcome.best_epoch,
         epochs_run,
-        cancelled: outcome.cancelled,
-        train_seconds: outcome.seconds,
+        cancelled,
+        train_seconds: seconds,
         seconds_per_epoch: outcome.history.iter().map(|e| e.seconds).sum::<f64>() / epochs_run.max(1) as f64,
         history: outcome.history,
         valid: judged.valid,
@@ -188,6 +262,7 @@ pub fn fit(
         test_files: training.test_files.clone(),
         masked_features: preprocessor.masked_names().iter().map(|n| n.to_string()).collect(),
         before,
+        members: if reports.len() > 1 { reports.clone() } else { Vec::new() },
     };
     let manifest = Manifest {
         format: FORMAT.into(),
@@ -201,9 +276,14 @@ pub fn fit(
         seed: training.seed,
         created_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         semantics: table.semantics(),
+        more_members: reports
+            .iter()
+            .skip(1)
+            .map(|r| MemberWeights { weights_file: String::new(), weights_sha256: String::new(), weights_bytes: 0, seed: r.seed })
+            .collect(),
     };
     let metrics = serde_json::json!({ "report": &report, "training_config": training });
-    let bundle = ModelBundle { config: model_config.clone(), preprocessor, manifest, metrics, model: outcome.model, familiarity: Some(familiarity) };
+    let bundle = ModelBundle { config: model_config.clone(), preprocessor, manifest, metrics, members, familiarity: Some(familiarity) };
     Ok((bundle, report))
 }
 
@@ -222,7 +302,7 @@ pub struct Judged {
 pub fn judge(
     table: &FlowTable,
     parts: &Split,
-    model: &MoeModel,
+    members: &[MoeModel],
     familiarity: Option<&Familiarity>,
     sets: (&Dataset, &Dataset),
     max_fpr: f64,
@@ -231,9 +311,9 @@ pub fn judge(
     let (valid_set, test_set) = sets;
     let p_attack = |v: &[crate::model::Verdict]| -> Vec<f32> { v.iter().map(|v| v.p_attack).collect() };
     let unfamiliar = |set: &Dataset| familiarity.map(|f| f.unfamiliar(&set.x, device)).unwrap_or_default();
-    let valid_at_half = dataset_verdicts(model, valid_set, device, ATTACK_THRESHOLD);
+    let valid_at_half = dataset_verdicts(members, valid_set, device, ATTACK_THRESHOLD);
     let valid_p = p_attack(&valid_at_half);
-    let at_half = dataset_verdicts(model, test_set, device, ATTACK_THRESHOLD);
+    let at_half = dataset_verdicts(members, test_set, device, ATTACK_THRESHOLD);
     let (valid_unfamiliar, test_unfamiliar) = (unfamiliar(valid_set), unfamiliar(test_set));
     let valid = ScoredRows::of(valid_set, &parts.valid, &valid_p, &valid_unfamiliar);
     let test_p = p_attack(&at_half);

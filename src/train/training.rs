@@ -83,6 +83,12 @@ pub struct TrainingConfig {
     /// 0.82–0.96 (README, run to run).
     #[config(default = 0.998)]
     pub weight_average: f64,
+    /// Models trained on the same split, the k-th with seed `seed + k`, and shipped as one
+    /// ensemble scored by the mean of their logits. One model's test figures move with its
+    /// seed (README "Split or model"); a mean of several moves less. Fine-tuning keeps the
+    /// parent's members.
+    #[config(default = 1)]
+    pub members: usize,
 }
 
 impl TrainingConfig {
@@ -95,6 +101,9 @@ impl TrainingConfig {
 /// Progress, sent over a channel as training runs.
 #[derive(Debug, Clone, Serialize)]
 pub enum TrainEvent {
+    /// An ensemble's next member starts training (`TrainingConfig::members` > 1); the events
+    /// up to the next `Member` are its own.
+    Member { index: usize, of: usize, seed: u64 },
     Started { epochs: usize, steps_per_epoch: usize, train_rows: usize, valid_rows: usize },
     Step { epoch: usize, step: usize, loss: f32 },
     Epoch(EpochRecord),
@@ -162,12 +171,13 @@ fn batch_loss(model: &MoeModel, batch: &Batch, cfg: &TrainingConfig) -> Tensor<1
 /// Scores a preprocessed dataset with `model` (no autodiff) and computes metrics.
 /// (At 0.5: early stopping compares epochs, before any alert threshold is chosen.)
 pub fn evaluate_dataset(model: &MoeModel, data: &Dataset, device: &Device) -> Metrics {
-    Metrics::compute(&dataset_verdicts(model, data, device, crate::model::ATTACK_THRESHOLD), &data.y)
+    Metrics::compute(&dataset_verdicts(std::slice::from_ref(model), data, device, crate::model::ATTACK_THRESHOLD), &data.y)
 }
 
-/// The model's verdict on every row of `data`, in order, flagged from P(attack) `threshold`.
-pub fn dataset_verdicts(model: &MoeModel, data: &Dataset, device: &Device, threshold: f32) -> Vec<Verdict> {
-    let (p, g) = predict_preprocessed(model, &data.x, device, 2048);
+/// The verdict of the model (an ensemble's members) on every row of `data`, in order, flagged
+/// from P(attack) `threshold`.
+pub fn dataset_verdicts(members: &[MoeModel], data: &Dataset, device: &Device, threshold: f32) -> Vec<Verdict> {
+    let (p, g) = predict_preprocessed(members, &data.x, device, 2048);
     verdicts(&p, &g, threshold)
 }
 

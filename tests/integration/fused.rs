@@ -108,7 +108,7 @@ fn other_architectures_fused_match_burn() {
     let device = cpu_device();
     for (what, config) in configs {
         let model = config.init(&device);
-        let (probs, gates) = predict_preprocessed(&model, &x, &device, 512);
+        let (probs, gates) = predict_preprocessed(std::slice::from_ref(&model), &x, &device, 512);
         let fused = FusedMoe::new(&model).run(&x, 100, None);
         let gap = max_gap(&fused.probs, &probs).max(max_gap(&fused.gates, &gates));
         assert!(gap <= 1e-5, "{what} ({:?}): fused and burn differ by {gap}", config.experts);
@@ -125,8 +125,8 @@ fn baseline_kernels_match_burn() {
     let table = read_flows(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default()).unwrap();
     let x = bundle.preprocessor.transform(table.features());
     let device = cpu_device();
-    let (probs, gates) = predict_preprocessed(&bundle.model, &x, &device, 512);
-    let fused = FusedMoe::new(&bundle.model);
+    let (probs, gates) = predict_preprocessed(&bundle.members, &x, &device, 512);
+    let fused = FusedMoe::ensemble(&bundle.members);
     let baseline = with_baseline_kernels(|| fused.run(&x, 64, None));
     let gap = max_gap(&baseline.probs, &probs).max(max_gap(&baseline.gates, &gates));
     assert!(gap <= 1e-5, "baseline kernels and burn differ by {gap}");

@@ -6,6 +6,7 @@ mod carve;
 mod common;
 mod compare;
 mod detect;
+mod ensemble;
 mod explain;
 mod fused;
 mod ingest;

@@ -20,7 +20,7 @@ fn improved(file: &str) -> PathBuf {
 }
 
 /// A few thousand real rows over five families and all five capture days.
-fn small_table() -> &'static FlowTable {
+pub(crate) fn small_table() -> &'static FlowTable {
     static TABLE: OnceLock<FlowTable> = OnceLock::new();
     TABLE.get_or_init(|| {
         let files = ["BENIGN_5000.csv", "DDoS_5000.csv", "Portscan_5000.csv", "SSH-Patator_2961.csv", "DoS_Slowloris_3859.csv"];
@@ -36,7 +36,7 @@ fn cpu() -> SelectedDevice {
     SelectedDevice { device: cpu_device(), description: "cpu".into(), is_gpu: false }
 }
 
-fn small_config() -> MoeConfig {
+pub(crate) fn small_config() -> MoeConfig {
     let mut c = MoeConfig::new();
     c.tabular.d_token = 16;
     c.tabular.n_heads = 2;
