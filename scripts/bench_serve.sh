@@ -2,10 +2,11 @@
 # Load benchmark of `netvigil serve` on this machine, in one run: wrk (a C load generator from
 # Debian, one thread, keep-alive) and `netvigil bench-serve` (Rust clients) against the same
 # server build, one-flow and 1,000-flow requests at several concurrencies, beside predict's
-# own flows/s on the same flows. Usage: scripts/bench_serve.sh [SECONDS]  (needs: wrk)
+# own flows/s on the same flows. Usage: [MODEL=DIR] scripts/bench_serve.sh [SECONDS]  (needs: wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-5}"
+model="${MODEL:-models/default}"   # MODEL=DIR: another bundle
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/netvigil-target}"
 cargo build --release --locked -q
 bin="$CARGO_TARGET_DIR/release/netvigil"
@@ -37,7 +38,7 @@ wrk.headers["Content-Type"] = "$type"
 local f = io.open("$work/$kind", "rb"); wrk.body = f:read("*a"); f:close()
 LUA
 done
-"$bin" --data-dir "$work/history" serve --model models/default --bind 127.0.0.1:18751 2>"$work/serve.log" &
+"$bin" --data-dir "$work/history" serve --model "$model" --bind 127.0.0.1:18751 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 50); do curl -sf localhost:18751/healthz >/dev/null 2>&1 && break; sleep 0.2; done
 echo "wrk (1 thread), $secs s each"
@@ -56,4 +57,4 @@ echo "server-side errors: $errors"
 kill $server; wait $server 2>/dev/null || true
 echo
 echo "netvigil bench-serve (Rust clients, same cores) and predict's flows/s"
-"$bin" --data-dir "$work/history" bench-serve "$sample" --model models/default --seconds "$secs" --concurrency 1,4,16 --flows 1,1000
+"$bin" --data-dir "$work/history" bench-serve "$sample" --model "$model" --seconds "$secs" --concurrency 1,4,16 --flows 1,1000

@@ -4,7 +4,8 @@
 Reads the sizes from a bundle's config.json so the two implementations match layer for layer
 (FT-Transformer with per-feature tokenizer, [CLS] last, pre-norm blocks without the first
 attention norm, ReGLU, CLS-only last block; 1D-CNN with channel LayerNorm, avg+max pooling;
-softmax gate over 72 features mixing the logits; the periodic (PLR) embedding added to each
+softmax gate over 72 features mixing the logits; as many such models as the bundle's manifest
+lists, their logits averaged, for an ensemble bundle; the periodic (PLR) embedding added to each
 feature's linear token when the config has `periodic_frequencies`; and, when the bundle has
 `familiarity.json`, the familiarity autoencoder that the Rust scorer also runs on every flow).
 Weights are random: throughput does not depend on their values. Input is already standardised
@@ -128,10 +129,31 @@ class Moe(nn.Module):
         self.gate = nn.Sequential(nn.Linear(cfg["n_features"], cfg["gate_hidden"]), nn.ReLU(), nn.Linear(cfg["gate_hidden"], 2))
         self.n_temp = cfg["temporal"]["length"]
 
-    def forward(self, x):
+    def logits(self, x):
         g = torch.softmax(self.gate(x), dim=1)
-        logits = self.tab(x[:, self.n_temp:]) * g[:, :1] + self.temp(x[:, : self.n_temp]) * g[:, 1:]
-        return torch.softmax(logits, dim=1), g
+        return self.tab(x[:, self.n_temp:]) * g[:, :1] + self.temp(x[:, : self.n_temp]) * g[:, 1:], g
+
+
+class Ensemble(nn.Module):
+    """An ensemble bundle: the mean of its members' logits and gates, softmax last (as the Rust
+    scorer; a single model is an ensemble of one)."""
+
+    def __init__(self, cfg, members):
+        super().__init__()
+        self.members = nn.ModuleList(Moe(cfg) for _ in range(members))
+
+    def forward(self, x):
+        outs = [m.logits(x) for m in self.members]
+        logits = torch.stack([l for l, _ in outs]).mean(0)
+        return torch.softmax(logits, dim=1), torch.stack([g for _, g in outs]).mean(0)
+
+
+def bundle_members(config_path):
+    """How many models the bundle beside `config_path` holds (its manifest's `more_members`, plus one)."""
+    manifest = os.path.join(os.path.dirname(config_path), "manifest.json")
+    if not os.path.exists(manifest):
+        return 1
+    return 1 + len(json.load(open(manifest)).get("more_members") or [])
 
 
 def main():
@@ -140,10 +162,12 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--batch-sizes", default="1,64,256,1024,4096,16384")
     ap.add_argument("--flows", type=int, default=200_000)
+    ap.add_argument("--members", type=int, help="models in the ensemble (default: as many as the bundle holds)")
     a = ap.parse_args()
     cfg = json.load(open(a.config))
     dev = torch.device(a.device)
-    model = Moe(cfg).to(dev).eval()
+    members = a.members or bundle_members(a.config)
+    model = Ensemble(cfg, members).to(dev).eval()
     fam_path = os.path.join(os.path.dirname(a.config), "familiarity.json")
     fam = None
     if os.path.exists(fam_path):
@@ -170,7 +194,7 @@ def main():
                 torch.cuda.synchronize()
             dt = time.perf_counter() - t0
             rows.append({"batch_size": bs, "flows_per_sec": steps * bs / dt})
-    print(json.dumps({"device": str(dev), "torch": torch.__version__, "inference": rows}, indent=2))
+    print(json.dumps({"device": str(dev), "torch": torch.__version__, "members": members, "inference": rows}, indent=2))
 
 
 if __name__ == "__main__":

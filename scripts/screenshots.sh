@@ -37,4 +37,8 @@ click 430 20 3; shot conversations
 click 512 20 3; shot endpoints
 # Back to the conversations; a double-click on the first (the scan) lands on its flows.
 click 430 20 2
-xdotool mousemove 60 120 click --repeat 2 --delay 80 1; sleep 3; shot pivot
+xdotool mousemove 60 132 click --repeat 2 --delay 80 1; sleep 3; shot pivot
+# Every flow again, then the first (the scan's first probe) opened in the inspector by a
+# double-click: gauge, families, gate and the explanation's bars.
+click 415 66 3; shot flows
+xdotool mousemove 300 429 click --repeat 2 --delay 80 1; sleep 8; shot inspector
