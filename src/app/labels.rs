@@ -80,6 +80,7 @@ fn labelled_table(table: &FlowTable, labels: &BTreeMap<u32, AttackFamily>) -> Fl
         dialect: crate::ingest::Dialect::NetVigilExport,
         rows: labels.len(),
         report: Default::default(),
+        payload: Default::default(),
     };
     FlowTable::from_parts(features, meta, Some(flow_labels.into()), vec![source])
 }

@@ -1,4 +1,4 @@
-//! The four detectors. Each selects the flows that count for it, groups them by a key (sorted,
+//! The five detectors. Each selects the flows that count for it, groups them by a key (sorted,
 //! so groups and findings come out in the same order every run), slides a time window over
 //! each group and turns each dense stretch into a [`Finding`].
 
@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 use super::thresholds::{
     ADDR_SCAN_HOSTS, ADDR_SCAN_WINDOW_US, FAILED_LOGIN_MAX_REPLY_BYTES, FLOOD_RATE_FLOWS, FLOOD_RATE_WINDOW_US,
-    FLOOD_SOURCES, FLOOD_SOURCES_WINDOW_US, PORT_SCAN_PORTS, PORT_SCAN_WINDOW_US, login_service,
+    FLOOD_SOURCES, FLOOD_SOURCES_WINDOW_US, PORT_SCAN_PORTS, PORT_SCAN_WINDOW_US, SQLI_NOTICE_REQUESTS, SQLI_WINDOW_US,
+    login_service,
 };
 use super::window::{dense_ranges, merge};
 use super::{Finding, FindingKind};
@@ -47,6 +48,8 @@ pub(super) struct HostFlow {
     pub dport: u16,
     pub proto: u8,
     pub attempt: Attempt,
+    /// HTTP requests Zeek would tag `URI_SQLI` (captures only; see `ingest::capture::http`).
+    pub sqli: u32,
 }
 
 /// The flows of `table` that have source and destination address, destination port,
@@ -62,7 +65,8 @@ pub(super) fn usable_flows(table: &FlowTable) -> Vec<HostFlow> {
         };
         let Ok(row) = u32::try_from(r) else { break };
         let attempt = if is_single_host(dst) { classify(proto, dport, table.row(r)) } else { Attempt::Other };
-        out.push(HostFlow { row, t, src, dst, dport, proto, attempt });
+        let sqli = table.sources.get(m.source as usize).map_or(0, |s| s.payload.sqli_requests_at(m.line));
+        out.push(HostFlow { row, t, src, dst, dport, proto, attempt, sqli });
     }
     out
 }
@@ -104,7 +108,16 @@ fn classify(proto: u8, dport: u16, row: &[f32]) -> Attempt {
 /// The flows of kind `attempt`, sorted by `key`, then time and row, and split into groups of
 /// equal key.
 fn groups<K: Ord + Copy>(flows: &[HostFlow], attempt: Attempt, key: impl Fn(&HostFlow) -> K) -> Vec<Vec<HostFlow>> {
-    let mut selected: Vec<HostFlow> = flows.iter().filter(|f| f.attempt == attempt).copied().collect();
+    groups_where(flows, |f| f.attempt == attempt, key)
+}
+
+/// [`groups`] of the flows that pass `keep`.
+fn groups_where<K: Ord + Copy>(
+    flows: &[HostFlow],
+    keep: impl Fn(&HostFlow) -> bool,
+    key: impl Fn(&HostFlow) -> K,
+) -> Vec<Vec<HostFlow>> {
+    let mut selected: Vec<HostFlow> = flows.iter().filter(|f| keep(f)).copied().collect();
     selected.sort_by(|a, b| (key(a), a.t, a.row).cmp(&(key(b), b.t, b.row)));
     selected.chunk_by(|a, b| key(a) == key(b)).map(<[HostFlow]>::to_vec).collect()
 }
@@ -221,6 +234,42 @@ pub(super) fn brute_force(flows: &[HostFlow]) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Flows with HTTP requests tagged as SQL injection, from one source to one service of one
+/// host; tagged flows within Zeek's 5-minute interval of each other are one finding.
+pub(super) fn sql_injections(flows: &[HostFlow]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for group in groups_where(flows, |f| f.sqli > 0, |f| (f.src, f.dst, f.proto, f.dport)) {
+        let rows: Vec<u32> = group.iter().map(|f| f.row).collect();
+        for (s, e) in dense_ranges(&times(&group), &rows, SQLI_WINDOW_US, 1) {
+            let part = &group[s..=e];
+            let requests: u32 = part.iter().map(|f| f.sqli).sum();
+            let peak = most_requests_within(part, SQLI_WINDOW_US);
+            let notice = if peak >= SQLI_NOTICE_REQUESTS { "reaches" } else { "is short of" };
+            let rule = format!(
+                "{requests} HTTP requests whose unescaped URI matches Zeek's HTTP::match_sql_injection_uri \
+                 (detect-sqli.zeek tags each one URI_SQLI); at most {peak} within 5 minutes, which {notice} \
+                 the {SQLI_NOTICE_REQUESTS} of Zeek's SQL_Injection_Attacker notice"
+            );
+            out.push(finding(FindingKind::SqlInjection, AttackFamily::Webattack, part, rule));
+        }
+    }
+    out
+}
+
+/// The most tagged requests of `flows` (in time order) that start within one `width_us`.
+fn most_requests_within(flows: &[HostFlow], width_us: i64) -> u32 {
+    let (mut start, mut sum, mut most) = (0, 0u32, 0u32);
+    for f in flows {
+        sum += f.sqli;
+        while f.t.saturating_sub(flows[start].t) >= width_us {
+            sum -= flows[start].sqli;
+            start += 1;
+        }
+        most = most.max(sum);
+    }
+    most
 }
 
 /// The coarsest of minute, second, millisecond and microsecond of which every start time is

@@ -8,7 +8,9 @@
 //! - **horizontal scan**: one source, failed attempts to one port of many hosts;
 //! - **flood**: failed attempts towards one service of one host at a high rate, or from many
 //!   sources (dos with one source, ddos with several);
-//! - **brute force**: many short login exchanges from one source to one login service.
+//! - **brute force**: many short login exchanges from one source to one login service;
+//! - **SQL injection**: HTTP requests whose URI Zeek's pattern tags as SQL injection, from one
+//!   source to one web service (captures only: flow records carry no payload).
 //!
 //! Each rests on the flows' metadata (addresses, ports, protocol, start time) and a few
 //! features (SYN count, payload bytes); the thresholds and their origins are in
@@ -35,6 +37,7 @@ pub enum FindingKind {
     HorizontalScan,
     Flood,
     BruteForce,
+    SqlInjection,
 }
 
 impl FindingKind {
@@ -45,6 +48,7 @@ impl FindingKind {
             FindingKind::HorizontalScan => "horizontal",
             FindingKind::Flood => "flood",
             FindingKind::BruteForce => "guessing",
+            FindingKind::SqlInjection => "sqli",
         }
     }
 
@@ -54,6 +58,7 @@ impl FindingKind {
             FindingKind::HorizontalScan => "horizontal scan",
             FindingKind::Flood => "flood",
             FindingKind::BruteForce => "brute force",
+            FindingKind::SqlInjection => "SQL injection",
         }
     }
 }
@@ -253,6 +258,7 @@ pub fn detect(table: &FlowTable) -> Findings {
     findings.extend(detectors::horizontal_scans(&flows));
     findings.extend(detectors::floods(&flows, by_rate));
     findings.extend(detectors::brute_force(&flows));
+    findings.extend(detectors::sql_injections(&flows));
     findings.sort_by(|a, b| {
         (a.first_us, a.kind, a.source, a.target, &a.ports).cmp(&(b.first_us, b.kind, b.source, b.target, &b.ports))
     });

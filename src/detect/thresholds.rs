@@ -39,6 +39,17 @@ pub const FLOOD_SOURCES: usize = 25;
 /// ... within this window (Zeek's 5 minutes, as above).
 pub const FLOOD_SOURCES_WINDOW_US: i64 = 5 * MINUTE_US;
 
+/// SQL injection: Zeek's `SQL_Injection_Attacker` notice fires when one host sends this many
+/// requests tagged `URI_SQLI` ... (`policy/protocols/http/detect-sqli.zeek`,
+/// `HTTP::sqli_requests_threshold` = 50). A finding is made from the first tagged request:
+/// Zeek tags every such request in http.log, as an IDS signature alerts on one; the rule text
+/// says whether the notice's count is reached, which a short sqlmap run (44 tagged requests
+/// in our captures) is not.
+pub const SQLI_NOTICE_REQUESTS: u32 = 50;
+/// ... within this window (`HTTP::sqli_requests_interval` = 5 min); tagged flows of one
+/// source to one service within it of each other are one finding.
+pub const SQLI_WINDOW_US: i64 = 5 * MINUTE_US;
+
 /// A login exchange whose server side sent at most this many payload bytes is counted as a
 /// failed guess. Zeek (Bro 2.0-2.3) `SSH::authentication_data_size` = 5500: "the size in bytes
 /// at which the SSH connection is presumed to be successful". A successful login goes on to

@@ -21,7 +21,7 @@ pub use dialect::Dialect;
 pub use error::IngestError;
 pub use label::{AttackFamily, FlowLabel, LabelColumn};
 pub use options::ReadOptions;
-pub use table::{FlowId, FlowMeta, FlowTable, SourceFile};
+pub use table::{FlowId, FlowMeta, FlowTable, PayloadEvidence, SourceFile};
 pub use validate::ValidationReport;
 
 /// File extensions taken from a folder.

@@ -191,6 +191,30 @@ pub struct SourceFile {
     pub dialect: Dialect,
     pub rows: usize,
     pub report: ValidationReport,
+    /// What the packets said beyond the flow features (captures only).
+    #[serde(skip_serializing_if = "PayloadEvidence::is_empty")]
+    pub payload: PayloadEvidence,
+}
+
+/// Evidence read from a capture's payloads, per flow of one source file, keyed by the flow's
+/// `line` (its first packet's number), which sorting and selecting rows leave alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PayloadEvidence {
+    /// Whether the payloads were looked at (a capture); flow records carry none.
+    pub inspected: bool,
+    /// (line, requests) of the flows with HTTP requests Zeek would tag `URI_SQLI`, by line.
+    pub sqli_requests: Vec<(u64, u32)>,
+}
+
+impl PayloadEvidence {
+    pub fn is_empty(&self) -> bool {
+        !self.inspected && self.sqli_requests.is_empty()
+    }
+
+    /// SQL injection requests of the flow at `line`.
+    pub fn sqli_requests_at(&self, line: u64) -> u32 {
+        self.sqli_requests.binary_search_by_key(&line, |&(l, _)| l).map_or(0, |i| self.sqli_requests[i].1)
+    }
 }
 
 impl SourceFile {

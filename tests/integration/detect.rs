@@ -233,6 +233,37 @@ fn benign_captures_and_flows_give_no_findings() {
 }
 
 #[test]
+fn sqlmap_captures_give_an_sql_injection_finding_on_their_tagged_requests() {
+    // Measured: 44 of the 58 requests of each sqlmap run match Zeek's pattern, one per flow
+    // (the first probes, `id=1` and a random number, and the heuristic's XSS-like string do
+    // not); wapiti's 513 requests are XSS, traversal, command injection and backup-file probes,
+    // none an SQL injection by that pattern. Read beside a CSV, so the capture is not the first
+    // source, and in reversed row order: the evidence follows the flows.
+    for run in ["captures", "captures-heldout"] {
+        let sqlmap = repo_data(&format!("{run}/webattack_sqlmap.pcap"));
+        let paths = [shared("cicids2017-improved/BENIGN_5000.csv"), sqlmap.clone()];
+        let table = read_flows(&paths, &ReadOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", sqlmap.display()));
+        let found = detect(&table);
+        let sqli = of_kind(&found, FindingKind::SqlInjection);
+        assert_eq!(sqli.len(), 1, "{run}: {:#?}", found.findings);
+        let f = sqli[0];
+        assert_eq!((f.family, f.label().as_str()), (AttackFamily::Webattack, "webattack:sqli"));
+        assert_eq!((f.source, f.target, f.ports.as_slice(), f.flows), (Some(ip("10.77.0.1")), Some(ip("10.77.0.2")), &[80u16][..], 44), "{f}");
+        assert!(f.rule.contains("44 HTTP requests") && f.rule.contains("short of the 50"), "{}", f.rule);
+        check_rows(&table, f);
+        assert!(f.rows.iter().all(|&r| table.meta()[r as usize].source == 1), "only the capture's flows");
+        let n = table.len();
+        let reversed: Vec<usize> = (0..n).rev().collect();
+        let again = detect(&table.select(&reversed));
+        let mut rows: Vec<u32> = of_kind(&again, FindingKind::SqlInjection)[0].rows.iter().map(|&r| (n - 1) as u32 - r).collect();
+        rows.sort_unstable();
+        assert_eq!(rows, f.rows);
+    }
+    let wapiti = detect(&read_flows(&[repo_data("captures-heldout/webattack_wapiti.pcap")], &ReadOptions::default()).expect("wapiti"));
+    assert!(of_kind(&wapiti, FindingKind::SqlInjection).is_empty(), "{:#?}", wapiti.findings);
+}
+
+#[test]
 fn tables_without_addresses_find_nothing_and_say_why() {
     let table = read(&["cicids2017-original/MachineLearningCVE_Friday-DDos_head9998_BENIGN.csv"]);
     let found = detect(&table);

@@ -221,6 +221,9 @@ pub struct FlowBuilder {
     /// teardown's last ACKs and retransmissions (the corrected data has no flows made of
     /// such leftovers) until a new SYN, the timeouts or the end of the capture.
     terminated: bool,
+    /// HTTP requests in the flow (either direction) that Zeek would tag `URI_SQLI`; a
+    /// retransmitted request counts again, as it does in Zeek's http.log.
+    sqli_requests: u32,
 }
 
 /// Whether the packet just added ends the flow.
@@ -272,6 +275,7 @@ impl FlowBuilder {
             fin_bwd: false,
             subflow_gaps: 0,
             terminated: false,
+            sqli_requests: 0,
         };
         if forward {
             f.fwd.last_ts = p.ts_us;
@@ -296,6 +300,11 @@ impl FlowBuilder {
     /// Whether the TCP connection has ended (corrected mode); see `terminated`.
     pub fn is_terminated(&self) -> bool {
         self.terminated
+    }
+
+    /// HTTP requests of the flow that Zeek would tag `URI_SQLI` (see [`super::http`]).
+    pub fn sqli_requests(&self) -> u32 {
+        self.sqli_requests
     }
 
     pub fn packets(&self) -> u64 {
@@ -345,6 +354,7 @@ impl FlowBuilder {
 
     /// Counters every packet updates, the first one included.
     fn account(&mut self, p: &PacketInfo, forward: bool) {
+        self.sqli_requests += u32::from(p.sqli_request);
         let payload = f64::from(p.payload);
         self.all_len.add(payload);
         let side = if forward {

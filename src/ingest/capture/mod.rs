@@ -8,6 +8,7 @@
 pub mod carve;
 pub mod extractor;
 pub mod flow;
+pub mod http;
 pub mod packet;
 pub mod reader;
 pub mod report;

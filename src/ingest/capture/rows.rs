@@ -12,7 +12,7 @@ use super::extractor::FlowRecord;
 use super::report::CaptureReport;
 use crate::features::N_FEATURES;
 use crate::ingest::dialect::Dialect;
-use crate::ingest::table::{FlowId, FlowMeta, FlowTable, SourceFile};
+use crate::ingest::table::{FlowId, FlowMeta, FlowTable, PayloadEvidence, SourceFile};
 use crate::ingest::validate::ValidationReport;
 
 /// Table rows of finished flows, in the order they finished.
@@ -20,6 +20,9 @@ use crate::ingest::validate::ValidationReport;
 pub struct FlowRows {
     features: Vec<f32>,
     meta: Vec<FlowMeta>,
+    /// (first packet, count) of the flows with SQL injection requests (few, so kept apart
+    /// from the rows and keyed by what sorting does not change).
+    sqli: Vec<(u64, u32)>,
 }
 
 impl FlowRows {
@@ -46,6 +49,9 @@ impl FlowRows {
             m.set_id(if r.id_is_forward() { FlowId::Forward } else { FlowId::Reversed });
         }
         self.meta.push(m);
+        if r.sqli_requests > 0 {
+            self.sqli.push((r.first_packet, r.sqli_requests));
+        }
     }
 
     /// Rows so far.
@@ -78,10 +84,12 @@ impl FlowRows {
 
     /// The rows in the order they were added, as the table of `path` (one source, dialect
     /// `Capture`, the report's counts as its warnings).
-    pub fn into_table(self, path: &Path, report: &CaptureReport) -> FlowTable {
+    pub fn into_table(mut self, path: &Path, report: &CaptureReport) -> FlowTable {
         let rows = self.meta.len();
         let validation = ValidationReport { rows: rows as u64, warnings: super::capture_warnings(report), ..ValidationReport::default() };
-        let source = SourceFile { path: path.to_path_buf(), dialect: Dialect::Capture, rows, report: validation };
+        self.sqli.sort_unstable();
+        let payload = PayloadEvidence { inspected: true, sqli_requests: self.sqli };
+        let source = SourceFile { path: path.to_path_buf(), dialect: Dialect::Capture, rows, report: validation, payload };
         FlowTable::from_parts(self.features, self.meta, None, vec![source])
     }
 

@@ -120,7 +120,7 @@ pub fn read_json_flows(name: &str, body: &[u8], opts: &ReadOptions) -> Result<Fl
     let mut report = ValidationReport { ignored_columns: ignored, ..ValidationReport::default() };
     report.add_counts(&counts);
     report.rows = flows.len() as u64;
-    let source = SourceFile { path: PathBuf::from(name), dialect, rows: flows.len(), report };
+    let source = SourceFile { path: PathBuf::from(name), dialect, rows: flows.len(), report, payload: Default::default() };
     Ok(FlowTable::from_parts(features, meta, labels, vec![source]))
 }
 
