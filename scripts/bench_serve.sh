@@ -57,4 +57,17 @@ echo "server-side errors: $errors"
 kill $server; wait $server 2>/dev/null || true
 echo
 echo "netvigil bench-serve (Rust clients, same cores) and predict's flows/s"
-"$bin" --data-dir "$work/history" bench-serve "$sample" --model "$model" --seconds "$secs" --concurrency 1,4,16 --flows 1,1000
+# Many more flows than a request, so that concurrent requests carry different flows (the
+# server scores a repeated row once): the corrected release's files as one CSV, shuffled.
+python3 - ../shared/data/cicids2017-improved "$work/corrected.csv" <<'PY'
+import glob, os, random, sys
+files = sorted(glob.glob(os.path.join(sys.argv[1], "*.csv")))
+header, rows = None, []
+for f in files:
+    lines = open(f).read().splitlines()
+    header = header or lines[0]
+    rows += [l for l in lines[1:] if l]
+random.Random(42).shuffle(rows)
+open(sys.argv[2], "w").write(header + "\n" + "\n".join(rows) + "\n")
+PY
+"$bin" --data-dir "$work/history" bench-serve "$work/corrected.csv" --model "$model" --seconds "$secs" --concurrency 1,4,16 --flows 1,1000
