@@ -196,19 +196,18 @@ pub struct SourceFile {
     pub payload: PayloadEvidence,
 }
 
-/// Evidence read from a capture's payloads, per flow of one source file, keyed by the flow's
-/// `line` (its first packet's number), which sorting and selecting rows leave alone.
+/// Evidence read from a capture's payloads (flow records carry none; the dialect says which
+/// a source is), per flow of one source file, keyed by the flow's `line` (its first packet's
+/// number), which sorting and selecting rows leave alone.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PayloadEvidence {
-    /// Whether the payloads were looked at (a capture); flow records carry none.
-    pub inspected: bool,
     /// (line, requests) of the flows with HTTP requests Zeek would tag `URI_SQLI`, by line.
     pub sqli_requests: Vec<(u64, u32)>,
 }
 
 impl PayloadEvidence {
     pub fn is_empty(&self) -> bool {
-        !self.inspected && self.sqli_requests.is_empty()
+        self.sqli_requests.is_empty()
     }
 
     /// SQL injection requests of the flow at `line`.

@@ -221,8 +221,9 @@ pub struct FlowBuilder {
     /// teardown's last ACKs and retransmissions (the corrected data has no flows made of
     /// such leftovers) until a new SYN, the timeouts or the end of the capture.
     terminated: bool,
-    /// HTTP requests in the flow (either direction) that Zeek would tag `URI_SQLI`; a
-    /// retransmitted request counts again, as it does in Zeek's http.log.
+    /// HTTP requests in the flow (either direction) that Zeek would tag `URI_SQLI`, counted per
+    /// segment that starts one: a retransmitted request counts again, where Zeek, which
+    /// reassembles the stream, counts it once.
     sqli_requests: u32,
 }
 

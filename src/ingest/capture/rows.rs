@@ -88,7 +88,7 @@ impl FlowRows {
         let rows = self.meta.len();
         let validation = ValidationReport { rows: rows as u64, warnings: super::capture_warnings(report), ..ValidationReport::default() };
         self.sqli.sort_unstable();
-        let payload = PayloadEvidence { inspected: true, sqli_requests: self.sqli };
+        let payload = PayloadEvidence { sqli_requests: self.sqli };
         let source = SourceFile { path: path.to_path_buf(), dialect: Dialect::Capture, rows, report: validation, payload };
         FlowTable::from_parts(self.features, self.meta, None, vec![source])
     }
