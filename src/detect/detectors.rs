@@ -1,4 +1,4 @@
-//! The five detectors. Each selects the flows that count for it, groups them by a key (sorted,
+//! The seven detectors. Each selects the flows that count for it, groups them by a key (sorted,
 //! so groups and findings come out in the same order every run), slides a time window over
 //! each group and turns each dense stretch into a [`Finding`].
 
@@ -7,12 +7,13 @@ use std::net::IpAddr;
 
 use super::thresholds::{
     ADDR_SCAN_HOSTS, ADDR_SCAN_WINDOW_US, FAILED_LOGIN_MAX_REPLY_BYTES, FLOOD_RATE_FLOWS, FLOOD_RATE_WINDOW_US,
-    FLOOD_SOURCES, FLOOD_SOURCES_WINDOW_US, PORT_SCAN_PORTS, PORT_SCAN_WINDOW_US, SQLI_NOTICE_REQUESTS, SQLI_WINDOW_US,
-    login_service,
+    FLOOD_SOURCES, FLOOD_SOURCES_WINDOW_US, PORT_SCAN_PORTS, PORT_SCAN_WINDOW_US, SCANNER_WINDOW_US,
+    SQLI_NOTICE_REQUESTS, SQLI_WINDOW_US, WEB_SCAN_CLIENT_ERRORS, WEB_SCAN_WINDOW_US, login_service,
 };
-use super::window::{dense_ranges, merge};
+use super::window::{dense_ranges, heavy_ranges, merge};
 use super::{Finding, FindingKind};
 use crate::features::FeatureId;
+use crate::ingest::capture::http::HttpEvidence;
 use crate::ingest::{AttackFamily, FlowTable};
 
 const TCP: u8 = 6;
@@ -48,8 +49,8 @@ pub(super) struct HostFlow {
     pub dport: u16,
     pub proto: u8,
     pub attempt: Attempt,
-    /// HTTP requests Zeek would tag `URI_SQLI` (captures only; see `ingest::capture::http`).
-    pub sqli: u32,
+    /// What the flow's HTTP said (captures only; see `ingest::capture::http`).
+    pub http: HttpEvidence,
 }
 
 /// The flows of `table` that have source and destination address, destination port,
@@ -65,8 +66,8 @@ pub(super) fn usable_flows(table: &FlowTable) -> Vec<HostFlow> {
         };
         let Ok(row) = u32::try_from(r) else { break };
         let attempt = if is_single_host(dst) { classify(proto, dport, table.row(r)) } else { Attempt::Other };
-        let sqli = table.sources.get(m.source as usize).map_or(0, |s| s.payload.sqli_requests_at(m.line));
-        out.push(HostFlow { row, t, src, dst, dport, proto, attempt, sqli });
+        let http = table.sources.get(m.source as usize).map(|s| s.payload.http_at(m.line)).unwrap_or_default();
+        out.push(HostFlow { row, t, src, dst, dport, proto, attempt, http });
     }
     out
 }
@@ -240,11 +241,11 @@ pub(super) fn brute_force(flows: &[HostFlow]) -> Vec<Finding> {
 /// host; tagged flows within Zeek's 5-minute interval of each other are one finding.
 pub(super) fn sql_injections(flows: &[HostFlow]) -> Vec<Finding> {
     let mut out = Vec::new();
-    for group in groups_where(flows, |f| f.sqli > 0, |f| (f.src, f.dst, f.proto, f.dport)) {
+    for group in groups_where(flows, |f| f.http.sqli_requests > 0, |f| (f.src, f.dst, f.proto, f.dport)) {
         let rows: Vec<u32> = group.iter().map(|f| f.row).collect();
         for (s, e) in dense_ranges(&times(&group), &rows, SQLI_WINDOW_US, 1) {
             let part = &group[s..=e];
-            let requests: u32 = part.iter().map(|f| f.sqli).sum();
+            let requests: u32 = part.iter().map(|f| f.http.sqli_requests).sum();
             let peak = most_requests_within(part, SQLI_WINDOW_US);
             let notice = if peak >= SQLI_NOTICE_REQUESTS { "reaches" } else { "is short of" };
             let rule = format!(
@@ -258,13 +259,55 @@ pub(super) fn sql_injections(flows: &[HostFlow]) -> Vec<Finding> {
     out
 }
 
+/// Flows with requests whose User-Agent names a security scanner, from one source to one
+/// service of one host, one tool at a time.
+pub(super) fn scanner_agents(flows: &[HostFlow]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let tool = |f: &HostFlow| f.http.scanner.map_or("", |s| s.token);
+    for group in groups_where(flows, |f| f.http.scanner.is_some(), |f| (f.src, f.dst, f.proto, f.dport, tool(f))) {
+        let Some(scanner) = group.first().and_then(|f| f.http.scanner) else { continue };
+        let rows: Vec<u32> = group.iter().map(|f| f.row).collect();
+        for (s, e) in dense_ranges(&times(&group), &rows, SCANNER_WINDOW_US, 1) {
+            let part = &group[s..=e];
+            let requests: u32 = part.iter().map(|f| f.http.scanner_requests).sum();
+            let rule = format!(
+                "{requests} HTTP requests whose User-Agent names {} (\"{}\"; OWASP CRS rule 913100, \
+                 scanners-user-agents.data)",
+                scanner.name, scanner.token
+            );
+            out.push(finding(FindingKind::ScannerAgent, scanner.family, part, rule));
+        }
+    }
+    out
+}
+
+/// Flows whose HTTP answers to one source from one web service were 4xx, at OSSEC's
+/// web-scan rate. A flow carries no time per response, so its answers count at its start.
+pub(super) fn web_scans(flows: &[HostFlow]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for group in groups_where(flows, |f| f.http.client_errors > 0, |f| (f.src, f.dst, f.proto, f.dport)) {
+        let errors: Vec<u32> = group.iter().map(|f| f.http.client_errors).collect();
+        let threshold = u64::from(WEB_SCAN_CLIENT_ERRORS);
+        for (s, e) in heavy_ranges(&times(&group), &errors, WEB_SCAN_WINDOW_US, threshold) {
+            let answers: u32 = errors[s..=e].iter().sum();
+            let rule = format!(
+                "{answers} HTTP answers 401, 403, 404, 405 or 410 to one source from one web service, at least \
+                 {WEB_SCAN_CLIENT_ERRORS} within 90 seconds (OSSEC/Wazuh rule 31151, web_scan, which counts every \
+                 4xx); answers for images, style sheets, scripts, favicon.ico and robots.txt not counted (rule 31102)"
+            );
+            out.push(finding(FindingKind::WebScan, AttackFamily::Webattack, &group[s..=e], rule));
+        }
+    }
+    out
+}
+
 /// The most tagged requests of `flows` (in time order) that start within one `width_us`.
 fn most_requests_within(flows: &[HostFlow], width_us: i64) -> u32 {
     let (mut start, mut sum, mut most) = (0, 0u32, 0u32);
     for f in flows {
-        sum += f.sqli;
+        sum += f.http.sqli_requests;
         while f.t.saturating_sub(flows[start].t) >= width_us {
-            sum -= flows[start].sqli;
+            sum -= flows[start].http.sqli_requests;
             start += 1;
         }
         most = most.max(sum);

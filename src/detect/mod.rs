@@ -2,7 +2,7 @@
 //!
 //! A port scan is a thousand flows of one packet each, every one of them unremarkable; a SYN
 //! flood is the same flow from a thousand spoofed sources. The model scores flows one at a
-//! time, so these are found here, over all flows of a table at once, by four detectors:
+//! time, so these are found here, over all flows of a table at once, by seven detectors:
 //!
 //! - **vertical scan**: one source, failed connection attempts to many ports of one host;
 //! - **horizontal scan**: one source, failed attempts to one port of many hosts;
@@ -10,7 +10,14 @@
 //!   sources (dos with one source, ddos with several);
 //! - **brute force**: many short login exchanges from one source to one login service;
 //! - **SQL injection**: HTTP requests whose URI Zeek's pattern tags as SQL injection, from one
-//!   source to one web service (captures only: flow records carry no payload).
+//!   source to one web service;
+//! - **scanner User-Agent**: HTTP requests whose User-Agent names a security scanner (OWASP
+//!   CRS's list), from one source to one web service;
+//! - **web scan**: many 4xx answers to one source from one web service within 90 seconds
+//!   (OSSEC's rule).
+//!
+//! The last three read HTTP in the packets, so they run on captures only: flow records carry
+//! no payload.
 //!
 //! Each rests on the flows' metadata (addresses, ports, protocol, start time) and a few
 //! features (SYN count, payload bytes); the thresholds and their origins are in
@@ -38,6 +45,8 @@ pub enum FindingKind {
     Flood,
     BruteForce,
     SqlInjection,
+    ScannerAgent,
+    WebScan,
 }
 
 impl FindingKind {
@@ -49,6 +58,8 @@ impl FindingKind {
             FindingKind::Flood => "flood",
             FindingKind::BruteForce => "guessing",
             FindingKind::SqlInjection => "sqli",
+            FindingKind::ScannerAgent => "scanner",
+            FindingKind::WebScan => "webscan",
         }
     }
 
@@ -59,6 +70,8 @@ impl FindingKind {
             FindingKind::Flood => "flood",
             FindingKind::BruteForce => "brute force",
             FindingKind::SqlInjection => "SQL injection",
+            FindingKind::ScannerAgent => "scanner User-Agent",
+            FindingKind::WebScan => "web scan",
         }
     }
 }
@@ -259,6 +272,8 @@ pub fn detect(table: &FlowTable) -> Findings {
     findings.extend(detectors::floods(&flows, by_rate));
     findings.extend(detectors::brute_force(&flows));
     findings.extend(detectors::sql_injections(&flows));
+    findings.extend(detectors::scanner_agents(&flows));
+    findings.extend(detectors::web_scans(&flows));
     findings.sort_by(|a, b| {
         (a.first_us, a.kind, a.source, a.target, &a.ports).cmp(&(b.first_us, b.kind, b.source, b.target, &b.ports))
     });

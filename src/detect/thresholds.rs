@@ -50,6 +50,21 @@ pub const SQLI_NOTICE_REQUESTS: u32 = 50;
 /// source to one service within it of each other are one finding.
 pub const SQLI_WINDOW_US: i64 = 5 * MINUTE_US;
 
+/// Scanner User-Agent: one request whose User-Agent names a security scanner makes a finding,
+/// as OWASP CRS rule 913100 acts on each such request (severity critical). Requests of one
+/// tool from one source to one service within this window of each other are one finding;
+/// no standard sets it, and it takes Zeek's 5 minutes of the SQL injection interval.
+pub const SCANNER_WINDOW_US: i64 = 5 * MINUTE_US;
+
+/// Web scan: at least this many 4xx answers to one source from one web service ...
+/// OSSEC/Wazuh `web_rules.xml` rule 31151 ("Multiple web server 400 error codes from same
+/// source ip", group `web_scan`): frequency 14 in Wazuh's ruleset (OSSEC's original has 12).
+/// A user who follows a stale link gets one; a scanner probing for pages, backups and
+/// admin paths gets hundreds.
+pub const WEB_SCAN_CLIENT_ERRORS: u32 = 14;
+/// ... within this window (rule 31151's `timeframe` = 90 s).
+pub const WEB_SCAN_WINDOW_US: i64 = 90 * 1_000_000;
+
 /// A login exchange whose server side sent at most this many payload bytes is counted as a
 /// failed guess. Zeek (Bro 2.0-2.3) `SSH::authentication_data_size` = 5500: "the size in bytes
 /// at which the SSH connection is presumed to be successful". A successful login goes on to

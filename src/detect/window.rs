@@ -1,6 +1,7 @@
 //! The one algorithm under every detector: slide a time window over one group's flows (in
-//! time order) and keep the stretches where the window holds enough distinct values.
-//! Linear in the group's flows (two pointers and a count per distinct value).
+//! time order) and keep the stretches where the window holds enough distinct values (or,
+//! for counts carried by the flows, a large enough sum). Linear in the group's flows (two
+//! pointers and a count per distinct value).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -34,6 +35,29 @@ pub fn dense_ranges<V: Hash + Eq + Copy>(
             start += 1;
         }
         if counts.len() >= threshold {
+            match ranges.last_mut() {
+                Some(last) if start <= last.1 => last.1 = end,
+                _ => ranges.push((start, end)),
+            }
+        }
+    }
+    ranges
+}
+
+/// Index ranges `[start, end]` (inclusive) of `times` (sorted ascending) where some window of
+/// `width_us` holds items whose `weights` sum to at least `threshold`; overlapping windows
+/// are one range, as in [`dense_ranges`].
+pub fn heavy_ranges(times: &[i64], weights: &[u32], width_us: i64, threshold: u64) -> Vec<(usize, usize)> {
+    debug_assert_eq!(times.len(), weights.len());
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let (mut start, mut sum) = (0, 0u64);
+    for (end, (&t, &w)) in times.iter().zip(weights).enumerate() {
+        sum += u64::from(w);
+        while t.saturating_sub(times[start]) >= width_us && start < end {
+            sum -= u64::from(weights[start]);
+            start += 1;
+        }
+        if sum >= threshold {
             match ranges.last_mut() {
                 Some(last) if start <= last.1 => last.1 = end,
                 _ => ranges.push((start, end)),

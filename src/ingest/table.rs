@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::address::PackedAddr;
+use super::capture::http::HttpEvidence;
 use super::dialect::Dialect;
 use super::label::{AttackFamily, FlowLabel, LabelColumn};
 use super::validate::ValidationReport;
@@ -201,18 +202,19 @@ pub struct SourceFile {
 /// number), which sorting and selecting rows leave alone.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PayloadEvidence {
-    /// (line, requests) of the flows with HTTP requests Zeek would tag `URI_SQLI`, by line.
-    pub sqli_requests: Vec<(u64, u32)>,
+    /// (line, evidence) of the flows whose HTTP requests or responses said something
+    /// ([`crate::ingest::capture::http`]), by line.
+    pub http: Vec<(u64, HttpEvidence)>,
 }
 
 impl PayloadEvidence {
     pub fn is_empty(&self) -> bool {
-        self.sqli_requests.is_empty()
+        self.http.is_empty()
     }
 
-    /// SQL injection requests of the flow at `line`.
-    pub fn sqli_requests_at(&self, line: u64) -> u32 {
-        self.sqli_requests.binary_search_by_key(&line, |&(l, _)| l).map_or(0, |i| self.sqli_requests[i].1)
+    /// The HTTP evidence of the flow at `line` (empty for a flow without any).
+    pub fn http_at(&self, line: u64) -> HttpEvidence {
+        self.http.binary_search_by_key(&line, |&(l, _)| l).map_or_else(|_| HttpEvidence::default(), |i| self.http[i].1)
     }
 }
 

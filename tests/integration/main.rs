@@ -9,7 +9,7 @@ mod detect;
 mod ensemble;
 mod explain;
 mod fused;
-mod http_sqli;
+mod http_rules;
 mod ingest;
 mod ingest_cells;
 mod model;

@@ -120,9 +120,9 @@ pub struct FlowRecord {
     /// Frame number of the first packet.
     pub first_packet: u64,
     pub features: [f64; N_FEATURES],
-    /// HTTP requests of the flow that Zeek would tag `URI_SQLI` (not a CICFlowMeter feature:
-    /// evidence for host-level detection, `detect`).
-    pub sqli_requests: u32,
+    /// What the flow's HTTP requests and responses said (not CICFlowMeter features: evidence
+    /// for host-level detection, `detect`).
+    pub http: super::http::HttpEvidence,
 }
 
 impl FlowRecord {
@@ -429,7 +429,7 @@ impl FlowExtractor {
             ip_id: f.key.id,
             seq: 0,
             fragment: None,
-            sqli_request: false,
+            http: super::http::SegmentMark::default(),
         };
         self.process(p, report);
     }
@@ -584,7 +584,7 @@ impl FlowExtractor {
             start_us: f.start_ts,
             first_packet: f.first_packet,
             features: f.features(),
-            sqli_requests: f.sqli_requests(),
+            http: f.http_evidence(),
         }
     }
 

@@ -221,10 +221,8 @@ pub struct FlowBuilder {
     /// teardown's last ACKs and retransmissions (the corrected data has no flows made of
     /// such leftovers) until a new SYN, the timeouts or the end of the capture.
     terminated: bool,
-    /// HTTP requests in the flow (either direction) that Zeek would tag `URI_SQLI`, counted per
-    /// segment that starts one: a retransmitted request counts again, where Zeek, which
-    /// reassembles the stream, counts it once.
-    sqli_requests: u32,
+    /// The flow's HTTP requests and responses, counted per segment that starts one.
+    http: super::http::HttpTally,
 }
 
 /// Whether the packet just added ends the flow.
@@ -276,7 +274,7 @@ impl FlowBuilder {
             fin_bwd: false,
             subflow_gaps: 0,
             terminated: false,
-            sqli_requests: 0,
+            http: super::http::HttpTally::default(),
         };
         if forward {
             f.fwd.last_ts = p.ts_us;
@@ -303,9 +301,9 @@ impl FlowBuilder {
         self.terminated
     }
 
-    /// HTTP requests of the flow that Zeek would tag `URI_SQLI` (see [`super::http`]).
-    pub fn sqli_requests(&self) -> u32 {
-        self.sqli_requests
+    /// What the flow's HTTP said so far (see [`super::http`]).
+    pub fn http_evidence(&self) -> super::http::HttpEvidence {
+        self.http.evidence()
     }
 
     pub fn packets(&self) -> u64 {
@@ -355,7 +353,7 @@ impl FlowBuilder {
 
     /// Counters every packet updates, the first one included.
     fn account(&mut self, p: &PacketInfo, forward: bool) {
-        self.sqli_requests += u32::from(p.sqli_request);
+        self.http.add(p.http, forward, p.seq);
         let payload = f64::from(p.payload);
         self.all_len.add(payload);
         let side = if forward {

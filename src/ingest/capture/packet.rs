@@ -53,8 +53,8 @@ pub struct PacketInfo {
     pub seq: u32,
     /// Set on a first fragment that has more fragments coming.
     pub fragment: Option<FragKey>,
-    /// A TCP segment that starts an HTTP request Zeek would tag `URI_SQLI` ([`super::http`]).
-    pub sqli_request: bool,
+    /// What the TCP segment's data starts: an HTTP request or response ([`super::http`]).
+    pub http: super::http::SegmentMark,
 }
 
 /// Identifies the fragments of one IP datagram.
@@ -356,7 +356,7 @@ fn bare_packet(frame: &Frame<'_>, facts: &NetFacts<'_>, proto: u8) -> PacketInfo
         ip_id: facts.id,
         seq: 0,
         fragment: None,
-        sqli_request: false,
+        http: super::http::SegmentMark::default(),
     }
 }
 
@@ -413,7 +413,7 @@ fn transport(
     info.payload = clamp_u32(facts.ip_payload_len.saturating_sub(header_len));
     if proto == PROTO_TCP && info.payload > 0 {
         // The captured bytes (a short snap length may hold less than the segment).
-        info.sqli_request = bytes.get(header_len..).is_some_and(super::http::is_sqli_request);
+        info.http = bytes.get(header_len..).map_or_else(Default::default, super::http::mark_segment);
     }
     Ok(info)
 }

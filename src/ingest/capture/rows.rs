@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use super::extractor::FlowRecord;
+use super::http::HttpEvidence;
 use super::report::CaptureReport;
 use crate::features::N_FEATURES;
 use crate::ingest::dialect::Dialect;
@@ -20,9 +21,9 @@ use crate::ingest::validate::ValidationReport;
 pub struct FlowRows {
     features: Vec<f32>,
     meta: Vec<FlowMeta>,
-    /// (first packet, count) of the flows with SQL injection requests (few, so kept apart
+    /// (first packet, evidence) of the flows whose HTTP said something (few, so kept apart
     /// from the rows and keyed by what sorting does not change).
-    sqli: Vec<(u64, u32)>,
+    http: Vec<(u64, HttpEvidence)>,
 }
 
 impl FlowRows {
@@ -49,8 +50,8 @@ impl FlowRows {
             m.set_id(if r.id_is_forward() { FlowId::Forward } else { FlowId::Reversed });
         }
         self.meta.push(m);
-        if r.sqli_requests > 0 {
-            self.sqli.push((r.first_packet, r.sqli_requests));
+        if !r.http.is_empty() {
+            self.http.push((r.first_packet, r.http));
         }
     }
 
@@ -87,8 +88,8 @@ impl FlowRows {
     pub fn into_table(mut self, path: &Path, report: &CaptureReport) -> FlowTable {
         let rows = self.meta.len();
         let validation = ValidationReport { rows: rows as u64, warnings: super::capture_warnings(report), ..ValidationReport::default() };
-        self.sqli.sort_unstable();
-        let payload = PayloadEvidence { sqli_requests: self.sqli };
+        self.http.sort_unstable_by_key(|&(line, _)| line);
+        let payload = PayloadEvidence { http: self.http };
         let source = SourceFile { path: path.to_path_buf(), dialect: Dialect::Capture, rows, report: validation, payload };
         FlowTable::from_parts(self.features, self.meta, None, vec![source])
     }
