@@ -293,7 +293,8 @@ pub(super) fn web_scans(flows: &[HostFlow]) -> Vec<Finding> {
             let rule = format!(
                 "{answers} HTTP answers 401, 403, 404, 405 or 410 to one source from one web service, at least \
                  {WEB_SCAN_CLIENT_ERRORS} within 90 seconds (OSSEC/Wazuh rule 31151, web_scan, which counts every \
-                 4xx); answers for images, style sheets, scripts, favicon.ico and robots.txt not counted (rule 31102)"
+                 4xx); answers for images, style sheets, scripts, favicon.ico and robots.txt (rule 31102), fonts and \
+                 source maps not counted"
             );
             out.push(finding(FindingKind::WebScan, AttackFamily::Webattack, &group[s..=e], rule));
         }

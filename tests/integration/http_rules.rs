@@ -101,10 +101,15 @@ fn client_errors_count_probe_answers_but_not_ignored_targets_or_bad_requests() {
         (false, response("404 File not found")),
         (true, request_from("/cgi-bin/search.py", agent)),
         (false, response("400 Bad request")),
+        (true, request_from("/fonts/inter.woff2?v=3.19", agent)),
+        (false, response("404 Not Found")),
+        (true, request_from("/download.php?file=a.png", agent)),
+        (false, response("404 Not Found")),
     ]);
-    // The backup probe and the forbidden page; not the favicon or the style sheet (OSSEC's
-    // rule 31102), not the 200, not the 400 of a request that never finished.
-    assert_eq!(e.client_errors, 2, "{e:?}");
+    // The backup probe, the forbidden page and the script asked for a file named like an
+    // image; not the favicon, the style sheet or the font (OSSEC's rule 31102, and today's
+    // assets), not the 200, not the 400 of a request that never finished.
+    assert_eq!(e.client_errors, 3, "{e:?}");
     // Pipelined: two requests in one go, the answers in order.
     let pipelined = tally(&[
         (true, request_from("/a.png", agent)),

@@ -216,12 +216,18 @@ fn response_status(payload: &[u8]) -> Option<u16> {
 const PROBE_ANSWERS: [u16; 5] = [401, 403, 404, 405, 410];
 
 /// OSSEC/Wazuh rule 31102's targets, whose 4xx answers are not counted (compared
-/// case-insensitively at the end of the target, as its `<url>` pattern does).
-const IGNORED_ON_ERROR: [&[u8]; 8] =
-    [b".jpg", b".gif", b"favicon.ico", b".png", b"robots.txt", b".css", b".js", b".jpeg"];
+/// case-insensitively at the end of the target's path, as its `<url>` pattern compares the
+/// end of the URL), and the assets browsers ask for today that its 2009 list predates (icons,
+/// SVG and WebP images, web fonts, source maps): a page that lacks one gets a 404 on every
+/// visit, which is a broken page, not a scan.
+const IGNORED_ON_ERROR: [&[u8]; 15] = [
+    b".jpg", b".gif", b"favicon.ico", b".png", b"robots.txt", b".css", b".js", b".jpeg", b".ico", b".svg", b".webp",
+    b".woff", b".woff2", b".ttf", b".map",
+];
 
 fn ignored_on_error(target: &[u8]) -> bool {
-    IGNORED_ON_ERROR.iter().any(|end| target.len() >= end.len() && target[target.len() - end.len()..].eq_ignore_ascii_case(end))
+    let path = memchr::memchr(b'?', target).map_or(target, |q| &target[..q]);
+    IGNORED_ON_ERROR.iter().any(|end| path.len() >= end.len() && path[path.len() - end.len()..].eq_ignore_ascii_case(end))
 }
 
 /// What one TCP segment's data starts, as far as [`HttpTally`] cares (two bytes on every
