@@ -177,6 +177,34 @@ fn start_and_cancel_a_training_run_then_open_the_history() {
 }
 
 #[test]
+fn the_models_control_trains_an_ensemble_of_that_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = loaded_app(&dir);
+    h.get_by_label("Train").click();
+    h.run_steps(2);
+    assert_eq!(train(h.state()).members, 1);
+    // The analyst types the number into the control: focused, it edits as text.
+    h.get_by_role_and_label(Role::SpinButton, "Models").focus();
+    h.run_steps(2);
+    h.key_press(egui::Key::Backspace);
+    h.get_by_role_and_label(Role::SpinButton, "Models").type_text("2");
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    assert_eq!(train(h.state()).members, 2);
+    train_mut(h.state_mut()).epochs = 1;
+    h.get_by_label("Start training").click();
+    wait_until(&mut h, "the second member to train", |a| train(a).status().contains("member 2 of 2"));
+    wait_until(&mut h, "training to finish", |a| train(a).result().is_some());
+    let result = train(h.state()).result().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(result.bundle_dir.join("manifest.json")).unwrap()).unwrap();
+    let more = manifest["more_members"].as_array().expect("an ensemble's further members");
+    assert_eq!(more.len(), 1, "{manifest}");
+    assert_eq!(more[0]["seed"], 43, "the second member's seed follows the first's");
+    assert!(result.bundle_dir.join("weights-1.bpk").is_file());
+}
+
+#[test]
 fn compare_models_from_the_train_view_and_find_it_again() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = loaded_app(&dir);
