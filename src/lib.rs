@@ -6,13 +6,13 @@
 //! import each other.
 //! Beside the model, `detect` finds scans, floods and brute force across the flows of a table.
 
+pub mod app;
+pub mod cli;
+pub mod detect;
 pub mod features;
 pub mod ingest;
-pub mod detect;
 pub mod model;
-pub mod train;
-pub mod store;
-pub mod service;
-pub mod cli;
 pub mod serve;
-pub mod app;
+pub mod service;
+pub mod store;
+pub mod train;

@@ -18,15 +18,16 @@ fn main() -> std::process::ExitCode {
     // command. There is no session to ask there, so the layer is switched off; a user's own
     // NODEVICE_SELECT is left as it is.
     #[cfg(unix)]
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() && std::env::var_os("NODEVICE_SELECT").is_none() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
         // SAFETY: still first thing in main, before any other thread exists to read the
         // environment concurrently.
         unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let args = Cli::parse();

@@ -98,7 +98,10 @@ fn show<C: Aggregate>(
     let total = (spec.len)(&traffic);
     if total == 0 {
         ui.weak(if traffic.without_addresses > 0 {
-            format!("No {}: none of the {} flows carries addresses (MachineLearningCVE files leave them out).", spec.what, traffic.without_addresses)
+            format!(
+                "No {}: none of the {} flows carries addresses (MachineLearningCVE files leave them out).",
+                spec.what, traffic.without_addresses
+            )
         } else {
             format!("No {} in these flows.", spec.what)
         });
@@ -121,7 +124,16 @@ fn show<C: Aggregate>(
     ui.separator();
     let rows = rows.clone();
     let t = &traffic;
-    let action = table(ui, spec.what, spec.columns, query, &rows, |i| (spec.cells)(t, i), |i| (spec.flagged)(t, i), |ui, i| (spec.menu)(ui, t, i));
+    let action = table(
+        ui,
+        spec.what,
+        spec.columns,
+        query,
+        &rows,
+        |i| (spec.cells)(t, i),
+        |i| (spec.flagged)(t, i),
+        |ui, i| (spec.menu)(ui, t, i),
+    );
     match action {
         Some(RowAction::Open(i)) => state.pivot_to(Some((spec.open)(t, i))),
         Some(RowAction::Pivot(p)) => state.pivot_to(Some(p)),
@@ -173,7 +185,11 @@ fn table<C: Copy + PartialEq>(
     let mut sort_clicked = None;
     let mut builder = TableBuilder::new(ui).id_salt(id).striped(true).resizable(true).sense(egui::Sense::click());
     for (i, c) in columns.iter().enumerate() {
-        builder = builder.column(if i + 1 == columns.len() { Column::remainder().at_least(c.width) } else { Column::initial(c.width).at_least(40.0) });
+        builder = builder.column(if i + 1 == columns.len() {
+            Column::remainder().at_least(c.width)
+        } else {
+            Column::initial(c.width).at_least(40.0)
+        });
     }
     builder
         .header(22.0, |mut header| {

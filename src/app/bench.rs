@@ -60,13 +60,22 @@ struct Opening {
 
 /// Opens `inputs` in `app` (reading and scoring on workers, as File → Open does) and draws
 /// frames until every flow has its verdict; fails on an error notice or after an hour.
-fn open_as_the_window_does(app: &mut NetVigilApp, ctx: &egui::Context, inputs: &[PathBuf], read: &ReadOptions) -> anyhow::Result<Opening> {
+fn open_as_the_window_does(
+    app: &mut NetVigilApp,
+    ctx: &egui::Context,
+    inputs: &[PathBuf],
+    read: &ReadOptions,
+) -> anyhow::Result<Opening> {
     let started = Instant::now();
     app.state.open_with(inputs.to_vec(), read.clone(), ctx);
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
     let (mut times, mut first_flows_s, mut first_verdicts_s, mut scored_s) = (Vec::new(), None, None, None);
     loop {
-        let input = egui::RawInput { screen_rect: Some(screen), time: Some(started.elapsed().as_secs_f64()), ..Default::default() };
+        let input = egui::RawInput {
+            screen_rect: Some(screen),
+            time: Some(started.elapsed().as_secs_f64()),
+            ..Default::default()
+        };
         let frame = Instant::now();
         let output = ctx.run_ui(input, |ui| app.show(ui));
         let _ = ctx.tessellate(output.shapes, output.pixels_per_point);
@@ -126,7 +135,9 @@ struct ViewFrames {
 fn ready(app: &NetVigilApp, view: &str) -> bool {
     let generation = app.state.generation;
     match view {
-        v if v == ConversationsView::NAME => app.view::<ConversationsView>().is_some_and(|c| c.is_settled(generation, None)),
+        v if v == ConversationsView::NAME => {
+            app.view::<ConversationsView>().is_some_and(|c| c.is_settled(generation, None))
+        }
         v if v == EndpointsView::NAME => app.view::<EndpointsView>().is_some_and(|e| e.is_settled(generation, None)),
         _ => app.view::<FlowsView>().is_some_and(|f| f.is_settled()),
     }
@@ -135,7 +146,13 @@ fn ready(app: &NetVigilApp, view: &str) -> bool {
 /// Shows `view` for `frames` timed frames, scrolling a wheel step every frame and calling
 /// `resort` every 60 frames; frames before its data is ready (prepared on a worker) are not
 /// timed.
-fn time_view(app: &mut NetVigilApp, ctx: &egui::Context, view: &'static str, frames: usize, resort: &mut dyn FnMut(&mut NetVigilApp, usize)) -> ViewFrames {
+fn time_view(
+    app: &mut NetVigilApp,
+    ctx: &egui::Context,
+    view: &'static str,
+    frames: usize,
+    resort: &mut dyn FnMut(&mut NetVigilApp, usize),
+) -> ViewFrames {
     app.state.view = view;
     let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
     let mut times = Vec::with_capacity(frames);
@@ -224,7 +241,12 @@ pub fn run(args: &GuiBenchOptions) -> anyhow::Result<()> {
     let started = Instant::now();
     let traffic = {
         let flows = app.state.flows.as_ref().ok_or_else(|| anyhow::anyhow!("no flows"))?;
-        crate::service::traffic::traffic(&flows.table, flows.verdicts.as_deref().map(|v| v.as_slice()), Some(&flows.findings), None)
+        crate::service::traffic::traffic(
+            &flows.table,
+            flows.verdicts.as_deref().map(|v| v.as_slice()),
+            Some(&flows.findings),
+            None,
+        )
     };
     let aggregation_ms = started.elapsed().as_secs_f64() * 1e3;
     let rss_aggregated_mb = rss_mb();
@@ -236,13 +258,19 @@ pub fn run(args: &GuiBenchOptions) -> anyhow::Result<()> {
         }
     }));
     use crate::service::traffic::{ConversationColumn, EndpointColumn};
-    let conversation_sorts = [ConversationColumn::Flows, ConversationColumn::BytesAb, ConversationColumn::Start, ConversationColumn::MaxPAttack];
+    let conversation_sorts = [
+        ConversationColumn::Flows,
+        ConversationColumn::BytesAb,
+        ConversationColumn::Start,
+        ConversationColumn::MaxPAttack,
+    ];
     views.push(time_view(&mut app, &ctx, ConversationsView::NAME, args.frames, &mut |app, k| {
         if let Some(view) = app.view_mut::<ConversationsView>() {
             view.query.sort = conversation_sorts[k % conversation_sorts.len()];
         }
     }));
-    let endpoint_sorts = [EndpointColumn::Flows, EndpointColumn::Peers, EndpointColumn::PortsTouched, EndpointColumn::Flagged];
+    let endpoint_sorts =
+        [EndpointColumn::Flows, EndpointColumn::Peers, EndpointColumn::PortsTouched, EndpointColumn::Flagged];
     views.push(time_view(&mut app, &ctx, EndpointsView::NAME, args.frames, &mut |app, k| {
         if let Some(view) = app.view_mut::<EndpointsView>() {
             view.query.sort = endpoint_sorts[k % endpoint_sorts.len()];
@@ -269,8 +297,14 @@ pub fn run(args: &GuiBenchOptions) -> anyhow::Result<()> {
             "{} flows: first on screen after {:.2} s, with verdicts after {:.2} s, all scored after {:.2} s, recorded after {:.2} s ({} frames meanwhile: p95 {:.2} ms, max {:.2} ms)",
             result.flows, o.first_flows_s, o.first_verdicts_s, o.scored_s, o.recorded_s, o.frames, o.p95_ms, o.max_ms
         );
-        println!("resident: {:.0} MB with the flows and verdicts ({:.0} MB for them), peak {:.0} MB", result.rss_loaded_mb, result.flows_mb, result.rss_peak_mb);
-        println!("conversations and endpoints: {} and {} in {:.0} ms", result.conversations, result.endpoints, result.aggregation_ms);
+        println!(
+            "resident: {:.0} MB with the flows and verdicts ({:.0} MB for them), peak {:.0} MB",
+            result.rss_loaded_mb, result.flows_mb, result.rss_peak_mb
+        );
+        println!(
+            "conversations and endpoints: {} and {} in {:.0} ms",
+            result.conversations, result.endpoints, result.aggregation_ms
+        );
         for v in &result.views {
             println!(
                 "{}: {} frames while scrolling, {} re-sorts: frame p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",

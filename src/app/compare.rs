@@ -75,7 +75,8 @@ impl ComparePanel {
         self.loaded_history = true;
         let newest = state.store().ok().and_then(|s| s.comparisons().ok()).and_then(|c| c.into_iter().next());
         if let Some((run, rows)) = newest {
-            self.caption = format!("run {} · split {} · {} · {}", run.id, run.split, run.started_at, run.status.as_str());
+            self.caption =
+                format!("run {} · split {} · {} · {}", run.id, run.split, run.started_at, run.status.as_str());
             self.rows = rows;
         }
     }
@@ -90,7 +91,8 @@ impl ComparePanel {
         match done {
             None => {}
             Some(Ok((run_id, comparison))) => {
-                self.caption = format!("run {run_id} · split {} · {} test flows", comparison.split, comparison.test_rows);
+                self.caption =
+                    format!("run {run_id} · split {} · {} test flows", comparison.split, comparison.test_rows);
                 self.rows = comparison.rows;
                 self.status = "finished".into();
                 self.job = None;
@@ -111,7 +113,9 @@ impl ComparePanel {
                 self.status = format!("{} models, {train_rows} training flows, {test_rows} test flows", models.len());
             }
             CompareEvent::Training { index, model } => self.status = format!("[{}] training {model}", index + 1),
-            CompareEvent::Moe(TrainEvent::Epoch(r)) => self.status = format!("MoE epoch {}: validation F1 {:.4}", r.epoch, r.valid_f1),
+            CompareEvent::Moe(TrainEvent::Epoch(r)) => {
+                self.status = format!("MoE epoch {}: validation F1 {:.4}", r.epoch, r.valid_f1)
+            }
             CompareEvent::Moe(_) => {}
             CompareEvent::Finished(row) => self.rows.push(row),
         }
@@ -173,13 +177,11 @@ fn table(ui: &mut egui::Ui, rows: &[ComparisonRow]) {
 fn chart(ui: &mut egui::Ui, rows: &[ComparisonRow]) {
     let names: Vec<String> = rows.iter().map(|r| r.model.clone()).collect();
     let bars = |offset: f64, value: &dyn Fn(&ComparisonRow) -> f64| -> Vec<Bar> {
-        rows.iter()
-            .enumerate()
-            .map(|(i, r)| Bar::new(i as f64 + offset, value(r)).name(&r.model).width(0.35))
-            .collect()
+        rows.iter().enumerate().map(|(i, r)| Bar::new(i as f64 + offset, value(r)).name(&r.model).width(0.35)).collect()
     };
     let f1 = BarChart::new("F1", bars(-0.2, &|r| r.metrics.f1)).horizontal().color(style::TABULAR);
-    let auc = BarChart::new("ROC-AUC", bars(0.2, &|r| r.metrics.roc_auc.unwrap_or(0.0))).horizontal().color(style::TEMPORAL);
+    let auc =
+        BarChart::new("ROC-AUC", bars(0.2, &|r| r.metrics.roc_auc.unwrap_or(0.0))).horizontal().color(style::TEMPORAL);
     Plot::new("comparison-chart")
         .height(40.0 * rows.len() as f32 + 40.0)
         .legend(Legend::default())
@@ -190,7 +192,11 @@ fn chart(ui: &mut egui::Ui, rows: &[ComparisonRow]) {
         .allow_scroll(false)
         .y_axis_formatter(move |mark, _| {
             let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .show(ui, |p| {
             p.bar_chart(f1);

@@ -4,7 +4,9 @@
 
 use super::aggregate_table::{Aggregate, AggregateSpec, AggregateView, ColumnSpec, count};
 use crate::ingest::timestamp::format_timestamp;
-use crate::service::traffic::{ConversationColumn as C, Conversation, Pivot, PivotFilter, conversation_order, protocol_name};
+use crate::service::traffic::{
+    Conversation, ConversationColumn as C, Pivot, PivotFilter, conversation_order, protocol_name,
+};
 
 const COLUMNS: [ColumnSpec<C>; 13] = [
     ColumnSpec { title: "Address A", sort: C::AddressA, width: 120.0 },
@@ -84,4 +86,3 @@ fn menu(ui: &mut egui::Ui, c: &Conversation) -> Option<PivotFilter> {
     }
     chosen
 }
-

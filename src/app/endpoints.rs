@@ -75,4 +75,3 @@ fn menu(ui: &mut egui::Ui, e: &Endpoint) -> Option<PivotFilter> {
     }
     chosen
 }
-

@@ -32,7 +32,8 @@ impl Examples {
     pub fn flow(&mut self, state: &AppState, family: AttackFamily) -> Result<Subject, String> {
         let table = self.table(state)?;
         let labels = table.labels().ok_or("the sample has no labels")?;
-        let r = labels.iter().position(|l| l.family == family).ok_or(format!("no {} flow in the sample", family.name()))?;
+        let r =
+            labels.iter().position(|l| l.family == family).ok_or(format!("no {} flow in the sample", family.name()))?;
         let mut row = [0.0; N_FEATURES];
         row.copy_from_slice(table.row(r));
         Ok(Subject {
@@ -66,6 +67,7 @@ impl Examples {
 fn read_sample(state: &AppState) -> Result<FlowTable, String> {
     let path: PathBuf = state.data_dir.join("examples-cicids2017-sample.csv");
     std::fs::create_dir_all(&state.data_dir).map_err(|e| e.to_string())?;
-    crate::ingest::export::write_atomically(&path, |w| std::io::Write::write_all(w, SAMPLE)).map_err(|e| e.to_string())?;
+    crate::ingest::export::write_atomically(&path, |w| std::io::Write::write_all(w, SAMPLE))
+        .map_err(|e| e.to_string())?;
     read_file(&path, &ReadOptions::default()).map_err(|e| e.to_string())
 }

@@ -90,7 +90,9 @@ impl ExplanationPanel {
 /// (towards benign, green) from the middle; `share` in [-1, 1].
 fn signed_bar(ui: &mut egui::Ui, text: &str, share: f32) -> egui::Response {
     let width = ui.available_width().min(320.0);
-    let response = ui.add(egui::Button::new(egui::RichText::new(text).small()).frame(false)).on_hover_text("Show this feature's row");
+    let response = ui
+        .add(egui::Button::new(egui::RichText::new(text).small()).frame(false))
+        .on_hover_text("Show this feature's row");
     let (rect, bar) = ui.allocate_exact_size(egui::vec2(width, 8.0), egui::Sense::click());
     let mid = rect.center().x;
     let end = mid + share.clamp(-1.0, 1.0) * rect.width() / 2.0;

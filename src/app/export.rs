@@ -37,7 +37,13 @@ pub fn export_bar(ui: &mut egui::Ui, state: &mut AppState, shown: &[u32], format
             .response
             .labelled_by(label.id);
         let idle = state.export_job.is_none() && state.pending_save.is_none();
-        if ui.add_enabled(idle && !shown.is_empty(), egui::Button::new(format!("Export the {} flows shown", shown.len()))).clicked() {
+        if ui
+            .add_enabled(
+                idle && !shown.is_empty(),
+                egui::Button::new(format!("Export the {} flows shown", shown.len())),
+            )
+            .clicked()
+        {
             start(state, ui.ctx(), ExportTarget::DataFolder(state.data_dir.clone()), shown.to_vec(), *format);
         }
         if ui.add_enabled(idle && !shown.is_empty(), egui::Button::new("Save as...")).clicked() {
@@ -53,10 +59,12 @@ pub fn export_bar(ui: &mut egui::Ui, state: &mut AppState, shown: &[u32], format
 fn start(state: &mut AppState, ctx: &egui::Context, target: ExportTarget, rows: Vec<u32>, format: ExportFormat) {
     let (Some(flows), Some(model)) = (&state.flows, &state.model) else { return };
     let Some(verdicts) = flows.verdicts.clone() else { return };
-    let (table, findings, model): (Arc<FlowTable>, Arc<Findings>, _) = (flows.table.clone(), flows.findings.clone(), model.clone());
+    let (table, findings, model): (Arc<FlowTable>, Arc<Findings>, _) =
+        (flows.table.clone(), flows.findings.clone(), model.clone());
     let label = format!("Exporting {} flows", rows.len());
     state.export_job = Some(Job::spawn(&state.runtime, ctx, label, move |job| {
-        job.run_task(|task| export_rows(&target, &table, (&model, &verdicts), &findings, &rows, format, task)).map_err(|e| format!("{e:#}"))
+        job.run_task(|task| export_rows(&target, &table, (&model, &verdicts), &findings, &rows, format, task))
+            .map_err(|e| format!("{e:#}"))
     }));
 }
 

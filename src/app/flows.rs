@@ -11,15 +11,15 @@ use egui_plot::{Bar, BarChart, Plot};
 
 use super::View;
 use super::findings::{FindingsAction, findings_list};
+use super::pending::Pending;
 use super::state::AppState;
 use super::style;
 use crate::features::{FEATURES, FeatureId};
+use crate::ingest::AttackFamily;
+use crate::ingest::timestamp::format_timestamp;
 pub use crate::service::flow_query::{SortColumn, TableQuery, compute_order};
 use crate::service::flow_query::{Summary, summarise};
-use super::pending::Pending;
 use crate::service::traffic::{Pivot, PivotFilter, TimeRange, protocol_name};
-use crate::ingest::timestamp::format_timestamp;
-use crate::ingest::AttackFamily;
 
 pub struct FlowsView {
     pub query: TableQuery,
@@ -184,12 +184,13 @@ impl FlowsView {
     fn filter_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let filter = ui.label("Filter");
-            let edit = ui.add(
-                egui::TextEdit::singleline(&mut self.query.text)
-                    .hint_text("address, port, label, family")
-                    .desired_width(220.0),
-            )
-            .labelled_by(filter.id);
+            let edit = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.query.text)
+                        .hint_text("address, port, label, family")
+                        .desired_width(220.0),
+                )
+                .labelled_by(filter.id);
             if std::mem::take(&mut self.focus_filter) {
                 edit.request_focus();
             }
@@ -213,7 +214,8 @@ impl FlowsView {
                 .on_hover_text("Flows far from everything the model was trained on: its verdict on them is a guess");
             style::feature_picker(ui, "Column", "feature-column", &mut self.feature_column);
             if ui.button("Clear").clicked() {
-                self.query = TableQuery { sort: self.query.sort, descending: self.query.descending, ..TableQuery::default() };
+                self.query =
+                    TableQuery { sort: self.query.sort, descending: self.query.descending, ..TableQuery::default() };
             }
         });
     }
@@ -225,7 +227,10 @@ impl FlowsView {
         let partial = state.flows.as_ref().is_some_and(|f| f.partial);
         ui.horizontal_wrapped(|ui| {
             if partial {
-                ui.colored_label(ui.visuals().warn_fg_color, "Still reading: the first flows so far (open ones up to now); the whole replaces them when read");
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    "Still reading: the first flows so far (open ones up to now); the whole replaces them when read",
+                );
                 ui.separator();
             }
             ui.strong(format!("{total} flows"));
@@ -270,11 +275,18 @@ impl FlowsView {
             .collect();
         let bin = s.timeline.get(1).map_or(1.0, |b| b.0) - s.timeline.first().map_or(0.0, |b| b.0);
         // Unflagged flows in grey, then the flagged ones of each family stacked on them.
-        let bars = |count: &dyn Fn(&(f64, usize, [usize; AttackFamily::COUNT])) -> usize, fill: egui::Color32| -> Vec<Bar> {
-            s.timeline.iter().map(|b| Bar::new(b.0, count(b) as f64).width(bin.max(1e-6)).fill(fill).stroke(egui::Stroke::NONE)).collect()
-        };
+        let bars =
+            |count: &dyn Fn(&(f64, usize, [usize; AttackFamily::COUNT])) -> usize, fill: egui::Color32| -> Vec<Bar> {
+                s.timeline
+                    .iter()
+                    .map(|b| Bar::new(b.0, count(b) as f64).width(bin.max(1e-6)).fill(fill).stroke(egui::Stroke::NONE))
+                    .collect()
+            };
         // The summary bar above names the families in these colours (the chart's legend).
-        let mut charts = vec![BarChart::new("not flagged", bars(&|b| b.1 - b.2.iter().sum::<usize>(), style::family_color(AttackFamily::Benign)))];
+        let mut charts = vec![BarChart::new(
+            "not flagged",
+            bars(&|b| b.1 - b.2.iter().sum::<usize>(), style::family_color(AttackFamily::Benign)),
+        )];
         for f in AttackFamily::ALL {
             if s.timeline.iter().any(|b| b.2[f.index()] > 0) {
                 let below: Vec<&BarChart> = charts.iter().collect();
@@ -327,7 +339,12 @@ impl FlowsView {
     }
 
     /// Dragging across the timeline selects a span of start times; the span set is shaded.
-    fn timeline_drag(&mut self, ui: &egui::Ui, shown: &egui_plot::PlotResponse<()>, selected: Option<TimeRange>) -> Option<TimeRange> {
+    fn timeline_drag(
+        &mut self,
+        ui: &egui::Ui,
+        shown: &egui_plot::PlotResponse<()>,
+        selected: Option<TimeRange>,
+    ) -> Option<TimeRange> {
         let to_us = |x: f64| (x * 1e6) as i64;
         let at = |pos: egui::Pos2| shown.transform.value_from_position(pos).x;
         let response = &shown.response;
@@ -339,7 +356,11 @@ impl FlowsView {
         let shade = |a: f64, b: f64| {
             let (xa, xb) = (shown.transform.position_from_point_x(a), shown.transform.position_from_point_x(b));
             let rect = egui::Rect::from_x_y_ranges(xa.min(xb)..=xa.max(xb), response.rect.y_range());
-            ui.painter().with_clip_rect(response.rect).rect_filled(rect, 0.0, egui::Color32::from_rgba_unmultiplied(80, 130, 220, 50));
+            ui.painter().with_clip_rect(response.rect).rect_filled(
+                rect,
+                0.0,
+                egui::Color32::from_rgba_unmultiplied(80, 130, 220, 50),
+            );
         };
         if let Some(range) = selected {
             shade(range.start_us as f64 / 1e6, range.end_us as f64 / 1e6);
@@ -369,12 +390,10 @@ impl FlowsView {
         let mut pivot = None;
         // Several files open as one session: a column says which file (and line or first
         // packet) each flow came from.
-        let files: Option<Vec<String>> = (table.sources.len() > 1).then(|| table.sources.iter().map(|s| s.file_name()).collect());
-        let mut builder = TableBuilder::new(ui)
-            .striped(true)
-            .resizable(true)
-            .sense(egui::Sense::click())
-            .column(Column::exact(70.0));
+        let files: Option<Vec<String>> =
+            (table.sources.len() > 1).then(|| table.sources.iter().map(|s| s.file_name()).collect());
+        let mut builder =
+            TableBuilder::new(ui).striped(true).resizable(true).sense(egui::Sense::click()).column(Column::exact(70.0));
         if files.is_some() {
             builder = builder.column(Column::initial(170.0).at_least(60.0));
         }
@@ -407,7 +426,10 @@ impl FlowsView {
         let query = self.query.clone();
         builder
             .header(22.0, |mut header| {
-                let all = headers.iter().copied().chain(std::iter::once((FEATURES[feature_col].name, SortColumn::Feature(feature_col))));
+                let all = headers
+                    .iter()
+                    .copied()
+                    .chain(std::iter::once((FEATURES[feature_col].name, SortColumn::Feature(feature_col))));
                 for (title, col) in all {
                     header.col(|ui| {
                         let arrow = match (query.sort == col, query.descending) {
@@ -442,7 +464,8 @@ impl FlowsView {
                         cell(&mut row, format!("{}:{}", files[meta.source as usize], meta.line));
                     }
                     for (ip, port) in [(meta.src_ip(), meta.src_port), (meta.dst_ip(), meta.dst_port)] {
-                        cell(&mut row, endpoint(ip, port)).context_menu(|ui| pivot = pivot.take().or(address_menu(ui, ip, port)));
+                        cell(&mut row, endpoint(ip, port))
+                            .context_menu(|ui| pivot = pivot.take().or(address_menu(ui, ip, port)));
                     }
                     cell(&mut row, protocol_name(meta.protocol));
                     cell(&mut row, meta.timestamp_us().map(format_timestamp).unwrap_or_default());

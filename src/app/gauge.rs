@@ -26,9 +26,15 @@ pub fn gauge(ui: &mut egui::Ui, p: f32, reference: Option<f32>, threshold: f32) 
         let color = if b <= p + 1e-6 { score_color(b, threshold) } else { ui.visuals().widgets.inactive.bg_fill };
         painter.line_segment([point(a, radius), point(b, radius)], Stroke::new(14.0, color));
     }
-    painter.line_segment([point(threshold, radius - 9.0), point(threshold, radius + 12.0)], Stroke::new(3.0, super::style::ATTACK));
+    painter.line_segment(
+        [point(threshold, radius - 9.0), point(threshold, radius + 12.0)],
+        Stroke::new(3.0, super::style::ATTACK),
+    );
     if let Some(r) = reference {
-        painter.line_segment([point(r, radius - 12.0), point(r, radius + 10.0)], Stroke::new(2.0, ui.visuals().text_color()));
+        painter.line_segment(
+            [point(r, radius - 12.0), point(r, radius + 10.0)],
+            Stroke::new(2.0, ui.visuals().text_color()),
+        );
     }
     let needle = p.clamp(0.0, 1.0);
     painter.line_segment([center, point(needle, radius - 18.0)], Stroke::new(3.0, ui.visuals().strong_text_color()));

@@ -110,7 +110,11 @@ impl HistoryView {
                 ui.label(&r.split);
                 ui.label(&r.backend);
                 ui.label(r.duration_s.map(|d| format!("{d:.1}")).unwrap_or_default());
-                let f1 = r.final_metrics.as_ref().and_then(|m| m.pointer("/test/f1").or(m.get("f1"))).and_then(|v| v.as_f64());
+                let f1 = r
+                    .final_metrics
+                    .as_ref()
+                    .and_then(|m| m.pointer("/test/f1").or(m.get("f1")))
+                    .and_then(|v| v.as_f64());
                 ui.label(f1.map(|v| format!("{v:.4}")).unwrap_or_default());
                 ui.label(&r.started_at);
                 if ui.button("Open").clicked() {
@@ -184,7 +188,10 @@ impl HistoryView {
                 ui.label(b.flows_per_s.map(|n| format!("{n:.0}")).unwrap_or_default());
                 ui.label(&b.input);
                 let button = ui.add_enabled(files.is_some(), egui::Button::new("Reopen"));
-                if button.on_disabled_hover_text("Its input was not files (a stream, a server), or they are gone").clicked() {
+                if button
+                    .on_disabled_hover_text("Its input was not files (a stream, a server), or they are gone")
+                    .clicked()
+                {
                     reopen = files.clone();
                 }
                 ui.end_row();
@@ -209,7 +216,11 @@ impl HistoryView {
                 ui.label(i.created_at.as_deref().unwrap_or_default());
                 ui.label(&i.model_name);
                 let f = &i.flow;
-                ui.label(format!("{} -> {}", super::flows::endpoint(f.src_ip, f.src_port), super::flows::endpoint(f.dst_ip, f.dst_port)));
+                ui.label(format!(
+                    "{} -> {}",
+                    super::flows::endpoint(f.src_ip, f.src_port),
+                    super::flows::endpoint(f.dst_ip, f.dst_port)
+                ));
                 ui.label(format!("{:.3} -> {:.3}", i.verdict_before.p_attack, i.verdict_after.p_attack));
                 ui.label(i.tags.join(", "));
                 ui.label(&i.note);

@@ -5,11 +5,11 @@
 use super::View;
 use super::gauge::{bar, gauge};
 use super::state::{AppState, Subject};
-use crate::service::LoadedModel;
 use super::style;
 use crate::features::{FEATURES, N_FEATURES, Sign, Tab, consistency};
 use crate::ingest::AttackFamily;
 use crate::model::Verdict;
+use crate::service::LoadedModel;
 
 #[derive(Default)]
 pub struct InspectorView {
@@ -214,7 +214,8 @@ impl InspectorView {
             bar(ui, expert.name, now.gate[expert.slot], style::expert_color(expert.slot));
         }
         if edited {
-            let original: Vec<String> = model.experts.iter().map(|e| format!("{:.1} %", before.gate[e.slot] * 100.0)).collect();
+            let original: Vec<String> =
+                model.experts.iter().map(|e| format!("{:.1} %", before.gate[e.slot] * 100.0)).collect();
             ui.weak(format!("original: {}", original.join(" / ")));
         }
         ui.separator();

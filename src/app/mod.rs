@@ -3,15 +3,15 @@
 //! background (see `jobs`), so the UI thread only draws. The GUI calls the library: it owns
 //! no math and no persistence.
 
-pub mod bench;
 mod aggregate_table;
+pub mod bench;
 mod compare;
 mod conversations;
 mod drift;
 mod endpoints;
 mod examples;
-mod export;
 mod explanation;
+mod export;
 mod findings;
 mod flows;
 mod gauge;
@@ -204,10 +204,13 @@ impl NetVigilApp {
     /// Opens the in-window file browser in the folder of the last file opened (else the
     /// working directory): flow files, captures and folders, several files at once.
     pub fn open_browser(&mut self) {
-        let start = self.state.recent.first().and_then(|p| p.parent().map(std::path::Path::to_path_buf)).filter(|d| d.is_dir());
+        let start =
+            self.state.recent.first().and_then(|p| p.parent().map(std::path::Path::to_path_buf)).filter(|d| d.is_dir());
         let start = start.or_else(|| std::env::current_dir().ok()).unwrap_or_else(|| PathBuf::from("/"));
         let filter: egui_file::Filter<PathBuf> = Box::new(|path: &std::path::Path| {
-            path.extension().and_then(|e| e.to_str()).is_some_and(|e| FLOW_FILE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            path.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| FLOW_FILE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
         });
         let mut dialog = egui_file::FileDialog::open_file()
             .title("Open flow records or captures")
@@ -235,7 +238,8 @@ impl NetVigilApp {
             }
             self.browser = None;
             if files.is_empty() {
-                self.state.error("Nothing to open", "Select one or more flow files or captures, then Open.".to_string());
+                self.state
+                    .error("Nothing to open", "Select one or more flow files or captures, then Open.".to_string());
             } else {
                 self.state.open(files, ctx);
             }
@@ -304,10 +308,15 @@ impl NetVigilApp {
             ui.menu_button("Server", |ui| self.server_menu(ui));
             ui.separator();
             let (back, forward) = (self.state.trail.can_go_back(), self.state.trail.can_go_forward());
-            if ui.add_enabled(back, egui::Button::new("Back")).on_hover_text("The previous pivot (Alt+Left)").clicked() {
+            if ui.add_enabled(back, egui::Button::new("Back")).on_hover_text("The previous pivot (Alt+Left)").clicked()
+            {
                 self.state.go_back();
             }
-            if ui.add_enabled(forward, egui::Button::new("Forward")).on_hover_text("The next pivot (Alt+Right)").clicked() {
+            if ui
+                .add_enabled(forward, egui::Button::new("Forward"))
+                .on_hover_text("The next pivot (Alt+Right)")
+                .clicked()
+            {
                 self.state.go_forward();
             }
             ui.separator();
@@ -340,7 +349,10 @@ impl NetVigilApp {
         }
         if let Some(m) = &self.state.model {
             ui.weak(match &m.calibration {
-                Some(c) => format!("{}: threshold {:.4}, calibrated on {} flows ({})", m.name, c.threshold, c.flows, c.created_at),
+                Some(c) => format!(
+                    "{}: threshold {:.4}, calibrated on {} flows ({})",
+                    m.name, c.threshold, c.flows, c.created_at
+                ),
                 None => format!("{}: threshold {:.4}, not calibrated", m.name, m.threshold),
             });
         }
@@ -355,7 +367,10 @@ impl NetVigilApp {
                 ui.close();
             }
         } else if ui
-            .add_enabled(self.state.model.is_some() && self.state.launcher.is_some(), egui::Button::new(format!("Start the scoring server on {bind}")))
+            .add_enabled(
+                self.state.model.is_some() && self.state.launcher.is_some(),
+                egui::Button::new(format!("Start the scoring server on {bind}")),
+            )
             .clicked()
         {
             self.state.start_server();

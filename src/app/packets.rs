@@ -17,11 +17,18 @@ pub fn packets_bar(ui: &mut egui::Ui, state: &mut AppState, shown: &[u32]) {
     ui.horizontal(|ui| {
         ui.label("Packets");
         let idle = state.packets_job.is_none();
-        if ui.add_enabled(idle && !shown.is_empty(), egui::Button::new(format!("Save the packets of the {} flows shown (pcap)", shown.len()))).clicked() {
+        if ui
+            .add_enabled(
+                idle && !shown.is_empty(),
+                egui::Button::new(format!("Save the packets of the {} flows shown (pcap)", shown.len())),
+            )
+            .clicked()
+        {
             let (rows, data_dir) = (shown.to_vec(), state.data_dir.clone());
             let label = format!("Writing the packets of {} flows", rows.len());
             state.packets_job = Some(Job::spawn(&state.runtime, ui.ctx(), label, move |job| {
-                job.run_task(|task| service::packets::carve_rows(&data_dir, &table, &rows, task)).map_err(|e| format!("{e:#}"))
+                job.run_task(|task| service::packets::carve_rows(&data_dir, &table, &rows, task))
+                    .map_err(|e| format!("{e:#}"))
             }));
         }
         if !idle {
@@ -44,7 +51,11 @@ pub fn poll(state: &mut AppState) {
         Ok(carved) => {
             let written: u64 = carved.files.iter().map(|(_, r)| r.frames_written).sum();
             let names: Vec<String> = carved.files.iter().map(|(p, _)| p.display().to_string()).collect();
-            let skipped = if carved.without_capture > 0 { format!(" ({} flows from flow records have no packets)", carved.without_capture) } else { String::new() };
+            let skipped = if carved.without_capture > 0 {
+                format!(" ({} flows from flow records have no packets)", carved.without_capture)
+            } else {
+                String::new()
+            };
             state.info(format!("Wrote {written} packets to {}{skipped}", names.join(", ")));
             state.carved = carved.files.into_iter().map(|(p, _)| p).collect();
         }

@@ -5,16 +5,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::jobs::Job;
+use super::pending::Pending;
 use crate::detect::{Findings, detect};
 use crate::features::N_FEATURES;
 use crate::ingest::{FlowMeta, FlowTable, ReadOptions};
 use crate::model::drift::DriftReport;
 use crate::model::{BriefVerdict, DeviceChoice};
+use crate::service::scored_reading::ScoredAlong;
 use crate::service::server::{RunningService, ServerLauncher};
 use crate::service::traffic::{PivotFilter, TimeRange, Traffic};
-use super::pending::Pending;
 use crate::service::{self, LoadedModel, Progress};
-use crate::service::scored_reading::ScoredAlong;
 use crate::store::Store;
 
 /// Flows on screen, with the verdicts of the active model when it has scored them.
@@ -263,7 +263,18 @@ impl AppState {
                 let first: Vec<usize> = (0..table.len().min(SHOW_FLOWS_AT_MOST)).collect();
                 let table = if first.len() < table.len() { table.select(&first) } else { table };
                 let findings = Arc::new(detect(&table));
-                let flows = LoadedFlows { title: partial_title.clone(), paths: partial_paths.clone(), table: Arc::new(table), verdicts: None, findings, flows_per_s: None, drift: None, stopped: None, partial: true, scored_along: None };
+                let flows = LoadedFlows {
+                    title: partial_title.clone(),
+                    paths: partial_paths.clone(),
+                    table: Arc::new(table),
+                    verdicts: None,
+                    findings,
+                    flows_per_s: None,
+                    drift: None,
+                    stopped: None,
+                    partial: true,
+                    scored_along: None,
+                };
                 // The window may have gone on to other files: nobody waits for this one then.
                 let _ = partial_tx.send(flows);
             };
@@ -279,12 +290,27 @@ impl AppState {
             if table.is_empty() {
                 return Err(outcome.stopped.unwrap_or_else(|| "no flows in these files".into()));
             }
-            job.progress(Progress::stage(format!("looking for scans, floods and brute force in {} flows", table.len())));
+            job.progress(Progress::stage(format!(
+                "looking for scans, floods and brute force in {} flows",
+                table.len()
+            )));
             let findings = Arc::new(detect(&table));
             // Verdicts computed while reading are shown at once; recording them follows.
-            let verdicts = scored_along.as_ref().map(|a| Arc::new(a.verdicts.iter().map(BriefVerdict::from).collect::<Vec<_>>()));
+            let verdicts =
+                scored_along.as_ref().map(|a| Arc::new(a.verdicts.iter().map(BriefVerdict::from).collect::<Vec<_>>()));
             let flows_per_s = scored_along.as_ref().map(|a| a.verdicts.len() as f64 / a.seconds.max(1e-9));
-            Ok(LoadedFlows { title, paths, table: Arc::new(table), verdicts, findings, flows_per_s, drift: None, stopped: outcome.stopped, partial: false, scored_along })
+            Ok(LoadedFlows {
+                title,
+                paths,
+                table: Arc::new(table),
+                verdicts,
+                findings,
+                flows_per_s,
+                drift: None,
+                stopped: outcome.stopped,
+                partial: false,
+                scored_along,
+            })
         }));
     }
 
@@ -344,7 +370,9 @@ impl AppState {
         let label = format!("Scoring the {} flows read so far with {}", table.len(), model.name);
         self.score_job = Some(Job::spawn(&self.runtime, ctx, label, move |job| {
             let started = std::time::Instant::now();
-            let verdicts = job.run_task(|task| service::scoring::score_briefly(&model, &table, task)).map_err(|e| format!("{e:#}"))?;
+            let verdicts = job
+                .run_task(|task| service::scoring::score_briefly(&model, &table, task))
+                .map_err(|e| format!("{e:#}"))?;
             let flows_per_s = table.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
             Ok(ScoredFlows { table, model: model.name.clone(), flows_per_s, verdicts: Arc::new(verdicts), drift: None })
         }));
@@ -358,7 +386,8 @@ impl AppState {
         }
         let (Some(flows), Some(model)) = (&mut self.flows, &self.model) else { return };
         let along = flows.scored_along.take();
-        let (table, findings, model, data_dir) = (flows.table.clone(), flows.findings.clone(), model.clone(), self.data_dir.clone());
+        let (table, findings, model, data_dir) =
+            (flows.table.clone(), flows.findings.clone(), model.clone(), self.data_dir.clone());
         let label = format!("Scoring {} flows with {}", table.len(), model.name);
         self.score_job = Some(Job::spawn(&self.runtime, ctx, label, move |job| {
             let batch = job
@@ -385,7 +414,12 @@ impl AppState {
         let (table, verdicts, findings) = (flows.table.clone(), flows.verdicts.clone(), flows.findings.clone());
         let range = self.time_range;
         self.traffic.update(&(self.generation, range), &self.runtime, move || {
-            Arc::new(crate::service::traffic::traffic(&table, verdicts.as_deref().map(|v| v.as_slice()), Some(&findings), range))
+            Arc::new(crate::service::traffic::traffic(
+                &table,
+                verdicts.as_deref().map(|v| v.as_slice()),
+                Some(&findings),
+                range,
+            ))
         });
         self.traffic.held().map(|(k, t)| (*k, t.clone()))
     }
@@ -454,7 +488,10 @@ impl AppState {
                             }
                         }
                         if let Some(why) = &loaded.stopped {
-                            self.info(format!("Showing the {} flows read before reading was {why}.", loaded.table.len()));
+                            self.info(format!(
+                                "Showing the {} flows read before reading was {why}.",
+                                loaded.table.len()
+                            ));
                         }
                         self.flows = Some(loaded);
                         // Pivots name addresses of the flows they were made on.
@@ -496,7 +533,12 @@ impl AppState {
         self.poll_calibration(ctx);
         super::packets::poll(self);
         super::export::poll(self);
-        let idle = [self.load_job.is_none(), self.model_job.is_none(), self.score_job.is_none(), self.calibration_job.is_none()];
+        let idle = [
+            self.load_job.is_none(),
+            self.model_job.is_none(),
+            self.score_job.is_none(),
+            self.calibration_job.is_none(),
+        ];
         if idle.iter().all(|&i| i) && self.packets_job.is_none() && self.export_job.is_none() {
             self.activity = None;
         }
@@ -538,8 +580,10 @@ impl AppState {
         let (paths, model, data_dir) = (flows.paths.clone(), model.clone(), self.data_dir.clone());
         let label = format!("Calibrating {} on {}", model.name, flows.title);
         self.calibration_job = Some(Job::spawn(&self.runtime, ctx, label, move |job| {
-            job.run_task(|task| service::calibration::calibrate(&data_dir, &model, &paths, fpr, &ReadOptions::default(), task))
-                .map_err(|e| format!("{e:#}"))
+            job.run_task(|task| {
+                service::calibration::calibrate(&data_dir, &model, &paths, fpr, &ReadOptions::default(), task)
+            })
+            .map_err(|e| format!("{e:#}"))
         }));
     }
 

@@ -2,7 +2,6 @@
 
 use egui::Color32;
 
-
 pub const ATTACK: Color32 = Color32::from_rgb(220, 70, 60);
 pub const BENIGN: Color32 = Color32::from_rgb(60, 160, 90);
 pub const TABULAR: Color32 = Color32::from_rgb(80, 130, 220);

@@ -180,7 +180,10 @@ impl TrainView {
             }
             TrainEvent::Started { epochs, steps_per_epoch, train_rows, valid_rows } => {
                 self.steps_per_epoch = steps_per_epoch.max(1);
-                self.status = format!("{}training on {train_rows} flows ({valid_rows} for validation), up to {epochs} epochs", self.member);
+                self.status = format!(
+                    "{}training on {train_rows} flows ({valid_rows} for validation), up to {epochs} epochs",
+                    self.member
+                );
             }
             TrainEvent::Step { epoch, step, loss } => {
                 let x = (epoch.saturating_sub(1)) as f64 + step as f64 / self.steps_per_epoch as f64;
@@ -188,7 +191,10 @@ impl TrainView {
             }
             TrainEvent::Epoch(r) => {
                 self.f1s.push([r.epoch as f64, r.valid_f1]);
-                self.status = format!("{}epoch {}: loss {:.4}, validation F1 {:.4}", self.member, r.epoch, r.train_loss, r.valid_f1);
+                self.status = format!(
+                    "{}epoch {}: loss {:.4}, validation F1 {:.4}",
+                    self.member, r.epoch, r.train_loss, r.valid_f1
+                );
             }
             TrainEvent::Finished { .. } => self.status = "evaluating and saving...".into(),
         }
@@ -273,9 +279,12 @@ impl TrainView {
         let width = (ui.available_width() / 2.0 - 8.0).max(150.0);
         ui.horizontal(|ui| {
             let losses = self.losses.clone();
-            Plot::new("train-loss").height(180.0).width(width).x_axis_label("epoch").y_axis_label("loss").show(ui, |p| {
-                p.line(Line::new("training loss", losses).color(style::TABULAR));
-            });
+            Plot::new("train-loss").height(180.0).width(width).x_axis_label("epoch").y_axis_label("loss").show(
+                ui,
+                |p| {
+                    p.line(Line::new("training loss", losses).color(style::TABULAR));
+                },
+            );
             let f1s = self.f1s.clone();
             Plot::new("valid-f1")
                 .height(180.0)
@@ -314,7 +323,12 @@ impl TrainView {
                 ui.strong("Before fine-tuning, same rows");
                 ui.label(format!(
                     "F1 {:.4} · recall {:.4} · FPR {:.4}  ->  after: F1 {:.4} · recall {:.4} · FPR {:.4}",
-                    before.f1, before.recall, before.false_positive_rate, test.f1, test.recall, test.false_positive_rate
+                    before.f1,
+                    before.recall,
+                    before.false_positive_rate,
+                    test.f1,
+                    test.recall,
+                    test.false_positive_rate
                 ));
             });
         }
@@ -360,7 +374,10 @@ impl View for TrainView {
                 self.inputs = inputs;
                 self.start(state, ui.ctx(), true);
             } else {
-                state.error("Fine-tuning waits", "A training run is in progress: fine-tune on your labels once it ends.");
+                state.error(
+                    "Fine-tuning waits",
+                    "A training run is in progress: fine-tune on your labels once it ends.",
+                );
             }
         }
         // The comparison below the training results makes the view taller than a window.

@@ -62,7 +62,15 @@ impl WhatIfView {
         let mut flow = FlowRef::new(&subject.meta, subject.row, subject.label.clone());
         flow.swept_feature = Some(FEATURES[self.feature].name.to_string());
         let tags = self.tags.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
-        let inv = Investigation::new(model, subject.origin.clone(), flow, subject.original, subject.edited, self.note.clone(), tags);
+        let inv = Investigation::new(
+            model,
+            subject.origin.clone(),
+            flow,
+            subject.original,
+            subject.edited,
+            self.note.clone(),
+            tags,
+        );
         match investigations::save(&state.data_dir, &inv) {
             Ok(id) => {
                 self.saved = Some(id);
@@ -89,7 +97,10 @@ impl View for WhatIfView {
         }
         ui.horizontal(|ui| {
             style::feature_picker(ui, "Sweep", "sweep-feature", &mut self.feature);
-            ui.label(format!("({}) across its training range, other features as edited", FEATURES[self.feature].unit.symbol()));
+            ui.label(format!(
+                "({}) across its training range, other features as edited",
+                FEATURES[self.feature].unit.symbol()
+            ));
         });
         self.compute(state);
         let current = state.subject.as_ref().map_or(0.0, |s| s.edited[self.feature]);

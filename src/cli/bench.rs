@@ -11,9 +11,9 @@ use serde::Serialize;
 use super::InputArgs;
 use crate::features::N_FEATURES;
 use crate::ingest::read_flows;
+use crate::model::ModelBundle;
 use crate::model::inference::{DeviceChoice, Scorer, gpu_adapters, select_device};
 use crate::model::model::flops_per_flow;
-use crate::model::ModelBundle;
 use crate::train::training::TrainingConfig;
 use crate::train::{SplitKind, fit};
 
@@ -105,7 +105,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let fused = Scorer::new(&bundle, &selected);
         let thread_options: Vec<usize> = if selected.is_gpu { vec![1] } else { vec![1, fused.threads] };
         // On the CPU both engines side by side: the fused path scoring uses, and burn's graph.
-        let engines = if selected.is_gpu || args.fused_only { vec![fused] } else { vec![fused.clone(), fused.with_burn_engine()] };
+        let engines = if selected.is_gpu || args.fused_only {
+            vec![fused]
+        } else {
+            vec![fused.clone(), fused.with_burn_engine()]
+        };
         for (base, &batch_size) in engines.iter().flat_map(|e| args.batch_sizes.iter().map(move |b| (e, b))) {
             for &threads in &thread_options {
                 let mut scorer = base.clone();
@@ -117,7 +121,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 let fps = flows as f64 / seconds.max(1e-9);
                 let gflops = fps * flops as f64 / 1e9;
                 let row = InferenceRow {
-                    device: if selected.is_gpu { selected.description.clone() } else { format!("cpu, {}", base.engine()) },
+                    device: if selected.is_gpu {
+                        selected.description.clone()
+                    } else {
+                        format!("cpu, {}", base.engine())
+                    },
                     batch_size,
                     threads,
                     flows,
@@ -127,7 +135,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                     share_of_peak: gflops / args.peak_gflops,
                 };
                 if !args.json {
-                    eprintln!("{:<52} batch {:>5} threads {:>2}: {:>10.0} flows/s  {:>6.2} GFLOP/s ({:.2} % of {} GFLOP/s)", row.device, batch_size, threads, fps, gflops, 100.0 * row.share_of_peak, args.peak_gflops);
+                    eprintln!(
+                        "{:<52} batch {:>5} threads {:>2}: {:>10.0} flows/s  {:>6.2} GFLOP/s ({:.2} % of {} GFLOP/s)",
+                        row.device,
+                        batch_size,
+                        threads,
+                        fps,
+                        gflops,
+                        100.0 * row.share_of_peak,
+                        args.peak_gflops
+                    );
                 }
                 rows.push(row);
             }
@@ -137,7 +154,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let bundle = ModelBundle::load(&args.model, &select_device(DeviceChoice::Cpu)?.device)?;
         let training = TrainingConfig::new().with_epochs(1);
         let cpu = select_device(DeviceChoice::Cpu)?;
-        let (_, report) = fit(&table, &bundle.config, &training, SplitKind::Random, &cpu.device, None, &AtomicBool::new(false), None)?;
+        let (_, report) = fit(
+            &table,
+            &bundle.config,
+            &training,
+            SplitKind::Random,
+            &cpu.device,
+            None,
+            &AtomicBool::new(false),
+            None,
+        )?;
         if !args.json {
             eprintln!("training: {:.1} s per epoch on {} rows (CPU)", report.seconds_per_epoch, report.train_rows);
         }
@@ -145,7 +171,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     } else {
         (None, None)
     };
-    let report = BenchReport { model: args.model.clone(), flops_per_flow: flops, inference: rows, train_seconds_per_epoch, train_rows };
+    let report = BenchReport {
+        model: args.model.clone(),
+        flops_per_flow: flops,
+        inference: rows,
+        train_seconds_per_epoch,
+        train_rows,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -61,7 +61,12 @@ pub fn run(args: &BenchIngestArgs) -> anyhow::Result<()> {
     } else {
         println!(
             "{} rows, {:.0} MB: median {:.3} s, best {:.3} s ({:.0} rows/s, {:.0} MB/s)",
-            result.rows, bytes as f64 / 1e6, median_s, best_s, result.rows_per_s, result.mb_per_s
+            result.rows,
+            bytes as f64 / 1e6,
+            median_s,
+            best_s,
+            result.rows_per_s,
+            result.mb_per_s
         );
     }
     Ok(())

@@ -34,7 +34,10 @@ pub fn run(args: &CalibrateArgs, data_dir: &Path) -> anyhow::Result<()> {
     if args.clear {
         let (name, dir) = service::models::resolve(data_dir, args.model.as_deref())?;
         crate::store::Store::open(data_dir)?.clear_calibration(&name)?;
-        eprintln!("model {name}: calibration removed, threshold {} (its own)", crate::model::bundle::alert_threshold_in(&dir));
+        eprintln!(
+            "model {name}: calibration removed, threshold {} (its own)",
+            crate::model::bundle::alert_threshold_in(&dir)
+        );
         return Ok(());
     }
     let model = service::models::resolve_and_load(data_dir, args.model.as_deref(), args.device)?;

@@ -30,20 +30,35 @@ pub fn run(args: &CarveArgs) -> anyhow::Result<()> {
         let spec = spec.trim();
         match spec.parse::<u64>() {
             Ok(packet) => rows.extend(table.meta().iter().position(|m| m.line == packet)),
-            Err(_) => rows.extend(table.meta().iter().enumerate().filter(|(_, m)| m.flow_id().as_deref() == Some(spec)).map(|(i, _)| i)),
+            Err(_) => rows.extend(
+                table.meta().iter().enumerate().filter(|(_, m)| m.flow_id().as_deref() == Some(spec)).map(|(i, _)| i),
+            ),
         }
-        anyhow::ensure!(rows.len() > before, "{}: no flow '{spec}' (give a flow's first packet number or its Flow ID)", args.capture.display());
+        anyhow::ensure!(
+            rows.len() > before,
+            "{}: no flow '{spec}' (give a flow's first packet number or its Flow ID)",
+            args.capture.display()
+        );
     }
     let windows: Vec<FlowWindow> = rows.iter().filter_map(|&i| FlowWindow::of_row(&table, i)).collect();
-    let report = carve(&args.capture, &windows, &args.output).with_context(|| format!("carving {}", args.capture.display()))?;
+    let report =
+        carve(&args.capture, &windows, &args.output).with_context(|| format!("carving {}", args.capture.display()))?;
     eprintln!(
         "wrote {} of {} packets ({} flow(s)) to {}{}{}",
         report.frames_written,
         report.frames_read,
         windows.len(),
         args.output.display(),
-        if report.fragments > 0 { format!("; {} non-first IP fragments not matched (no ports)", report.fragments) } else { String::new() },
-        if report.other_link_type > 0 { format!("; {} frames of another link type left out", report.other_link_type) } else { String::new() },
+        if report.fragments > 0 {
+            format!("; {} non-first IP fragments not matched (no ports)", report.fragments)
+        } else {
+            String::new()
+        },
+        if report.other_link_type > 0 {
+            format!("; {} frames of another link type left out", report.other_link_type)
+        } else {
+            String::new()
+        },
     );
     Ok(())
 }

@@ -79,11 +79,8 @@ pub struct CompareArgs {
 }
 
 fn config(args: &CompareArgs) -> anyhow::Result<CompareConfig> {
-    let contenders = if args.models.is_empty() {
-        Contender::all()
-    } else {
-        args.models.iter().map(|m| m.contender()).collect()
-    };
+    let contenders =
+        if args.models.is_empty() { Contender::all() } else { args.models.iter().map(|m| m.contender()).collect() };
     let mut training = TrainingConfig::new();
     if let Some(e) = args.epochs {
         training.epochs = e.max(1);
@@ -105,12 +102,25 @@ fn config(args: &CompareArgs) -> anyhow::Result<CompareConfig> {
     if !(0.0..1.0).contains(&args.target_fpr) {
         anyhow::bail!("--target-fpr {} is not a rate in [0, 1)", args.target_fpr);
     }
-    training.alert_max_fpr = crate::train::threshold::checked_max_fpr(args.alert_max_fpr, "--alert-max-fpr").map_err(anyhow::Error::msg)?;
-    Ok(CompareConfig { split: args.split.kind()?, seed: args.seed, contenders, moe: MoeConfig::new(), training, anomaly })
+    training.alert_max_fpr =
+        crate::train::threshold::checked_max_fpr(args.alert_max_fpr, "--alert-max-fpr").map_err(anyhow::Error::msg)?;
+    Ok(CompareConfig {
+        split: args.split.kind()?,
+        seed: args.seed,
+        contenders,
+        moe: MoeConfig::new(),
+        training,
+        anomaly,
+    })
 }
 
 pub fn run(args: &CompareArgs, data_dir: &Path) -> anyhow::Result<()> {
-    let request = CompareRequest { inputs: args.input.inputs.clone(), read: args.input.read_options(), config: config(args)?, device: args.device };
+    let request = CompareRequest {
+        inputs: args.input.inputs.clone(),
+        read: args.input.read_options(),
+        config: config(args)?,
+        device: args.device,
+    };
     eprintln!("comparing on split {}, recording into {}", request.config.split.name(), data_dir.display());
     let (tx, rx) = mpsc::channel();
     let cancel = super::progress::cancel_on_ctrl_c();
@@ -146,7 +156,10 @@ fn show_progress(rx: mpsc::Receiver<CompareEvent>) {
             }
             CompareEvent::Training { index, model } => eprintln!("[{}/{total}] {model}", index + 1),
             CompareEvent::Moe(TrainEvent::Epoch(e)) => {
-                eprintln!("      epoch {:>3}  loss {:.4}  valid F1 {:.4}  {:.1}s", e.epoch, e.train_loss, e.valid_f1, e.seconds)
+                eprintln!(
+                    "      epoch {:>3}  loss {:.4}  valid F1 {:.4}  {:.1}s",
+                    e.epoch, e.train_loss, e.valid_f1, e.seconds
+                )
             }
             CompareEvent::Moe(_) => {}
             CompareEvent::Finished(row) => eprintln!(

@@ -6,9 +6,9 @@ use anyhow::Context;
 use clap::Args;
 
 use super::InputArgs;
+use crate::ingest::label::AttackFamily;
 use crate::ingest::read_flows;
 use crate::model::inference::DeviceChoice;
-use crate::ingest::label::AttackFamily;
 use crate::train::Metrics;
 use crate::train::metrics::SourceMetrics;
 
@@ -51,7 +51,12 @@ pub fn run(args: &EvaluateArgs, data_dir: &Path) -> anyhow::Result<()> {
     let flagged: Vec<bool> = verdicts.iter().map(|v| v.is_attack()).collect();
     let by_source = SourceMetrics::by_source(&table, &rows, &flagged, &truth, &unfamiliar);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "metrics": metrics, "by_source": by_source, "threshold": model.threshold }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "metrics": metrics, "by_source": by_source, "threshold": model.threshold })
+            )?
+        );
     } else {
         eprintln!("{} flows scored on {}, threshold {:.4}", verdicts.len(), model.backend, model.threshold);
         eprintln!("model {}: {}", args.model, model.manifest.semantics_note(&table.semantics()));

@@ -54,19 +54,13 @@ pub struct ExtractArgs {
 impl ExtractArgs {
     pub fn options(&self) -> anyhow::Result<ExtractOptions> {
         let secs = |s: f64, name: &str| -> anyhow::Result<i64> {
-            anyhow::ensure!(
-                s.is_finite() && s > 0.0 && s < 1e9,
-                "--{name} must be a positive number of seconds"
-            );
+            anyhow::ensure!(s.is_finite() && s > 0.0 && s < 1e9, "--{name} must be a positive number of seconds");
             Ok((s * 1e6).round() as i64)
         };
         Ok(ExtractOptions {
             flow_timeout_us: secs(self.flow_timeout, "flow-timeout")?,
             activity_timeout_us: secs(self.activity_timeout, "activity-timeout")?,
-            min_packets: self
-                .min_packets
-                .unwrap_or_else(|| ExtractOptions::default_min_packets(self.compat))
-                .max(1),
+            min_packets: self.min_packets.unwrap_or_else(|| ExtractOptions::default_min_packets(self.compat)).max(1),
             ethernet_padding: self.ethernet_padding,
             ..ExtractOptions::for_compat(self.compat)
         })
@@ -90,9 +84,9 @@ pub fn run(args: &ExtractArgs) -> anyhow::Result<()> {
         reports.push((path.clone(), report));
     }
     if let Some(label) = &args.label {
-        table
-            .label_all(label)
-            .with_context(|| format!("--label '{label}' is not a label NetVigil knows (a family name, BENIGN or attack)"))?;
+        table.label_all(label).with_context(|| {
+            format!("--label '{label}' is not a label NetVigil knows (a family name, BENIGN or attack)")
+        })?;
     }
     export::write_table(&table, &args.output)?;
     if let Some(path) = &args.report {
@@ -117,14 +111,8 @@ fn extract_one(
     opts: &ExtractOptions,
     quiet: bool,
 ) -> anyhow::Result<(FlowTable, CaptureReport, Duration)> {
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?
-        .len();
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        progress_bar(path, size)
-    };
+    let size = std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?.len();
+    let bar = if quiet { ProgressBar::hidden() } else { progress_bar(path, size) };
     let started = Instant::now();
     let mut on_packets = |bytes: u64, packets: u64| {
         bar.set_position(bytes.min(size));
@@ -144,23 +132,14 @@ fn progress_bar(path: &std::path::Path, size: u64) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
     bar.set_style(style);
-    bar.set_prefix(
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    );
+    bar.set_prefix(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
 
-fn write_reports(
-    path: &std::path::Path,
-    reports: &[(PathBuf, CaptureReport)],
-) -> anyhow::Result<()> {
-    let value: Vec<serde_json::Value> = reports
-        .iter()
-        .map(|(p, r)| serde_json::json!({ "capture": p.display().to_string(), "report": r }))
-        .collect();
+fn write_reports(path: &std::path::Path, reports: &[(PathBuf, CaptureReport)]) -> anyhow::Result<()> {
+    let value: Vec<serde_json::Value> =
+        reports.iter().map(|(p, r)| serde_json::json!({ "capture": p.display().to_string(), "report": r })).collect();
     let text = serde_json::to_string_pretty(&value)?;
     export::write_atomically(path, |f| std::io::Write::write_all(f, text.as_bytes()))?;
     Ok(())

@@ -38,7 +38,10 @@ pub struct FinetuneArgs {
 }
 
 pub fn run(args: &FinetuneArgs, data_dir: &Path) -> anyhow::Result<()> {
-    anyhow::ensure!(args.learning_rate.is_finite() && args.learning_rate > 0.0, "--learning-rate must be a positive number");
+    anyhow::ensure!(
+        args.learning_rate.is_finite() && args.learning_rate > 0.0,
+        "--learning-rate must be a positive number"
+    );
     let (parent, dir) = crate::service::models::resolve(data_dir, args.model.as_deref())?;
     let mut training = TrainingConfig::new().with_epochs(args.epochs.max(1));
     training.learning_rate = args.learning_rate;

@@ -72,27 +72,49 @@ pub fn run_history(store: &Store, args: &HistoryArgs) -> anyhow::Result<()> {
     match &args.what {
         HistoryWhat::Runs { json, compare } if !compare.is_empty() => {
             let runs = compare.iter().map(|id| store.run(*id)).collect::<Result<Vec<_>, _>>()?;
-            if *json { print_json(&runs) } else { print_comparison(&runs); Ok(()) }
+            if *json {
+                print_json(&runs)
+            } else {
+                print_comparison(&runs);
+                Ok(())
+            }
         }
         HistoryWhat::Runs { json: true, .. } => print_json(&store.runs()?),
         HistoryWhat::Comparisons { json: true } => {
-            let all: Vec<serde_json::Value> =
-                store.comparisons()?.into_iter().map(|(run, rows)| serde_json::json!({ "run": run, "rows": rows })).collect();
+            let all: Vec<serde_json::Value> = store
+                .comparisons()?
+                .into_iter()
+                .map(|(run, rows)| serde_json::json!({ "run": run, "rows": rows }))
+                .collect();
             print_json(&all)
         }
         HistoryWhat::Comparisons { json: false } => {
             for (run, rows) in store.comparisons()? {
-                println!("run {}  split {}  {}  {}  {}", run.id, run.split, run.status.as_str(), run.started_at, run.datasets.join(", "));
+                println!(
+                    "run {}  split {}  {}  {}  {}",
+                    run.id,
+                    run.split,
+                    run.status.as_str(),
+                    run.started_at,
+                    run.datasets.join(", ")
+                );
                 println!("{}", crate::train::compare::table_text(&rows));
             }
             Ok(())
         }
         HistoryWhat::Runs { .. } => {
-            println!("{:>4}  {:<8} {:<11} {:<7} {:<8} {:>9}  {:<24} f1", "id", "kind", "status", "split", "backend", "seconds", "started");
+            println!(
+                "{:>4}  {:<8} {:<11} {:<7} {:<8} {:>9}  {:<24} f1",
+                "id", "kind", "status", "split", "backend", "seconds", "started"
+            );
             for r in store.runs()? {
                 println!(
                     "{:>4}  {:<8} {:<11} {:<7} {:<8} {:>9}  {:<24} {}",
-                    r.id, r.kind, r.status.as_str(), r.split, r.backend,
+                    r.id,
+                    r.kind,
+                    r.status.as_str(),
+                    r.split,
+                    r.backend,
                     r.duration_s.map(|d| format!("{d:.1}")).unwrap_or_default(),
                     r.started_at,
                     metric(&r, "f1").map(|v| format!("{v:.4}")).unwrap_or_default()
@@ -115,8 +137,12 @@ pub fn run_history(store: &Store, args: &HistoryArgs) -> anyhow::Result<()> {
                 let at = b.threshold.map_or("-".into(), |t| format!("{t:.4}"));
                 println!(
                     "{:>4}  {:<11} {:<16} flows {:>9} flagged {:>9} at {at:<6}  {}",
-                    b.id, b.status, b.model_name,
-                    b.flows.unwrap_or(0), b.flagged.unwrap_or(0), b.input
+                    b.id,
+                    b.status,
+                    b.model_name,
+                    b.flows.unwrap_or(0),
+                    b.flagged.unwrap_or(0),
+                    b.input
                 );
             }
             Ok(())

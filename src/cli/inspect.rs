@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use super::InputArgs;
 use crate::detect::{Findings, detect};
-use crate::model::drift::{DriftReport, PSI_MAJOR, PSI_MODERATE, drift};
 use crate::ingest::capture::{self, CaptureReport};
 use crate::ingest::{FlowTable, ReadOptions, ValidationReport, expand_inputs, read_file};
+use crate::model::drift::{DriftReport, PSI_MAJOR, PSI_MODERATE, drift};
 
 /// Findings printed in text mode; `--json` lists all.
 const TEXT_FINDINGS: usize = 50;
@@ -123,11 +123,14 @@ fn summarise(inputs: &InputArgs) -> anyhow::Result<(InspectSummary, FlowTable)> 
 pub fn run(args: &InspectArgs, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let (mut summary, all) = summarise(&args.input)?;
     if args.drift {
-        let model = crate::service::models::resolve_and_load(data_dir, args.model.as_deref(), crate::model::DeviceChoice::Cpu)?;
-        summary.drift = Some(
-            drift(&model.preprocessor, all.features())
-                .ok_or_else(|| anyhow::anyhow!("model {} keeps no training quantiles (a bundle older than them), or no flows were read", model.name))?,
-        );
+        let model =
+            crate::service::models::resolve_and_load(data_dir, args.model.as_deref(), crate::model::DeviceChoice::Cpu)?;
+        summary.drift = Some(drift(&model.preprocessor, all.features()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "model {} keeps no training quantiles (a bundle older than them), or no flows were read",
+                model.name
+            )
+        })?);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -180,11 +183,21 @@ fn print_drift(d: &DriftReport) {
     let mut all = d.drifted(0.0);
     let shown = all.len().min(TEXT_DRIFT);
     for f in all.drain(..shown) {
-        let mark = if f.psi >= PSI_MAJOR { "major" } else if f.psi >= PSI_MODERATE { "moderate" } else { "" };
+        let mark = if f.psi >= PSI_MAJOR {
+            "major"
+        } else if f.psi >= PSI_MODERATE {
+            "moderate"
+        } else {
+            ""
+        };
         println!("  {:<30} PSI {:>8.3}  {mark}", f.name, f.psi);
     }
     if !all.is_empty() {
-        println!("  ... {} more features, all below PSI {:.3} (--json lists all, with their bins)", all.len(), all[0].psi);
+        println!(
+            "  ... {} more features, all below PSI {:.3} (--json lists all, with their bins)",
+            all.len(),
+            all[0].psi
+        );
     }
 }
 

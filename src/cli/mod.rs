@@ -6,10 +6,10 @@ mod calibrate;
 mod carve;
 mod compare;
 mod convert;
+mod evaluate;
 mod extract;
 mod finetune;
 mod generate;
-mod evaluate;
 mod history;
 mod inspect;
 mod predict;
@@ -187,7 +187,9 @@ pub fn run(command: Command, data_dir: PathBuf) -> anyhow::Result<()> {
         Command::BenchIngest(args) => bench_ingest::run(&args),
         Command::Extract(args) => extract::run(&args),
         // The window and the server are front ends of their own: the binary starts them.
-        Command::BenchGui(_) | Command::Serve(_) | Command::BenchServe(_) => anyhow::bail!("bench-gui and serve are started by the netvigil binary"),
+        Command::BenchGui(_) | Command::Serve(_) | Command::BenchServe(_) => {
+            anyhow::bail!("bench-gui and serve are started by the netvigil binary")
+        }
         Command::Train(args) => train::run(&args, &data_dir),
         Command::Finetune(args) => finetune::run(&args, &data_dir),
         Command::Predict(args) => predict::run(&args, &data_dir),

@@ -64,24 +64,32 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
         return stream(args, &model, data_dir);
     }
     // A capture's flows are scored as they finish, while the rest of it is read.
-    let (read, mut along) = with_progress_bar(args.quiet, |task| service::scored_reading::read_scoring(&args.input.inputs, &args.input.read_options(), &model, task, None))?;
+    let (read, mut along) = with_progress_bar(args.quiet, |task| {
+        service::scored_reading::read_scoring(&args.input.inputs, &args.input.read_options(), &model, task, None)
+    })?;
     anyhow::ensure!(read.stopped.is_none(), service::Cancelled);
     let table = read.table;
     eprintln!("model {}: {}", model.name, model.manifest.semantics_note(&table.semantics()));
     let findings = detect(&table);
     let explanations = match args.explain.filter(|&k| k > 0) {
-        Some(_) => Some(with_progress_bar(args.quiet, |task| service::explain::explain_rows(&model, table.features(), task))?),
+        Some(_) => {
+            Some(with_progress_bar(args.quiet, |task| service::explain::explain_rows(&model, table.features(), task))?)
+        }
         None => None,
     };
     let batch = if args.format == PredictFormat::Eve {
         // Alerts need only the brief verdicts, written once the batch is scored.
-        let batch = with_progress_bar(args.quiet, |task| service::score_recorded_along(data_dir, &model, &table, &findings, None, along.take(), task))?;
+        let batch = with_progress_bar(args.quiet, |task| {
+            service::score_recorded_along(data_dir, &model, &table, &findings, None, along.take(), task)
+        })?;
         write_eve(&args.output, &table, &batch.verdicts, &model.name)?;
         batch
     } else {
         let explain = explanations.as_deref().zip(args.explain).map(|(e, k)| (e, k.min(crate::features::N_FEATURES)));
         let mut out = TableOutput::new(&args.output, explain)?;
-        let batch = with_progress_bar(args.quiet, |task| service::score_recorded_along(data_dir, &model, &table, &findings, Some(&mut out), along.take(), task))?;
+        let batch = with_progress_bar(args.quiet, |task| {
+            service::score_recorded_along(data_dir, &model, &table, &findings, Some(&mut out), along.take(), task)
+        })?;
         out.finish()?;
         batch
     };
@@ -163,7 +171,12 @@ impl<'a> TableOutput<'a> {
 }
 
 impl service::ResultsOutput for TableOutput<'_> {
-    fn part(&mut self, frame: &mut polars::prelude::DataFrame, _: &[crate::model::Verdict], rows: std::ops::Range<usize>) -> anyhow::Result<()> {
+    fn part(
+        &mut self,
+        frame: &mut polars::prelude::DataFrame,
+        _: &[crate::model::Verdict],
+        rows: std::ops::Range<usize>,
+    ) -> anyhow::Result<()> {
         if let Some((explanations, k)) = self.explain {
             *frame = crate::model::output::with_explanations(std::mem::take(frame), &explanations[rows], k)?;
         }
@@ -184,7 +197,12 @@ impl service::ResultsOutput for TableOutput<'_> {
 }
 
 /// Writes the flagged flows of a scored batch as EVE alerts (JSON lines), atomically.
-fn write_eve(output: &Path, table: &crate::ingest::FlowTable, verdicts: &[crate::model::BriefVerdict], model: &str) -> anyhow::Result<()> {
+fn write_eve(
+    output: &Path,
+    table: &crate::ingest::FlowTable,
+    verdicts: &[crate::model::BriefVerdict],
+    model: &str,
+) -> anyhow::Result<()> {
     let (text, _) = crate::model::eve::eve_json_lines(table, verdicts, model)?;
     if is_dash(output) {
         let mut out = std::io::stdout().lock();
@@ -203,7 +221,9 @@ fn stream(args: &PredictArgs, model: &LoadedModel, data_dir: &Path) -> anyhow::R
     let read = args.input.read_options();
     let summary = if is_dash(&args.output) {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        service::task::quietly(|task| service::stream::score_stream_recorded(data_dir, model, name, stdin, &mut out, &read, task))?
+        service::task::quietly(|task| {
+            service::stream::score_stream_recorded(data_dir, model, name, stdin, &mut out, &read, task)
+        })?
     } else {
         anyhow::ensure!(
             OutputFormat::from_path(&args.output)? == OutputFormat::Csv,
@@ -211,7 +231,9 @@ fn stream(args: &PredictArgs, model: &LoadedModel, data_dir: &Path) -> anyhow::R
         );
         let mut summary = None;
         crate::ingest::export::write_atomically(&args.output, |out| {
-            let scored = service::task::quietly(|task| service::stream::score_stream_recorded(data_dir, model, name, stdin, out, &read, task));
+            let scored = service::task::quietly(|task| {
+                service::stream::score_stream_recorded(data_dir, model, name, stdin, out, &read, task)
+            });
             summary = Some(scored.map_err(|e| std::io::Error::other(format!("{e:#}")))?);
             Ok(())
         })?;

@@ -34,6 +34,11 @@ pub fn run(args: &ThresholdArgs, data_dir: &Path) -> anyhow::Result<()> {
     }
     println!("\nvalidation rows at {:.4}:\n{}", r.alert.threshold, SourceMetrics::table(&r.alert.valid));
     println!("test rows at 0.5:\n{}", SourceMetrics::table(&r.alert.test_at_half));
-    println!("test rows at {:.4} (written to {}):\n{}", r.alert.threshold, dir.join("metrics.json").display(), SourceMetrics::table(&r.by_source));
+    println!(
+        "test rows at {:.4} (written to {}):\n{}",
+        r.alert.threshold,
+        dir.join("metrics.json").display(),
+        SourceMetrics::table(&r.by_source)
+    );
     Ok(())
 }

@@ -154,12 +154,10 @@ fn split_kind(args: &SplitArgs) -> anyhow::Result<SplitKind> {
         SplitArg::Time => SplitKind::Time,
         SplitArg::Family => {
             let name = args.holdout.as_deref().unwrap_or_default();
-            let family = AttackFamily::from_name(name)
-                .filter(|f| f.is_attack())
-                .with_context(|| {
-                    let names: Vec<&str> = AttackFamily::CLASSES[1..].iter().map(|f| f.name()).collect();
-                    format!("--holdout '{name}' is not an attack family; one of {}", names.join(", "))
-                })?;
+            let family = AttackFamily::from_name(name).filter(|f| f.is_attack()).with_context(|| {
+                let names: Vec<&str> = AttackFamily::CLASSES[1..].iter().map(|f| f.name()).collect();
+                format!("--holdout '{name}' is not an attack family; one of {}", names.join(", "))
+            })?;
             SplitKind::Family(family)
         }
     })
@@ -284,10 +282,19 @@ pub(super) fn execute(request: &TrainRequest, json: bool, data_dir: &Path) -> an
             let each: Vec<String> = report
                 .members
                 .iter()
-                .map(|m| format!("seed {}: best epoch {} of {}, validation F1 {:.4}", m.seed, m.best_epoch, m.epochs_run, m.valid_f1))
+                .map(|m| {
+                    format!(
+                        "seed {}: best epoch {} of {}, validation F1 {:.4}",
+                        m.seed, m.best_epoch, m.epochs_run, m.valid_f1
+                    )
+                })
                 .collect();
-            println!("an ensemble of {} models (the mean of their logits; the epochs above are the first's):
-  {}", each.len(), each.join("\n  "));
+            println!(
+                "an ensemble of {} models (the mean of their logits; the epochs above are the first's):
+  {}",
+                each.len(),
+                each.join("\n  ")
+            );
         }
         if let Some(alert) = &report.alert {
             println!("{}; the test set above is at it", alert.describe());
@@ -313,7 +320,9 @@ fn show_progress(rx: mpsc::Receiver<TrainEvent>, max_epochs: usize) {
     );
     for event in rx {
         match event {
-            TrainEvent::Member { index, of, seed } => bar.println(format!("member {} of {of} (seed {seed})", index + 1)),
+            TrainEvent::Member { index, of, seed } => {
+                bar.println(format!("member {} of {of} (seed {seed})", index + 1))
+            }
             TrainEvent::Started { steps_per_epoch, .. } => {
                 bar.set_length(steps_per_epoch as u64);
                 bar.set_prefix(format!("epoch 1/{max_epochs}"));
@@ -327,12 +336,20 @@ fn show_progress(rx: mpsc::Receiver<TrainEvent>, max_epochs: usize) {
                 let gate: Vec<String> = e.valid_mean_gate.iter().map(|g| format!("{g:.2}")).collect();
                 bar.println(format!(
                     "epoch {:>3}  loss {:.4}  valid F1 {:.4}  family acc {:.4}  gate {}  {:.1}s",
-                    e.epoch, e.train_loss, e.valid_f1, e.valid_family_accuracy, gate.join("/"), e.seconds
+                    e.epoch,
+                    e.train_loss,
+                    e.valid_f1,
+                    e.valid_family_accuracy,
+                    gate.join("/"),
+                    e.seconds
                 ));
             }
             TrainEvent::Finished { best_epoch, epochs_run, cancelled } => {
                 bar.finish_and_clear();
-                eprintln!("finished after {epochs_run} epochs, best {best_epoch}{}", if cancelled { " (cancelled)" } else { "" });
+                eprintln!(
+                    "finished after {epochs_run} epochs, best {best_epoch}{}",
+                    if cancelled { " (cancelled)" } else { "" }
+                );
             }
         }
     }

@@ -98,7 +98,11 @@ fn classify(proto: u8, dport: u16, row: &[f32]) -> Attempt {
         f(FeatureId::FwdPacketLenMax) <= ETHERNET_PADDING_MAX && f(FeatureId::BwdPacketLenMax) <= ETHERNET_PADDING_MAX;
     match proto {
         TCP if (f(FeatureId::SynFlagCount) >= 1.0 || f(FeatureId::PshFlagCount) >= 1.0) && no_data => Attempt::Failed,
-        TCP if login_service(dport).is_some() && sent > 0.0 && replied > 0.0 && replied <= FAILED_LOGIN_MAX_REPLY_BYTES => {
+        TCP if login_service(dport).is_some()
+            && sent > 0.0
+            && replied > 0.0
+            && replied <= FAILED_LOGIN_MAX_REPLY_BYTES =>
+        {
             Attempt::FailedLogin
         }
         UDP if f(FeatureId::TotalBwdPackets) == 0.0 => Attempt::Failed,
@@ -193,7 +197,8 @@ pub(super) fn floods(flows: &[HostFlow], by_rate: bool) -> Vec<Finding> {
         let t = times(&group);
         let rows: Vec<u32> = group.iter().map(|f| f.row).collect();
         let sources: Vec<IpAddr> = group.iter().map(|f| f.src).collect();
-        let by_rate = if by_rate { dense_ranges(&t, &rows, FLOOD_RATE_WINDOW_US, FLOOD_RATE_FLOWS) } else { Vec::new() };
+        let by_rate =
+            if by_rate { dense_ranges(&t, &rows, FLOOD_RATE_WINDOW_US, FLOOD_RATE_FLOWS) } else { Vec::new() };
         let by_sources = dense_ranges(&t, &sources, FLOOD_SOURCES_WINDOW_US, FLOOD_SOURCES);
         for (s, e) in merge(by_rate.iter().chain(&by_sources).copied().collect()) {
             let rate = by_rate.iter().any(|&(a, b)| a <= e && s <= b);

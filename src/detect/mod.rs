@@ -33,8 +33,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::ingest::{AttackFamily, FlowTable};
 use crate::ingest::timestamp::format_timestamp;
+use crate::ingest::{AttackFamily, FlowTable};
 
 /// The kind of pattern a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -254,7 +254,11 @@ pub fn detect(table: &FlowTable) -> Findings {
     let flows = detectors::usable_flows(table);
     let without = table.len() - flows.len();
     if flows.is_empty() {
-        return Findings { flows_without_context: without, not_run: Some(missing_context(table)), ..Findings::default() };
+        return Findings {
+            flows_without_context: without,
+            not_run: Some(missing_context(table)),
+            ..Findings::default()
+        };
     }
     let mut notes = Vec::new();
     let resolution = detectors::clock_resolution_us(&flows);

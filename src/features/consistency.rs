@@ -73,7 +73,10 @@ pub fn check(row: &[f32; N_FEATURES]) -> Vec<Warning> {
         out.push(Warning { relation: "IAT Total", message: "Fwd/Bwd IAT Total exceed the Flow Duration".into() });
     }
     if v(F::ActDataPktFwd) > v(F::TotalFwdPackets) {
-        out.push(Warning { relation: "act_data_pkt_fwd", message: "act_data_pkt_fwd exceeds Total Fwd Packets".into() });
+        out.push(Warning {
+            relation: "act_data_pkt_fwd",
+            message: "act_data_pkt_fwd exceeds Total Fwd Packets".into(),
+        });
     }
     out
 }

@@ -138,9 +138,7 @@ impl FeatureSpec {
 /// Look a feature up by its canonical name or any dialect spelling (case and spacing ignored).
 pub fn feature_by_name(name: &str) -> Option<&'static FeatureSpec> {
     let key = normalize_column_name(name);
-    FEATURES
-        .iter()
-        .find(|f| f.spellings().iter().any(|s| normalize_column_name(s) == key))
+    FEATURES.iter().find(|f| f.spellings().iter().any(|s| normalize_column_name(s) == key))
 }
 
 /// Column-name key used for matching: lower case, every run of characters other than letters
@@ -179,7 +177,8 @@ pub const FLAG_COUNTS: [FeatureId; 8] = [
 
 /// Every flag feature: PSH and URG per direction, then the eight whole-flow counts.
 const FLAG_FEATURES: [FeatureId; 12] = {
-    let per_direction = [FeatureId::FwdPshFlags, FeatureId::BwdPshFlags, FeatureId::FwdUrgFlags, FeatureId::BwdUrgFlags];
+    let per_direction =
+        [FeatureId::FwdPshFlags, FeatureId::BwdPshFlags, FeatureId::FwdUrgFlags, FeatureId::BwdUrgFlags];
     let mut out = [FeatureId::FwdPshFlags; 12];
     let mut i = 0;
     while i < 12 {
@@ -214,11 +213,27 @@ pub const FEATURE_GROUPS: &[(&str, &[FeatureId])] = &[
         ],
     ),
     // Rates divide by the duration: infinite or huge for the short flows the tools differ on.
-    ("rates", &[FeatureId::FlowBytesPerSec, FeatureId::FlowPacketsPerSec, FeatureId::FwdPacketsPerSec, FeatureId::BwdPacketsPerSec]),
+    (
+        "rates",
+        &[
+            FeatureId::FlowBytesPerSec,
+            FeatureId::FlowPacketsPerSec,
+            FeatureId::FwdPacketsPerSec,
+            FeatureId::BwdPacketsPerSec,
+        ],
+    ),
     // Flag counts: the 2017 tool counted PSH/URG per direction only on some packets.
     ("flags", &FLAG_FEATURES),
     // Subflows: integer division in the 2017 tool.
-    ("subflow", &[FeatureId::SubflowFwdPackets, FeatureId::SubflowFwdBytes, FeatureId::SubflowBwdPackets, FeatureId::SubflowBwdBytes]),
+    (
+        "subflow",
+        &[
+            FeatureId::SubflowFwdPackets,
+            FeatureId::SubflowFwdBytes,
+            FeatureId::SubflowBwdPackets,
+            FeatureId::SubflowBwdBytes,
+        ],
+    ),
 ];
 
 /// Resolves feature names and group names (see [`FEATURE_GROUPS`]) to schema indices.

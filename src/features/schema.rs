@@ -82,6 +82,7 @@ pub enum FeatureId {
 }
 
 /// The schema table, indexed by `FeatureId as usize`.
+#[rustfmt::skip] // One line per feature: the table is read as a table.
 pub static FEATURES: [FeatureSpec; super::N_FEATURES] = [
     FeatureSpec { id: FeatureId::FlowDuration, name: "Flow Duration", v3: "Flow Duration", v4: "Flow Duration", improved: "Flow Duration", unit: Unit::Micros, tab: Tab::Flow, sign: Sign::NonNegative, optional: false, description: "Time from the flow's first packet to its last" },
     FeatureSpec { id: FeatureId::FlowBytesPerSec, name: "Flow Bytes/s", v3: "Flow Bytes/s", v4: "Flow Byts/s", improved: "Flow Bytes/s", unit: Unit::BytesPerSec, tab: Tab::Flow, sign: Sign::NonNegative, optional: false, description: "Bytes in both directions per second of flow duration" },

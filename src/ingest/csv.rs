@@ -23,12 +23,12 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::ReadOptions;
 use super::dialect::Dialect;
 use super::error::IngestError;
 use super::label::{AttackFamily, FlowLabel, LabelColumn, is_no_label};
 use super::table::{FlowMeta, FlowTable, SourceFile};
 use super::validate::{ColumnCounts, DroppedRow, ValidationReport, as_is, clean_value};
-use super::ReadOptions;
 use crate::features::N_FEATURES;
 
 mod cells;
@@ -46,7 +46,6 @@ use header::{ColumnPlan, FEATURE_BY_NAME, MetaColumn, detect_dialect, plan_colum
 pub use parquet::{is_parquet, read_parquet};
 pub use records::{JsonFlowError, read_json_flows};
 pub use stream::CsvStream;
-
 
 /// Reads one CSV file into a table of one source.
 pub fn read_csv(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestError> {
@@ -120,11 +119,8 @@ impl Chunk {
     /// The first `cut` bytes of `buf` (whole lines), split for the cores. Counting lines here
     /// keeps that pass off the parsing thread's serial path.
     fn new(buf: Vec<u8>, cut: usize) -> Chunk {
-        let threads = if cut < MIN_PARALLEL_BYTES {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        };
+        let threads =
+            if cut < MIN_PARALLEL_BYTES { 1 } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
         let pieces = if threads > 1 { threads * PARTS_PER_THREAD } else { 1 };
         let parts = split_at_lines(&buf[..cut], pieces)
             .into_iter()
@@ -222,7 +218,6 @@ fn reject_binary(path: &Path, head: &[u8]) -> Result<(), IngestError> {
     }
 }
 
-
 /// How a line maps onto a row.
 #[derive(Debug)]
 struct LineLayout {
@@ -296,8 +291,11 @@ struct FileState {
 
 impl FileState {
     fn new(path: &Path, opts: &ReadOptions, plan: ColumnPlan, bytes_left: u64) -> Self {
-        let label_mode =
-            if plan.meta(MetaColumn::Label).is_some() && !opts.ignore_labels { LabelMode::Undecided } else { LabelMode::Unlabelled };
+        let label_mode = if plan.meta(MetaColumn::Label).is_some() && !opts.ignore_labels {
+            LabelMode::Undecided
+        } else {
+            LabelMode::Unlabelled
+        };
         let report = plan.first_report();
         FileState {
             path: path.to_path_buf(),
@@ -347,7 +345,8 @@ impl FileState {
         let total = chunk.lines();
         self.make_room(chunk);
         let features = &mut self.features[base * N_FEATURES..(base + total) * N_FEATURES];
-        let parsed = parse_parts(chunk, first_line, &self.layout, features, &mut self.meta.spare_capacity_mut()[..total]);
+        let parsed =
+            parse_parts(chunk, first_line, &self.layout, features, &mut self.meta.spare_capacity_mut()[..total]);
         // SAFETY: the `total` slots after the first `base` all hold a value. `parse_parts`
         // handed each part of the chunk its own run of them, one per line, covering all
         // `total`, as a `MetaSlots`, which writes the part's rows from the front and, when
@@ -420,8 +419,12 @@ impl FileState {
             return Err(self.issue_error(line, issue));
         }
         let (column, reason) = match issue {
-            LineIssue::NotNumeric { column, value } => (self.plan.header[*column].clone(), format!("'{value}' is not a number")),
-            LineIssue::FieldCount { found } => (String::new(), format!("{found} fields, header has {}", self.plan.header.len())),
+            LineIssue::NotNumeric { column, value } => {
+                (self.plan.header[*column].clone(), format!("'{value}' is not a number"))
+            }
+            LineIssue::FieldCount { found } => {
+                (String::new(), format!("{found} fields, header has {}", self.plan.header.len()))
+            }
         };
         self.report.record_dropped(DroppedRow { line, column, reason });
         Ok(())
@@ -443,13 +446,21 @@ impl FileState {
     }
 
     /// Applies the label policy to row `r`: false drops it (lenient), an error stops (strict).
-    fn keep_label(&mut self, part: &ParsedPart, resolved: &[Option<FlowLabel>], r: usize, line: u64) -> Result<bool, IngestError> {
+    fn keep_label(
+        &mut self,
+        part: &ParsedPart,
+        resolved: &[Option<FlowLabel>],
+        r: usize,
+        line: u64,
+    ) -> Result<bool, IngestError> {
         let Some(&id) = part.label_ids.get(r) else { return Ok(true) };
         let raw = &part.labels[id as usize];
         if self.label_mode == LabelMode::Undecided {
             self.label_mode = if is_no_label(raw) { LabelMode::Unlabelled } else { LabelMode::Labelled };
             if self.label_mode == LabelMode::Unlabelled {
-                self.report.warnings.push(format!("the Label column holds no labels ('{}'): read as unlabelled", raw.trim()));
+                self.report
+                    .warnings
+                    .push(format!("the Label column holds no labels ('{}'): read as unlabelled", raw.trim()));
             }
         }
         if self.label_mode == LabelMode::Unlabelled {
@@ -461,7 +472,11 @@ impl FileState {
                 Ok(true)
             }
             None if self.opts.lenient => {
-                self.report.record_dropped(DroppedRow { line, column: "Label".into(), reason: format!("unknown label '{raw}'") });
+                self.report.record_dropped(DroppedRow {
+                    line,
+                    column: "Label".into(),
+                    reason: format!("unknown label '{raw}'"),
+                });
                 Ok(false)
             }
             None => Err(IngestError::UnknownLabel { path: self.path.to_path_buf(), line, value: raw.clone() }),
@@ -488,7 +503,13 @@ impl FileState {
             self.report.warnings.push("the file has a header but no data rows".into());
         }
         let labels = (self.label_mode == LabelMode::Labelled).then_some(self.labels);
-        let source = SourceFile { path: self.path.to_path_buf(), dialect, rows: self.meta.len(), report: self.report, payload: Default::default() };
+        let source = SourceFile {
+            path: self.path.to_path_buf(),
+            dialect,
+            rows: self.meta.len(),
+            report: self.report,
+            payload: Default::default(),
+        };
         FlowTable::from_parts(self.features, self.meta, labels, vec![source])
     }
 }
@@ -608,7 +629,13 @@ fn split_at_lines(chunk: &[u8], n: usize) -> Vec<Range<usize>> {
 
 /// Parses every line of `bytes` (the first is line `first_line`) into `features` and `meta`,
 /// one slot per line; kept rows fill the slots from the front.
-fn parse_part(bytes: &[u8], first_line: u64, layout: &LineLayout, features: &mut [f32], mut meta: MetaSlots) -> ParsedPart {
+fn parse_part(
+    bytes: &[u8],
+    first_line: u64,
+    layout: &LineLayout,
+    features: &mut [f32],
+    mut meta: MetaSlots,
+) -> ParsedPart {
     let mut part = ParsedPart {
         rows: 0,
         label_ids: Vec::with_capacity(meta.len()),

@@ -53,9 +53,10 @@ impl Dialect {
     /// unless `--compat` says otherwise.
     pub fn semantics(self) -> FlowSemantics {
         match self {
-            Dialect::MachineLearningCve | Dialect::TrafficLabelling | Dialect::CicFlowMeterV3 | Dialect::CicFlowMeterV4 => {
-                FlowSemantics::Tool2017
-            }
+            Dialect::MachineLearningCve
+            | Dialect::TrafficLabelling
+            | Dialect::CicFlowMeterV3
+            | Dialect::CicFlowMeterV4 => FlowSemantics::Tool2017,
             Dialect::Improved2021 | Dialect::Capture | Dialect::NetVigilExport => FlowSemantics::Corrected,
         }
     }
@@ -85,13 +86,9 @@ const MIN_RECOGNISED: usize = 36;
 /// Picks the dialect whose spellings match most header columns. `None` when the header is
 /// not CICFlowMeter output at all.
 pub fn detect(header: &[String]) -> Option<Dialect> {
-    let names: std::collections::HashSet<String> =
-        header.iter().map(|h| normalize_column_name(h)).collect();
+    let names: std::collections::HashSet<String> = header.iter().map(|h| normalize_column_name(h)).collect();
     let score = |pick: fn(&crate::features::FeatureSpec) -> &'static str| {
-        FEATURES
-            .iter()
-            .filter(|f| names.contains(&normalize_column_name(pick(f))))
-            .count()
+        FEATURES.iter().filter(|f| names.contains(&normalize_column_name(pick(f)))).count()
     };
     let candidates = [
         (score(|f| f.name), Dialect::MachineLearningCve),
@@ -100,10 +97,8 @@ pub fn detect(header: &[String]) -> Option<Dialect> {
         (score(|f| f.improved), Dialect::Improved2021),
     ];
     // Strictly greater keeps the earlier (older, more common) dialect on ties.
-    let (best_score, best) = candidates
-        .iter()
-        .copied()
-        .fold((0, None), |acc, (s, d)| if s > acc.0 { (s, Some(d)) } else { acc });
+    let (best_score, best) =
+        candidates.iter().copied().fold((0, None), |acc, (s, d)| if s > acc.0 { (s, Some(d)) } else { acc });
     if best_score < MIN_RECOGNISED {
         return None;
     }
@@ -114,9 +109,7 @@ pub fn detect(header: &[String]) -> Option<Dialect> {
         Some(Dialect::MachineLearningCve) if names.contains("source file") && names.contains("source line") => {
             Some(Dialect::NetVigilExport)
         }
-        Some(Dialect::MachineLearningCve) if names.contains("flow id") => {
-            Some(Dialect::TrafficLabelling)
-        }
+        Some(Dialect::MachineLearningCve) if names.contains("flow id") => Some(Dialect::TrafficLabelling),
         other => other,
     }
 }

@@ -68,7 +68,10 @@ pub fn metadata_frame_rows(table: &FlowTable, rows: std::ops::Range<usize>) -> P
         Column::new("Destination Port".into(), meta.iter().map(|m| m.dst_port.map(u32::from)).collect::<Vec<_>>()),
         Column::new("Protocol".into(), meta.iter().map(|m| m.protocol.map(u32::from)).collect::<Vec<_>>()),
         timestamp,
-        Column::new("Source File".into(), meta.iter().map(|m| files.get(m.source as usize).map(String::as_str)).collect::<Vec<_>>()),
+        Column::new(
+            "Source File".into(),
+            meta.iter().map(|m| files.get(m.source as usize).map(String::as_str)).collect::<Vec<_>>(),
+        ),
         Column::new("Source Line".into(), meta.iter().map(|m| m.line).collect::<Vec<u64>>()),
     ];
     if let Some(labels) = table.labels() {
@@ -116,7 +119,10 @@ pub fn write_table(table: &FlowTable, path: &Path) -> Result<(), IngestError> {
         OutputFormat::Csv => {
             for (i, part) in parts.enumerate() {
                 let mut part = part.map_err(|e| std::io::Error::other(e.to_string()))?;
-                CsvWriter::new(&mut *file).include_header(i == 0).finish(&mut part).map_err(|e| std::io::Error::other(e.to_string()))?;
+                CsvWriter::new(&mut *file)
+                    .include_header(i == 0)
+                    .finish(&mut part)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
             }
             Ok(())
         }
@@ -186,7 +192,8 @@ impl PendingFile {
 
     /// Syncs what was written (every writer on it finished and dropped) and puts it in place.
     pub fn commit(mut self) -> Result<(), IngestError> {
-        let result = File::open(&self.tmp).and_then(|f| f.sync_all()).and_then(|()| std::fs::rename(&self.tmp, &self.path));
+        let result =
+            File::open(&self.tmp).and_then(|f| f.sync_all()).and_then(|()| std::fs::rename(&self.tmp, &self.path));
         result.map_err(|e| self.error(e))?;
         self.committed = true;
         Ok(())
@@ -209,4 +216,3 @@ fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
-

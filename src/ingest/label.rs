@@ -96,11 +96,7 @@ impl AttackFamily {
     /// and `Web Attack \x96 XSS` all meet. Returns `None` for "no label" markers and for
     /// labels of no known family.
     pub fn from_label(raw: &str) -> Option<AttackFamily> {
-        let key: String = raw
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
+        let key: String = raw.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
         // The corrected release marks attack flows that did not take effect as "<label> -
         // Attempted". They are still attack traffic an analyst wants flagged, so they keep
         // the family of their attack.
@@ -122,13 +118,13 @@ impl AttackFamily {
             // its first day, and on both days these names alone (exactly its set, so that an
             // application label of another dataset, "DNS" say, is still refused as unknown).
             k if k.starts_with("drdos") => AttackFamily::Ddos,
-            "syn" | "udp" | "udplag" | "tftp" | "webddos" | "portmap" | "ldap" | "mssql" | "netbios" => AttackFamily::Ddos,
+            "syn" | "udp" | "udplag" | "tftp" | "webddos" | "portmap" | "ldap" | "mssql" | "netbios" => {
+                AttackFamily::Ddos
+            }
             "bot" | "botnet" | "botnetares" => AttackFamily::Botnet,
             // "Infiltration - Portscan" is the scan run from the infiltrated host: it belongs
             // to the infiltration campaign, not to the external portscan of Wednesday/Friday.
-            "infiltration" | "infilteration" | "infiltrationportscan" => {
-                AttackFamily::Infiltration
-            }
+            "infiltration" | "infilteration" | "infiltrationportscan" => AttackFamily::Infiltration,
             "heartbleed" => AttackFamily::Heartbleed,
             k if k.starts_with("dos") => AttackFamily::Dos,
             k if k.starts_with("webattack") => AttackFamily::Webattack,
@@ -156,8 +152,7 @@ pub struct FlowLabel {
 /// `CIC` (the V3 header's default) and `NeedManualLabel` (later releases).
 pub fn is_no_label(raw: &str) -> bool {
     let t = raw.trim();
-    t.is_empty()
-        || ["no label", "nolabel", "cic", "needmanuallabel"].iter().any(|m| t.eq_ignore_ascii_case(m))
+    t.is_empty() || ["no label", "nolabel", "cic", "needmanuallabel"].iter().any(|m| t.eq_ignore_ascii_case(m))
 }
 
 /// One label per flow, each distinct label kept once: a `FlowLabel` per flow is 24 bytes, 240

@@ -76,7 +76,8 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestErr
         Err(IngestError::UnknownLabel { line, value, .. }) if opts.labels_if_known && !opts.ignore_labels => {
             let mut table = read_file_as(path, &ReadOptions { ignore_labels: true, ..opts.clone() })?;
             if let Some(source) = table.sources.first_mut() {
-                source.report.labels_not_read = Some(format!("'{}' at line {line} is no attack label NetVigil knows", value.trim()));
+                source.report.labels_not_read =
+                    Some(format!("'{}' at line {line} is no attack label NetVigil knows", value.trim()));
             }
             Ok(table)
         }
@@ -86,10 +87,9 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestErr
 
 fn read_file_as(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestError> {
     if capture::is_capture(path) {
-        let (table, _report) = capture::read_capture(path, &opts.capture)
-            .map_err(|capture::CaptureError::Open { reason, .. }| IngestError::Capture {
-                path: path.to_path_buf(),
-                message: reason.to_string(),
+        let (table, _report) =
+            capture::read_capture(path, &opts.capture).map_err(|capture::CaptureError::Open { reason, .. }| {
+                IngestError::Capture { path: path.to_path_buf(), message: reason.to_string() }
             })?;
         return Ok(table);
     }
@@ -107,7 +107,9 @@ fn read_file_as(path: &Path, opts: &ReadOptions) -> Result<FlowTable, IngestErro
 
 fn is_gzip(path: &Path) -> bool {
     let mut magic = [0u8; 2];
-    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok_and(|()| magic == [0x1f, 0x8b])
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok_and(|()| magic == [0x1f, 0x8b])
 }
 
 /// Reads many files, folders and globs into one table (sources in order).

@@ -159,10 +159,12 @@ impl FlowMeta {
 
     /// Whether `text` is exactly this flow's 5-tuple ID, forward or reversed.
     fn tuple_form(&self, text: &[u8]) -> Option<FlowId> {
-        let (src, dst, sport, dport, proto) = (self.src_ip()?, self.dst_ip()?, self.src_port?, self.dst_port?, self.protocol?);
+        let (src, dst, sport, dport, proto) =
+            (self.src_ip()?, self.dst_ip()?, self.src_port?, self.dst_port?, self.protocol?);
         let mut parts = text.split(|&b| b == b'-');
         let (a, b) = (canonical_ip(parts.next()?)?, canonical_ip(parts.next()?)?);
-        let (pa, pb, p) = (canonical_number(parts.next()?)?, canonical_number(parts.next()?)?, canonical_number(parts.next()?)?);
+        let (pa, pb, p) =
+            (canonical_number(parts.next()?)?, canonical_number(parts.next()?)?, canonical_number(parts.next()?)?);
         if parts.next().is_some() || p != u32::from(proto) {
             return None;
         }
@@ -392,6 +394,9 @@ fn canonical_ip(text: &[u8]) -> Option<IpAddr> {
 
 /// A decimal without sign or leading zeros, as `Display` writes an integer.
 fn canonical_number(text: &[u8]) -> Option<u32> {
-    let ok = !text.is_empty() && text.len() <= 9 && text.iter().all(u8::is_ascii_digit) && (text[0] != b'0' || text.len() == 1);
+    let ok = !text.is_empty()
+        && text.len() <= 9
+        && text.iter().all(u8::is_ascii_digit)
+        && (text[0] != b'0' || text.len() == 1);
     ok.then(|| text.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
 }

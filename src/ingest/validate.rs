@@ -100,15 +100,18 @@ impl ValidationReport {
     /// skipped, 1 line repeating the header skipped"), or `None` when every line did.
     pub fn skipped_summary(&self) -> Option<String> {
         let lines = |n: u64| if n == 1 { "1 line".to_string() } else { format!("{n} lines") };
-        let mut parts: Vec<String> = self.labels_not_read.iter().map(|why| format!("shown without labels ({why})")).collect();
-        parts.extend([
-            (self.empty_records, "of empty cells skipped"),
-            (self.repeated_headers, "repeating the header skipped"),
-            (self.dropped_rows, "dropped (--lenient: not numbers, wrong field counts, unknown labels)"),
-        ]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{} {what}", lines(*n))));
+        let mut parts: Vec<String> =
+            self.labels_not_read.iter().map(|why| format!("shown without labels ({why})")).collect();
+        parts.extend(
+            [
+                (self.empty_records, "of empty cells skipped"),
+                (self.repeated_headers, "repeating the header skipped"),
+                (self.dropped_rows, "dropped (--lenient: not numbers, wrong field counts, unknown labels)"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{} {what}", lines(*n))),
+        );
         (!parts.is_empty()).then(|| parts.join(", "))
     }
 

@@ -72,7 +72,13 @@ fn batched(x: &[f32], device: &Device, batch_size: usize, f: impl Fn(Tensor<2>) 
         let end = (start + batch_size.max(1)).min(n);
         let data = TensorData::new(x[start * N_FEATURES..end * N_FEATURES].to_vec(), [end - start, N_FEATURES]);
         // f32 tensors throughout, so the conversion cannot fail on a dtype mismatch.
-        out.extend(f(Tensor::<2>::from_data(data, device)).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default());
+        out.extend(
+            f(Tensor::<2>::from_data(data, device))
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .unwrap_or_default(),
+        );
     }
     out
 }

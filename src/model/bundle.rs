@@ -54,7 +54,9 @@ pub enum BundleError {
     Version(PathBuf, u32),
     #[error("model bundle {path}: weights are {actual} bytes but the manifest says {expected}: truncated or replaced")]
     WeightsSize { path: PathBuf, expected: u64, actual: u64 },
-    #[error("model bundle {path}: weights SHA-256 is {actual} but the manifest says {expected}: the weights were modified or corrupted")]
+    #[error(
+        "model bundle {path}: weights SHA-256 is {actual} but the manifest says {expected}: the weights were modified or corrupted"
+    )]
     WeightsHash { path: PathBuf, expected: String, actual: String },
     #[error("model bundle {0}: {1}")]
     Invalid(PathBuf, String),
@@ -122,7 +124,10 @@ impl Manifest {
         };
         let mut note = format!("{what} for flows of the {}", names.join(" and the "));
         if !unseen.is_empty() {
-            note.push_str(&format!("; WARNING: the input has flows of the {}, which it was not trained on", unseen.join(" and the ")));
+            note.push_str(&format!(
+                "; WARNING: the input has flows of the {}, which it was not trained on",
+                unseen.join(" and the ")
+            ));
         }
         note
     }
@@ -159,14 +164,18 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), BundleError> {
-    let text = serde_json::to_vec_pretty(value).map_err(|source| BundleError::Json { path: path.to_path_buf(), source })?;
+    let text =
+        serde_json::to_vec_pretty(value).map_err(|source| BundleError::Json { path: path.to_path_buf(), source })?;
     write_file(path, &text)
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {
     let len = fs::metadata(path).map_err(io_err(path))?.len();
     if len > limit {
-        return Err(BundleError::Invalid(path.to_path_buf(), format!("file is {len} bytes, more than the {limit} allowed")));
+        return Err(BundleError::Invalid(
+            path.to_path_buf(),
+            format!("file is {len} bytes, more than the {limit} allowed"),
+        ));
     }
     fs::read(path).map_err(io_err(path))
 }
@@ -228,7 +237,12 @@ impl ModelBundle {
         for (k, member) in rest.iter().enumerate() {
             let file = format!("weights-{}.bpk", k + 1);
             let (weights_sha256, weights_bytes) = write_weights(member, &dir.join(&file))?;
-            manifest.more_members.push(MemberWeights { weights_file: file, weights_sha256, weights_bytes, seed: seeds[k + 1] });
+            manifest.more_members.push(MemberWeights {
+                weights_file: file,
+                weights_sha256,
+                weights_bytes,
+                seed: seeds[k + 1],
+            });
         }
         write_json(&dir.join("config.json"), &self.config)?;
         write_json(&dir.join("preprocess.json"), &self.preprocessor)?;
@@ -236,9 +250,18 @@ impl ModelBundle {
         write_json(&dir.join("metrics.json"), &self.metrics)?;
         if let Some(f) = &self.familiarity {
             let path = dir.join(FAMILIARITY_WEIGHTS);
-            let bytes = f.model.clone().into_record().into_bytes().map_err(|e| BundleError::Record(path.clone(), e.to_string()))?;
+            let bytes = f
+                .model
+                .clone()
+                .into_record()
+                .into_bytes()
+                .map_err(|e| BundleError::Record(path.clone(), e.to_string()))?;
             write_file(&path, &bytes)?;
-            let stats = FamiliarityStats { weights_sha256: sha256_bytes(&bytes), weights_bytes: bytes.len() as u64, ..f.stats.clone() };
+            let stats = FamiliarityStats {
+                weights_sha256: sha256_bytes(&bytes),
+                weights_bytes: bytes.len() as u64,
+                ..f.stats.clone()
+            };
             write_json(&dir.join(FAMILIARITY_STATS), &stats)?;
         }
         // The manifest goes last: its presence marks a complete bundle.
@@ -261,10 +284,18 @@ impl ModelBundle {
         preprocessor.validate().map_err(|e| BundleError::Invalid(dir.join("preprocess.json"), e))?;
         let labels: Vec<String> = read_json(&dir.join("labels.json"))?;
         if labels != label_names() {
-            return Err(BundleError::Invalid(dir.join("labels.json"), format!("label map {labels:?} differs from this program's {:?}", label_names())));
+            return Err(BundleError::Invalid(
+                dir.join("labels.json"),
+                format!("label map {labels:?} differs from this program's {:?}", label_names()),
+            ));
         }
         let metrics: serde_json::Value = read_json(&dir.join("metrics.json"))?;
-        let mut members = vec![load_member(dir, &config, (&manifest.weights_file, manifest.weights_bytes, &manifest.weights_sha256), device)?];
+        let mut members = vec![load_member(
+            dir,
+            &config,
+            (&manifest.weights_file, manifest.weights_bytes, &manifest.weights_sha256),
+            device,
+        )?];
         for m in &manifest.more_members {
             members.push(load_member(dir, &config, (&m.weights_file, m.weights_bytes, &m.weights_sha256), device)?);
         }
@@ -292,20 +323,27 @@ impl ModelBundle {
 
 /// Writes one model's weights; returns their SHA-256 and size.
 fn write_weights(model: &MoeModel, path: &Path) -> Result<(String, u64), BundleError> {
-    let bytes = model.clone().into_record().into_bytes().map_err(|e| BundleError::Record(path.to_path_buf(), e.to_string()))?;
+    let bytes =
+        model.clone().into_record().into_bytes().map_err(|e| BundleError::Record(path.to_path_buf(), e.to_string()))?;
     write_file(path, &bytes)?;
     Ok((sha256_bytes(&bytes), bytes.len() as u64))
 }
 
 /// Loads one member's weights (`file`, its size and SHA-256) into a model of `config`.
-fn load_member(dir: &Path, config: &MoeConfig, (file, bytes, sha256): (&str, u64, &str), device: &Device) -> Result<MoeModel, BundleError> {
+fn load_member(
+    dir: &Path,
+    config: &MoeConfig,
+    (file, bytes, sha256): (&str, u64, &str),
+    device: &Device,
+) -> Result<MoeModel, BundleError> {
     // Only a bare file name: a manifest must not point outside its bundle.
     if file.contains(['/', '\\']) || file.starts_with('.') {
         return Err(BundleError::Invalid(dir.to_path_buf(), format!("weights file name '{file}' is not allowed")));
     }
     let path = dir.join(file);
     let data = read_checked(&path, bytes, sha256)?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(data)).map_err(|e| BundleError::Record(path.clone(), e.to_string()))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(data))
+        .map_err(|e| BundleError::Record(path.clone(), e.to_string()))?;
     // The random initial weights are replaced at once, but drawing them must not disturb a
     // training's seeded stream.
     let initial = config.init(device);
@@ -317,11 +355,19 @@ fn load_member(dir: &Path, config: &MoeConfig, (file, bytes, sha256): (&str, u64
 fn read_checked(path: &Path, expected_bytes: u64, expected_sha256: &str) -> Result<Vec<u8>, BundleError> {
     let bytes = read_limited(path, MAX_WEIGHTS_BYTES)?;
     if bytes.len() as u64 != expected_bytes {
-        return Err(BundleError::WeightsSize { path: path.to_path_buf(), expected: expected_bytes, actual: bytes.len() as u64 });
+        return Err(BundleError::WeightsSize {
+            path: path.to_path_buf(),
+            expected: expected_bytes,
+            actual: bytes.len() as u64,
+        });
     }
     let actual = sha256_bytes(&bytes);
     if !actual.eq_ignore_ascii_case(expected_sha256) {
-        return Err(BundleError::WeightsHash { path: path.to_path_buf(), expected: expected_sha256.to_string(), actual });
+        return Err(BundleError::WeightsHash {
+            path: path.to_path_buf(),
+            expected: expected_sha256.to_string(),
+            actual,
+        });
     }
     Ok(bytes)
 }
@@ -339,7 +385,8 @@ fn load_familiarity(dir: &Path, device: &Device) -> Result<Option<Familiarity>, 
     }
     let path = dir.join(FAMILIARITY_WEIGHTS);
     let bytes = read_checked(&path, stats.weights_bytes, &stats.weights_sha256)?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| BundleError::Record(path.clone(), e.to_string()))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| BundleError::Record(path.clone(), e.to_string()))?;
     let initial = stats.config.init(device);
     let model = initial.try_load_record(record).map_err(|e| BundleError::Record(path, e.to_string()))?;
     Ok(Some(Familiarity { model, stats }))
@@ -373,5 +420,6 @@ pub fn alert_threshold_of(metrics: &serde_json::Value) -> f32 {
 /// The alert threshold of the bundle in `dir`, read from its metrics alone (0.5 when they
 /// cannot be read or hold none).
 pub fn alert_threshold_in(dir: &Path) -> f32 {
-    read_json::<serde_json::Value>(&dir.join("metrics.json")).map_or(super::inference::ATTACK_THRESHOLD, |m| alert_threshold_of(&m))
+    read_json::<serde_json::Value>(&dir.join("metrics.json"))
+        .map_or(super::inference::ATTACK_THRESHOLD, |m| alert_threshold_of(&m))
 }

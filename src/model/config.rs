@@ -152,7 +152,11 @@ impl MoeConfig {
             return Err(format!("unreasonable transformer size: {} blocks of width {}", t.n_blocks, t.d_token));
         }
         let c = &self.temporal;
-        if c.channels.is_empty() || c.channels.iter().any(|&ch| ch == 0 || ch > 1024) || c.kernel_size == 0 || c.kernel_size > N_TEMPORAL {
+        if c.channels.is_empty()
+            || c.channels.iter().any(|&ch| ch == 0 || ch > 1024)
+            || c.kernel_size == 0
+            || c.kernel_size > N_TEMPORAL
+        {
             return Err(format!("unreasonable CNN size: channels {:?}, kernel {}", c.channels, c.kernel_size));
         }
         if self.gate_hidden == 0 || self.gate_hidden > 1024 {

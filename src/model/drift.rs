@@ -76,9 +76,12 @@ impl DriftReport {
     pub fn headline(&self) -> String {
         let major = self.drifted(PSI_MAJOR);
         let moderate = self.drifted(PSI_MODERATE).len() - major.len();
-        let top: Vec<String> = self.drifted(PSI_MODERATE).iter().take(4).map(|f| format!("{} {:.2}", f.name, f.psi)).collect();
+        let top: Vec<String> =
+            self.drifted(PSI_MODERATE).iter().take(4).map(|f| format!("{} {:.2}", f.name, f.psi)).collect();
         match self.level() {
-            DriftLevel::Stable => format!("no drift: every feature within PSI {PSI_MODERATE} of the training data ({} flows)", self.flows),
+            DriftLevel::Stable => {
+                format!("no drift: every feature within PSI {PSI_MODERATE} of the training data ({} flows)", self.flows)
+            }
             _ => format!(
                 "drift: {} feature(s) past PSI {PSI_MAJOR}, {moderate} more past {PSI_MODERATE} (of {}): {}",
                 major.len(),

@@ -38,7 +38,11 @@ fn protocol(p: Option<u8>) -> Value {
 
 /// The alerts of [`eve_alerts`] as JSON lines (what `predict --format eve` and the window's
 /// export write); returns the text and the number of alerts.
-pub fn eve_json_lines(table: &FlowTable, verdicts: &[BriefVerdict], model: &str) -> serde_json::Result<(String, usize)> {
+pub fn eve_json_lines(
+    table: &FlowTable,
+    verdicts: &[BriefVerdict],
+    model: &str,
+) -> serde_json::Result<(String, usize)> {
     let alerts = eve_alerts(table, verdicts, model);
     let mut text = String::new();
     for a in &alerts {

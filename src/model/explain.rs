@@ -172,7 +172,10 @@ impl Explainer {
     /// Attack logits of preprocessed flows, without a graph.
     fn logits_at(&self, rows: &[[f32; N_FEATURES]]) -> Vec<f32> {
         let data: Vec<f32> = rows.iter().flatten().copied().collect();
-        let x = Tensor::<2>::from_data(TensorData::new(data, [rows.len(), N_FEATURES]), &self.device.clone().without_autodiff());
+        let x = Tensor::<2>::from_data(
+            TensorData::new(data, [rows.len(), N_FEATURES]),
+            &self.device.clone().without_autodiff(),
+        );
         let plain: Vec<MoeModel> = self.members.iter().map(|m| m.valid()).collect();
         to_vec(attack_logit(forward_mean(&plain, x).0))
     }

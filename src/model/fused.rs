@@ -31,8 +31,8 @@ use crate::features::{N_FEATURES, N_TEMPORAL, TABULAR, TEMPORAL};
 
 mod kernels;
 
-use kernels::*;
 pub use kernels::with_baseline_kernels;
+use kernels::*;
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     // The model holds f32 tensors only, so the conversion cannot fail on a dtype mismatch.
@@ -71,7 +71,15 @@ impl Dense {
     }
 
     /// `out` += `input` · W (+ b), rows of the given strides (for residual connections).
-    fn add_to(&self, rows: usize, input: &[f32], in_stride: usize, out: &mut [f32], out_stride: usize, overwrite: bool) {
+    fn add_to(
+        &self,
+        rows: usize,
+        input: &[f32],
+        in_stride: usize,
+        out: &mut [f32],
+        out_stride: usize,
+        overwrite: bool,
+    ) {
         let beta = if overwrite { 0.0 } else { 1.0 };
         gemm(rows, self.d_in, self.d_out, input, (in_stride, 1), &self.w, (self.d_out, 1), beta, out, out_stride);
         // The bias after the product: copying it into each row first costs a memcpy call a row.
@@ -409,7 +417,10 @@ pub struct FusedAutoencoder {
 
 impl FusedAutoencoder {
     pub fn new(model: &Autoencoder, feature_scale: &[f32]) -> Self {
-        Self { layers: model.layers.iter().map(Dense::new).collect(), inverse_scale: feature_scale.iter().map(|&s| 1.0 / s.max(1e-4)).collect() }
+        Self {
+            layers: model.layers.iter().map(Dense::new).collect(),
+            inverse_scale: feature_scale.iter().map(|&s| 1.0 / s.max(1e-4)).collect(),
+        }
     }
 
     #[inline(always)]
@@ -473,7 +484,16 @@ impl FusedMember {
 
     /// The mixed logits (`m×nc`) and gates (`m×2`) of a tile `x`, added to `logits` and `gates`
     /// scaled by `weight`.
-    fn add_tile(&self, x: &[f32], m: usize, nc: usize, s: &mut Scratch, weight: f32, logits: &mut [f32], gates: &mut [f32]) {
+    fn add_tile(
+        &self,
+        x: &[f32],
+        m: usize,
+        nc: usize,
+        s: &mut Scratch,
+        weight: f32,
+        logits: &mut [f32],
+        gates: &mut [f32],
+    ) {
         if let Some(t) = &self.tabular {
             t.forward(x, m, s);
         }

@@ -39,14 +39,18 @@ pub struct Verdict {
 
 impl Verdict {
     /// A slot not scored yet (scoring fills every one it allocates).
-    const PENDING: Verdict = Verdict { p_attack: 0.0, family_probs: [0.0; N_CLASSES], gate: [0.0; N_EXPERTS], family: AttackFamily::Benign, unfamiliar: false };
+    const PENDING: Verdict = Verdict {
+        p_attack: 0.0,
+        family_probs: [0.0; N_CLASSES],
+        gate: [0.0; N_EXPERTS],
+        family: AttackFamily::Benign,
+        unfamiliar: false,
+    };
 
     pub fn from_probs(family_probs: [f32; N_CLASSES], gate: [f32; N_EXPERTS], threshold: f32) -> Self {
         let p_attack = (1.0 - family_probs[AttackFamily::Benign.index()]).clamp(0.0, 1.0);
         let family = if p_attack >= threshold {
-            let best = (1..N_CLASSES)
-                .max_by(|&a, &b| family_probs[a].total_cmp(&family_probs[b]))
-                .unwrap_or(1);
+            let best = (1..N_CLASSES).max_by(|&a, &b| family_probs[a].total_cmp(&family_probs[b])).unwrap_or(1);
             AttackFamily::from_index(best).unwrap_or(AttackFamily::Dos)
         } else {
             AttackFamily::Benign
@@ -206,7 +210,12 @@ pub fn select_device(choice: DeviceChoice) -> anyhow::Result<SelectedDevice> {
 
 /// Runs the model (an ensemble's members: the mean of their logits) over preprocessed rows in
 /// batches; returns (N×9 probabilities, N×2 gates).
-pub fn predict_preprocessed(members: &[MoeModel], x: &[f32], device: &Device, batch_size: usize) -> (Vec<f32>, Vec<f32>) {
+pub fn predict_preprocessed(
+    members: &[MoeModel],
+    x: &[f32],
+    device: &Device,
+    batch_size: usize,
+) -> (Vec<f32>, Vec<f32>) {
     let n = x.len() / N_FEATURES;
     let mut probs = Vec::with_capacity(n * N_CLASSES);
     let mut gates = Vec::with_capacity(n * N_EXPERTS);
@@ -438,7 +447,9 @@ impl Scorer {
 
     fn score_preprocessed(&self, x: &[f32]) -> Vec<Verdict> {
         let n = x.len() / N_FEATURES;
-        let parts = per_share(x, self.threads, self.batch_size, |chunk| predict_preprocessed(&self.members, chunk, &self.device, self.batch_size));
+        let parts = per_share(x, self.threads, self.batch_size, |chunk| {
+            predict_preprocessed(&self.members, chunk, &self.device, self.batch_size)
+        });
         let (mut probs, mut gates) = (Vec::with_capacity(n * N_CLASSES), Vec::with_capacity(n * N_EXPERTS));
         for (p, g) in parts {
             probs.extend(p);
@@ -459,7 +470,8 @@ fn per_share<T: Send>(rows: &[f32], threads: usize, batch: usize, f: impl Fn(&[f
     let per_thread = n.div_ceil(threads);
     let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = rows[..n * N_FEATURES].chunks(per_thread * N_FEATURES).map(|chunk| scope.spawn(move || f(chunk))).collect();
+        let handles: Vec<_> =
+            rows[..n * N_FEATURES].chunks(per_thread * N_FEATURES).map(|chunk| scope.spawn(move || f(chunk))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     })
 }

@@ -19,7 +19,9 @@ pub mod ranges;
 
 pub use bundle::{BundleError, DataFile, Manifest, ModelBundle};
 pub use config::{ExpertSet, ExpertSpec, FtTransformerConfig, MoeConfig, N_EXPERTS, TemporalCnnConfig};
-pub use inference::{ATTACK_THRESHOLD, BriefVerdict, DeviceChoice, Scorer, SelectedDevice, Verdict, briefly, select_device};
+pub use inference::{
+    ATTACK_THRESHOLD, BriefVerdict, DeviceChoice, Scorer, SelectedDevice, Verdict, briefly, select_device,
+};
 pub use model::{MoeModel, MoeOutput, forward_mean, predict_mean};
 pub use preprocess::Preprocessor;
 

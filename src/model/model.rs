@@ -20,9 +20,8 @@ impl FeatureTokenizer {
     fn new(n_features: usize, d_token: usize, device: &Device) -> Self {
         // rtdl initialises both uniformly in ±1/sqrt(d_token).
         let bound = 1.0 / (d_token as f64).sqrt();
-        let init = |shape: [usize; 2]| {
-            Param::from_tensor(Tensor::random(shape, Distribution::Uniform(-bound, bound), device))
-        };
+        let init =
+            |shape: [usize; 2]| Param::from_tensor(Tensor::random(shape, Distribution::Uniform(-bound, bound), device));
         Self { weight: init([n_features, d_token]), bias: init([n_features, d_token]) }
     }
 
@@ -53,14 +52,23 @@ impl PeriodicTokenizer {
         let bound = 1.0 / ((2 * k) as f64).sqrt();
         Self {
             frequencies: Param::from_tensor(Tensor::random([n_features, k], Distribution::Normal(0.0, sigma), device)),
-            weight: Param::from_tensor(Tensor::random([n_features, 2 * k, d_token], Distribution::Uniform(-bound, bound), device)),
-            bias: Param::from_tensor(Tensor::random([n_features, d_token], Distribution::Uniform(-bound, bound), device)),
+            weight: Param::from_tensor(Tensor::random(
+                [n_features, 2 * k, d_token],
+                Distribution::Uniform(-bound, bound),
+                device,
+            )),
+            bias: Param::from_tensor(Tensor::random(
+                [n_features, d_token],
+                Distribution::Uniform(-bound, bound),
+                device,
+            )),
         }
     }
 
     /// `[batch, n_features]` → `[batch, n_features, d_token]`.
     fn forward(&self, x: Tensor<2>) -> Tensor<3> {
-        let angles = x.unsqueeze_dim::<3>(2) * self.frequencies.val().unsqueeze_dim::<3>(0) * (2.0 * std::f64::consts::PI);
+        let angles =
+            x.unsqueeze_dim::<3>(2) * self.frequencies.val().unsqueeze_dim::<3>(0) * (2.0 * std::f64::consts::PI);
         let v = Tensor::cat(vec![angles.clone().sin(), angles.cos()], 2);
         // One small matmul per feature: [features, batch, 2k] × [features, 2k, d].
         let out = v.swap_dims(0, 1).matmul(self.weight.val()).swap_dims(0, 1);
@@ -175,9 +183,10 @@ impl FtTransformer {
         let bound = 1.0 / (d as f64).sqrt();
         Self {
             tokenizer: FeatureTokenizer::new(config.n_features, d, device),
-            periodic: config.periodic_frequencies.filter(|&k| k > 0).map(|k| {
-                PeriodicTokenizer::new(config.n_features, k, config.periodic_sigma.unwrap_or(1.0), d, device)
-            }),
+            periodic: config
+                .periodic_frequencies
+                .filter(|&k| k > 0)
+                .map(|k| PeriodicTokenizer::new(config.n_features, k, config.periodic_sigma.unwrap_or(1.0), d, device)),
             cls: Param::from_tensor(Tensor::random([d], Distribution::Uniform(-bound, bound), device)),
             blocks: (0..config.n_blocks).map(|i| TransformerBlock::new(config, i == 0, device)).collect(),
             head_norm: LayerNormConfig::new(d).init(device),
@@ -281,10 +290,7 @@ impl TemporalCnn {
             h = block.forward(h);
         }
         let c = h.dims()[2];
-        let pooled = Tensor::cat(
-            vec![h.clone().mean_dim(1).reshape([b, c]), h.max_dim(1).reshape([b, c])],
-            1,
-        );
+        let pooled = Tensor::cat(vec![h.clone().mean_dim(1).reshape([b, c]), h.max_dim(1).reshape([b, c])], 1);
         self.head.forward(self.dropout.forward(pooled))
     }
 }
@@ -353,7 +359,8 @@ impl MoeModel {
         let [b, _] = x.dims();
         let device = x.device();
         let tabular_logits = self.tabular.as_ref().map(|m| m.forward(x.clone().narrow(1, TABULAR.start, N_TABULAR)));
-        let temporal_logits = self.temporal.as_ref().map(|m| m.forward(x.clone().narrow(1, TEMPORAL.start, N_TEMPORAL)));
+        let temporal_logits =
+            self.temporal.as_ref().map(|m| m.forward(x.clone().narrow(1, TEMPORAL.start, N_TEMPORAL)));
         let (logits, gate) = match (&self.gate, &tabular_logits, &temporal_logits) {
             (Some(gate), Some(tab), Some(temp)) => {
                 let g = gate.forward(x);

@@ -134,19 +134,34 @@ impl Preprocessor {
 
     /// Checks a loaded preprocessor against this program's schema.
     pub fn validate(&self) -> Result<(), String> {
-        let lens = [self.feature_names.len(), self.signed_log.len(), self.raw_min.len(), self.raw_max.len(), self.mean.len(), self.std.len()];
+        let lens = [
+            self.feature_names.len(),
+            self.signed_log.len(),
+            self.raw_min.len(),
+            self.raw_max.len(),
+            self.mean.len(),
+            self.std.len(),
+        ];
         if lens.iter().any(|&l| l != N_FEATURES) {
             return Err(format!("preprocessing has {lens:?} entries, expected {N_FEATURES} each"));
         }
         if !self.masked.is_empty() && self.masked.len() != N_FEATURES {
             return Err(format!("preprocessing masks {} features, expected {N_FEATURES} entries", self.masked.len()));
         }
-        if !self.benign_median.is_empty() && (self.benign_median.len() != N_FEATURES || self.benign_median.iter().any(|v| !v.is_finite())) {
-            return Err(format!("preprocessing has a benign median of {} values, expected {N_FEATURES} finite ones", self.benign_median.len()));
+        if !self.benign_median.is_empty()
+            && (self.benign_median.len() != N_FEATURES || self.benign_median.iter().any(|v| !v.is_finite()))
+        {
+            return Err(format!(
+                "preprocessing has a benign median of {} values, expected {N_FEATURES} finite ones",
+                self.benign_median.len()
+            ));
         }
         for (j, spec) in FEATURES.iter().enumerate() {
             if self.feature_names[j] != spec.name {
-                return Err(format!("feature {j} is '{}' in the bundle but '{}' in this program", self.feature_names[j], spec.name));
+                return Err(format!(
+                    "feature {j} is '{}' in the bundle but '{}' in this program",
+                    self.feature_names[j], spec.name
+                ));
             }
             let finite = [self.raw_min[j], self.raw_max[j], self.mean[j], self.std[j]].iter().all(|v| v.is_finite());
             if !finite || self.std[j] <= 0.0 || self.raw_min[j] > self.raw_max[j] {

@@ -152,9 +152,9 @@ pub async fn score(
     let table = if body.len() < 64 << 10 {
         parse(&kind, body, &state)?
     } else {
-        tokio::task::spawn_blocking(move || parse(&kind, body, &state2))
-            .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("reading the request failed: {e}")))??
+        tokio::task::spawn_blocking(move || parse(&kind, body, &state2)).await.map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("reading the request failed: {e}"))
+        })??
     };
     let verdicts = state
         .batcher
@@ -166,16 +166,23 @@ pub async fn score(
     if let Some(k) = query.explain.filter(|&k| k > 0).map(|k| k.min(crate::features::N_FEATURES)) {
         let model = state.model.clone();
         let explained = tokio::task::spawn_blocking(move || {
-            let e = crate::service::task::quietly(|task| crate::service::explain::explain_rows(&model, table.features(), task));
+            let e = crate::service::task::quietly(|task| {
+                crate::service::explain::explain_rows(&model, table.features(), task)
+            });
             (e, table)
         })
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("explaining failed: {e}")))?;
-        let (Ok(explanations), table) = explained else { return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cancelled")) };
+        let (Ok(explanations), table) = explained else {
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cancelled"));
+        };
         for (i, (flow, e)) in answer.flows.iter_mut().zip(&explanations).enumerate() {
             let row = table.row(i);
             flow.explanation = Some(
-                e.top(k).into_iter().map(|(j, a)| Attribution { feature: FEATURES[j].name, value: row[j], attribution: a }).collect(),
+                e.top(k)
+                    .into_iter()
+                    .map(|(j, a)| Attribution { feature: FEATURES[j].name, value: row[j], attribution: a })
+                    .collect(),
             );
         }
     }
@@ -191,10 +198,15 @@ fn parse(kind: &str, body: Bytes, state: &ServerState) -> Result<FlowTable, ApiE
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("capture: {e}")))?;
             Ok(capture::records_to_table_without_addresses(Path::new("request.pcap"), &flows, &report))
         }
-        "" => Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "no Content-Type: use application/json, text/csv or application/vnd.tcpdump.pcap")),
+        "" => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "no Content-Type: use application/json, text/csv or application/vnd.tcpdump.pcap",
+        )),
         other => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Content-Type '{other}' is not scored: use application/json, text/csv or application/vnd.tcpdump.pcap"),
+            format!(
+                "Content-Type '{other}' is not scored: use application/json, text/csv or application/vnd.tcpdump.pcap"
+            ),
         )),
     }
 }
@@ -208,7 +220,10 @@ fn response(state: &ServerState, verdicts: &[Verdict]) -> ScoreResponse {
             family: v.family.name(),
             attack: v.is_attack(),
             unfamiliar: v.unfamiliar,
-            family_probs: crate::ingest::AttackFamily::CLASSES.iter().map(|f| (f.name(), v.family_probs[f.index()])).collect(),
+            family_probs: crate::ingest::AttackFamily::CLASSES
+                .iter()
+                .map(|f| (f.name(), v.family_probs[f.index()]))
+                .collect(),
             gate: model.experts.iter().map(|e| (e.short, v.gate[e.slot])).collect(),
             explanation: None,
         })
@@ -255,7 +270,12 @@ pub async fn model(State(state): State<Arc<ServerState>>) -> Json<ModelInfo> {
         metrics: m.metrics.clone(),
         features: FEATURES
             .iter()
-            .map(|f| FeatureInfo { name: f.name, unit: format!("{:?}", f.unit), expert: format!("{:?}", f.expert()), optional: f.optional })
+            .map(|f| FeatureInfo {
+                name: f.name,
+                unit: format!("{:?}", f.unit),
+                expert: format!("{:?}", f.expert()),
+                optional: f.optional,
+            })
             .collect(),
     })
 }
@@ -291,7 +311,10 @@ impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 

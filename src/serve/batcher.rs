@@ -32,7 +32,8 @@ impl Batcher {
     /// `session`; it ends when the batcher is dropped, finishing the batch.
     pub fn start(model: LoadedModel, session: ServedBatch) -> anyhow::Result<Self> {
         let (tx, rx) = channel::<Job>();
-        let thread = std::thread::Builder::new().name("netvigil-score".into()).spawn(move || work(&model, &rx, session))?;
+        let thread =
+            std::thread::Builder::new().name("netvigil-score".into()).spawn(move || work(&model, &rx, session))?;
         Ok(Batcher { tx: std::sync::Mutex::new(Some(tx)), thread: Some(thread) })
     }
 

@@ -47,7 +47,8 @@ pub struct ServeBench {
 }
 
 pub fn run(opts: &ServeBenchOptions) -> anyhow::Result<()> {
-    let model = service::models::resolve_and_load(&opts.data_dir, opts.model.as_deref(), crate::model::DeviceChoice::Cpu)?;
+    let model =
+        service::models::resolve_and_load(&opts.data_dir, opts.model.as_deref(), crate::model::DeviceChoice::Cpu)?;
     let table = read_flows(&opts.inputs, &ReadOptions::default())?;
     anyhow::ensure!(!table.is_empty(), "no flows to send");
     let predict_flows_per_s = predict_speed(&model, table.features());
@@ -90,7 +91,9 @@ pub fn run(opts: &ServeBenchOptions) -> anyhow::Result<()> {
     if opts.json {
         println!("{}", serde_json::to_string_pretty(&bench)?);
     } else {
-        eprintln!("predict on the same flows (the 1,000-flow requests' batches, no HTTP): {predict_flows_per_s:.0} flows/s");
+        eprintln!(
+            "predict on the same flows (the 1,000-flow requests' batches, no HTTP): {predict_flows_per_s:.0} flows/s"
+        );
     }
     Ok(())
 }
@@ -119,7 +122,8 @@ fn predict_speed(model: &LoadedModel, features: &[f32]) -> f64 {
     let started = Instant::now();
     let mut scored = 0;
     for block in blocks.iter().cycle().take(100) {
-        scored += service::task::quietly(|task| service::scoring::score_rows(model, block, task)).map_or(0, |v| v.len());
+        scored +=
+            service::task::quietly(|task| service::scoring::score_rows(model, block, task)).map_or(0, |v| v.len());
     }
     scored as f64 / started.elapsed().as_secs_f64().max(1e-9)
 }
@@ -127,7 +131,9 @@ fn predict_speed(model: &LoadedModel, features: &[f32]) -> f64 {
 /// `size` rows of `features` from row `at` on, cycling past the end.
 fn cycled_rows(features: &[f32], at: usize, size: usize) -> Vec<f32> {
     let n = (features.len() / N_FEATURES).max(1);
-    (0..size).flat_map(|i| features[((at + i) % n) * N_FEATURES..((at + i) % n + 1) * N_FEATURES].iter().copied()).collect()
+    (0..size)
+        .flat_map(|i| features[((at + i) % n) * N_FEATURES..((at + i) % n + 1) * N_FEATURES].iter().copied())
+        .collect()
 }
 
 /// `size` flows from row `at` on (cycled) as a JSON array of objects keyed by feature name.
@@ -165,7 +171,14 @@ fn csv_body(lines: &[String], at: usize, size: usize) -> Vec<u8> {
 
 /// `clients` threads send the `bodies` in turn, back to back for `duration` (client `i` starts
 /// at body `i`); latencies of every request.
-fn load(url: &str, content_type: &str, bodies: &[Vec<u8>], size: usize, clients: usize, duration: Duration) -> LoadResult {
+fn load(
+    url: &str,
+    content_type: &str,
+    bodies: &[Vec<u8>],
+    size: usize,
+    clients: usize,
+    duration: Duration,
+) -> LoadResult {
     let started = Instant::now();
     let per_client: Vec<(Vec<f64>, usize)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..clients)

@@ -33,19 +33,26 @@ impl Metrics {
         let requests = Family::<Labels, Counter>::default();
         let errors = Family::<Labels, Counter>::default();
         // 0.25 ms to 8 s: a one-flow request takes well under a millisecond, a capture upload seconds.
-        let latency = Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.00025, 2.0, 16)));
+        let latency =
+            Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.00025, 2.0, 16)));
         let flows = Counter::default();
         let verdicts = Family::<Labels, Counter>::default();
         let gate = Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(linear_buckets(0.1, 0.1, 10)));
         let model_info = Family::<Labels, Gauge>::default();
         registry.register("http_requests", "HTTP requests by route and status code", requests.clone());
-        registry.register("http_errors", "HTTP requests answered with a 4xx or 5xx status, by route and code", errors.clone());
+        registry.register(
+            "http_errors",
+            "HTTP requests answered with a 4xx or 5xx status, by route and code",
+            errors.clone(),
+        );
         registry.register("http_request_duration_seconds", "Time to answer a request, by route", latency.clone());
         registry.register("flows_scored", "Flows scored", flows.clone());
         registry.register("verdicts", "Verdicts by family (benign included)", verdicts.clone());
         registry.register("gate_weight", "Weight the gate gave each expert, per scored flow", gate.clone());
         registry.register("active_model", "The model scoring requests (value 1)", model_info.clone());
-        model_info.get_or_create(&vec![("name".into(), model.name.clone()), ("sha256".into(), model.sha256.clone())]).set(1);
+        model_info
+            .get_or_create(&vec![("name".into(), model.name.clone()), ("sha256".into(), model.sha256.clone())])
+            .set(1);
         Metrics { registry: Mutex::new(registry), requests, errors, latency, flows, verdicts, gate }
     }
 

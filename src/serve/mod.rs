@@ -95,9 +95,20 @@ fn token_for(opts: &ServeOptions) -> anyhow::Result<Option<String>> {
 
 /// The router with every route and limit, for `model`; what it scores is counted in the
 /// history's batch `session`.
-fn router(model: LoadedModel, opts: &ServeOptions, token: Option<String>, session: ServedBatch) -> anyhow::Result<Router> {
+fn router(
+    model: LoadedModel,
+    opts: &ServeOptions,
+    token: Option<String>,
+    session: ServedBatch,
+) -> anyhow::Result<Router> {
     let batcher = batcher::Batcher::start(model.clone(), session)?;
-    let state = Arc::new(ServerState { metrics: Metrics::new(&model), batcher, model, token, read: ReadOptions { addresses: false, ..ReadOptions::default() } });
+    let state = Arc::new(ServerState {
+        metrics: Metrics::new(&model),
+        batcher,
+        model,
+        token,
+        read: ReadOptions { addresses: false, ..ReadOptions::default() },
+    });
     let guarded = Router::new()
         .route("/v1/score", post(api::score))
         .route("/v1/model", get(api::model))
@@ -136,7 +147,9 @@ async fn authorize(State(state): State<Arc<ServerState>>, req: Request, next: Ne
     if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
         next.run(req).await
     } else {
-        let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (Authorization: Bearer TOKEN)").into_response();
+        let mut r =
+            ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (Authorization: Bearer TOKEN)")
+                .into_response();
         r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         r
     }
@@ -190,10 +203,11 @@ pub fn start(model: LoadedModel, opts: &ServeOptions) -> anyhow::Result<RunningS
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new().name("netvigil-serve".into()).spawn(move || {
         let served = runtime.block_on(async move {
-            axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
         });
         if let Err(e) = served {
             tracing::error!("the server stopped: {e}");

@@ -17,7 +17,11 @@ pub use crate::train::threshold::threshold_for;
 
 /// Share of `scores` at or above `threshold`.
 pub fn flagged_share(scores: &[f32], threshold: f32) -> f64 {
-    if scores.is_empty() { 0.0 } else { scores.iter().filter(|&&s| s >= threshold).count() as f64 / scores.len() as f64 }
+    if scores.is_empty() {
+        0.0
+    } else {
+        scores.iter().filter(|&&s| s >= threshold).count() as f64 / scores.len() as f64
+    }
 }
 
 /// Scores `baseline` with `model`, sets the threshold for `target_fpr` and records it as the
@@ -37,7 +41,11 @@ pub fn calibrate(
     let verdicts = super::score(model, &table, task)?;
     let scores: Vec<f32> = verdicts.iter().map(|v| v.p_attack).collect();
     let threshold = threshold_for(&scores, target_fpr).unwrap_or(model.threshold);
-    task.report(Progress::stage(format!("threshold {threshold:.6} for {:.3} % of {} flows", target_fpr * 100.0, scores.len())));
+    task.report(Progress::stage(format!(
+        "threshold {threshold:.6} for {:.3} % of {} flows",
+        target_fpr * 100.0,
+        scores.len()
+    )));
     let mut store = Store::open(data_dir)?;
     if store.model(&model.name)?.is_none() {
         models::register(&mut store, &model.name, &model.dir, None, &model.metrics)?;
@@ -84,7 +92,10 @@ pub fn check(calibration: &CalibrationRecord, verdicts: &[crate::model::BriefVer
         calibration.threshold,
         calibration.target_fpr * 100.0,
         if past_target {
-            format!(": {:.3} points past the target; recalibrate on recent known-good traffic", (share - calibration.target_fpr) * 100.0)
+            format!(
+                ": {:.3} points past the target; recalibrate on recent known-good traffic",
+                (share - calibration.target_fpr) * 100.0
+            )
         } else {
             ": within the target".to_string()
         }

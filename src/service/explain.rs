@@ -32,7 +32,11 @@ pub fn explain_rows(model: &LoadedModel, rows: &[f32], task: &Task) -> Result<Ve
                             out.push(explainer.explain(&model.scorer.preprocess_row(&r)));
                         }
                         let so_far = done.fetch_add(chunk.len() / N_FEATURES, std::sync::atomic::Ordering::Relaxed);
-                        task.report(Progress::new(format!("explaining {n} verdicts"), (so_far + chunk.len() / N_FEATURES) as u64, Some(n as u64)));
+                        task.report(Progress::new(
+                            format!("explaining {n} verdicts"),
+                            (so_far + chunk.len() / N_FEATURES) as u64,
+                            Some(n as u64),
+                        ));
                     }
                     Ok(out)
                 })

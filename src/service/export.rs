@@ -5,11 +5,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::models::LoadedModel;
+use super::task::Task;
 use crate::detect::Findings;
 use crate::ingest::FlowTable;
 use crate::ingest::export::{metadata_frame, write_atomically, write_frame};
-use super::models::LoadedModel;
-use super::task::Task;
 use crate::model::output::{verdict_frame, with_finding_labels};
 use crate::model::{BriefVerdict, Verdict};
 
@@ -57,7 +57,8 @@ impl ExportTarget {
             ExportTarget::DataFolder(data_dir) => {
                 let dir = data_dir.join("exports");
                 std::fs::create_dir_all(&dir)?;
-                let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                let stamp =
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
                 Ok(dir.join(format!("flows-{rows}-{stamp}.{}", format.extension())))
             }
         }
@@ -83,12 +84,14 @@ pub fn export_rows(
     if format == ExportFormat::Eve {
         let flagged: Vec<usize> = rows.iter().map(|&r| r as usize).filter(|&r| verdicts[r].is_attack()).collect();
         let flagged_verdicts: Vec<BriefVerdict> = flagged.iter().map(|&r| verdicts[r]).collect();
-        let (text, alerts) = crate::model::eve::eve_json_lines(&table.select(&flagged), &flagged_verdicts, &model.name)?;
+        let (text, alerts) =
+            crate::model::eve::eve_json_lines(&table.select(&flagged), &flagged_verdicts, &model.name)?;
         write_atomically(&path, |f| f.write_all(text.as_bytes()))?;
         return Ok((path, alerts));
     }
     let shown_verdicts = score_rows_of(model, table, rows, task)?;
-    let idx = polars::prelude::IdxCa::from_vec("rows".into(), rows.iter().map(|&r| r as polars::prelude::IdxSize).collect());
+    let idx =
+        polars::prelude::IdxCa::from_vec("rows".into(), rows.iter().map(|&r| r as polars::prelude::IdxSize).collect());
     let df = verdict_frame(metadata_frame(table)?.take(&idx)?, &shown_verdicts)?;
     let mut df = with_finding_labels(df, findings.per_flow_of(rows))?;
     write_frame(&mut df, &path)?;
@@ -96,7 +99,12 @@ pub fn export_rows(
 }
 
 /// Full verdicts of `rows` of `table`, a part at a time (no copy of all their features).
-fn score_rows_of(model: &LoadedModel, table: &FlowTable, rows: &[u32], task: &Task) -> Result<Vec<Verdict>, super::task::Cancelled> {
+fn score_rows_of(
+    model: &LoadedModel,
+    table: &FlowTable,
+    rows: &[u32],
+    task: &Task,
+) -> Result<Vec<Verdict>, super::task::Cancelled> {
     let mut verdicts = Vec::with_capacity(rows.len());
     for part in rows.chunks(1 << 16) {
         let features: Vec<f32> = part.iter().flat_map(|&r| table.row(r as usize)).copied().collect();

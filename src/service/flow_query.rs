@@ -2,10 +2,10 @@
 //! unfamiliar flows, a pivot) and order, and the rows that pass it. Computed here, off the
 //! UI thread, for any number of flows; the window only draws the result.
 
+use super::traffic::{PivotFilter, TimeRange};
 use crate::detect::Findings;
 use crate::ingest::{AttackFamily, FlowTable};
 use crate::model::BriefVerdict;
-use super::traffic::{PivotFilter, TimeRange};
 
 /// The sortable columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,7 +159,12 @@ pub struct Summary {
 
 /// Counts, a histogram of P(attack) in `histogram_bins` and the flows over time in
 /// `timeline_bins`, flagged ones by family (runs off the UI thread).
-pub fn summarise(table: &FlowTable, verdicts: Option<&[BriefVerdict]>, histogram_bins: usize, timeline_bins: usize) -> Summary {
+pub fn summarise(
+    table: &FlowTable,
+    verdicts: Option<&[BriefVerdict]>,
+    histogram_bins: usize,
+    timeline_bins: usize,
+) -> Summary {
     let mut histogram = vec![0; histogram_bins];
     let mut per_family = vec![0usize; AttackFamily::COUNT];
     let mut flagged = 0;
@@ -194,7 +199,11 @@ pub fn summarise(table: &FlowTable, verdicts: Option<&[BriefVerdict]>, histogram
             .map(|f| (*f, per_family[f.index()]))
             .collect(),
         histogram,
-        timeline: timeline.iter().enumerate().map(|(i, &(n, f))| (t0_s + (i as f64 + 0.5) * seconds_per_bin, n, f)).collect(),
+        timeline: timeline
+            .iter()
+            .enumerate()
+            .map(|(i, &(n, f))| (t0_s + (i as f64 + 0.5) * seconds_per_bin, n, f))
+            .collect(),
         timeline_axis: timeline_axis(table, t0, times.is_empty()),
     }
 }
@@ -210,4 +219,3 @@ fn timeline_axis(table: &FlowTable, t0: i64, empty: bool) -> String {
     let clock = if all_captures { "UTC" } else { "as the CSV writes it, no time zone" };
     format!("time from {day} ({clock}); drag to select a span")
 }
-

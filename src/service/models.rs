@@ -39,7 +39,11 @@ pub struct LoadedModel {
 
 impl std::fmt::Debug for LoadedModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedModel").field("name", &self.name).field("dir", &self.dir).field("backend", &self.backend).finish()
+        f.debug_struct("LoadedModel")
+            .field("name", &self.name)
+            .field("dir", &self.dir)
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -56,8 +60,14 @@ pub fn load_calibrated(data_dir: &Path, name: &str, dir: &Path, device: DeviceCh
     load_with(name, dir, device, calibration)
 }
 
-fn load_with(name: &str, dir: &Path, device: DeviceChoice, calibration: Option<CalibrationRecord>) -> anyhow::Result<LoadedModel> {
-    let (mut scorer, bundle, selected) = Scorer::load(dir, device).with_context(|| format!("model bundle {}", dir.display()))?;
+fn load_with(
+    name: &str,
+    dir: &Path,
+    device: DeviceChoice,
+    calibration: Option<CalibrationRecord>,
+) -> anyhow::Result<LoadedModel> {
+    let (mut scorer, bundle, selected) =
+        Scorer::load(dir, device).with_context(|| format!("model bundle {}", dir.display()))?;
     if let Some(c) = &calibration {
         scorer.threshold = c.threshold;
     }

@@ -31,7 +31,11 @@ pub fn carve_rows(data_dir: &Path, table: &FlowTable, rows: &[u32], task: &Task)
             None => without_capture += 1,
         }
     }
-    anyhow::ensure!(!by_source.is_empty(), "none of the {} flows comes from a capture, so there are no packets to save", rows.len());
+    anyhow::ensure!(
+        !by_source.is_empty(),
+        "none of the {} flows comes from a capture, so there are no packets to save",
+        rows.len()
+    );
     let dir = data_dir.join("packets");
     std::fs::create_dir_all(&dir)?;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -40,7 +44,11 @@ pub fn carve_rows(data_dir: &Path, table: &FlowTable, rows: &[u32], task: &Task)
         task.check()?;
         let capture = &table.sources[*source as usize].path;
         let stem = capture.file_stem().map_or("capture".into(), |s| s.to_string_lossy().into_owned());
-        task.report(Progress::new(format!("writing the packets of {} flows of {}", windows.len(), capture.display()), i as u64, Some(by_source.len() as u64)));
+        task.report(Progress::new(
+            format!("writing the packets of {} flows of {}", windows.len(), capture.display()),
+            i as u64,
+            Some(by_source.len() as u64),
+        ));
         let out = dir.join(format!("{stem}-{}-flows-{stamp}.pcap", windows.len()));
         let report = carve(capture, windows, &out)?;
         files.push((out, report));

@@ -58,7 +58,12 @@ pub fn read(inputs: &[PathBuf], opts: &ReadOptions, task: &Task) -> anyhow::Resu
 
 /// Like [`read`], but cancelling keeps what was read: the files before, and the flows of the
 /// packets of a capture read so far (the window shows them and says what is missing).
-pub fn read_keeping(inputs: &[PathBuf], opts: &ReadOptions, task: &Task, show: Option<&ShowFlows<'_>>) -> anyhow::Result<ReadOutcome> {
+pub fn read_keeping(
+    inputs: &[PathBuf],
+    opts: &ReadOptions,
+    task: &Task,
+    show: Option<&ShowFlows<'_>>,
+) -> anyhow::Result<ReadOutcome> {
     read_files(&expand_inputs(inputs)?, opts, task, show, None)
 }
 
@@ -74,16 +79,29 @@ pub(super) trait RowsAlong {
 
 /// [`read_keeping`] of `files` (already expanded), handing the captures' flows to `along`
 /// as they finish.
-pub(super) fn read_files(files: &[PathBuf], opts: &ReadOptions, task: &Task, show: Option<&ShowFlows<'_>>, mut along: Option<&mut dyn RowsAlong>) -> anyhow::Result<ReadOutcome> {
+pub(super) fn read_files(
+    files: &[PathBuf],
+    opts: &ReadOptions,
+    task: &Task,
+    show: Option<&ShowFlows<'_>>,
+    mut along: Option<&mut dyn RowsAlong>,
+) -> anyhow::Result<ReadOutcome> {
     let mut table = FlowTable::default();
     for (i, path) in files.iter().enumerate() {
         if task.is_cancelled() {
             let rest = files.len() - i;
-            return Ok(ReadOutcome { table, stopped: Some(format!("cancelled: {rest} of {} files not read", files.len())) });
+            return Ok(ReadOutcome {
+                table,
+                stopped: Some(format!("cancelled: {rest} of {} files not read", files.len())),
+            });
         }
         let size = std::fs::metadata(path).map_or(0, |m| m.len());
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let stage = if files.len() > 1 { format!("reading {name} ({} of {})", i + 1, files.len()) } else { format!("reading {name}") };
+        let stage = if files.len() > 1 {
+            format!("reading {name} ({} of {})", i + 1, files.len())
+        } else {
+            format!("reading {name}")
+        };
         task.report(Progress::new(stage.clone(), 0, Some(size)));
         if capture::is_capture(path) {
             let mut rate = CaptureRate::new(size, path.extension().is_some_and(|e| e == "gz"));
@@ -103,7 +121,13 @@ pub(super) fn read_files(files: &[PathBuf], opts: &ReadOptions, task: &Task, sho
             let showing = show.map(|s| capture::Showing { after: s.after, every: s.every, sink: &mut show_sink });
             let (flows, report) = match along.as_deref_mut() {
                 Some(along) => {
-                    let (flows, report, order) = capture::extract_table_handing_on(path, &opts.capture, &mut on_packets, showing, &mut |rows| along.rows(rows))?;
+                    let (flows, report, order) = capture::extract_table_handing_on(
+                        path,
+                        &opts.capture,
+                        &mut on_packets,
+                        showing,
+                        &mut |rows| along.rows(rows),
+                    )?;
                     along.capture_done(order);
                     (flows, report)
                 }

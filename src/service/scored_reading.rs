@@ -124,7 +124,11 @@ impl RowsAlong for HandOn {
 
 /// The scoring thread: every step in the order sent, and the seconds spent; `None` when the
 /// task was cancelled (steps still sent are taken and dropped, so the reader never waits).
-fn score_steps(model: &LoadedModel, steps: mpsc::Receiver<Vec<f32>>, cancel: &AtomicBool) -> Option<(Vec<Verdict>, f64)> {
+fn score_steps(
+    model: &LoadedModel,
+    steps: mpsc::Receiver<Vec<f32>>,
+    cancel: &AtomicBool,
+) -> Option<(Vec<Verdict>, f64)> {
     let (mut verdicts, mut seconds, mut whole) = (Vec::new(), 0.0, true);
     for step in steps {
         if !whole || cancel.load(Ordering::Relaxed) {

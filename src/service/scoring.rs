@@ -16,9 +16,9 @@ use super::task::{Cancelled, Progress, Task};
 use crate::detect::Findings;
 use crate::ingest::FlowTable;
 use crate::ingest::export::metadata_frame_rows;
-use crate::model::{BriefVerdict, Verdict};
 use crate::model::drift::{DriftReport, drift};
 use crate::model::output::{verdict_frame, with_findings_of};
+use crate::model::{BriefVerdict, Verdict};
 use crate::store::{FinishedBatch, Store};
 
 /// Rows scored between two progress reports and cancellation checks: small enough that
@@ -33,7 +33,9 @@ pub fn score(model: &LoadedModel, table: &FlowTable, task: &Task) -> Result<Vec<
 /// [`score`], keeping only the brief verdicts (what the window shows of a preview).
 pub fn score_briefly(model: &LoadedModel, table: &FlowTable, task: &Task) -> Result<Vec<BriefVerdict>, Cancelled> {
     let mut verdicts = Vec::with_capacity(table.len());
-    score_steps(model, table.features(), 0, table.len(), task, &mut |scored| verdicts.extend(scored.iter().map(BriefVerdict::from)))?;
+    score_steps(model, table.features(), 0, table.len(), task, &mut |scored| {
+        verdicts.extend(scored.iter().map(BriefVerdict::from))
+    })?;
     Ok(verdicts)
 }
 
@@ -47,7 +49,14 @@ pub fn score_rows(model: &LoadedModel, rows: &[f32], task: &Task) -> Result<Vec<
 
 /// Scores `rows` (flows `first..` of `total`) a step at a time, checking for cancellation and
 /// reporting progress before each, and hands each step's verdicts to `keep`.
-fn score_steps(model: &LoadedModel, rows: &[f32], first: usize, total: usize, task: &Task, keep: &mut dyn FnMut(&[Verdict])) -> Result<(), Cancelled> {
+fn score_steps(
+    model: &LoadedModel,
+    rows: &[f32],
+    first: usize,
+    total: usize,
+    task: &Task,
+    keep: &mut dyn FnMut(&[Verdict]),
+) -> Result<(), Cancelled> {
     let stage = format!("scoring {total} flows with {}", model.name);
     let mut done = first;
     for chunk in rows.chunks(ROWS_PER_STEP * crate::features::N_FEATURES) {
@@ -134,7 +143,8 @@ type Scored = (Vec<BriefVerdict>, (String, String), f64);
 pub trait ResultsOutput {
     /// The rows `rows` of the table: their frame (metadata, verdicts, findings, as the history
     /// keeps them) and full verdicts. Columns added to `frame` are kept in the history too.
-    fn part(&mut self, frame: &mut DataFrame, verdicts: &[Verdict], rows: std::ops::Range<usize>) -> anyhow::Result<()>;
+    fn part(&mut self, frame: &mut DataFrame, verdicts: &[Verdict], rows: std::ops::Range<usize>)
+    -> anyhow::Result<()>;
 }
 
 /// The results go to the history, and to `output` when there is one, a part at a time as the
@@ -161,13 +171,18 @@ fn score_and_save(
             let scored = match &along {
                 Some(along) => {
                     task.check()?;
-                    task.report(Progress::new(format!("recording {n} flows scored with {}", model.name), rows.start as u64, Some(n as u64)));
+                    task.report(Progress::new(
+                        format!("recording {n} flows scored with {}", model.name),
+                        rows.start as u64,
+                        Some(n as u64),
+                    ));
                     Cow::Borrowed(&along.verdicts[rows.clone()])
                 }
                 None => {
                     let started = Instant::now();
                     let mut scored = Vec::with_capacity(rows.len());
-                    let features = &table.features()[rows.start * crate::features::N_FEATURES..rows.end * crate::features::N_FEATURES];
+                    let features = &table.features()
+                        [rows.start * crate::features::N_FEATURES..rows.end * crate::features::N_FEATURES];
                     score_steps(model, features, rows.start, n, task, &mut |part| scored.extend_from_slice(part))?;
                     seconds += started.elapsed().as_secs_f64();
                     Cow::Owned(scored)
@@ -199,7 +214,12 @@ const RESULT_ROWS_PER_PART: usize = 1 << 18;
 
 /// Metadata, verdicts and findings of the flows in `rows` (`verdicts` are theirs), as the
 /// history keeps them.
-fn results_frame(table: &FlowTable, verdicts: &[Verdict], findings: &Findings, rows: std::ops::Range<usize>) -> polars::prelude::PolarsResult<DataFrame> {
+fn results_frame(
+    table: &FlowTable,
+    verdicts: &[Verdict],
+    findings: &Findings,
+    rows: std::ops::Range<usize>,
+) -> polars::prelude::PolarsResult<DataFrame> {
     let frame = verdict_frame(metadata_frame_rows(table, rows.clone())?, verdicts)?;
     with_findings_of(frame, findings, rows)
 }
@@ -210,8 +230,21 @@ pub fn describe_input(table: &FlowTable) -> String {
 }
 
 /// Counts per predicted family and flagged flows of a batch, flagged at `threshold`.
-pub fn summarise(verdicts: &[BriefVerdict], results_file: Option<(String, String)>, seconds: f64, threshold: f32) -> FinishedBatch {
-    let mut batch = FinishedBatch { flows: 0, flagged: 0, family_counts: BTreeMap::new(), results_file, flows_per_s: 0.0, drift_json: None, threshold };
+pub fn summarise(
+    verdicts: &[BriefVerdict],
+    results_file: Option<(String, String)>,
+    seconds: f64,
+    threshold: f32,
+) -> FinishedBatch {
+    let mut batch = FinishedBatch {
+        flows: 0,
+        flagged: 0,
+        family_counts: BTreeMap::new(),
+        results_file,
+        flows_per_s: 0.0,
+        drift_json: None,
+        threshold,
+    };
     count_into(&mut batch, verdicts.iter().copied());
     batch.flows_per_s = batch.flows as f64 / seconds.max(1e-9);
     batch

@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::ingest::{ReadOptions, read_flows};
-use crate::model::{ModelBundle, select_device, DeviceChoice};
+use crate::model::{DeviceChoice, ModelBundle, select_device};
 use crate::train::metrics::SourceMetrics;
 use crate::train::pipeline::{Judged, benign_rows, judge, prepare};
 use crate::train::split::SplitKind;
@@ -36,12 +36,20 @@ pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: 
     let device = select_device(DeviceChoice::Cpu)?.device;
     let bundle = ModelBundle::load(dir, &device).with_context(|| format!("model bundle {}", dir.display()))?;
     let recorded = |key: &str| bundle.metrics.pointer(&format!("/report/{key}")).and_then(serde_json::Value::as_u64);
-    let training = SplitRecord::deserialize(&bundle.metrics["training_config"])
-        .with_context(|| format!("{}: metrics.json has no training configuration to reproduce the split from", dir.display()))?;
+    let training = SplitRecord::deserialize(&bundle.metrics["training_config"]).with_context(|| {
+        format!("{}: metrics.json has no training configuration to reproduce the split from", dir.display())
+    })?;
     let kind = SplitKind::from_name(&bundle.manifest.split)
         .with_context(|| format!("{}: unknown split '{}' in the manifest", dir.display(), bundle.manifest.split))?;
     let table = read_flows(inputs, read)?;
-    let prepared = prepare(&table, kind, &training.test_files, &training.masked_features, training.split_seed.unwrap_or(training.seed), Some(&bundle.preprocessor))?;
+    let prepared = prepare(
+        &table,
+        kind,
+        &training.test_files,
+        &training.masked_features,
+        training.split_seed.unwrap_or(training.seed),
+        Some(&bundle.preprocessor),
+    )?;
     for (key, rows) in [("valid_rows", prepared.valid.len()), ("test_rows", prepared.test.len())] {
         let expected = recorded(key);
         anyhow::ensure!(
@@ -51,8 +59,15 @@ pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: 
             expected.map_or("none recorded".into(), |n| n.to_string())
         );
     }
-    let Judged { alert, test, by_source, .. } =
-        judge(&table, &prepared.parts, &bundle.members, bundle.familiarity.as_ref(), (&prepared.valid, &prepared.test), max_fpr, &device);
+    let Judged { alert, test, by_source, .. } = judge(
+        &table,
+        &prepared.parts,
+        &bundle.members,
+        bundle.familiarity.as_ref(),
+        (&prepared.valid, &prepared.test),
+        max_fpr,
+        &device,
+    );
     let mut metrics = bundle.metrics.clone();
     metrics["report"]["alert"] = serde_json::to_value(&alert)?;
     metrics["report"]["test"] = serde_json::to_value(&test)?;
@@ -76,7 +91,8 @@ pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: 
 /// models` show them). Returns whether it was registered.
 pub fn record(data_dir: &Path, name: &str, dir: &Path) -> anyhow::Result<bool> {
     let dir = std::fs::canonicalize(dir).with_context(|| format!("model bundle {}", dir.display()))?;
-    let metrics = std::fs::read_to_string(dir.join("metrics.json")).with_context(|| format!("{}", dir.join("metrics.json").display()))?;
+    let metrics = std::fs::read_to_string(dir.join("metrics.json"))
+        .with_context(|| format!("{}", dir.join("metrics.json").display()))?;
     Ok(crate::store::Store::open(data_dir)?.update_model_metrics(name, &dir, &metrics)?)
 }
 

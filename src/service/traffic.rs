@@ -161,7 +161,12 @@ impl std::fmt::Display for TimeRange {
 
 /// Aggregates the flows of `table` (with the verdicts when scored), those started within
 /// `range` when one is given, into conversations and endpoints, in order of first appearance.
-pub fn traffic(table: &FlowTable, verdicts: Option<&[BriefVerdict]>, findings: Option<&Findings>, range: Option<TimeRange>) -> Traffic {
+pub fn traffic(
+    table: &FlowTable,
+    verdicts: Option<&[BriefVerdict]>,
+    findings: Option<&Findings>,
+    range: Option<TimeRange>,
+) -> Traffic {
     let mut out = Traffic::default();
     let mut conv_index: HashMap<(IpAddr, IpAddr, Option<u8>), usize> = HashMap::new();
     let mut end_index: HashMap<IpAddr, usize> = HashMap::new();
@@ -199,7 +204,11 @@ pub fn traffic(table: &FlowTable, verdicts: Option<&[BriefVerdict]>, findings: O
         });
         let c = &mut out.conversations[i];
         c.flows += 1;
-        let (ab, ba) = if forward { ((d.packets_fwd, d.bytes_fwd), (d.packets_bwd, d.bytes_bwd)) } else { ((d.packets_bwd, d.bytes_bwd), (d.packets_fwd, d.bytes_fwd)) };
+        let (ab, ba) = if forward {
+            ((d.packets_fwd, d.bytes_fwd), (d.packets_bwd, d.bytes_bwd))
+        } else {
+            ((d.packets_bwd, d.bytes_bwd), (d.packets_fwd, d.bytes_fwd))
+        };
         c.packets_ab += ab.0;
         c.bytes_ab += ab.1;
         c.packets_ba += ba.0;
@@ -236,7 +245,11 @@ pub fn traffic(table: &FlowTable, verdicts: Option<&[BriefVerdict]>, findings: O
             let ep = &mut out.endpoints[e];
             ep.flows += 1;
             // The flow's forward direction is what its source sent.
-            let (tx, rx) = if sent { ((d.packets_fwd, d.bytes_fwd), (d.packets_bwd, d.bytes_bwd)) } else { ((d.packets_bwd, d.bytes_bwd), (d.packets_fwd, d.bytes_fwd)) };
+            let (tx, rx) = if sent {
+                ((d.packets_fwd, d.bytes_fwd), (d.packets_bwd, d.bytes_bwd))
+            } else {
+                ((d.packets_bwd, d.bytes_bwd), (d.packets_fwd, d.bytes_fwd))
+            };
             ep.packets_sent += tx.0;
             ep.bytes_sent += tx.1;
             ep.packets_received += rx.0;
@@ -338,7 +351,10 @@ pub fn conversation_order(conversations: &[Conversation], query: &AggregateQuery
         .filter(|&i| {
             let c = &conversations[i as usize];
             (!query.flagged_only || c.flagged > 0)
-                && text_matches(&needle, &[c.a.to_string(), c.b.to_string(), protocol_name(c.protocol), c.families.names()])
+                && text_matches(
+                    &needle,
+                    &[c.a.to_string(), c.b.to_string(), protocol_name(c.protocol), c.families.names()],
+                )
         })
         .collect();
     use ConversationColumn as C;
@@ -370,7 +386,8 @@ pub fn endpoint_order(endpoints: &[Endpoint], query: &AggregateQuery<EndpointCol
     let mut order: Vec<u32> = (0..endpoints.len() as u32)
         .filter(|&i| {
             let e = &endpoints[i as usize];
-            (!query.flagged_only || e.flagged > 0) && text_matches(&needle, &[e.address.to_string(), e.families.names()])
+            (!query.flagged_only || e.flagged > 0)
+                && text_matches(&needle, &[e.address.to_string(), e.families.names()])
         })
         .collect();
     use EndpointColumn as C;
@@ -424,7 +441,9 @@ impl Pivot {
     pub fn matches(&self, m: &FlowMeta) -> bool {
         match self {
             &Pivot::Conversation { a, b, protocol } => {
-                m.protocol == protocol && ((m.src_ip() == Some(a) && m.dst_ip() == Some(b)) || (m.src_ip() == Some(b) && m.dst_ip() == Some(a)))
+                m.protocol == protocol
+                    && ((m.src_ip() == Some(a) && m.dst_ip() == Some(b))
+                        || (m.src_ip() == Some(b) && m.dst_ip() == Some(a)))
             }
             &Pivot::Address(x) => m.src_ip() == Some(x) || m.dst_ip() == Some(x),
             &Pivot::Port(p) => m.src_port == Some(p) || m.dst_port == Some(p),
@@ -469,6 +488,10 @@ impl PivotFilter {
 
 impl std::fmt::Display for PivotFilter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.exclude { write!(f, "every flow but those of {}", self.pivot) } else { write!(f, "the flows of {}", self.pivot) }
+        if self.exclude {
+            write!(f, "every flow but those of {}", self.pivot)
+        } else {
+            write!(f, "the flows of {}", self.pivot)
+        }
     }
 }

@@ -11,9 +11,9 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::task::{AsProgress, Progress, Task};
-use crate::store::{COMPARE_KIND, NewRun, RunStatus, Store};
 use crate::ingest::{FlowTable, ReadOptions, read_flows};
 use crate::model::{DeviceChoice, MoeConfig, select_device};
+use crate::store::{COMPARE_KIND, NewRun, RunStatus, Store};
 use crate::train::compare::{CompareConfig, CompareEvent, Comparison, compare};
 use crate::train::pipeline::{TrainingReport, fit};
 use crate::train::split::SplitKind;
@@ -70,7 +70,10 @@ pub fn train_recorded(data_dir: &Path, req: &TrainRequest, task: &Task<TrainEven
     let start = req
         .start_from
         .as_deref()
-        .map(|dir| crate::model::ModelBundle::load(dir, &selected.device).with_context(|| format!("model bundle {}", dir.display())))
+        .map(|dir| {
+            crate::model::ModelBundle::load(dir, &selected.device)
+                .with_context(|| format!("model bundle {}", dir.display()))
+        })
         .transpose()?;
     let parent = match &req.start_from {
         Some(dir) => Some(serde_json::json!({
@@ -162,7 +165,11 @@ pub struct CompareRequest {
 
 /// Reads the data and compares the models of `req`, recording the run, its datasets and each
 /// model's line in the history in `data_dir` as it is measured.
-pub fn compare_recorded(data_dir: &Path, req: &CompareRequest, task: &Task<CompareEvent>) -> anyhow::Result<(i64, Comparison)> {
+pub fn compare_recorded(
+    data_dir: &Path,
+    req: &CompareRequest,
+    task: &Task<CompareEvent>,
+) -> anyhow::Result<(i64, Comparison)> {
     let mut store = Store::open(data_dir)?;
     let table = read_flows(&req.inputs, &req.read)?;
     let datasets = record_datasets(&mut store, &table)?;
@@ -224,7 +231,9 @@ impl AsProgress for TrainEvent {
                 Some(Progress::new(format!("training on {train_rows} flows"), 0, Some(*epochs as u64)))
             }
             TrainEvent::Step { .. } => None,
-            TrainEvent::Member { index, of, seed } => Some(Progress::stage(format!("member {} of {of} (seed {seed})", index + 1))),
+            TrainEvent::Member { index, of, seed } => {
+                Some(Progress::stage(format!("member {} of {of} (seed {seed})", index + 1)))
+            }
             TrainEvent::Epoch(e) => Some(Progress::new(
                 format!("epoch {}: loss {:.4}, validation F1 {:.4}", e.epoch, e.train_loss, e.valid_f1),
                 e.epoch as u64,
@@ -246,7 +255,9 @@ impl AsProgress for CompareEvent {
                 0,
                 Some(models.len() as u64),
             )),
-            CompareEvent::Training { index, model } => Some(Progress::stage(format!("training {model} (model {})", index + 1))),
+            CompareEvent::Training { index, model } => {
+                Some(Progress::stage(format!("training {model} (model {})", index + 1)))
+            }
             CompareEvent::Moe(e) => e.as_progress(),
             CompareEvent::Finished(row) => Some(Progress::stage(format!("{}: F1 {:.4}", row.model, row.metrics.f1))),
         }

@@ -89,7 +89,17 @@ impl Store {
                         results_file = ?5, results_sha256 = ?6, flows_per_s = ?7, drift_json = ?8, threshold = ?9,
                         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                  WHERE id = ?1",
-                params![id, b.flows as i64, b.flagged as i64, counts, file, sha, b.flows_per_s, b.drift_json, f64::from(b.threshold)],
+                params![
+                    id,
+                    b.flows as i64,
+                    b.flagged as i64,
+                    counts,
+                    file,
+                    sha,
+                    b.flows_per_s,
+                    b.drift_json,
+                    f64::from(b.threshold)
+                ],
             )
             .map(|_| ())
         })
@@ -132,7 +142,10 @@ impl Store {
     /// content) and returns the file name and hash for [`FinishedBatch::results_file`]. The
     /// frame comes a part at a time (parts of the same columns, at least one), each written as
     /// it comes: the results of ten million flows never exist as one frame.
-    pub fn save_results_parts<E: std::fmt::Display>(&self, parts: impl Iterator<Item = std::result::Result<polars::prelude::DataFrame, E>>) -> Result<(String, String)> {
+    pub fn save_results_parts<E: std::fmt::Display>(
+        &self,
+        parts: impl Iterator<Item = std::result::Result<polars::prelude::DataFrame, E>>,
+    ) -> Result<(String, String)> {
         let dir = self.results_dir();
         let io = |source| super::StoreError::Io { path: dir.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
@@ -145,4 +158,3 @@ impl Store {
         Ok((name, sha))
     }
 }
-

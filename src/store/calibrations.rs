@@ -37,8 +37,7 @@ pub struct CalibrationRecord {
     pub created_at: String,
 }
 
-const COLUMNS: &str =
-    "c.id, m.name, c.threshold, c.target_fpr, c.baseline, c.baseline_sha256, c.flows, c.fpr_before, c.fpr_after, c.active, c.created_at";
+const COLUMNS: &str = "c.id, m.name, c.threshold, c.target_fpr, c.baseline, c.baseline_sha256, c.flows, c.fpr_before, c.fpr_after, c.active, c.created_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<CalibrationRecord> {
     Ok(CalibrationRecord {
@@ -59,7 +58,8 @@ fn from_row(r: &Row) -> rusqlite::Result<CalibrationRecord> {
 impl Store {
     /// Saves `c` as the active calibration of its model (the model must be registered).
     pub fn save_calibration(&mut self, c: &NewCalibration) -> Result<i64> {
-        let model_id = self.model(&c.model_name)?.map(|m| m.id).ok_or_else(|| StoreError::UnknownModel(c.model_name.clone()))?;
+        let model_id =
+            self.model(&c.model_name)?.map(|m| m.id).ok_or_else(|| StoreError::UnknownModel(c.model_name.clone()))?;
         self.write(|tx| {
             tx.execute("UPDATE calibrations SET active = 0 WHERE model_id = ?1 AND active = 1", params![model_id])?;
             tx.execute(
@@ -97,7 +97,10 @@ impl Store {
 
     /// Removes the active calibration of a model: it goes back to the model's own threshold.
     pub fn clear_calibration(&mut self, model_name: &str) -> Result<()> {
-        let model_id = self.model(model_name)?.map(|m| m.id).ok_or_else(|| StoreError::UnknownModel(model_name.to_string()))?;
-        self.write(|tx| tx.execute("UPDATE calibrations SET active = 0 WHERE model_id = ?1", params![model_id]).map(|_| ()))
+        let model_id =
+            self.model(model_name)?.map(|m| m.id).ok_or_else(|| StoreError::UnknownModel(model_name.to_string()))?;
+        self.write(|tx| {
+            tx.execute("UPDATE calibrations SET active = 0 WHERE model_id = ?1", params![model_id]).map(|_| ())
+        })
     }
 }

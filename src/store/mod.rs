@@ -157,13 +157,18 @@ impl Store {
 
     /// SQLite's own consistency check: `ok` when the file is sound.
     pub fn integrity_check(&self) -> Result<String> {
-        self.conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
+        self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| self.err(e))
     }
 
     /// Records a dataset (a file read for training or scoring), once per path and content.
-    pub fn record_dataset(&mut self, path: &Path, sha256: &str, rows: usize, dialect: &str, report_json: &str) -> Result<i64> {
+    pub fn record_dataset(
+        &mut self,
+        path: &Path,
+        sha256: &str,
+        rows: usize,
+        dialect: &str,
+        report_json: &str,
+    ) -> Result<i64> {
         let p = path.display().to_string();
         self.write(|tx| {
             tx.execute(
@@ -203,7 +208,8 @@ impl Store {
 
     fn query_json(&self, sql: &str) -> Result<Vec<serde_json::Value>> {
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
-        let rows: Vec<String> = stmt.query_map([], |r| r.get(0)).and_then(Iterator::collect).map_err(|e| self.err(e))?;
+        let rows: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).and_then(Iterator::collect).map_err(|e| self.err(e))?;
         Ok(rows.iter().filter_map(|s| serde_json::from_str(s).ok()).collect())
     }
 
@@ -236,7 +242,8 @@ fn lock_for_migration(db: &Path) -> Result<std::fs::File> {
 /// one to `netvigil.db.v<N>.bak` before changing it.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let migrations = migrations::migrations();
-    let mig_err = |e: rusqlite_migration::Error| StoreError::Migration { path: path.to_path_buf(), message: e.to_string() };
+    let mig_err =
+        |e: rusqlite_migration::Error| StoreError::Migration { path: path.to_path_buf(), message: e.to_string() };
     let version = match migrations.current_version(conn).map_err(mig_err)? {
         SchemaVersion::NoneSet => 0,
         SchemaVersion::Inside(v) => v.get(),

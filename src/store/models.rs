@@ -73,8 +73,11 @@ impl Store {
     pub fn update_model_metrics(&mut self, name: &str, bundle_path: &Path, metrics_json: &str) -> Result<bool> {
         let path = bundle_path.display().to_string();
         self.write(|tx| {
-            tx.execute("UPDATE models SET metrics_json = ?3 WHERE name = ?1 AND bundle_path = ?2", params![name, path, metrics_json])
-                .map(|n| n > 0)
+            tx.execute(
+                "UPDATE models SET metrics_json = ?3 WHERE name = ?1 AND bundle_path = ?2",
+                params![name, path, metrics_json],
+            )
+            .map(|n| n > 0)
         })
     }
 

@@ -77,8 +77,7 @@ fn json(s: Option<String>) -> Option<serde_json::Value> {
     s.and_then(|s| serde_json::from_str(&s).ok())
 }
 
-const RUN_COLUMNS: &str =
-    "id, kind, config_json, split, seed, backend, status, started_at, finished_at, duration_s, final_metrics_json, error";
+const RUN_COLUMNS: &str = "id, kind, config_json, split, seed, backend, status, started_at, finished_at, duration_s, final_metrics_json, error";
 
 fn run_from_row(r: &Row) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {

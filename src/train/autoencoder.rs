@@ -123,7 +123,6 @@ fn batch(x: &[f32], rows: &[usize], device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(data, [rows.len(), N_FEATURES]), device)
 }
 
-
 /// Epochs of the familiarity autoencoder: it learns the shape of the whole training set, a
 /// coarser task than the benign-only detector, and its error levels off well before this.
 const FAMILIARITY_EPOCHS: usize = 20;
@@ -131,8 +130,15 @@ const FAMILIARITY_EPOCHS: usize = 20;
 /// Fits the autoencoder that marks unfamiliar flows: trained on every training row (benign and
 /// attack, preprocessed), its threshold set on the validation rows so that
 /// [`FAMILIAR_MISS_RATE`] of them are over it.
-pub fn fit_familiarity(train: &[f32], valid: &[f32], seed: u64, device: &Device, cancel: &AtomicBool) -> Result<Familiarity, TrainError> {
-    let config = AnomalyConfig::new().with_epochs(FAMILIARITY_EPOCHS).with_target_fpr(FAMILIAR_MISS_RATE).with_seed(seed);
+pub fn fit_familiarity(
+    train: &[f32],
+    valid: &[f32],
+    seed: u64,
+    device: &Device,
+    cancel: &AtomicBool,
+) -> Result<Familiarity, TrainError> {
+    let config =
+        AnomalyConfig::new().with_epochs(FAMILIARITY_EPOCHS).with_target_fpr(FAMILIAR_MISS_RATE).with_seed(seed);
     let detector = fit_anomaly(&config, train, valid, device, cancel)?;
     let plain = device.clone().without_autodiff();
     let valid_scores = detector.scores(valid, &plain);

@@ -130,7 +130,11 @@ impl Detector for PerpetualBoosting {
     }
 }
 
-fn perpetual_boosting(x: &FeatureMatrix, attack: &[bool], seed: u64) -> Result<Box<dyn Detector>, perpetual::errors::PerpetualError> {
+fn perpetual_boosting(
+    x: &FeatureMatrix,
+    attack: &[bool],
+    seed: u64,
+) -> Result<Box<dyn Detector>, perpetual::errors::PerpetualError> {
     let cols = x.column_major();
     let m = perpetual::Matrix::new(&cols, x.rows(), N_FEATURES);
     let y: Vec<f64> = attack.iter().map(|&a| a as u8 as f64).collect();
@@ -166,7 +170,11 @@ fn smartcore_tree(x: &FeatureMatrix, attack: &[bool]) -> Result<Box<dyn Detector
     Ok(Box::new(SmartcoreModel(Box::new(move |m| tree.predict(m)))))
 }
 
-fn smartcore_forest(x: &FeatureMatrix, attack: &[bool], seed: u64) -> Result<Box<dyn Detector>, smartcore::error::Failed> {
+fn smartcore_forest(
+    x: &FeatureMatrix,
+    attack: &[bool],
+    seed: u64,
+) -> Result<Box<dyn Detector>, smartcore::error::Failed> {
     use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
     let (m, y) = smartcore_data(x, attack)?;
     let params = RandomForestClassifierParameters::default().with_n_trees(FOREST_TREES).with_seed(seed);

@@ -100,8 +100,15 @@ pub struct Comparison {
 /// Progress, as a comparison runs.
 #[derive(Debug, Clone)]
 pub enum CompareEvent {
-    Started { models: Vec<String>, train_rows: usize, test_rows: usize },
-    Training { index: usize, model: String },
+    Started {
+        models: Vec<String>,
+        train_rows: usize,
+        test_rows: usize,
+    },
+    Training {
+        index: usize,
+        model: String,
+    },
     /// Epoch-level progress of the MoE.
     Moe(TrainEvent),
     Finished(ComparisonRow),
@@ -132,7 +139,8 @@ pub fn compare(
             let _ = tx.send(e);
         }
     };
-    let prepared = prepare(table, config.split, &config.training.test_files, &config.training.masked_features, config.seed, None)?;
+    let prepared =
+        prepare(table, config.split, &config.training.test_files, &config.training.masked_features, config.seed, None)?;
     let test_attack: Vec<bool> = prepared.test.y.iter().map(|f| f.is_attack()).collect();
     let models = config.contenders.iter().map(|c| c.label().to_string()).collect();
     send(CompareEvent::Started { models, train_rows: prepared.train.len(), test_rows: prepared.test.len() });
@@ -143,8 +151,16 @@ pub fn compare(
         }
         send(CompareEvent::Training { index, model: contender.label().into() });
         let scored = match contender {
-            Contender::Moe => run_moe(&prepared, config, device, events, cancel)?.at_validation_threshold(table, &prepared, config.training.alert_max_fpr),
-            Contender::Baseline(b) => run_baseline(b, &prepared, config.seed)?.at_validation_threshold(table, &prepared, config.training.alert_max_fpr),
+            Contender::Moe => run_moe(&prepared, config, device, events, cancel)?.at_validation_threshold(
+                table,
+                &prepared,
+                config.training.alert_max_fpr,
+            ),
+            Contender::Baseline(b) => run_baseline(b, &prepared, config.seed)?.at_validation_threshold(
+                table,
+                &prepared,
+                config.training.alert_max_fpr,
+            ),
             Contender::Autoencoder => run_autoencoder(&prepared, &config.anomaly, device, cancel)?,
         };
         let row = scored.into_row(contender, &test_attack, table, &prepared);
@@ -184,7 +200,13 @@ impl Scored {
         Scored { threshold, ..self }
     }
 
-    fn into_row(self, contender: Contender, test_attack: &[bool], table: &FlowTable, prepared: &PreparedSplit) -> ComparisonRow {
+    fn into_row(
+        self,
+        contender: Contender,
+        test_attack: &[bool],
+        table: &FlowTable,
+        prepared: &PreparedSplit,
+    ) -> ComparisonRow {
         let flagged: Vec<bool> = self.scores.iter().map(|&s| s >= self.threshold).collect();
         let by_source = SourceMetrics::by_source(table, &prepared.parts.test, &flagged, &prepared.test.y, &[]);
         ComparisonRow {
@@ -250,7 +272,8 @@ fn run_baseline(kind: Baseline, prepared: &PreparedSplit, seed: u64) -> Result<S
     let start = Instant::now();
     let scores = model.scores(&FeatureMatrix::from_rows(&prepared.test.x)).map_err(|e| baselines::failed(kind, e))?;
     let score_seconds = start.elapsed().as_secs_f64();
-    let valid_scores = model.scores(&FeatureMatrix::from_rows(&prepared.valid.x)).map_err(|e| baselines::failed(kind, e))?;
+    let valid_scores =
+        model.scores(&FeatureMatrix::from_rows(&prepared.valid.x)).map_err(|e| baselines::failed(kind, e))?;
     Ok(Scored { scores, valid_scores, threshold: ATTACK_THRESHOLD, train_seconds, score_seconds })
 }
 
@@ -312,7 +335,14 @@ fn by_source_text(rows: &[ComparisonRow]) -> String {
         let cells: Vec<String> = r
             .by_source
             .iter()
-            .map(|m| format!("{} {} / {}", m.source, m.false_positive_rate.map_or("-".into(), |v| format!("{v:.4}")), m.recall.map_or("-".into(), |v| format!("{v:.4}"))))
+            .map(|m| {
+                format!(
+                    "{} {} / {}",
+                    m.source,
+                    m.false_positive_rate.map_or("-".into(), |v| format!("{v:.4}")),
+                    m.recall.map_or("-".into(), |v| format!("{v:.4}"))
+                )
+            })
             .collect();
         s.push_str(&format!("{:<38} {}\n", r.model, cells.join("   ")));
     }

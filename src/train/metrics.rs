@@ -66,7 +66,12 @@ impl Metrics {
                 (flows > 0).then(|| {
                     let flagged: usize = (1..N).map(|j| row[j]).sum();
                     let detected = if family.is_attack() { flagged } else { flows - flagged };
-                    FamilyRecall { family, flows, detection_recall: ratio(detected, flows), family_recall: ratio(row[family.index()], flows) }
+                    FamilyRecall {
+                        family,
+                        flows,
+                        detection_recall: ratio(detected, flows),
+                        family_recall: ratio(row[family.index()], flows),
+                    }
                 })
             })
             .collect();
@@ -104,11 +109,21 @@ impl Metrics {
             self.roc_auc.map_or("n/a".to_string(), |a| format!("{a:.4}")),
             self.false_positive_rate,
             self.family_accuracy,
-            ExpertSpec::ALL.iter().map(|e| format!("{} {:.3}", e.short.to_lowercase(), self.mean_gate[e.slot])).collect::<Vec<_>>().join("  "),
+            ExpertSpec::ALL
+                .iter()
+                .map(|e| format!("{} {:.3}", e.short.to_lowercase(), self.mean_gate[e.slot]))
+                .collect::<Vec<_>>()
+                .join("  "),
         );
         s.push_str("\nfamily         flows  detected  family-correct\n");
         for f in &self.per_family {
-            s.push_str(&format!("{:<13} {:>6}  {:>8.4}  {:>14.4}\n", f.family.name(), f.flows, f.detection_recall, f.family_recall));
+            s.push_str(&format!(
+                "{:<13} {:>6}  {:>8.4}  {:>14.4}\n",
+                f.family.name(),
+                f.flows,
+                f.detection_recall,
+                f.family_recall
+            ));
         }
         s.push_str("\nconfusion (rows: true, columns: predicted)\n              ");
         for f in AttackFamily::ALL {
@@ -337,7 +352,10 @@ impl SourceMetrics {
     /// One table for all sources, as `train` prints it.
     pub fn table(sources: &[SourceMetrics]) -> String {
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.4}"));
-        let mut s = format!("{:<22} {:>7} {:>7} {:>8} {:>8} {:>8} {:>10}\n", "source", "benign", "attacks", "FPR", "recall", "F1", "unfamiliar");
+        let mut s = format!(
+            "{:<22} {:>7} {:>7} {:>8} {:>8} {:>8} {:>10}\n",
+            "source", "benign", "attacks", "FPR", "recall", "F1", "unfamiliar"
+        );
         for m in sources {
             s.push_str(&format!(
                 "{:<22} {:>7} {:>7} {:>8} {:>8} {:>8} {:>10}\n",
@@ -349,8 +367,12 @@ impl SourceMetrics {
                 opt(m.f1),
                 m.unfamiliar
             ));
-            let fams: Vec<String> =
-                m.per_family.iter().filter(|(f, _, _)| f.is_attack()).map(|(f, n, r)| format!("{} {r:.3} of {n}", f.name())).collect();
+            let fams: Vec<String> = m
+                .per_family
+                .iter()
+                .filter(|(f, _, _)| f.is_attack())
+                .map(|(f, n, r)| format!("{} {r:.3} of {n}", f.name()))
+                .collect();
             if !fams.is_empty() {
                 s.push_str(&format!("{:<22} detected: {}\n", "", fams.join(", ")));
             }

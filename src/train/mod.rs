@@ -16,4 +16,3 @@ pub use metrics::Metrics;
 pub use pipeline::{TrainingReport, fit};
 pub use split::{Split, SplitKind, split};
 pub use training::{TrainEvent, TrainOutcome, TrainingConfig, train};
-

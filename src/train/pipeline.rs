@@ -15,9 +15,9 @@ use super::metrics::{Metrics, SourceMetrics};
 use super::split::{Split, SplitError, SplitKind, split};
 use super::threshold::{AlertThreshold, ScoredRows, choose_for_rows};
 use super::training::{EpochRecord, TrainError, TrainEvent, TrainOutcome, TrainingConfig, dataset_verdicts, train};
+use crate::ingest::hash::sha256_file;
 use crate::ingest::label::AttackFamily;
 use crate::ingest::table::FlowTable;
-use crate::ingest::hash::sha256_file;
 use crate::model::bundle::{DataFile, FORMAT, FORMAT_VERSION, Manifest, MemberWeights, ModelBundle};
 use crate::model::familiarity::Familiarity;
 use crate::model::{ATTACK_THRESHOLD, MoeConfig, MoeModel, Preprocessor};
@@ -101,7 +101,8 @@ fn train_members(
         None => vec![None; training.members.max(1)],
     };
     let of = starts.len();
-    let (mut members, mut reports, mut first, mut cancelled) = (Vec::with_capacity(of), Vec::with_capacity(of), None, false);
+    let (mut members, mut reports, mut first, mut cancelled) =
+        (Vec::with_capacity(of), Vec::with_capacity(of), None, false);
     for (k, from) in starts.into_iter().enumerate() {
         let seed = training.seed + k as u64;
         if of > 1 {
@@ -119,7 +120,13 @@ fn train_members(
             Err(e) => return Err(e.into()),
         };
         let valid_f1 = outcome.history.iter().find(|e| e.epoch == outcome.best_epoch).map_or(0.0, |e| e.valid_f1);
-        reports.push(MemberReport { seed, best_epoch: outcome.best_epoch, epochs_run: outcome.history.len(), train_seconds: outcome.seconds, valid_f1 });
+        reports.push(MemberReport {
+            seed,
+            best_epoch: outcome.best_epoch,
+            epochs_run: outcome.history.len(),
+            train_seconds: outcome.seconds,
+            valid_f1,
+        });
         members.push(outcome.model.clone());
         cancelled |= outcome.cancelled;
         first.get_or_insert(outcome);
@@ -150,7 +157,8 @@ pub fn data_files(table: &FlowTable) -> Result<Vec<DataFile>, PipelineError> {
         .sources
         .iter()
         .map(|s| {
-            let sha256 = sha256_file(&s.path).map_err(|source| PipelineError::Checksum { path: s.path.clone(), source })?;
+            let sha256 =
+                sha256_file(&s.path).map_err(|source| PipelineError::Checksum { path: s.path.clone(), source })?;
             let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             Ok(DataFile { name, rows: s.rows, sha256 })
         })
@@ -222,8 +230,14 @@ pub fn fit(
     cancel: &AtomicBool,
     start: Option<&ModelBundle>,
 ) -> Result<(ModelBundle, TrainingReport), PipelineError> {
-    let PreparedSplit { parts, preprocessor, train: train_set, valid: valid_set, test: test_set } =
-        prepare(table, split_kind, &training.test_files, &training.masked_features, training.seed_of_split(), start.map(|b| &b.preprocessor))?;
+    let PreparedSplit { parts, preprocessor, train: train_set, valid: valid_set, test: test_set } = prepare(
+        table,
+        split_kind,
+        &training.test_files,
+        &training.masked_features,
+        training.seed_of_split(),
+        start.map(|b| &b.preprocessor),
+    )?;
     let model_config = start.map_or(model_config, |b| &b.config);
     let plain = device.clone().without_autodiff();
     // The starting model on the same held-back rows, to show what fine-tuning changed.
@@ -238,7 +252,8 @@ pub fn fit(
         Some(f) => f,
         None => fit_familiarity(&train_set.x, &valid_set.x, training.seed, device, cancel)?,
     };
-    let judged = judge(table, &parts, &members, Some(&familiarity), (&valid_set, &test_set), training.alert_max_fpr, &plain);
+    let judged =
+        judge(table, &parts, &members, Some(&familiarity), (&valid_set, &test_set), training.alert_max_fpr, &plain);
     let epochs_run = outcome.history.len();
     let report = TrainingReport {
         split: split_kind.name(),
@@ -279,11 +294,23 @@ pub fn fit(
         more_members: reports
             .iter()
             .skip(1)
-            .map(|r| MemberWeights { weights_file: String::new(), weights_sha256: String::new(), weights_bytes: 0, seed: r.seed })
+            .map(|r| MemberWeights {
+                weights_file: String::new(),
+                weights_sha256: String::new(),
+                weights_bytes: 0,
+                seed: r.seed,
+            })
             .collect(),
     };
     let metrics = serde_json::json!({ "report": &report, "training_config": training });
-    let bundle = ModelBundle { config: model_config.clone(), preprocessor, manifest, metrics, members, familiarity: Some(familiarity) };
+    let bundle = ModelBundle {
+        config: model_config.clone(),
+        preprocessor,
+        manifest,
+        metrics,
+        members,
+        familiarity: Some(familiarity),
+    };
     Ok((bundle, report))
 }
 

@@ -79,9 +79,8 @@ pub fn split(table: &FlowTable, kind: SplitKind, test_files: &[String], seed: u6
     let unique = table.unique_rows();
     let duplicates_removed = table.len() - unique.len();
     let meta = table.meta();
-    let (held, unique): (Vec<usize>, Vec<usize>) = unique
-        .iter()
-        .partition(|&&i| held_sources.contains(&meta[i].source) || !families[i].is_class());
+    let (held, unique): (Vec<usize>, Vec<usize>) =
+        unique.iter().partition(|&&i| held_sources.contains(&meta[i].source) || !families[i].is_class());
     let strata: Vec<(u32, AttackFamily)> = (0..table.len()).map(|i| (meta[i].source, families[i])).collect();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = match kind {
@@ -144,7 +143,12 @@ fn held_out_sources(table: &FlowTable, test_files: &[String]) -> Result<HashSet<
 
 /// Per stratum (source file and family), moves `share` of `rows` (at least one row when a
 /// stratum has two or more) to the second output. Deterministic for a given seed.
-fn stratified(rows: &[usize], strata: &[(u32, AttackFamily)], share: f64, rng: &mut StdRng) -> (Vec<usize>, Vec<usize>) {
+fn stratified(
+    rows: &[usize],
+    strata: &[(u32, AttackFamily)],
+    share: f64,
+    rng: &mut StdRng,
+) -> (Vec<usize>, Vec<usize>) {
     let mut groups: BTreeMap<(u32, AttackFamily), Vec<usize>> = BTreeMap::new();
     for &i in rows {
         groups.entry(strata[i]).or_default().push(i);

@@ -24,7 +24,11 @@ pub const DEFAULT_MAX_FPR: f64 = 0.005;
 /// `max_fpr` when it is a share the rule can keep to (strictly between 0 and 1); else why not,
 /// naming `option`, the setting it came from.
 pub fn checked_max_fpr(max_fpr: f64, option: &str) -> Result<f64, String> {
-    if max_fpr > 0.0 && max_fpr < 1.0 { Ok(max_fpr) } else { Err(format!("{option} {max_fpr} must be between 0 and 1")) }
+    if max_fpr > 0.0 && max_fpr < 1.0 {
+        Ok(max_fpr)
+    } else {
+        Err(format!("{option} {max_fpr} must be between 0 and 1"))
+    }
 }
 
 /// What was chosen, and what it does, as stored in the bundle's `metrics.json`
@@ -47,7 +51,8 @@ pub struct AlertThreshold {
 impl AlertThreshold {
     /// The threshold and why, in one line.
     pub fn describe(&self) -> String {
-        let deciders = if self.decided_by.is_empty() { "none: too few benign flows".into() } else { self.decided_by.join(", ") };
+        let deciders =
+            if self.decided_by.is_empty() { "none: too few benign flows".into() } else { self.decided_by.join(", ") };
         format!(
             "alert threshold {:.4}: the lowest from 0.5 at which no source flags over {:.2} % of its validation benign flows (decided by {deciders})",
             self.threshold,

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::averaging::WeightAverage;
 use super::data::{Batch, Dataset, class_weights};
 use super::metrics::Metrics;
-use crate::model::Verdict;
 use crate::ingest::label::AttackFamily;
+use crate::model::Verdict;
 use crate::model::inference::{predict_preprocessed, verdicts};
 use crate::model::{MoeConfig, MoeModel};
 
@@ -103,12 +103,29 @@ impl TrainingConfig {
 pub enum TrainEvent {
     /// An ensemble's next member starts training (`TrainingConfig::members` > 1); the events
     /// up to the next `Member` are its own.
-    Member { index: usize, of: usize, seed: u64 },
-    Started { epochs: usize, steps_per_epoch: usize, train_rows: usize, valid_rows: usize },
-    Step { epoch: usize, step: usize, loss: f32 },
+    Member {
+        index: usize,
+        of: usize,
+        seed: u64,
+    },
+    Started {
+        epochs: usize,
+        steps_per_epoch: usize,
+        train_rows: usize,
+        valid_rows: usize,
+    },
+    Step {
+        epoch: usize,
+        step: usize,
+        loss: f32,
+    },
     Epoch(EpochRecord),
     /// Training stopped: early stopping, the last epoch, or cancellation.
-    Finished { best_epoch: usize, epochs_run: usize, cancelled: bool },
+    Finished {
+        best_epoch: usize,
+        epochs_run: usize,
+        cancelled: bool,
+    },
 }
 
 /// One epoch's summary.
@@ -167,11 +184,13 @@ fn batch_loss(model: &MoeModel, batch: &Batch, cfg: &TrainingConfig) -> Tensor<1
     loss
 }
 
-
 /// Scores a preprocessed dataset with `model` (no autodiff) and computes metrics.
 /// (At 0.5: early stopping compares epochs, before any alert threshold is chosen.)
 pub fn evaluate_dataset(model: &MoeModel, data: &Dataset, device: &Device) -> Metrics {
-    Metrics::compute(&dataset_verdicts(std::slice::from_ref(model), data, device, crate::model::ATTACK_THRESHOLD), &data.y)
+    Metrics::compute(
+        &dataset_verdicts(std::slice::from_ref(model), data, device, crate::model::ATTACK_THRESHOLD),
+        &data.y,
+    )
 }
 
 /// The verdict of the model (an ensemble's members) on every row of `data`, in order, flagged

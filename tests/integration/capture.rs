@@ -6,15 +6,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use netvigil::features::{FEATURES, N_FEATURES};
-use netvigil::ingest::capture::{
-    self, CaptureReport, Compat, ExtractOptions, FlowRecord, SkipReason,
-};
+use netvigil::ingest::capture::{self, CaptureReport, Compat, ExtractOptions, FlowRecord, SkipReason};
 
 use crate::common::shared;
 
 pub(crate) fn extract(path: &Path, opts: &ExtractOptions) -> (Vec<FlowRecord>, CaptureReport) {
-    capture::extract_file(path, opts, &mut capture::keep_going)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    capture::extract_file(path, opts, &mut capture::keep_going).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 pub(crate) fn corrected() -> ExtractOptions {
@@ -49,10 +46,7 @@ pub(crate) fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> P
 
 /// Feature vectors keyed by (first packet, src port, dst port) for order-independent equality.
 pub(crate) fn by_first_packet(flows: &[FlowRecord]) -> HashMap<(u64, u16, u16), [f64; N_FEATURES]> {
-    flows
-        .iter()
-        .map(|f| ((f.first_packet, f.sport, f.dport), f.features))
-        .collect()
+    flows.iter().map(|f| ((f.first_packet, f.sport, f.dport), f.features)).collect()
 }
 
 // ------------------------------------------------------------------ every shared capture
@@ -60,11 +54,7 @@ pub(crate) fn by_first_packet(flows: &[FlowRecord]) -> HashMap<(u64, u16, u16), 
 #[test]
 fn every_shared_capture_is_read_with_a_report() {
     let files = all_shared_captures();
-    assert!(
-        files.len() >= 22,
-        "expected the shared captures, found {}",
-        files.len()
-    );
+    assert!(files.len() >= 22, "expected the shared captures, found {}", files.len());
     for path in &files {
         for compat in [Compat::Corrected, Compat::Cicids2017, Compat::CicFlowMeter4] {
             let opts = ExtractOptions::for_compat(compat);
@@ -73,10 +63,7 @@ fn every_shared_capture_is_read_with_a_report() {
             assert!(report.packets > 0, "{name}: no packets");
             assert!(!report.link_types.is_empty(), "{name}: no link type");
             assert_eq!(report.flows as usize, flows.len(), "{name}");
-            assert!(
-                report.packets_in_flows + report.packets_in_small_flows <= report.packets,
-                "{name}: {report}"
-            );
+            assert!(report.packets_in_flows + report.packets_in_small_flows <= report.packets, "{name}: {report}");
             // Every output flow is in exactly one packet-count bucket; the default mode
             // leaves nothing out, the compat modes say what they leave out.
             assert_eq!(report.flows_by_packets.total(), report.flows, "{name}: {report}");
@@ -91,10 +78,7 @@ fn every_shared_capture_is_read_with_a_report() {
                 assert_eq!(report.flows_left_out, report.packets_in_small_flows, "{name}: 1-packet flows");
             }
             for f in &flows {
-                assert!(
-                    f.features.iter().all(|v| v.is_finite()),
-                    "{name}: non-finite feature"
-                );
+                assert!(f.features.iter().all(|v| v.is_finite()), "{name}: non-finite feature");
                 assert!(f.features[0] >= 0.0, "{name}: negative duration");
                 let n = f.features[netvigil::features::FeatureId::TotalFwdPackets as usize]
                     + f.features[netvigil::features::FeatureId::TotalBwdPackets as usize];
@@ -110,46 +94,29 @@ fn every_shared_capture_is_read_with_a_report() {
 #[test]
 fn damaged_capture_is_resynchronised_and_loses_no_intact_packet() {
     let (good, good_report) = extract(&shared("pcaps/edge/pcapfix_test.pcap"), &corrected());
-    let (flows, report) = extract(
-        &shared("pcaps/edge/pcapfix_test_damaged.pcap"),
-        &corrected(),
-    );
-    let damaged = report
-        .reasons
-        .get(&SkipReason::DamagedRecord)
-        .expect("damage reported");
+    let (flows, report) = extract(&shared("pcaps/edge/pcapfix_test_damaged.pcap"), &corrected());
+    let damaged = report.reasons.get(&SkipReason::DamagedRecord).expect("damage reported");
     assert!(damaged.count >= 1);
     assert_eq!(damaged.first_packet, 2, "first damaged record");
-    assert_eq!(
-        report.packets_in_flows, good_report.packets_in_flows,
-        "{report}"
-    );
+    assert_eq!(report.packets_in_flows, good_report.packets_in_flows, "{report}");
     assert_eq!(flows.len(), good.len());
 }
 
 #[test]
 fn snap_length_cut_packet_keeps_its_headers() {
-    let opts = ExtractOptions {
-        min_packets: 1,
-        ..corrected()
-    };
+    let opts = ExtractOptions { min_packets: 1, ..corrected() };
     let (flows, report) = extract(&shared("pcaps/edge/dpkt_truncated_dns.pcap"), &opts);
     assert_eq!(report.count(SkipReason::CutBySnapLength), 1, "{report}");
     assert_eq!(flows.len(), 1);
     // The payload length comes from the IP header, not from the captured bytes.
-    let captured = std::fs::metadata(shared("pcaps/edge/dpkt_truncated_dns.pcap"))
-        .expect("file")
-        .len();
+    let captured = std::fs::metadata(shared("pcaps/edge/dpkt_truncated_dns.pcap")).expect("file").len();
     let fwd_bytes = flows[0].features[netvigil::features::FeatureId::TotalLenFwdPackets as usize];
     assert!(fwd_bytes > 0.0 && fwd_bytes < captured as f64 * 64.0);
 }
 
 #[test]
 fn loopback_null_link_type_is_decoded() {
-    let (flows, report) = extract(
-        &shared("pcaps/edge/gopacket_test_loopback.pcap"),
-        &corrected(),
-    );
+    let (flows, report) = extract(&shared("pcaps/edge/gopacket_test_loopback.pcap"), &corrected());
     assert_eq!(report.link_types, vec![0]);
     assert!(!flows.is_empty());
     assert_eq!(report.packets_in_flows, report.packets, "{report}");
@@ -157,20 +124,11 @@ fn loopback_null_link_type_is_decoded() {
 
 #[test]
 fn pcapng_byte_orders_give_identical_flows() {
-    let (be, _) = extract(
-        &shared("pcaps/edge/gopacket_pcapng_be_test001.pcapng"),
-        &corrected(),
-    );
-    let (le, _) = extract(
-        &shared("pcaps/edge/gopacket_pcapng_le_test001.pcapng"),
-        &corrected(),
-    );
+    let (be, _) = extract(&shared("pcaps/edge/gopacket_pcapng_be_test001.pcapng"), &corrected());
+    let (le, _) = extract(&shared("pcaps/edge/gopacket_pcapng_le_test001.pcapng"), &corrected());
     assert!(!be.is_empty());
     assert_eq!(by_first_packet(&be), by_first_packet(&le));
-    assert_eq!(
-        be.iter().map(|f| f.start_us).collect::<Vec<_>>(),
-        le.iter().map(|f| f.start_us).collect::<Vec<_>>()
-    );
+    assert_eq!(be.iter().map(|f| f.start_us).collect::<Vec<_>>(), le.iter().map(|f| f.start_us).collect::<Vec<_>>());
 }
 
 #[test]
@@ -182,10 +140,7 @@ fn pppoe_traffic_is_decoded() {
 
 #[test]
 fn ipv6_and_icmp_flows_are_built() {
-    let opts = ExtractOptions {
-        min_packets: 1,
-        ..corrected()
-    };
+    let opts = ExtractOptions { min_packets: 1, ..corrected() };
     let (flows, _) = extract(&shared("pcaps/normal/hieulw_cicflowmeter_test.pcap"), &opts);
     assert!(flows.iter().any(|f| f.src.is_ipv6()), "IPv6 flows");
     let (flows, _) = extract(&shared("pcaps/edge/dpkt_dns_icmp.pcap"), &opts);
@@ -205,28 +160,14 @@ impl Official {
     fn csv(rel: &str) -> Self {
         let text = std::fs::read_to_string(shared(rel)).expect("reference present");
         let mut lines = text.lines();
-        let header = lines
-            .next()
-            .expect("header")
-            .split(',')
-            .map(|h| h.trim().to_string())
-            .collect();
-        let rows = lines
-            .map(|l| l.split(',').map(|v| v.trim().to_string()).collect())
-            .collect();
+        let header = lines.next().expect("header").split(',').map(|h| h.trim().to_string()).collect();
+        let rows = lines.map(|l| l.split(',').map(|v| v.trim().to_string()).collect()).collect();
         Official { header, rows }
     }
 
     fn col(&self, spellings: &[&str]) -> Option<usize> {
-        let norm = |s: &str| {
-            s.split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase()
-        };
-        spellings
-            .iter()
-            .find_map(|s| self.header.iter().position(|h| norm(h) == norm(s)))
+        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        spellings.iter().find_map(|s| self.header.iter().position(|h| norm(h) == norm(s)))
     }
 }
 
@@ -247,11 +188,7 @@ fn agree(a: f64, b: f64) -> bool {
 }
 
 /// Matches every official row to one of our flows; returns per-feature agreement counts.
-fn compare(
-    ours: &[FlowRecord],
-    official: &Official,
-    offset_h: i64,
-) -> (usize, [usize; N_FEATURES]) {
+fn compare(ours: &[FlowRecord], official: &Official, offset_h: i64) -> (usize, [usize; N_FEATURES]) {
     let c = |names: &[&str]| official.col(names).expect("official column");
     let (sip, sp, dip, dp, pr, ts) = (
         c(&["Source IP", "Src IP"]),
@@ -312,10 +249,7 @@ fn corrected_mode_differs_from_the_official_tool_only_where_it_fixes_it() {
     // with like (the 1-packet flows are checked in `single_packet_flows_*`).
     let (flows, _) = extract(
         &shared("cicflowmeter-reference/official-test/test.pcap"),
-        &ExtractOptions {
-            min_packets: 2,
-            ..corrected()
-        },
+        &ExtractOptions { min_packets: 2, ..corrected() },
     );
     let official = Official::csv("cicflowmeter-reference/official-test/test.pcap_CIC.csv");
     let (matched, agreeing) = compare(&flows, &official, -3);
@@ -323,29 +257,15 @@ fn corrected_mode_differs_from_the_official_tool_only_where_it_fixes_it() {
     // ACKs and retransmissions stay in the connection's flow): every one of our flows is
     // an official flow's start, and what those extra packets cannot change agrees.
     assert_eq!(matched, flows.len());
-    assert!(
-        flows.len() >= 45 && flows.len() < 96,
-        "ours {}",
-        flows.len()
-    );
+    assert!(flows.len() >= 45 && flows.len() < 96, "ours {}", flows.len());
     use netvigil::features::FeatureId as F;
-    for id in [
-        F::InitWinBytesFwd,
-        F::MinSegSizeFwd,
-        F::ActDataPktFwd,
-        F::FwdPacketLenMax,
-    ] {
+    for id in [F::InitWinBytesFwd, F::MinSegSizeFwd, F::ActDataPktFwd, F::FwdPacketLenMax] {
         assert_eq!(agreeing[id as usize], matched, "{:?}", id);
     }
     // Payload totals differ only where a segment was retransmitted after both FINs (one
     // flow: the official tool makes that retransmission a flow of its own).
     for id in [F::TotalLenFwdPackets, F::TotalLenBwdPackets] {
-        assert!(
-            agreeing[id as usize] + 1 >= matched,
-            "{:?}: {}",
-            id,
-            agreeing[id as usize]
-        );
+        assert!(agreeing[id as usize] + 1 >= matched, "{:?}: {}", id, agreeing[id as usize]);
     }
     // The 2017 tool reports one flag per flow; the corrected one counts them.
     assert!(agreeing[F::AckFlagCount as usize] < matched / 2);
@@ -357,40 +277,20 @@ fn cicids2017_sample_flow_is_reproduced_in_cicflowmeter4_mode() {
         &shared("cicflowmeter-reference/cicids2017-single-flow/sample.pcap"),
         &ExtractOptions::for_compat(Compat::CicFlowMeter4),
     );
-    let text = std::fs::read_to_string(shared(
-        "cicflowmeter-reference/cicids2017-single-flow/sample.json",
-    ))
-    .expect("json");
-    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
-        serde_json::from_str(&text).expect("json rows");
+    let text =
+        std::fs::read_to_string(shared("cicflowmeter-reference/cicids2017-single-flow/sample.json")).expect("json");
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(&text).expect("json rows");
     let row = &rows[0];
-    let flow = flows
-        .iter()
-        .find(|f| f.sport == 49545 && f.dport == 443)
-        .expect("the sample flow");
+    let flow = flows.iter().find(|f| f.sport == 49545 && f.dport == 443).expect("the sample flow");
     for (k, spec) in FEATURES.iter().enumerate() {
-        let theirs = spec
-            .spellings()
-            .iter()
-            .find_map(|s| row.get(*s))
-            .and_then(|v| v.as_f64())
-            .expect(spec.name);
-        assert!(
-            agree(flow.features[k], theirs),
-            "{}: ours {} official {theirs}",
-            spec.name,
-            flow.features[k]
-        );
+        let theirs = spec.spellings().iter().find_map(|s| row.get(*s)).and_then(|v| v.as_f64()).expect(spec.name);
+        assert!(agree(flow.features[k], theirs), "{}: ours {} official {theirs}", spec.name, flow.features[k]);
     }
 }
 
 #[test]
 fn flow_table_is_bounded_by_max_flows() {
-    let opts = ExtractOptions {
-        max_flows: 50,
-        min_packets: 1,
-        ..corrected()
-    };
+    let opts = ExtractOptions { max_flows: 50, min_packets: 1, ..corrected() };
     let (flows, report) = extract(&shared("pcaps/attacks/synscan.pcapng"), &opts);
     assert!(report.count(SkipReason::FlowEvicted) > 0, "{report}");
     assert!(report.peak_active_flows <= 51, "{report}");
@@ -404,9 +304,7 @@ fn single_packet_flows_of_a_syn_scan_are_output_in_the_default_mode() {
     use netvigil::features::FeatureId as F;
     let path = shared("pcaps/attacks/synscan.pcapng");
     let (flows, report) = extract(&path, &corrected());
-    let packets = |f: &FlowRecord| {
-        f.features[F::TotalFwdPackets as usize] + f.features[F::TotalBwdPackets as usize]
-    };
+    let packets = |f: &FlowRecord| f.features[F::TotalFwdPackets as usize] + f.features[F::TotalBwdPackets as usize];
     // Measured: nmap's SYN probes that got no answer are flows of one packet each; every
     // packet of the capture is in an output flow.
     assert_eq!(report.packets_in_flows, report.packets, "{report}");
@@ -457,16 +355,9 @@ fn single_packet_flows_of_a_syn_scan_are_output_in_the_default_mode() {
 fn timeouts_are_options() {
     let path = shared("cicflowmeter-reference/official-test/test.pcap");
     let (default, _) = extract(&path, &corrected());
-    let short = ExtractOptions {
-        flow_timeout_us: 1_000_000,
-        activity_timeout_us: 100_000,
-        ..corrected()
-    };
+    let short = ExtractOptions { flow_timeout_us: 1_000_000, activity_timeout_us: 100_000, ..corrected() };
     let (split, _) = extract(&path, &short);
-    assert!(
-        split.len() > default.len(),
-        "a 1 s flow timeout splits flows"
-    );
+    assert!(split.len() > default.len(), "a 1 s flow timeout splits flows");
     let idle = netvigil::features::FeatureId::IdleMean as usize;
     assert!(
         split.iter().filter(|f| f.features[idle] > 0.0).count()
@@ -479,9 +370,7 @@ fn timeouts_are_options() {
 #[test]
 fn read_flows_takes_captures_like_csvs() {
     let path = shared("cicflowmeter-reference/official-test/test.pcap");
-    let table =
-        netvigil::ingest::read_flows(&[path.clone()], &netvigil::ingest::ReadOptions::default())
-            .expect("read");
+    let table = netvigil::ingest::read_flows(&[path.clone()], &netvigil::ingest::ReadOptions::default()).expect("read");
     let (flows, _) = extract(&path, &corrected());
     assert_eq!(table.len(), flows.len());
     assert_eq!(table.sources[0].dialect, netvigil::ingest::Dialect::Capture);
@@ -510,11 +399,8 @@ fn extract_command_writes_csv_and_parquet_that_read_back() {
         let json = std::fs::read_to_string(&report).expect("report written");
         assert!(json.contains("\"packets\": 3292"), "{json}");
         if out.extension().is_some_and(|e| e == "csv") {
-            let table = netvigil::ingest::read_flows(
-                &[out.clone()],
-                &netvigil::ingest::ReadOptions::default(),
-            )
-            .expect("read back");
+            let table = netvigil::ingest::read_flows(&[out.clone()], &netvigil::ingest::ReadOptions::default())
+                .expect("read back");
             assert_eq!(table.len(), 96);
         } else {
             assert!(std::fs::metadata(&out).expect("parquet written").len() > 1000);
@@ -565,14 +451,8 @@ fn a_capture_read_straight_into_a_table_equals_its_records_in_start_order() {
 /// on the 2017 testbed, 64,240 on this machine's kernel).
 fn probe_shape(features: impl Fn(netvigil::features::FeatureId) -> f64) -> [i64; 5] {
     use netvigil::features::FeatureId as F;
-    [
-        F::TotalFwdPackets,
-        F::TotalBwdPackets,
-        F::TotalLenFwdPackets,
-        F::TotalLenBwdPackets,
-        F::InitWinBytesFwd,
-    ]
-    .map(|id| features(id) as i64)
+    [F::TotalFwdPackets, F::TotalBwdPackets, F::TotalLenFwdPackets, F::TotalLenBwdPackets, F::InitWinBytesFwd]
+        .map(|id| features(id) as i64)
 }
 
 #[test]
@@ -585,9 +465,8 @@ fn ethernet_padding_makes_a_veth_scan_read_as_the_original_release_s_scans() {
         &netvigil::ingest::ReadOptions::default(),
     )
     .expect("read the release's port scans");
-    let of_release: HashSet<[i64; 5]> = (0..release.len())
-        .map(|i| probe_shape(|id| f64::from(release.row(i)[id as usize])))
-        .collect();
+    let of_release: HashSet<[i64; 5]> =
+        (0..release.len()).map(|i| probe_shape(|id| f64::from(release.row(i)[id as usize]))).collect();
     // nmap -sS over veth (open ports 21, 22, 53, 80): the frames were never on a wire.
     let scan = crate::common::repo_data("captures/portscan_nmap_syn.pcap");
     let shapes = |ethernet_padding: bool| -> HashSet<[i64; 5]> {

@@ -19,12 +19,8 @@ fn fuzz_regressions_do_not_panic() {
     for entry in std::fs::read_dir(&dir).expect("regressions folder") {
         let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
         for compat in [Compat::Corrected, Compat::Cicids2017, Compat::CicFlowMeter4] {
-            let opts = ExtractOptions {
-                max_flows: 64,
-                max_pending: 64,
-                min_packets: 1,
-                ..ExtractOptions::for_compat(compat)
-            };
+            let opts =
+                ExtractOptions { max_flows: 64, max_pending: 64, min_packets: 1, ..ExtractOptions::for_compat(compat) };
             if let Ok((flows, report)) = capture::extract_bytes(bytes[1..].to_vec(), &opts) {
                 assert_eq!(report.flows as usize, flows.len());
             }
@@ -63,21 +59,11 @@ fn truncated_captures_never_panic_and_report_the_cut() {
     let dir = tempfile::tempdir().expect("tempdir");
     let offsets = record_offsets(&bytes);
     // Cut inside a record header, inside packet data, and at odd places near the start.
-    let cuts = [
-        offsets[1000] + 7,
-        offsets[2000] + 30,
-        25,
-        40,
-        bytes.len() - 1,
-    ];
+    let cuts = [offsets[1000] + 7, offsets[2000] + 30, 25, 40, bytes.len() - 1];
     for cut in cuts {
         let path = write_temp(&dir, &format!("cut{cut}.pcap"), &bytes[..cut]);
         let (_, report) = extract(&path, &corrected());
-        assert_eq!(
-            report.count(SkipReason::TruncatedRecord),
-            1,
-            "cut at {cut}: {report}"
-        );
+        assert_eq!(report.count(SkipReason::TruncatedRecord), 1, "cut at {cut}: {report}");
     }
     // A file shorter than its own header is an error, not a panic.
     let path = write_temp(&dir, "tiny.pcap", &bytes[..10]);
@@ -100,21 +86,12 @@ fn absurd_and_zero_lengths_are_skipped_and_reading_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_temp(&dir, "damaged.pcap", &bytes);
     let (flows, report) = extract(&path, &corrected());
-    let damaged = report
-        .reasons
-        .get(&SkipReason::DamagedRecord)
-        .expect("damage reported");
+    let damaged = report.reasons.get(&SkipReason::DamagedRecord).expect("damage reported");
     assert_eq!(damaged.first_packet, 501, "{report}");
     assert!(report.count(SkipReason::ZeroLength) >= 2, "{report}");
-    assert!(
-        report.reasons[&SkipReason::ZeroLength].first_packet < 2500,
-        "{report}"
-    );
+    assert!(report.reasons[&SkipReason::ZeroLength].first_packet < 2500, "{report}");
     // Nearly all of the 3,292 packets still reach their flows.
-    assert!(
-        report.packets_in_flows + report.packets_in_small_flows > 3200,
-        "{report}"
-    );
+    assert!(report.packets_in_flows + report.packets_in_small_flows > 3200, "{report}");
     assert!(flows.len() >= 40);
 }
 
@@ -127,10 +104,7 @@ fn garbage_after_the_header_does_not_hang() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_temp(&dir, "garbage.pcap", &garbage);
     let (_, report) = extract(&path, &corrected());
-    assert!(
-        report.count(SkipReason::DamagedRecord) + report.count(SkipReason::TruncatedRecord) >= 1,
-        "{report}"
-    );
+    assert!(report.count(SkipReason::DamagedRecord) + report.count(SkipReason::TruncatedRecord) >= 1, "{report}");
 }
 
 /// How `fragment_record` writes the two fragments.
@@ -188,17 +162,13 @@ fn ip_fragments_are_counted_into_their_flow() {
         })
         .expect("a TCP data packet");
     let key = |v: &[FlowRecord]| -> HashMap<(i64, u16, u16), [f64; N_FEATURES]> {
-        v.iter()
-            .map(|f| ((f.start_us, f.sport, f.dport), f.features))
-            .collect()
+        v.iter().map(|f| ((f.start_us, f.sport, f.dport), f.features)).collect()
     };
     let reference = test_pcap_flows();
     let reference = key(&reference);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (flows, report) = extract(
-        &write_temp(&dir, "frag.pcap", &fragment_record(&bytes, i, FragmentOrder::InOrder)),
-        &corrected(),
-    );
+    let (flows, report) =
+        extract(&write_temp(&dir, "frag.pcap", &fragment_record(&bytes, i, FragmentOrder::InOrder)), &corrected());
     assert_eq!(report.count(SkipReason::OrphanFragment), 0, "{report}");
     // Sent last fragment first (as some stacks and evasion tools do): the same flows.
     let (last_first, report) = extract(
@@ -215,22 +185,16 @@ fn ip_fragments_are_counted_into_their_flow() {
         if ours != theirs {
             changed += 1;
             // Same payload bytes, one more packet: the second fragment counts into the flow.
-            let total = |v: &[f64; N_FEATURES]| {
-                v[F::TotalLenFwdPackets as usize] + v[F::TotalLenBwdPackets as usize]
-            };
-            let packets = |v: &[f64; N_FEATURES]| {
-                v[F::TotalFwdPackets as usize] + v[F::TotalBwdPackets as usize]
-            };
+            let total = |v: &[f64; N_FEATURES]| v[F::TotalLenFwdPackets as usize] + v[F::TotalLenBwdPackets as usize];
+            let packets = |v: &[f64; N_FEATURES]| v[F::TotalFwdPackets as usize] + v[F::TotalBwdPackets as usize];
             assert_eq!(total(ours), total(theirs));
             assert_eq!(packets(ours), packets(theirs) + 1.0);
         }
     }
     assert_eq!((flows.len(), changed), (reference.len(), 1));
     // A fragment whose first fragment never came is reported.
-    let (_, report) = extract(
-        &write_temp(&dir, "orphan.pcap", &fragment_record(&bytes, i, FragmentOrder::FirstLost)),
-        &corrected(),
-    );
+    let (_, report) =
+        extract(&write_temp(&dir, "orphan.pcap", &fragment_record(&bytes, i, FragmentOrder::FirstLost)), &corrected());
     assert_eq!(report.count(SkipReason::OrphanFragment), 1, "{report}");
 }
 
@@ -260,11 +224,7 @@ fn damaged_pcapng_blocks_are_skipped_and_reported() {
     let trailer = blocks[5] - 4;
     bytes[trailer..trailer + 4].copy_from_slice(&7u32.to_le_bytes());
     let (_, report) = extract(&write_temp(&dir, "trailer.pcapng", &bytes), &corrected());
-    assert_eq!(
-        report.reasons[&SkipReason::DamagedBlock].first_packet,
-        3,
-        "{report}"
-    );
+    assert_eq!(report.reasons[&SkipReason::DamagedBlock].first_packet, 3, "{report}");
     assert_eq!(report.packets, 11, "{report}");
     // 2. An absurd block length: the reader scans to the next well-formed block.
     let mut bytes = original.clone();
@@ -279,32 +239,18 @@ fn damaged_pcapng_blocks_are_skipped_and_reported() {
     assert_eq!(report.count(SkipReason::DamagedBlock), 1, "{report}");
     assert_eq!(report.packets, 11, "{report}");
     // 4. Cut in the middle of the last block.
-    let (_, report) = extract(
-        &write_temp(&dir, "cut.pcapng", &original[..original.len() - 100]),
-        &corrected(),
-    );
+    let (_, report) = extract(&write_temp(&dir, "cut.pcapng", &original[..original.len() - 100]), &corrected());
     assert_eq!(report.count(SkipReason::TruncatedRecord), 1, "{report}");
     assert_eq!(report.packets, 12, "{report}");
 }
 
 /// Rewrites a little-endian microsecond pcap as big-endian and/or nanosecond.
 fn reencode(bytes: &[u8], big_endian: bool, nanos: bool) -> Vec<u8> {
-    let u32_at =
-        |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
-    let put = |out: &mut Vec<u8>, v: u32| {
-        out.extend(if big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        })
-    };
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+    let put = |out: &mut Vec<u8>, v: u32| out.extend(if big_endian { v.to_be_bytes() } else { v.to_le_bytes() });
     let mut out = Vec::with_capacity(bytes.len());
     put(&mut out, if nanos { 0xA1B2_3C4D } else { 0xA1B2_C3D4 });
-    let version = if big_endian {
-        [0, 2, 0, 4]
-    } else {
-        [2, 0, 4, 0]
-    };
+    let version = if big_endian { [0, 2, 0, 4] } else { [2, 0, 4, 0] };
     out.extend(version);
     for at in [8, 12, 16, 20] {
         put(&mut out, u32_at(bytes, at));
@@ -426,11 +372,7 @@ fn every_link_type_gives_the_same_flows() {
         assert_eq!(by_first_packet(&flows), reference, "{name}: {report}");
     }
     // An unknown link type is reported, packet by packet, without a panic.
-    let path = write_temp(
-        &dir,
-        "user0.pcap",
-        &relink(&bytes, 147, |f| f[..14].to_vec()),
-    );
+    let path = write_temp(&dir, "user0.pcap", &relink(&bytes, 147, |f| f[..14].to_vec()));
     let (flows, report) = extract(&path, &corrected());
     assert!(flows.is_empty());
     assert_eq!(report.count(SkipReason::UnknownLinkType), 3292, "{report}");
@@ -453,27 +395,16 @@ fn block(kind: u32, body: &[u8]) -> Vec<u8> {
 fn pcapng_with_two_interfaces_resolutions_and_simple_blocks() {
     let bytes = test_pcap_bytes();
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-    let mut ng = block(
-        0x0A0D_0D0A,
-        &[
-            0x4D, 0x3C, 0x2B, 0x1A, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        ],
-    );
+    let mut ng =
+        block(0x0A0D_0D0A, &[0x4D, 0x3C, 0x2B, 0x1A, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     // Interface 0: Ethernet, default microseconds. Interface 1: raw IP, nanoseconds (tsresol 9).
     ng.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
-    ng.extend(block(
-        1,
-        &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0],
-    ));
+    ng.extend(block(1, &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
     for (i, at) in record_offsets(&bytes).into_iter().enumerate() {
         let us = u64::from(u32_at(at)) * 1_000_000 + u64::from(u32_at(at + 4));
         let incl = u32_at(at + 8) as usize;
         let frame = &bytes[at + 16..at + 16 + incl];
-        let (iface, ticks, data) = if i % 2 == 0 {
-            (0u32, us, frame)
-        } else {
-            (1, us * 1000, &frame[14..])
-        };
+        let (iface, ticks, data) = if i % 2 == 0 { (0u32, us, frame) } else { (1, us * 1000, &frame[14..]) };
         let mut body = iface.to_le_bytes().to_vec();
         body.extend(((ticks >> 32) as u32).to_le_bytes());
         body.extend((ticks as u32).to_le_bytes());
@@ -490,29 +421,15 @@ fn pcapng_with_two_interfaces_resolutions_and_simple_blocks() {
     ng.extend(block(3, &spb));
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_temp(&dir, "two-ifaces.pcapng", &ng);
-    let (flows, report) = extract(
-        &path,
-        &ExtractOptions {
-            drop_duplicates: false,
-            ..corrected()
-        },
-    );
+    let (flows, report) = extract(&path, &ExtractOptions { drop_duplicates: false, ..corrected() });
     assert_eq!(report.format, "pcapng");
     assert_eq!(report.link_types, vec![1, 101]);
     assert_eq!(report.packets, 3293);
     assert_eq!(report.count(SkipReason::NoTimestamp), 1);
-    assert_eq!(
-        report.count(SkipReason::Duplicate),
-        1,
-        "the simple block repeats the last packet at its time"
-    );
+    assert_eq!(report.count(SkipReason::Duplicate), 1, "the simple block repeats the last packet at its time");
     let reference = test_pcap_flows();
     assert_eq!(flows.len(), reference.len());
-    let starts = |v: &[FlowRecord]| {
-        v.iter()
-            .map(|f| (f.start_us, f.first_packet))
-            .collect::<Vec<_>>()
-    };
+    let starts = |v: &[FlowRecord]| v.iter().map(|f| (f.start_us, f.first_packet)).collect::<Vec<_>>();
     assert_eq!(starts(&flows), starts(&reference));
 }
 
@@ -527,9 +444,8 @@ fn swapped_packets_are_reordered_and_duplicates_counted() {
         i64::from(u32::from_le_bytes(r[0..4].try_into().expect("4"))) * 1_000_000
             + i64::from(u32::from_le_bytes(r[4..8].try_into().expect("4")))
     };
-    let i = (100..offsets.len() - 1)
-        .find(|&i| ts(i + 1) - ts(i) > 0 && ts(i + 1) - ts(i) < 50_000)
-        .expect("close pair");
+    let i =
+        (100..offsets.len() - 1).find(|&i| ts(i + 1) - ts(i) > 0 && ts(i + 1) - ts(i) < 50_000).expect("close pair");
     let mut swapped = bytes[..offsets[i]].to_vec();
     swapped.extend(record(i + 1));
     swapped.extend(record(i));
@@ -539,11 +455,7 @@ fn swapped_packets_are_reordered_and_duplicates_counted() {
     let (flows, report) = extract(&path, &corrected());
     assert_eq!(report.count(SkipReason::Reordered), 1, "{report}");
     let reference = test_pcap_flows();
-    let features = |v: &[FlowRecord]| {
-        v.iter()
-            .map(|f| f.features.map(f64::to_bits))
-            .collect::<Vec<_>>()
-    };
+    let features = |v: &[FlowRecord]| v.iter().map(|f| f.features.map(f64::to_bits)).collect::<Vec<_>>();
     assert_eq!(features(&flows), features(&reference));
 
     // The same record twice in a row is a duplicate: counted and dropped.

@@ -19,12 +19,17 @@ fn packets(table: &FlowTable, i: usize) -> u64 {
 
 /// The row of `table` whose flow has this id and start time.
 fn find(table: &FlowTable, id: &str, start: Option<i64>) -> usize {
-    table.meta().iter().position(|m| m.flow_id().as_deref() == Some(id) && m.timestamp_us() == start).expect("carved flow found again")
+    table
+        .meta()
+        .iter()
+        .position(|m| m.flow_id().as_deref() == Some(id) && m.timestamp_us() == start)
+        .expect("carved flow found again")
 }
 
 fn carve_and_reextract(capture: &Path, rows: &[usize]) {
     let (table, _) = read_capture(capture, &ExtractOptions::default()).unwrap();
-    let windows: Vec<FlowWindow> = rows.iter().map(|&i| FlowWindow::of_row(&table, i).expect("capture rows have tuples")).collect();
+    let windows: Vec<FlowWindow> =
+        rows.iter().map(|&i| FlowWindow::of_row(&table, i).expect("capture rows have tuples")).collect();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("carved.pcap");
     let report = carve(capture, &windows, &out).unwrap();
@@ -35,7 +40,13 @@ fn carve_and_reextract(capture: &Path, rows: &[usize]) {
     for &i in rows {
         let m = &table.meta()[i];
         let j = find(&again, &m.flow_id().unwrap(), m.timestamp_us());
-        assert_eq!(again.row(j), table.row(i), "{}: flow {:?} has other features once carved", capture.display(), m.flow_id());
+        assert_eq!(
+            again.row(j),
+            table.row(i),
+            "{}: flow {:?} has other features once carved",
+            capture.display(),
+            m.flow_id()
+        );
     }
 }
 
@@ -102,7 +113,13 @@ fn carve_command_takes_packet_numbers_and_flow_ids_and_names_unknown_flows() {
     assert_eq!(carved.len(), 2);
     assert_eq!(carved.row(find(&carved, &second.flow_id().unwrap(), second.timestamp_us())), table.row(1));
 
-    let bad = Command::new(env!("CARGO_BIN_EXE_netvigil")).arg("carve").arg(&capture).args(["--flow", "999999", "-o"]).arg(dir.path().join("none.pcap")).output().unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_netvigil"))
+        .arg("carve")
+        .arg(&capture)
+        .args(["--flow", "999999", "-o"])
+        .arg(dir.path().join("none.pcap"))
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     let message = String::from_utf8_lossy(&bad.stderr);
     assert!(message.contains("bruteforce_hydra_ssh.pcap") && message.contains("no flow '999999'"), "{message}");

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 /// first, and only then from the compile-time value: a test binary that cargo reuses from a
 /// target directory built in another checkout (CI's persistent one) still reads this one's files.
 pub fn repo(rel: &str) -> PathBuf {
-    let root = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let root =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     root.join(rel)
 }
 
@@ -46,7 +47,12 @@ pub fn write(dir: &tempfile::TempDir, name: &str, content: impl AsRef<[u8]>) -> 
 pub fn check_eve(path: &std::path::Path) {
     let script = repo("scripts/check_eve.py");
     let out = std::process::Command::new("python3").arg(script).arg(path).output().expect("python3 runs");
-    assert!(out.status.success(), "EVE schema check failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "EVE schema check failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Reading options: strict (the default, stop at the first bad row) and lenient (drop and count).

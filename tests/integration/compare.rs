@@ -5,21 +5,24 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use netvigil::ingest::{ReadOptions, read_flows};
+use netvigil::model::MoeConfig;
 use netvigil::model::inference::cpu_device;
-use netvigil::store::Store;
 use netvigil::service::{CompareRequest, Task, compare_recorded};
+use netvigil::store::Store;
+use netvigil::train::TrainingConfig;
 use netvigil::train::autoencoder::{AnomalyConfig, threshold_for_fpr};
 use netvigil::train::baselines::Baseline;
 use netvigil::train::compare::{CompareConfig, Contender, compare};
 use netvigil::train::split::{SplitKind, split};
-use netvigil::model::MoeConfig;
-use netvigil::train::TrainingConfig;
 
 use crate::common::{repo_data, shared};
 
 /// Benign traffic and two attack families of the improved release: 10,736 real flows.
 fn real_files() -> Vec<std::path::PathBuf> {
-    ["BENIGN_5000.csv", "Portscan_5000.csv", "Botnet_736.csv"].iter().map(|f| shared(&format!("cicids2017-improved/{f}"))).collect()
+    ["BENIGN_5000.csv", "Portscan_5000.csv", "Botnet_736.csv"]
+        .iter()
+        .map(|f| shared(&format!("cicids2017-improved/{f}")))
+        .collect()
 }
 
 fn config(contenders: Vec<Contender>) -> CompareConfig {
@@ -57,7 +60,8 @@ fn baselines_and_autoencoder_learn_real_flows_on_the_moe_split() {
         Contender::Baseline(Baseline::LogisticRegression),
         Contender::Autoencoder,
     ];
-    let comparison = compare(&table, &config(contenders.clone()), &cpu_device(), None, &AtomicBool::new(false)).unwrap();
+    let comparison =
+        compare(&table, &config(contenders.clone()), &cpu_device(), None, &AtomicBool::new(false)).unwrap();
     // Exactly the MoE's split: same rows, same counts.
     let parts = split(&table, SplitKind::Random, &[], 7).unwrap();
     assert_eq!((comparison.train_rows, comparison.test_rows), (parts.train.len(), parts.test.len()));
@@ -89,7 +93,13 @@ fn baselines_and_autoencoder_learn_real_flows_on_the_moe_split() {
 #[test]
 fn a_classifier_needs_both_classes() {
     let table = read_flows(&[shared("cicids2017-improved/BENIGN_5000.csv")], &ReadOptions::default()).unwrap();
-    let err = compare(&table, &config(vec![Contender::Baseline(Baseline::DecisionTree)]), &cpu_device(), None, &AtomicBool::new(false));
+    let err = compare(
+        &table,
+        &config(vec![Contender::Baseline(Baseline::DecisionTree)]),
+        &cpu_device(),
+        None,
+        &AtomicBool::new(false),
+    );
     assert!(err.is_err());
 }
 
@@ -102,7 +112,8 @@ fn a_recorded_comparison_is_in_the_history_with_every_line() {
         config: config(vec![Contender::Moe, Contender::Baseline(Baseline::LogisticRegression), Contender::Autoencoder]),
         device: netvigil::model::DeviceChoice::Cpu,
     };
-    let (run_id, comparison) = compare_recorded(dir.path(), &request, &Task::new(&|_| {}, &AtomicBool::new(false))).unwrap();
+    let (run_id, comparison) =
+        compare_recorded(dir.path(), &request, &Task::new(&|_| {}, &AtomicBool::new(false))).unwrap();
     let store = Store::open(dir.path()).unwrap();
     let stored = store.comparisons().unwrap();
     assert_eq!(stored.len(), 1);
@@ -127,7 +138,9 @@ fn compare_command_prints_json_and_records_the_run() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = json["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
-    for key in ["model", "f1", "precision", "recall", "false_positive_rate", "roc_auc", "train_seconds", "flows_per_second"] {
+    for key in
+        ["model", "f1", "precision", "recall", "false_positive_rate", "roc_auc", "train_seconds", "flows_per_second"]
+    {
         assert!(rows[0].get(key).is_some(), "missing {key}");
     }
     assert_eq!(Store::open(dir.path()).unwrap().comparisons().unwrap().len(), 1);

@@ -104,13 +104,22 @@ fn portscan_capture_gives_a_vertical_scan() {
 fn patator_samples_give_brute_force_against_their_service() {
     // Measured on the corrected CICIDS2017 samples: one finding each, resting on all but
     // a handful of the sample's flows (the rest carried no reply).
-    for (file, port, at_least) in [("cicids2017-improved/SSH-Patator_2961.csv", 22, 2900), ("cicids2017-improved/FTP-Patator_3972.csv", 21, 3900)] {
+    for (file, port, at_least) in
+        [("cicids2017-improved/SSH-Patator_2961.csv", 22, 2900), ("cicids2017-improved/FTP-Patator_3972.csv", 21, 3900)]
+    {
         let table = read(&[file]);
         let found = detect(&table);
         assert_eq!(found.findings.len(), 1, "{file}: {found:#?}");
         let f = &found.findings[0];
-        assert_eq!((f.kind, f.family, f.label().as_str()), (FindingKind::BruteForce, AttackFamily::Bruteforce, "bruteforce:guessing"));
-        assert_eq!((f.source, f.target, f.ports.as_slice()), (Some(ip("172.16.0.1")), Some(ip("192.168.10.50")), &[port][..]), "{file}");
+        assert_eq!(
+            (f.kind, f.family, f.label().as_str()),
+            (FindingKind::BruteForce, AttackFamily::Bruteforce, "bruteforce:guessing")
+        );
+        assert_eq!(
+            (f.source, f.target, f.ports.as_slice()),
+            (Some(ip("172.16.0.1")), Some(ip("192.168.10.50")), &[port][..]),
+            "{file}"
+        );
         assert!(f.flows >= at_least, "{file}: {f}");
         check_rows(&table, f);
     }
@@ -205,8 +214,13 @@ fn benign_captures_and_flows_give_no_findings() {
     files.sort();
     assert!(files.len() >= 6);
     files.extend(
-        ["unb-live/2017-10-17_online.csv", "unb-live/2017-12-15_online.csv", "cicids2017-improved/BENIGN_5000.csv", "cicids2017-original/TrafficLabelling_Friday-DDos_head299_BENIGN.csv"]
-            .map(String::from),
+        [
+            "unb-live/2017-10-17_online.csv",
+            "unb-live/2017-12-15_online.csv",
+            "cicids2017-improved/BENIGN_5000.csv",
+            "cicids2017-original/TrafficLabelling_Friday-DDos_head299_BENIGN.csv",
+        ]
+        .map(String::from),
     );
     let mut paths: Vec<std::path::PathBuf> = files.iter().map(|f| shared(f)).collect();
     // The repository's benign captures of real tools: both runs of each scenario, and the four
@@ -224,7 +238,8 @@ fn benign_captures_and_flows_give_no_findings() {
     }
     for path in &paths {
         let file = path.display();
-        let table = read_flows(std::slice::from_ref(path), &ReadOptions::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let table =
+            read_flows(std::slice::from_ref(path), &ReadOptions::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
         let found = detect(&table);
         assert!(found.not_run.is_none(), "{file}: {found:?}");
         assert_eq!(found.flows_considered, table.len(), "{file}: every flow has addresses and a time");
@@ -248,18 +263,25 @@ fn sqlmap_captures_give_an_sql_injection_finding_on_their_tagged_requests() {
         assert_eq!(sqli.len(), 1, "{run}: {:#?}", found.findings);
         let f = sqli[0];
         assert_eq!((f.family, f.label().as_str()), (AttackFamily::Webattack, "webattack:sqli"));
-        assert_eq!((f.source, f.target, f.ports.as_slice(), f.flows), (Some(ip("10.77.0.1")), Some(ip("10.77.0.2")), &[80u16][..], 44), "{f}");
+        assert_eq!(
+            (f.source, f.target, f.ports.as_slice(), f.flows),
+            (Some(ip("10.77.0.1")), Some(ip("10.77.0.2")), &[80u16][..], 44),
+            "{f}"
+        );
         assert!(f.rule.contains("44 HTTP requests") && f.rule.contains("short of the 50"), "{}", f.rule);
         check_rows(&table, f);
         assert!(f.rows.iter().all(|&r| table.meta()[r as usize].source == 1), "only the capture's flows");
         let n = table.len();
         let reversed: Vec<usize> = (0..n).rev().collect();
         let again = detect(&table.select(&reversed));
-        let mut rows: Vec<u32> = of_kind(&again, FindingKind::SqlInjection)[0].rows.iter().map(|&r| (n - 1) as u32 - r).collect();
+        let mut rows: Vec<u32> =
+            of_kind(&again, FindingKind::SqlInjection)[0].rows.iter().map(|&r| (n - 1) as u32 - r).collect();
         rows.sort_unstable();
         assert_eq!(rows, f.rows);
     }
-    let wapiti = detect(&read_flows(&[repo_data("captures-heldout/webattack_wapiti.pcap")], &ReadOptions::default()).expect("wapiti"));
+    let wapiti = detect(
+        &read_flows(&[repo_data("captures-heldout/webattack_wapiti.pcap")], &ReadOptions::default()).expect("wapiti"),
+    );
     assert!(of_kind(&wapiti, FindingKind::SqlInjection).is_empty(), "{:#?}", wapiti.findings);
 }
 
@@ -272,7 +294,8 @@ fn web_scanners_are_found_by_their_user_agent_and_their_probe_answers() {
     for run in ["captures", "captures-heldout"] {
         let read = |name: &str| {
             let path = repo_data(&format!("{run}/{name}.pcap"));
-            read_flows(std::slice::from_ref(&path), &ReadOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            read_flows(std::slice::from_ref(&path), &ReadOptions::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         };
         let sqlmap = read("webattack_sqlmap");
         let found = detect(&sqlmap);
@@ -288,7 +311,11 @@ fn web_scanners_are_found_by_their_user_agent_and_their_probe_answers() {
         let scans = of_kind(&found, FindingKind::WebScan);
         assert_eq!(scans.len(), 1, "{run}: {:#?}", found.findings);
         let f = scans[0];
-        assert_eq!((f.label().as_str(), f.source, f.target, f.flows), ("webattack:webscan", Some(ip("10.77.0.1")), Some(ip("10.77.0.2")), 7), "{f}");
+        assert_eq!(
+            (f.label().as_str(), f.source, f.target, f.flows),
+            ("webattack:webscan", Some(ip("10.77.0.1")), Some(ip("10.77.0.2")), 7),
+            "{f}"
+        );
         assert!(f.rule.starts_with("276 HTTP answers") && f.rule.contains("31151"), "{}", f.rule);
         check_rows(&wapiti, f);
         assert!(of_kind(&found, FindingKind::ScannerAgent).is_empty(), "wapiti does not name itself");
@@ -323,7 +350,8 @@ fn minute_timestamps_give_no_flood_by_rate() {
 
 #[test]
 fn findings_do_not_depend_on_row_order() {
-    let table = read(&["cicids2017-improved/Infiltration_-_Portscan_5000.csv", "cicids2017-improved/SSH-Patator_2961.csv"]);
+    let table =
+        read(&["cicids2017-improved/Infiltration_-_Portscan_5000.csv", "cicids2017-improved/SSH-Patator_2961.csv"]);
     let found = detect(&table);
     // Measured: 47 vertical scans by the infiltrated host 192.168.10.8 (it sweeps the same 11
     // hosts again every 9 minutes or so, each sweep a finding of its own), one by 172.16.0.1,

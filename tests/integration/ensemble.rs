@@ -33,7 +33,17 @@ fn training(members: usize) -> TrainingConfig {
 fn ensemble() -> &'static (ModelBundle, TrainingReport) {
     static TRAINED: OnceLock<(ModelBundle, TrainingReport)> = OnceLock::new();
     TRAINED.get_or_init(|| {
-        fit(table(), &small_config(), &training(2), SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None).expect("training runs")
+        fit(
+            table(),
+            &small_config(),
+            &training(2),
+            SplitKind::Random,
+            &cpu_device(),
+            None,
+            &AtomicBool::new(false),
+            None,
+        )
+        .expect("training runs")
     })
 }
 
@@ -55,7 +65,18 @@ fn an_ensemble_trains_each_member_with_its_own_seed_on_one_split() {
     assert_eq!(bundle.member_seeds(), [7, 8]);
     assert!(report.members.iter().all(|m| m.epochs_run >= 2 && m.valid_f1 > 0.8), "{:?}", report.members);
     // The seed's own single model is the ensemble's first member, on the same split.
-    let single = fit(table(), &small_config(), &training(1), SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None).unwrap().0;
+    let single = fit(
+        table(),
+        &small_config(),
+        &training(1),
+        SplitKind::Random,
+        &cpu_device(),
+        None,
+        &AtomicBool::new(false),
+        None,
+    )
+    .unwrap()
+    .0;
     let rows = &table().features()[..400 * N_FEATURES];
     assert_eq!(p_attack(&single, rows), p_attack(&member(bundle, 0), rows));
     let single_report: TrainingReport = serde_json::from_value(single.metrics["report"].clone()).unwrap();
@@ -71,10 +92,15 @@ fn an_ensemble_scores_the_mean_of_its_members_logits_on_both_engines() {
     assert_eq!(fused.engine(), "fused CPU");
     let burn = fused.clone().with_burn_engine();
     let (a, b) = (fused.score_raw(rows), burn.score_raw(rows));
-    let gap = a.iter().zip(&b).flat_map(|(x, y)| x.family_probs.iter().zip(&y.family_probs).map(|(p, q)| (p - q).abs())).fold(0f32, f32::max);
+    let gap = a
+        .iter()
+        .zip(&b)
+        .flat_map(|(x, y)| x.family_probs.iter().zip(&y.family_probs).map(|(p, q)| (p - q).abs()))
+        .fold(0f32, f32::max);
     assert!(gap <= 1e-5, "fused and burn ensembles differ by {gap}");
     // The mean of the log-odds lies between the members' own, and is neither member's.
-    let (ens, m0, m1) = (p_attack(bundle, rows), p_attack(&member(bundle, 0), rows), p_attack(&member(bundle, 1), rows));
+    let (ens, m0, m1) =
+        (p_attack(bundle, rows), p_attack(&member(bundle, 0), rows), p_attack(&member(bundle, 1), rows));
     let logit = |p: f32| (p.clamp(1e-7, 1.0 - 1e-7) / (1.0 - p.clamp(1e-7, 1.0 - 1e-7))).ln();
     let mut differs = 0;
     for ((e, x), y) in ens.iter().zip(&m0).zip(&m1) {
@@ -98,7 +124,11 @@ fn an_ensemble_bundle_round_trips_and_checks_every_member() {
     assert_eq!((manifest.more_members[0].weights_file.as_str(), manifest.more_members[0].seed), ("weights-1.bpk", 8));
     let loaded = ModelBundle::load(&path, &cpu_device()).unwrap();
     assert_eq!(loaded.members.len(), 2);
-    assert!(loaded.manifest.semantics_note(&[]).starts_with("one ensemble of 2 models"), "{}", loaded.manifest.semantics_note(&[]));
+    assert!(
+        loaded.manifest.semantics_note(&[]).starts_with("one ensemble of 2 models"),
+        "{}",
+        loaded.manifest.semantics_note(&[])
+    );
     let rows = &table().features()[..300 * N_FEATURES];
     assert_eq!(Scorer::new(bundle, &cpu()).score_raw(rows), Scorer::new(&loaded, &cpu()).score_raw(rows));
     // A single model is still written as version 1, readable by programs before ensembles.
@@ -154,8 +184,17 @@ fn an_ensembles_attributions_sum_to_the_change_of_its_attack_logit() {
 fn fine_tuning_an_ensemble_tunes_every_member() {
     let (bundle, _) = ensemble();
     let tuning = TrainingConfig::new().with_epochs(1).with_batch_size(64).with_seed(9).with_alert_max_fpr(0.01);
-    let (tuned, report) =
-        fit(table(), &small_config(), &tuning, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), Some(bundle)).unwrap();
+    let (tuned, report) = fit(
+        table(),
+        &small_config(),
+        &tuning,
+        SplitKind::Random,
+        &cpu_device(),
+        None,
+        &AtomicBool::new(false),
+        Some(bundle),
+    )
+    .unwrap();
     assert_eq!(tuned.members.len(), 2, "the parent's members, each fine-tuned");
     assert_eq!(report.members.iter().map(|m| m.seed).collect::<Vec<_>>(), [9, 10]);
     assert!(report.before.is_some());

@@ -37,7 +37,13 @@ fn compare_verdicts(fused: &[Verdict], burn: &[Verdict], what: &str) {
     let mut unfamiliar_differs = 0;
     for (f, b) in fused.iter().zip(burn) {
         worst = worst.max(max_gap(&f.family_probs, &b.family_probs)).max(max_gap(&f.gate, &b.gate));
-        assert_eq!(f.family.is_attack(), b.family.is_attack(), "{what}: verdict differs at P(attack) {} vs {}", f.p_attack, b.p_attack);
+        assert_eq!(
+            f.family.is_attack(),
+            b.family.is_attack(),
+            "{what}: verdict differs at P(attack) {} vs {}",
+            f.p_attack,
+            b.p_attack
+        );
         unfamiliar_differs += usize::from(f.unfamiliar != b.unfamiliar);
     }
     assert!(worst <= 1e-5, "{what}: fused and burn differ by {worst}");
@@ -156,7 +162,10 @@ fn repeated_flows_are_scored_once_with_the_verdicts_of_scoring_each() {
             let n = d.rows.len() / N_FEATURES;
             assert!(n * 4 < table.len(), "{}: {n} distinct of {}", path.display(), table.len());
             for (r, &s) in d.slot.iter().enumerate() {
-                assert_eq!(&rows[r * N_FEATURES..(r + 1) * N_FEATURES], &d.rows[s as usize * N_FEATURES..(s as usize + 1) * N_FEATURES]);
+                assert_eq!(
+                    &rows[r * N_FEATURES..(r + 1) * N_FEATURES],
+                    &d.rows[s as usize * N_FEATURES..(s as usize + 1) * N_FEATURES]
+                );
             }
         }
         for scorer in [&fused, &burn] {

@@ -1,5 +1,5 @@
 //! The real window, driven with egui_kittest: open a real CSV, select a flow, edit a feature
-//! and see the verdict change, start and cancel a training run, open the history, open a
+//! and see the verdict change, open the history, open a
 //! scan capture and filter the table to its finding. Snapshots are rendered with wgpu (Mesa
 //! lavapipe in CI).
 
@@ -13,37 +13,37 @@ use netvigil::features::FeatureId;
 
 use crate::common::{repo_data, shared};
 
-fn flows_view(a: &NetVigilApp) -> &FlowsView {
+pub(crate) fn flows_view(a: &NetVigilApp) -> &FlowsView {
     a.view().expect("the flows view is registered")
 }
 
-fn flows_view_mut(a: &mut NetVigilApp) -> &mut FlowsView {
+pub(crate) fn flows_view_mut(a: &mut NetVigilApp) -> &mut FlowsView {
     a.view_mut().expect("the flows view is registered")
 }
 
-fn inspector(a: &NetVigilApp) -> &InspectorView {
+pub(crate) fn inspector(a: &NetVigilApp) -> &InspectorView {
     a.view().expect("the inspector is registered")
 }
 
-fn train(a: &NetVigilApp) -> &TrainView {
+pub(crate) fn train(a: &NetVigilApp) -> &TrainView {
     a.view().expect("the train view is registered")
 }
 
-fn train_mut(a: &mut NetVigilApp) -> &mut TrainView {
+pub(crate) fn train_mut(a: &mut NetVigilApp) -> &mut TrainView {
     a.view_mut().expect("the train view is registered")
 }
 
-fn history(a: &NetVigilApp) -> &HistoryView {
+pub(crate) fn history(a: &NetVigilApp) -> &HistoryView {
     a.view().expect("the history view is registered")
 }
 
-fn harness(app: NetVigilApp) -> Harness<'static, NetVigilApp> {
+pub(crate) fn harness(app: NetVigilApp) -> Harness<'static, NetVigilApp> {
     harness_stepping(app, 0.25)
 }
 
 /// kittest runs one frame per input event and advances the clock `step_dt` each: a
 /// double-click (click, hover, press, release) needs frames shorter than egui's 0.3 s limit.
-fn harness_stepping(app: NetVigilApp, step_dt: f32) -> Harness<'static, NetVigilApp> {
+pub(crate) fn harness_stepping(app: NetVigilApp, step_dt: f32) -> Harness<'static, NetVigilApp> {
     Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
         .with_step_dt(step_dt)
@@ -52,12 +52,13 @@ fn harness_stepping(app: NetVigilApp, step_dt: f32) -> Harness<'static, NetVigil
 }
 
 /// Steps the UI until `done` holds (background jobs finish on their own threads).
-fn wait_until(h: &mut Harness<'_, NetVigilApp>, what: &str, done: impl Fn(&NetVigilApp) -> bool) {
+pub(crate) fn wait_until(h: &mut Harness<'_, NetVigilApp>, what: &str, done: impl Fn(&NetVigilApp) -> bool) {
     let start = Instant::now();
     while !done(h.state()) {
         let failed = h.state().state.notices.iter().any(|n| n.is_error);
         if failed || start.elapsed() > Duration::from_secs(240) {
-            let notices: Vec<String> = h.state().state.notices.iter().map(|n| format!("{}: {:?}", n.summary, n.details)).collect();
+            let notices: Vec<String> =
+                h.state().state.notices.iter().map(|n| format!("{}: {:?}", n.summary, n.details)).collect();
             panic!("gave up waiting for {what}; messages: {notices:?}");
         }
         h.step();
@@ -67,7 +68,7 @@ fn wait_until(h: &mut Harness<'_, NetVigilApp>, what: &str, done: impl Fn(&NetVi
 }
 
 /// Filters the table to the flows the model calls benign and waits until only those show.
-fn show_only_benign(h: &mut Harness<'_, NetVigilApp>) {
+pub(crate) fn show_only_benign(h: &mut Harness<'_, NetVigilApp>) {
     flows_view_mut(h.state_mut()).query.family = Some(netvigil::ingest::AttackFamily::Benign);
     wait_until(h, "only the benign flows", |a| {
         let verdicts = a.state.flows.as_ref().and_then(|f| f.verdicts.clone()).unwrap();
@@ -77,24 +78,26 @@ fn show_only_benign(h: &mut Harness<'_, NetVigilApp>) {
 }
 
 /// A snapshot without the status bar, whose flows/s figure changes from run to run.
-fn snapshot(h: &mut Harness<'_, NetVigilApp>, name: &str) {
+pub(crate) fn snapshot(h: &mut Harness<'_, NetVigilApp>, name: &str) {
     h.mask(egui::Rect::from_min_max(egui::pos2(0.0, 765.0), egui::pos2(1280.0, 800.0)));
     h.snapshot(name);
 }
 
 /// An app with its own history folder, the shipped model and the shipped sample loaded.
-fn loaded_app(dir: &tempfile::TempDir) -> Harness<'static, NetVigilApp> {
+pub(crate) fn loaded_app(dir: &tempfile::TempDir) -> Harness<'static, NetVigilApp> {
     loaded_app_stepping(dir, 0.25)
 }
 
-fn loaded_app_stepping(dir: &tempfile::TempDir, step_dt: f32) -> Harness<'static, NetVigilApp> {
+pub(crate) fn loaded_app_stepping(dir: &tempfile::TempDir, step_dt: f32) -> Harness<'static, NetVigilApp> {
     let mut h = harness_stepping(NetVigilApp::new(dir.path().to_path_buf()), step_dt);
     let ctx = h.ctx.clone();
     h.state_mut().load_startup_model(&ctx);
     wait_until(&mut h, "the default model", |a| a.state.model.is_some());
     h.state_mut().state.open(vec![repo_data("cicids2017-sample.csv")], &ctx);
     wait_until(&mut h, "the sample to load and score", |a| {
-        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some()) && flows_view(a).is_settled() && !flows_view(a).visible_rows().is_empty()
+        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some())
+            && flows_view(a).is_settled()
+            && !flows_view(a).visible_rows().is_empty()
     });
     h
 }
@@ -128,7 +131,10 @@ fn open_select_edit_and_see_the_verdict_change() {
     let subject = h.state().state.subject.clone().unwrap();
     assert_eq!(subject.edited[FeatureId::FlowDuration as usize], 119_999_999.0);
     let after = inspector(h.state()).edited_verdict().unwrap();
-    assert!((after.p_attack - before.p_attack).abs() > 1e-4 || after.family != before.family, "{before:?} vs {after:?}");
+    assert!(
+        (after.p_attack - before.p_attack).abs() > 1e-4 || after.family != before.family,
+        "{before:?} vs {after:?}"
+    );
     assert_eq!(inspector(h.state()).original_verdict().unwrap(), before);
     // What-if: the explanation follows the edit.
     wait_until(&mut h, "the explanation of the edited flow", |a| {
@@ -145,87 +151,6 @@ fn open_select_edit_and_see_the_verdict_change() {
     h.run_steps(3);
     let s = h.state().state.subject.clone().unwrap();
     assert_eq!(s.edited, s.original);
-}
-
-#[test]
-fn start_and_cancel_a_training_run_then_open_the_history() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut h = loaded_app(&dir);
-    h.get_by_label("Train").click();
-    h.run_steps(2);
-    train_mut(h.state_mut()).epochs = 50;
-    h.get_by_label("Start training").click();
-    wait_until(&mut h, "training to start", |a| train(a).status().contains("training on") || train(a).status().contains("epoch"));
-    // The history view reads the database while the training job writes its epochs.
-    h.get_by_label("History").click();
-    wait_until(&mut h, "the running run in the history", |a| history(a).counts().is_some_and(|c| c.0 == 1));
-    assert!(h.query_by_label("running").is_some(), "the run shows as running while it trains");
-    h.get_by_label("Train").click();
-    h.run_steps(2);
-    h.get_by_label("Cancel").click();
-    wait_until(&mut h, "training to stop", |a| !train(a).is_running());
-    let status = train(h.state()).status().to_string();
-    assert!(status.contains("cancel"), "{status}");
-
-    h.get_by_label("History").click();
-    wait_until(&mut h, "the history", |a| history(a).counts().is_some());
-    let (runs, models, batches, _) = history(h.state()).counts().unwrap();
-    assert_eq!(runs, 1);
-    assert!(models >= 1, "the default model is registered");
-    assert_eq!(batches, 1, "the sample was scored once");
-    assert!(h.query_by_label("cancelled").is_some(), "the run shows as cancelled");
-}
-
-#[test]
-fn the_models_control_trains_an_ensemble_of_that_many() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut h = loaded_app(&dir);
-    h.get_by_label("Train").click();
-    h.run_steps(2);
-    assert_eq!(train(h.state()).members, 1);
-    // The analyst types the number into the control: focused, it edits as text.
-    h.get_by_role_and_label(Role::SpinButton, "Models").focus();
-    h.run_steps(2);
-    h.key_press(egui::Key::Backspace);
-    h.get_by_role_and_label(Role::SpinButton, "Models").type_text("2");
-    h.key_press(egui::Key::Enter);
-    h.run_steps(2);
-    assert_eq!(train(h.state()).members, 2);
-    train_mut(h.state_mut()).epochs = 1;
-    h.get_by_label("Start training").click();
-    wait_until(&mut h, "the second member to train", |a| train(a).status().contains("member 2 of 2"));
-    wait_until(&mut h, "training to finish", |a| train(a).result().is_some());
-    let result = train(h.state()).result().unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(result.bundle_dir.join("manifest.json")).unwrap()).unwrap();
-    let more = manifest["more_members"].as_array().expect("an ensemble's further members");
-    assert_eq!(more.len(), 1, "{manifest}");
-    assert_eq!(more[0]["seed"], 43, "the second member's seed follows the first's");
-    assert!(result.bundle_dir.join("weights-1.bpk").is_file());
-}
-
-#[test]
-fn compare_models_from_the_train_view_and_find_it_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut h = loaded_app(&dir);
-    h.get_by_label("Train").click();
-    h.run_steps(2);
-    assert!(h.query_by_label_contains("No comparison yet").is_some());
-    train_mut(h.state_mut()).epochs = 1;
-    h.get_by_label("Compare on this data and split").click();
-    h.run_steps(2);
-    assert!(train(h.state()).compare.is_running());
-    wait_until(&mut h, "the comparison to finish", |a| !train(a).compare.is_running());
-    let rows = train(h.state()).compare.rows().to_vec();
-    assert_eq!(rows.len(), netvigil::train::compare::Contender::all().len(), "{}", train(h.state()).compare.status());
-    for row in &rows {
-        assert!(h.query_by_label(&row.model).is_some(), "{} in the table", row.model);
-    }
-    // A new window on the same history shows the newest comparison again.
-    let mut again = harness(NetVigilApp::new(dir.path().to_path_buf()));
-    again.get_by_label("Train").click();
-    again.run_steps(2);
-    assert_eq!(train(again.state()).compare.rows(), &rows[..]);
 }
 
 #[test]
@@ -257,11 +182,15 @@ fn a_scan_finding_is_listed_and_filters_the_table_to_its_flows() {
     assert!(h.query_by_label_contains(&format!("({} shown)", rows.len())).is_some());
 
     h.get_by_label("Show all flows").click();
-    wait_until(&mut h, "every flow again", |a| flows_view(a).is_settled() && flows_view(a).visible_rows().len() == total);
+    wait_until(&mut h, "every flow again", |a| {
+        flows_view(a).is_settled() && flows_view(a).visible_rows().len() == total
+    });
     assert_eq!(flows_view(h.state()).query.finding, None);
     // The finding was a pivot: Back returns to its flows.
     h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
-    wait_until(&mut h, "the finding's flows again", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &rows[..]);
+    wait_until(&mut h, "the finding's flows again", |a| {
+        flows_view(a).is_settled() && flows_view(a).visible_rows() == &rows[..]
+    });
 }
 
 #[test]
@@ -286,7 +215,8 @@ fn unfamiliar_flows_are_counted_and_filter_the_table() {
 fn the_window_starts_the_scoring_server_shows_its_address_and_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = loaded_app(&dir);
-    h.state_mut().state.launcher = Some(std::sync::Arc::new(netvigil::serve::Launcher { data_dir: dir.path().to_path_buf() }));
+    h.state_mut().state.launcher =
+        Some(std::sync::Arc::new(netvigil::serve::Launcher { data_dir: dir.path().to_path_buf() }));
     h.state_mut().state.server_bind = "127.0.0.1:0".parse().unwrap();
     h.get_by_label("Server").click();
     h.run_steps(2);
@@ -309,7 +239,8 @@ fn the_window_starts_the_scoring_server_shows_its_address_and_stops_it() {
 fn the_drift_warning_lists_features_and_plots_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = loaded_app(&dir);
-    let report = h.state().state.flows.as_ref().and_then(|f| f.drift.clone()).expect("drift computed with the verdicts");
+    let report =
+        h.state().state.flows.as_ref().and_then(|f| f.drift.clone()).expect("drift computed with the verdicts");
     let top = report.drifted(0.0)[0];
     let (name, psi) = (top.name, top.psi);
     h.get_by_label_contains(&report.headline()).click();
@@ -330,55 +261,16 @@ fn a_click_on_an_explanation_bar_shows_that_features_row() {
     let e = inspector(h.state()).explanation.current().unwrap().clone();
     // Completeness, as the window shows it: the bars' total is the change of the log-odds.
     assert!(e.completeness_gap() < 0.05, "{}", e.completeness_gap());
-    let (j, _) = e.top(8).into_iter().find(|(j, _)| netvigil::features::FEATURES[*j].tab != netvigil::features::Tab::Flow).expect("a feature of another tab among the top 8");
+    let (j, _) = e
+        .top(8)
+        .into_iter()
+        .find(|(j, _)| netvigil::features::FEATURES[*j].tab != netvigil::features::Tab::Flow)
+        .expect("a feature of another tab among the top 8");
     let feature = &netvigil::features::FEATURES[j];
     h.get_by_label_contains(&format!("{} = ", feature.name)).click();
     h.run_steps(3);
     assert_eq!(inspector(h.state()).tab(), feature.tab);
     assert!(h.query_by_role_and_label(Role::TextInput, feature.name).is_some(), "the feature's row is on screen");
-}
-
-#[test]
-fn fine_tune_the_active_model_from_the_train_view() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut h = loaded_app(&dir);
-    h.get_by_label("Train").click();
-    h.run_steps(2);
-    train_mut(h.state_mut()).epochs = 1;
-    h.get_by_label("Fine-tune the active model").click();
-    wait_until(&mut h, "fine-tuning to finish", |a| train(a).result().is_some());
-    let result = train(h.state()).result().unwrap();
-    assert!(result.name.starts_with("default-finetuned-"), "{}", result.name);
-    assert!(result.report.before.is_some(), "the active model measured on the same rows");
-    assert!(h.query_by_label_contains("Before fine-tuning, same rows").is_some());
-    let alert = result.report.alert.as_ref().expect("fine-tuning chose the new model's threshold");
-    assert!(h.query_by_label(&alert.describe()).is_some(), "{}", alert.describe());
-    let store = netvigil::store::Store::open(dir.path()).unwrap();
-    let run = store.run(result.run_id).unwrap();
-    assert_eq!(run.kind, "finetune");
-}
-
-#[test]
-fn label_the_shown_flows_and_fine_tune_on_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut h = loaded_app(&dir);
-    // Show only what the model calls benign, and label those flows benign.
-    show_only_benign(&mut h);
-    let shown = flows_view(h.state()).visible_rows().len();
-    h.get_by_label(&format!("the {shown} flows shown")).click();
-    h.run_steps(2);
-    assert_eq!(h.state().state.labels.len(), shown);
-    assert!(h.query_by_label(&format!("{shown} flows labelled by you")).is_some());
-    train_mut(h.state_mut()).epochs = 1;
-    h.get_by_label("Fine-tune the active model on them").click();
-    h.run_steps(3);
-    assert_eq!(h.state().state.view, TrainView::NAME);
-    wait_until(&mut h, "fine-tuning on the labels", |a| train(a).result().is_some());
-    let written = &train(h.state()).inputs[0];
-    assert!(written.starts_with(dir.path().join("labels")), "{}", written.display());
-    let table = netvigil::ingest::read_flows(&[written.clone()], &Default::default()).unwrap();
-    assert_eq!(table.len(), shown);
-    assert!(table.families().unwrap().iter().all(|f| *f == netvigil::ingest::AttackFamily::Benign));
 }
 
 #[test]
@@ -419,12 +311,18 @@ fn lines_that_are_no_flows_are_skipped_and_said() {
     h.state_mut().state.open(vec![path], &ctx);
     wait_until(&mut h, "the file to load", |a| a.state.flows.as_ref().is_some_and(|f| f.table.len() == 798));
     let said: Vec<String> = h.state().state.notices.iter().map(|n| n.summary.clone()).collect();
-    assert!(said.iter().any(|s| s == "Thursday-WorkingHours-Morning-WebAttacks.pcap_ISCX.csv: 3 lines of empty cells skipped."), "{said:?}");
+    assert!(
+        said.iter()
+            .any(|s| s == "Thursday-WorkingHours-Morning-WebAttacks.pcap_ISCX.csv: 3 lines of empty cells skipped."),
+        "{said:?}"
+    );
     // A file whose labels are no attack labels is shown without them, and the window says so.
     let foreign = dir.path().join("Darknet.csv");
     std::fs::write(&foreign, text.replace("BENIGN", "Non-Tor")).unwrap();
     h.state_mut().state.open(vec![foreign], &ctx);
-    wait_until(&mut h, "the file to load", |a| a.state.flows.as_ref().is_some_and(|f| f.title.contains("Darknet") && f.table.labels().is_none()));
+    wait_until(&mut h, "the file to load", |a| {
+        a.state.flows.as_ref().is_some_and(|f| f.title.contains("Darknet") && f.table.labels().is_none())
+    });
     let said: Vec<String> = h.state().state.notices.iter().map(|n| n.summary.clone()).collect();
     assert!(said.iter().any(|s| s.starts_with("Darknet.csv: shown without labels ('Non-Tor' at line ")), "{said:?}");
 }
@@ -439,7 +337,9 @@ fn save_the_packets_of_the_flows_shown_from_a_capture() {
     let capture = repo_data("captures/bruteforce_hydra_ftp.pcap");
     h.state_mut().state.open(vec![capture.clone()], &ctx);
     wait_until(&mut h, "the capture to load and score", |a| {
-        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some()) && flows_view(a).is_settled() && !flows_view(a).visible_rows().is_empty()
+        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some())
+            && flows_view(a).is_settled()
+            && !flows_view(a).visible_rows().is_empty()
     });
     let shown = flows_view(h.state()).visible_rows().len();
     h.get_by_label(&format!("Save the packets of the {shown} flows shown (pcap)")).click();
@@ -451,8 +351,14 @@ fn save_the_packets_of_the_flows_shown_from_a_capture() {
     let (again, _) = netvigil::ingest::capture::read_capture(&carved[0], &Default::default()).unwrap();
     let (original, _) = netvigil::ingest::capture::read_capture(&capture, &Default::default()).unwrap();
     assert_eq!(again.len(), shown);
-    assert_eq!(again.features(), original.features(), "all flows were shown, so the carve is the whole capture's flows");
-    assert!(h.state().state.notices.iter().any(|n| n.summary.starts_with("Wrote ") && n.summary.contains("packets to")));
+    assert_eq!(
+        again.features(),
+        original.features(),
+        "all flows were shown, so the carve is the whole capture's flows"
+    );
+    assert!(
+        h.state().state.notices.iter().any(|n| n.summary.starts_with("Wrote ") && n.summary.contains("packets to"))
+    );
 }
 
 #[test]
@@ -464,7 +370,11 @@ fn export_the_flows_shown_as_csv_and_eve_alerts() {
     h.get_by_label(&format!("Export the {shown} flows shown")).click();
     wait_until(&mut h, "the CSV export", |a| a.state.exported.is_some());
     let csv = h.state_mut().state.exported.take().unwrap();
-    assert!(csv.starts_with(dir.path().join("exports")) && csv.extension().is_some_and(|e| e == "csv"), "{}", csv.display());
+    assert!(
+        csv.starts_with(dir.path().join("exports")) && csv.extension().is_some_and(|e| e == "csv"),
+        "{}",
+        csv.display()
+    );
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -488,7 +398,8 @@ fn export_the_flows_shown_as_csv_and_eve_alerts() {
     wait_until(&mut h, "the EVE export", |a| a.state.exported.is_some());
     let eve = std::fs::read_to_string(h.state().state.exported.as_ref().unwrap()).unwrap();
     crate::common::check_eve(h.state().state.exported.as_ref().unwrap());
-    let flagged = h.state().state.flows.as_ref().unwrap().verdicts.as_ref().unwrap().iter().filter(|v| v.is_attack()).count();
+    let flagged =
+        h.state().state.flows.as_ref().unwrap().verdicts.as_ref().unwrap().iter().filter(|v| v.is_attack()).count();
     assert_eq!(eve.lines().count(), flagged, "one alert per flagged flow");
     for line in eve.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -509,7 +420,9 @@ fn two_captures_as_one_session_conversations_endpoints_pivots_carve_and_export()
     let files = vec![shared("pcaps/normal/dns.pcap"), hydra.clone()];
     h.state_mut().state.open(files, &ctx);
     wait_until(&mut h, "both captures to load and score", |a| {
-        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some()) && flows_view(a).is_settled() && !flows_view(a).visible_rows().is_empty()
+        a.state.flows.as_ref().is_some_and(|f| f.verdicts.is_some())
+            && flows_view(a).is_settled()
+            && !flows_view(a).visible_rows().is_empty()
     });
     let flows = h.state().state.flows.as_ref().unwrap();
     assert_eq!(flows.table.sources.len(), 2, "one session of two files");
@@ -521,7 +434,8 @@ fn two_captures_as_one_session_conversations_endpoints_pivots_carve_and_export()
     h.get_by_label("Conversations").click();
     let generation = h.state().state.generation;
     wait_until(&mut h, "the conversations", |a| {
-        a.view::<ConversationsView>().is_some_and(|v| v.is_settled(generation, None) && v.shown().is_some_and(|s| !s.is_empty()))
+        a.view::<ConversationsView>()
+            .is_some_and(|v| v.is_settled(generation, None) && v.shown().is_some_and(|s| !s.is_empty()))
     });
     // dns.pcap's 10 conversations and hydra's one; the flagged one sorts first.
     assert!(h.query_by_label("11 conversations").is_some());
@@ -534,10 +448,16 @@ fn two_captures_as_one_session_conversations_endpoints_pivots_carve_and_export()
     cell.click();
     cell.click();
     h.run_steps(2);
-    let conversation = PivotFilter::only(Pivot::Conversation { a: "10.77.0.1".parse().unwrap(), b: "10.77.0.2".parse().unwrap(), protocol: Some(6) });
+    let conversation = PivotFilter::only(Pivot::Conversation {
+        a: "10.77.0.1".parse().unwrap(),
+        b: "10.77.0.2".parse().unwrap(),
+        protocol: Some(6),
+    });
     assert_eq!(h.state().state.view, FlowsView::NAME);
     assert_eq!(h.state().state.pivot, Some(conversation.clone()));
-    wait_until(&mut h, "the conversation's flows", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &hydra_rows[..]);
+    wait_until(&mut h, "the conversation's flows", |a| {
+        flows_view(a).is_settled() && flows_view(a).visible_rows() == &hydra_rows[..]
+    });
     assert!(h.query_by_label(&format!("Showing {conversation}")).is_some());
 
     // Their packets, carved from the capture, read back to the same flows.
@@ -577,12 +497,15 @@ fn two_captures_as_one_session_conversations_endpoints_pivots_carve_and_export()
     h.run_steps(2);
     assert_eq!((h.state().state.view, h.state().state.pivot.clone()), (FlowsView::NAME, Some(conversation)));
     h.get_by_label("Show every flow").click();
-    wait_until(&mut h, "every flow again", |a| flows_view(a).is_settled() && flows_view(a).visible_rows().len() == total);
+    wait_until(&mut h, "every flow again", |a| {
+        flows_view(a).is_settled() && flows_view(a).visible_rows().len() == total
+    });
 
     // Endpoints: the right-click menu leaves an address out.
     h.get_by_label("Endpoints").click();
     wait_until(&mut h, "the endpoints", |a| {
-        a.view::<EndpointsView>().is_some_and(|v| v.is_settled(generation, None) && v.shown().is_some_and(|s| !s.is_empty()))
+        a.view::<EndpointsView>()
+            .is_some_and(|v| v.is_settled(generation, None) && v.shown().is_some_and(|s| !s.is_empty()))
     });
     // The notices of the carve and the export name temporary paths.
     h.state_mut().state.notices.clear();
@@ -594,7 +517,9 @@ fn two_captures_as_one_session_conversations_endpoints_pivots_carve_and_export()
     h.run_steps(2);
     // Every hydra flow involves 10.77.0.1, and none of dns.pcap's does.
     let others: Vec<u32> = (0..total as u32).filter(|r| !hydra_rows.contains(r)).collect();
-    wait_until(&mut h, "every flow but hydra's", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &others[..]);
+    wait_until(&mut h, "every flow but hydra's", |a| {
+        flows_view(a).is_settled() && flows_view(a).visible_rows() == &others[..]
+    });
     h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
     h.run_steps(2);
     assert_eq!(h.state().state.view, EndpointsView::NAME);
@@ -618,9 +543,12 @@ fn dragging_across_the_timeline_narrows_every_view_and_back_undoes_it() {
     let range = h.state().state.time_range.expect("the drag selected a span");
     // Exactly the flows that started in the span, counted here.
     let table = h.state().state.flows.as_ref().unwrap().table.clone();
-    let inside: Vec<u32> = (0..total as u32).filter(|&r| range.contains(table.meta()[r as usize].timestamp_us())).collect();
+    let inside: Vec<u32> =
+        (0..total as u32).filter(|&r| range.contains(table.meta()[r as usize].timestamp_us())).collect();
     assert!(!inside.is_empty() && inside.len() < total, "{} of {total}", inside.len());
-    wait_until(&mut h, "the flows of the span", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &inside[..]);
+    wait_until(&mut h, "the flows of the span", |a| {
+        flows_view(a).is_settled() && flows_view(a).visible_rows() == &inside[..]
+    });
     assert!(h.query_by_label(&format!("Only {range}")).is_some());
 
     // The conversations view counts only those flows.
@@ -632,13 +560,18 @@ fn dragging_across_the_timeline_narrows_every_view_and_back_undoes_it() {
     let expected = netvigil::service::traffic::traffic(&table, None, None, Some(range));
     let listed = h.state().view::<ConversationsView>().unwrap().shown().unwrap().len();
     assert_eq!(listed, expected.conversations.len());
-    assert_eq!(expected.conversations.iter().map(|c| c.flows).sum::<usize>() + expected.without_addresses, inside.len());
+    assert_eq!(
+        expected.conversations.iter().map(|c| c.flows).sum::<usize>() + expected.without_addresses,
+        inside.len()
+    );
 
     // Back: every time again, in the flows view where the drag was made.
     h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
     h.run_steps(2);
     assert_eq!((h.state().state.view, h.state().state.time_range), (FlowsView::NAME, None));
-    wait_until(&mut h, "every flow again", |a| flows_view(a).is_settled() && flows_view(a).visible_rows().len() == total);
+    wait_until(&mut h, "every flow again", |a| {
+        flows_view(a).is_settled() && flows_view(a).visible_rows().len() == total
+    });
 
     // A double-click on the histogram's last bar shows the flows scored 0.95 and above.
     h.run_steps(15);
@@ -648,11 +581,18 @@ fn dragging_across_the_timeline_narrows_every_view_and_back_undoes_it() {
     // The plot spans P(attack) 0 to 1 with a margin; 97 % of the way across is in the last bin.
     let at = egui::pos2(hist.left() + hist.width() * 0.97, hist.center().y);
     for pressed in [true, false, true, false] {
-        h.event(egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed, modifiers: egui::Modifiers::NONE });
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        });
     }
     h.run_steps(2);
     assert_eq!((flows_view(h.state()).query.min_score, flows_view(h.state()).query.max_score), (0.95, 1.0));
-    wait_until(&mut h, "the last bar's flows", |a| flows_view(a).is_settled() && flows_view(a).visible_rows() == &top[..]);
+    wait_until(&mut h, "the last bar's flows", |a| {
+        flows_view(a).is_settled() && flows_view(a).visible_rows() == &top[..]
+    });
 }
 
 #[test]
@@ -724,14 +664,18 @@ fn a_capture_opened_while_the_model_loads_is_scored_as_it_is_read() {
     let start = Instant::now();
     // The first frame with the whole capture: its verdicts came with it.
     while !h.state().state.flows.as_ref().is_some_and(|f| !f.partial) {
-        assert!(start.elapsed() < Duration::from_secs(240) && h.state().state.notices.iter().all(|n| !n.is_error), "gave up waiting");
+        assert!(
+            start.elapsed() < Duration::from_secs(240) && h.state().state.notices.iter().all(|n| !n.is_error),
+            "gave up waiting"
+        );
         h.step();
         std::thread::sleep(Duration::from_millis(10));
     }
     let flows = h.state().state.flows.as_ref().unwrap();
     let (table, verdicts) = (flows.table.clone(), flows.verdicts.clone().expect("verdicts computed while reading"));
     let model = h.state().state.model.clone().unwrap();
-    let after: Vec<netvigil::model::BriefVerdict> = model.scorer.score_raw(table.features()).iter().map(Into::into).collect();
+    let after: Vec<netvigil::model::BriefVerdict> =
+        model.scorer.score_raw(table.features()).iter().map(Into::into).collect();
     assert_eq!(*verdicts, after);
     wait_until(&mut h, "the batch to be recorded", |a| a.state.score_job.is_none());
     let batches = netvigil::store::Store::open(dir.path()).unwrap().batches().unwrap();
@@ -760,5 +704,7 @@ fn only_batches_that_read_files_reopen_from_the_history() {
     h.get_all_by_label("Reopen").nth(2).unwrap().click();
     h.run_steps(2);
     assert_eq!(h.state().state.view, FlowsView::NAME);
-    wait_until(&mut h, "the sample again", |a| a.state.flows.as_ref().is_some_and(|f| f.table.len() == 798 && f.verdicts.is_some()));
+    wait_until(&mut h, "the sample again", |a| {
+        a.state.flows.as_ref().is_some_and(|f| f.table.len() == 798 && f.verdicts.is_some())
+    });
 }

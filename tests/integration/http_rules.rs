@@ -69,7 +69,10 @@ fn scanner_user_agents_name_their_tool_and_family() {
     assert_eq!(sqlmap.scanner_requests, 1);
     let tool = sqlmap.scanner.expect("sqlmap named");
     assert_eq!((tool.name, tool.family), ("sqlmap", AttackFamily::Webattack));
-    let nse = tally(&[(true, request_from("/", "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)"))]);
+    let nse = tally(&[(
+        true,
+        request_from("/", "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)"),
+    )]);
     assert_eq!(nse.scanner.map(|s| s.family), Some(AttackFamily::Portscan));
     for agent in [
         "Mozilla/5.0 (Windows NT 6.1; rv:45.0) Gecko/20100101 Firefox/45.0",

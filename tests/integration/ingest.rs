@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use netvigil::features::{FeatureId, N_FEATURES};
-use netvigil::ingest::{
-    AttackFamily, Dialect, IngestError, ReadOptions, export, read_file, read_flows,
-};
+use netvigil::ingest::{AttackFamily, Dialect, IngestError, ReadOptions, export, read_file, read_flows};
 
 use crate::common::{lenient, real_lines, shared, strict, value, write};
 
@@ -22,11 +20,22 @@ fn improved_release_has_all_rows_and_labels_of_the_readme() {
     assert_eq!(t.len(), 43_419);
     assert!(t.sources.iter().all(|s| s.dialect == Dialect::Improved2021));
     let expected: BTreeMap<&str, u64> = [
-        ("BENIGN", 5000), ("DDoS", 5000), ("DoS Hulk", 5000), ("DoS GoldenEye", 5000),
-        ("Portscan", 5000), ("Infiltration - Portscan", 5000), ("DoS Slowloris", 3859),
-        ("DoS Slowhttptest", 1740), ("FTP-Patator", 3972), ("SSH-Patator", 2961),
-        ("Botnet", 736), ("Web Attack - Brute Force", 73), ("Infiltration", 36),
-        ("Web Attack - XSS", 18), ("Web Attack - SQL Injection", 13), ("Heartbleed", 11),
+        ("BENIGN", 5000),
+        ("DDoS", 5000),
+        ("DoS Hulk", 5000),
+        ("DoS GoldenEye", 5000),
+        ("Portscan", 5000),
+        ("Infiltration - Portscan", 5000),
+        ("DoS Slowloris", 3859),
+        ("DoS Slowhttptest", 1740),
+        ("FTP-Patator", 3972),
+        ("SSH-Patator", 2961),
+        ("Botnet", 736),
+        ("Web Attack - Brute Force", 73),
+        ("Infiltration", 36),
+        ("Web Attack - XSS", 18),
+        ("Web Attack - SQL Injection", 13),
+        ("Heartbleed", 11),
     ]
     .into_iter()
     .collect();
@@ -48,16 +57,8 @@ fn improved_release_has_all_rows_and_labels_of_the_readme() {
 
 #[test]
 fn inspect_command_reports_the_improved_release() {
-    let files: Vec<_> = std::fs::read_dir(shared("cicids2017-improved"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_netvigil"))
-        .arg("inspect")
-        .args(&files)
-        .arg("--json")
-        .output()
-        .unwrap();
+    let files: Vec<_> = std::fs::read_dir(shared("cicids2017-improved")).unwrap().map(|e| e.unwrap().path()).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_netvigil")).arg("inspect").args(&files).arg("--json").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["rows"], 43_419);
@@ -123,7 +124,10 @@ fn flow_ids_come_back_exactly_as_written_whether_kept_or_rebuilt() {
     let out = dir.path().join("again.csv");
     netvigil::ingest::export::write_table(&table, &out).unwrap();
     let again = read_file(&out, &strict()).unwrap();
-    assert_eq!(again.meta().iter().map(|m| m.flow_id().map(|c| c.into_owned())).collect::<Vec<_>>(), ids.map(|i| (!i.is_empty()).then(|| i.to_string())));
+    assert_eq!(
+        again.meta().iter().map(|m| m.flow_id().map(|c| c.into_owned())).collect::<Vec<_>>(),
+        ids.map(|i| (!i.is_empty()).then(|| i.to_string()))
+    );
 }
 
 #[test]
@@ -152,7 +156,8 @@ fn snake_case_headers_of_the_python_cicflowmeter_are_read_as_v4() {
     let dir = tempfile::tempdir().unwrap();
     let (header, rows) = real_lines(V4, 96);
     let snake = |name: &str, upper: bool| {
-        let words: Vec<String> = name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_string()).collect();
+        let words: Vec<String> =
+            name.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_string()).collect();
         let joined = words.join("_");
         if upper { joined } else { joined.to_lowercase() }
     };
@@ -196,7 +201,17 @@ fn parquet_tables_read_back_as_written() {
         assert_eq!(t.sources[0].dialect, Dialect::NetVigilExport);
         assert_eq!(t.len(), csv.len());
         assert_eq!(t.features(), csv.features());
-        let same = |m: &netvigil::ingest::FlowMeta| (m.src_ip(), m.dst_ip(), m.src_port, m.dst_port, m.protocol, m.timestamp_us(), m.flow_id().map(|c| c.into_owned()));
+        let same = |m: &netvigil::ingest::FlowMeta| {
+            (
+                m.src_ip(),
+                m.dst_ip(),
+                m.src_port,
+                m.dst_port,
+                m.protocol,
+                m.timestamp_us(),
+                m.flow_id().map(|c| c.into_owned()),
+            )
+        };
         assert!(t.meta().iter().zip(csv.meta()).all(|(a, b)| same(a) == same(b)));
         assert_eq!(t.meta().iter().map(|m| m.line).collect::<Vec<_>>(), (1..=csv.len() as u64).collect::<Vec<_>>());
         let (a, b) = (t.labels().unwrap(), csv.labels().unwrap());
@@ -234,7 +249,10 @@ fn bad_parquet_names_its_column_or_row() {
     let lenient_read = read_file(&labels, &lenient()).unwrap();
     assert_eq!(lenient_read.len(), n - 1);
     assert_eq!(lenient_read.sources[0].report.dropped_rows, 1);
-    assert_eq!(&lenient_read.features()[2 * N_FEATURES..3 * N_FEATURES], &csv.features()[3 * N_FEATURES..4 * N_FEATURES]);
+    assert_eq!(
+        &lenient_read.features()[2 * N_FEATURES..3 * N_FEATURES],
+        &csv.features()[3 * N_FEATURES..4 * N_FEATURES]
+    );
     let other = write_frame("other.parquet", &|f| {
         *f = polars::prelude::DataFrame::new_infer_height(vec![Column::new("price".into(), vec![1.0f32; 3])]).unwrap();
     });
@@ -424,7 +442,12 @@ fn windows_1252_dash_in_web_attack_labels_is_mapped() {
     let mut bytes = format!("{header}\n").into_bytes();
     for r in rows {
         // The 2017 release spells this label with a Windows-1252 en dash (byte 0x96).
-        bytes.extend(r.replace("Web Attack - XSS", "Web Attack \u{1} XSS").into_bytes().iter().map(|&b| if b == 1 { 0x96 } else { b }));
+        bytes.extend(
+            r.replace("Web Attack - XSS", "Web Attack \u{1} XSS")
+                .into_bytes()
+                .iter()
+                .map(|&b| if b == 1 { 0x96 } else { b }),
+        );
         bytes.push(b'\n');
     }
     let t = read_file(&write(&dir, "xss.csv", bytes), &strict()).unwrap();
@@ -496,7 +519,11 @@ fn lines_of_empty_cells_are_skipped_and_counted() {
     lines.push(commas.clone());
     lines.extend(rows[2..].iter().cloned());
     lines.extend([commas.clone(), commas.replace(",", " ,"), commas]);
-    let t = read_file(&write(&dir, "Thursday-WorkingHours-Morning-WebAttacks.pcap_ISCX.csv", lines.join("\r\n")), &strict()).unwrap();
+    let t = read_file(
+        &write(&dir, "Thursday-WorkingHours-Morning-WebAttacks.pcap_ISCX.csv", lines.join("\r\n")),
+        &strict(),
+    )
+    .unwrap();
     assert_eq!(t.len(), 5);
     assert_eq!(t.sources[0].report.empty_records, 4);
     assert_eq!(t.meta()[2].line, 5, "lines keep their numbers");
@@ -511,7 +538,10 @@ fn foreign_labels_can_be_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let (header, rows) = real_lines(TRAFFIC, 4);
     let classes = ["Non-Tor", "NonVPN", "Tor", "VPN"];
-    let text = std::iter::once(header).chain(rows.iter().zip(classes).map(|(r, c)| r.replace("BENIGN", c))).collect::<Vec<_>>().join("\n");
+    let text = std::iter::once(header)
+        .chain(rows.iter().zip(classes).map(|(r, c)| r.replace("BENIGN", c)))
+        .collect::<Vec<_>>()
+        .join("\n");
     let path = write(&dir, "Darknet.csv", text);
     let err = read_file(&path, &strict()).unwrap_err().to_string();
     assert!(err.contains("'Non-Tor'") && err.contains("--ignore-labels"), "{err}");
@@ -675,8 +705,16 @@ fn every_kind_of_address_comes_back_as_packed() {
     for a in addresses {
         assert_eq!(PackedAddr::new(a).get(), a);
     }
-    assert_eq!(PackedAddr::new(addresses[4]), PackedAddr::new(Some("fe80::1".parse().unwrap())), "one index per address");
-    assert_ne!(PackedAddr::new(addresses[3]), PackedAddr::new(Some("192.168.10.5".parse().unwrap())), "a mapped IPv6 address is not IPv4");
+    assert_eq!(
+        PackedAddr::new(addresses[4]),
+        PackedAddr::new(Some("fe80::1".parse().unwrap())),
+        "one index per address"
+    );
+    assert_ne!(
+        PackedAddr::new(addresses[3]),
+        PackedAddr::new(Some("192.168.10.5".parse().unwrap())),
+        "a mapped IPv6 address is not IPv4"
+    );
 }
 
 #[test]

@@ -45,9 +45,24 @@ fn text_in_a_numeric_column_names_file_line_and_column() {
 /// mantissas past 2^53, values next to a midpoint between two f32s.
 fn numeric_cells() -> Vec<String> {
     let mut cells: Vec<String> = [
-        "0", "7", "35.0", "0.0", "5.", ".5", "16777217", "16777217.0", "9007199254740993",
-        "1234567890123456789", "314.1111111111111", "702040.8163265307", "0.5665494475859612",
-        "85.33333333333331", "16326.530612244898", "0.30000000000000004", "1e5", "2.5E-3",
+        "0",
+        "7",
+        "35.0",
+        "0.0",
+        "5.",
+        ".5",
+        "16777217",
+        "16777217.0",
+        "9007199254740993",
+        "1234567890123456789",
+        "314.1111111111111",
+        "702040.8163265307",
+        "0.5665494475859612",
+        "85.33333333333331",
+        "16326.530612244898",
+        "0.30000000000000004",
+        "1e5",
+        "2.5E-3",
     ]
     .map(str::to_string)
     .into();
@@ -100,7 +115,9 @@ fn numbers_of_every_shape_read_as_the_nearest_f32() {
 #[test]
 fn nan_infinity_and_empty_cells_follow_the_policy_and_are_counted() {
     let dir = tempfile::tempdir().unwrap();
-    for (cell, expect) in [("NaN", "nan"), ("Infinity", "infinite"), ("-Infinity", "infinite"), ("", "empty"), ("-5", "negative")] {
+    for (cell, expect) in
+        [("NaN", "nan"), ("Infinity", "infinite"), ("-Infinity", "infinite"), ("", "empty"), ("-5", "negative")]
+    {
         let (text, _) = with_cell(cell);
         let t = read_file(&write(&dir, "values.csv", text), &strict()).unwrap();
         assert_eq!(t.len(), 4);

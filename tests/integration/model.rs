@@ -23,7 +23,8 @@ fn improved(file: &str) -> PathBuf {
 pub(crate) fn small_table() -> &'static FlowTable {
     static TABLE: OnceLock<FlowTable> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let files = ["BENIGN_5000.csv", "DDoS_5000.csv", "Portscan_5000.csv", "SSH-Patator_2961.csv", "DoS_Slowloris_3859.csv"];
+        let files =
+            ["BENIGN_5000.csv", "DDoS_5000.csv", "Portscan_5000.csv", "SSH-Patator_2961.csv", "DoS_Slowloris_3859.csv"];
         let paths: Vec<PathBuf> = files.iter().map(|f| improved(f)).collect();
         let table = read_flows(&paths, &ReadOptions::default()).expect("real data readable");
         // Every 4th row keeps the test quick while covering every file.
@@ -58,11 +59,22 @@ fn trained() -> &'static Trained {
         // the shipped 0.5 %.
         let training = TrainingConfig::new().with_epochs(3).with_batch_size(64).with_seed(7).with_alert_max_fpr(0.01);
         let (tx, rx) = mpsc::channel();
-        let (bundle, report) =
-            fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), Some(&tx), &AtomicBool::new(false), None)
-                .expect("training runs");
+        let (bundle, report) = fit(
+            small_table(),
+            &small_config(),
+            &training,
+            SplitKind::Random,
+            &cpu_device(),
+            Some(&tx),
+            &AtomicBool::new(false),
+            None,
+        )
+        .expect("training runs");
         drop(tx);
-        let losses = rx.try_iter().filter_map(|e| if let TrainEvent::Step { loss, .. } = e { Some(loss) } else { None }).collect();
+        let losses = rx
+            .try_iter()
+            .filter_map(|e| if let TrainEvent::Step { loss, .. } = e { Some(loss) } else { None })
+            .collect();
         let epochs = report.history.iter().map(|e| e.train_loss).collect();
         Trained { bundle, losses, epochs }
     })
@@ -81,7 +93,10 @@ fn training_learns_on_real_flows() {
     // Benign is about a quarter of these rows: always answering "attack" gives F1 ≈ 0.86.
     assert!(report.test.f1 > 0.95, "test F1 {}", report.test.f1);
     assert!(report.test.roc_auc.unwrap_or(0.0) > 0.97, "ROC-AUC {:?}", report.test.roc_auc);
-    assert_eq!(report.duplicates_removed + report.train_rows + report.valid_rows + report.test_rows, small_table().len());
+    assert_eq!(
+        report.duplicates_removed + report.train_rows + report.valid_rows + report.test_rows,
+        small_table().len()
+    );
 }
 
 #[test]
@@ -100,7 +115,8 @@ fn bundle_round_trip_gives_identical_probabilities() {
     let before = Scorer::new(&t.bundle, &cpu()).score_raw(rows);
     let after = Scorer::new(&loaded, &cpu()).score_raw(rows);
     assert_eq!(before, after);
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
     assert_eq!(leftovers.len(), 1, "no temporary directories left: {leftovers:?}");
 }
 
@@ -189,7 +205,16 @@ fn wgpu_and_ndarray_agree_within_1e3() {
 #[test]
 fn cancel_flag_stops_training_before_an_epoch() {
     let cancel = AtomicBool::new(true);
-    let result = fit(small_table(), &small_config(), &TrainingConfig::new().with_epochs(1), SplitKind::Random, &cpu_device(), None, &cancel, None);
+    let result = fit(
+        small_table(),
+        &small_config(),
+        &TrainingConfig::new().with_epochs(1),
+        SplitKind::Random,
+        &cpu_device(),
+        None,
+        &cancel,
+        None,
+    );
     let err = result.err().expect("cancelled run yields no model");
     assert!(err.to_string().contains("cancelled"), "{err}");
 }
@@ -260,9 +285,18 @@ fn roc_auc_counts_ranks_and_ties() {
 fn same_seed_gives_identical_models() {
     let training = TrainingConfig::new().with_epochs(1).with_batch_size(128).with_seed(11);
     let run = || {
-        fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None)
-            .expect("training runs")
-            .0
+        fit(
+            small_table(),
+            &small_config(),
+            &training,
+            SplitKind::Random,
+            &cpu_device(),
+            None,
+            &AtomicBool::new(false),
+            None,
+        )
+        .expect("training runs")
+        .0
     };
     let (a, b) = (run(), run());
     let rows = &small_table().features()[..300 * N_FEATURES];
@@ -306,7 +340,11 @@ fn another_network_and_the_original_release_drift_and_the_corrected_release_does
     for rel in ["unb-live/2017-10-17_online.csv", "unb-live/2017-12-15_online.csv", "cicids2017-original"] {
         let report = drift(&pre, read(rel).features()).unwrap();
         assert_eq!(report.level(), DriftLevel::Major, "{rel}: {}", report.headline());
-        assert!(report.drifted(PSI_MAJOR).len() * 2 > report.features.len(), "{rel}: most features drift: {}", report.headline());
+        assert!(
+            report.drifted(PSI_MAJOR).len() * 2 > report.features.len(),
+            "{rel}: most features drift: {}",
+            report.headline()
+        );
     }
 }
 
@@ -369,7 +407,8 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     // The model's seed and the split's apart: the median and `threshold` below must use split 9.
     let training = TrainingConfig::new().with_epochs(1).with_batch_size(256).with_seed(5).with_split_seed(Some(9));
     let (bundle, report) =
-        fit(&table, &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None).unwrap();
+        fit(&table, &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None)
+            .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model");
     bundle.save(&path).unwrap();
@@ -385,7 +424,8 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     let by_model_seed = netvigil::train::pipeline::prepare(&table, SplitKind::Random, &[], &[], 5, None).unwrap();
     assert_ne!(prepared.parts.train, by_model_seed.parts.train, "seeds 5 and 9 draw different splits");
     let families = table.families().unwrap();
-    let benign: Vec<usize> = prepared.parts.train.iter().copied().filter(|&r| families[r] == AttackFamily::Benign).collect();
+    let benign: Vec<usize> =
+        prepared.parts.train.iter().copied().filter(|&r| families[r] == AttackFamily::Benign).collect();
     assert!(benign.len() > 1000, "{} benign training rows", benign.len());
     for j in 0..N_FEATURES {
         let mut column: Vec<f32> = benign.iter().map(|&r| table.row(r)[j]).filter(|v| v.is_finite()).collect();
@@ -398,7 +438,8 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     std::fs::write(path.join("preprocess.json"), serde_json::to_vec_pretty(&older).unwrap()).unwrap();
     assert!(ModelBundle::load(&path, &cpu_device()).unwrap().preprocessor.benign_median.is_empty());
 
-    let wrong = netvigil::service::threshold::rethreshold(&path, &paths[..1], &ReadOptions::default(), 0.02).unwrap_err();
+    let wrong =
+        netvigil::service::threshold::rethreshold(&path, &paths[..1], &ReadOptions::default(), 0.02).unwrap_err();
     assert!(format!("{wrong:#}").contains("pass the files it was trained on"), "{wrong:#}");
 
     let again = netvigil::service::threshold::rethreshold(&path, &paths, &ReadOptions::default(), 0.02).unwrap();
@@ -429,7 +470,10 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
 struct Scale(f64);
 
 impl burn::module::ModuleMapper for Scale {
-    fn map_float<const D: usize>(&mut self, p: burn::module::Param<burn::tensor::Tensor<D>>) -> burn::module::Param<burn::tensor::Tensor<D>> {
+    fn map_float<const D: usize>(
+        &mut self,
+        p: burn::module::Param<burn::tensor::Tensor<D>>,
+    ) -> burn::module::Param<burn::tensor::Tensor<D>> {
         let f = self.0;
         p.map(|t| t * f)
     }
@@ -480,8 +524,17 @@ fn the_weight_average_blends_every_parameter() {
 #[test]
 fn training_keeps_the_weight_average_by_default_and_the_last_step_when_asked() {
     let run = |training: TrainingConfig| {
-        fit(small_table(), &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None)
-            .expect("training runs")
+        fit(
+            small_table(),
+            &small_config(),
+            &training,
+            SplitKind::Random,
+            &cpu_device(),
+            None,
+            &AtomicBool::new(false),
+            None,
+        )
+        .expect("training runs")
     };
     let base = TrainingConfig::new().with_epochs(3).with_batch_size(64).with_seed(7);
     let (averaged, report) = run(base.clone());

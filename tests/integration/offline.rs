@@ -9,7 +9,11 @@ use std::process::Command;
 fn a_whole_session_runs_with_only_loopback_and_reaches_nothing_else() {
     let work = tempfile::tempdir().unwrap();
     let script = crate::common::repo("scripts/no_network_session.sh");
-    let out = Command::new(&script).arg(env!("CARGO_BIN_EXE_netvigil")).arg(work.path()).output().expect("run the session script");
+    let out = Command::new(&script)
+        .arg(env!("CARGO_BIN_EXE_netvigil"))
+        .arg(work.path())
+        .output()
+        .expect("run the session script");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.code() == Some(77) {
@@ -20,7 +24,13 @@ fn a_whole_session_runs_with_only_loopback_and_reaches_nothing_else() {
     assert!(stdout.contains("PASSED"), "{stdout}");
     // Each step really ran and was traced: the server answered over loopback, the window
     // talked to the X server over its Unix socket.
-    let summary = |step: &str| stdout.lines().find(|l| l.contains(step)).unwrap_or_else(|| panic!("no trace summary for {step}:\n{stdout}")).to_string();
+    let summary = |step: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(step))
+            .unwrap_or_else(|| panic!("no trace summary for {step}:\n{stdout}"))
+            .to_string()
+    };
     assert!(!summary("-window:").contains(" 0 unix"), "the window never reached the X server: {stdout}");
     assert!(stdout.contains("served 798 verdicts over loopback"), "{stdout}");
 }

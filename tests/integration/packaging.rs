@@ -12,7 +12,12 @@ use super::common::repo_data;
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -53,18 +58,32 @@ fn score_with(prefix: &Path, home: &Path) -> String {
     let binary = prefix.join("bin/netvigil");
     let share = prefix.join("share/netvigil");
     let out = home.join("sample-verdicts.csv");
-    run_ok(installed(&binary, home).arg("predict").arg(share.join("data/cicids2017-sample.csv")).arg("-o").arg(&out).arg("-q"));
+    run_ok(
+        installed(&binary, home)
+            .arg("predict")
+            .arg(share.join("data/cicids2017-sample.csv"))
+            .arg("-o")
+            .arg(&out)
+            .arg("-q"),
+    );
     // Source File names where the sample was read from; the rest must not depend on it.
     let sample = share.join("data/cicids2017-sample.csv");
-    let verdicts = std::fs::read_to_string(&out).expect("verdicts written").replace(&*sample.to_string_lossy(), "SAMPLE");
+    let verdicts =
+        std::fs::read_to_string(&out).expect("verdicts written").replace(&*sample.to_string_lossy(), "SAMPLE");
     assert_eq!(verdicts.lines().count(), 1 + 798, "one verdict per sample flow");
     let capture_out = home.join("capture-verdicts.csv");
     let capture = share.join("data/captures/bruteforce_hydra_ssh.pcap");
     run_ok(installed(&binary, home).arg("predict").arg(&capture).arg("-o").arg(&capture_out).arg("-q"));
-    assert!(std::fs::read_to_string(&capture_out).unwrap().lines().count() > 10, "flows extracted from the capture and scored");
+    assert!(
+        std::fs::read_to_string(&capture_out).unwrap().lines().count() > 10,
+        "flows extracted from the capture and scored"
+    );
     // The shipped model was found beside the binary and registered in the user's history.
     let models = run_ok(installed(&binary, home).args(["history", "models", "--json"]));
-    assert!(models.contains(&*share.join("models/default").to_string_lossy()), "default model from the package: {models}");
+    assert!(
+        models.contains(&*share.join("models/default").to_string_lossy()),
+        "default model from the package: {models}"
+    );
     verdicts
 }
 
@@ -95,12 +114,26 @@ fn deb_and_tarball_install_offline_and_score_the_sample_and_a_capture() {
     let before = tree(&root);
     let page = gunzip(&usr.join("share/man/man1/netvigil.1.gz"));
     assert!(page.contains(".TH netvigil 1") && page.contains("predict"), "man page: {}", &page[..page.len().min(300)]);
-    assert!(gunzip(&usr.join("share/man/man1/netvigil-predict.1.gz")).contains("\\-\\-explain"), "predict's page lists its options");
+    assert!(
+        gunzip(&usr.join("share/man/man1/netvigil-predict.1.gz")).contains("\\-\\-explain"),
+        "predict's page lists its options"
+    );
     let bash = std::fs::read_to_string(usr.join("share/bash-completion/completions/netvigil")).unwrap();
     assert!(bash.contains("_netvigil") && bash.contains("calibrate"), "bash completion");
-    assert!(std::fs::read_to_string(usr.join("share/zsh/vendor-completions/_netvigil")).unwrap().contains("#compdef netvigil"));
-    assert!(std::fs::read_to_string(usr.join("share/fish/vendor_completions.d/netvigil.fish")).unwrap().contains("complete -c netvigil"));
-    assert!(usr.join("share/applications/netvigil.desktop").is_file() && usr.join("share/icons/hicolor/scalable/apps/netvigil.svg").is_file());
+    assert!(
+        std::fs::read_to_string(usr.join("share/zsh/vendor-completions/_netvigil"))
+            .unwrap()
+            .contains("#compdef netvigil")
+    );
+    assert!(
+        std::fs::read_to_string(usr.join("share/fish/vendor_completions.d/netvigil.fish"))
+            .unwrap()
+            .contains("complete -c netvigil")
+    );
+    assert!(
+        usr.join("share/applications/netvigil.desktop").is_file()
+            && usr.join("share/icons/hicolor/scalable/apps/netvigil.svg").is_file()
+    );
 
     let home = scratch.path().join("home");
     let from_deb = score_with(&usr, &home);
@@ -113,7 +146,9 @@ fn deb_and_tarball_install_offline_and_score_the_sample_and_a_capture() {
         // cache that Mesa's Vulkan driver keeps in the user's cache directory when NetVigil
         // looks for a GPU (the driver's own, as for any Vulkan program).
         .filter(|(p, _)| {
-            !p.starts_with(".local/share/netvigil") && !p.starts_with(".cache/mesa_shader_cache") && !p.to_string_lossy().ends_with("verdicts.csv")
+            !p.starts_with(".local/share/netvigil")
+                && !p.starts_with(".cache/mesa_shader_cache")
+                && !p.to_string_lossy().ends_with("verdicts.csv")
         })
         .collect();
     assert!(outside.is_empty(), "files written outside the data directory: {outside:?}");
@@ -128,15 +163,19 @@ fn deb_and_tarball_install_offline_and_score_the_sample_and_a_capture() {
     assert!(from_tarball == from_deb, "the tarball's binary and model give other verdicts than the .deb's");
     // Same verdicts as the binary under test on the repository's own sample and model.
     let reference = scratch.path().join("reference.csv");
-    run_ok(Command::new(env!("CARGO_BIN_EXE_netvigil"))
-        .arg("--data-dir")
-        .arg(scratch.path().join("ref-data"))
-        .args(["predict", "--model"])
-        .arg(crate::common::default_model())
-        .arg(repo_data("cicids2017-sample.csv"))
-        .arg("-o")
-        .arg(&reference)
-        .arg("-q"));
-    let reference = std::fs::read_to_string(&reference).unwrap().replace(&*repo_data("cicids2017-sample.csv").to_string_lossy(), "SAMPLE");
+    run_ok(
+        Command::new(env!("CARGO_BIN_EXE_netvigil"))
+            .arg("--data-dir")
+            .arg(scratch.path().join("ref-data"))
+            .args(["predict", "--model"])
+            .arg(crate::common::default_model())
+            .arg(repo_data("cicids2017-sample.csv"))
+            .arg("-o")
+            .arg(&reference)
+            .arg("-q"),
+    );
+    let reference = std::fs::read_to_string(&reference)
+        .unwrap()
+        .replace(&*repo_data("cicids2017-sample.csv").to_string_lossy(), "SAMPLE");
     assert!(reference == from_deb, "the packaged binary and model give other verdicts than the build under test");
 }

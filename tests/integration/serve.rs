@@ -105,13 +105,18 @@ fn sample(n: usize) -> (String, Vec<serde_json::Value>) {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let rows: Vec<&str> = lines.take(n).collect();
-    let csv = std::iter::once(header.join(",")).chain(rows.iter().map(|r| r.to_string())).collect::<Vec<_>>().join("\n");
+    let csv =
+        std::iter::once(header.join(",")).chain(rows.iter().map(|r| r.to_string())).collect::<Vec<_>>().join("\n");
     let json = rows
         .iter()
         .map(|r| {
             // Numbers as JSON numbers where they are numbers, text otherwise (addresses, times).
             let object = header.iter().zip(r.split(',')).map(|(h, v)| {
-                let value = v.parse::<f64>().ok().filter(|x| x.is_finite()).map_or(serde_json::json!(v), |x| serde_json::json!(x));
+                let value = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .map_or(serde_json::json!(v), |x| serde_json::json!(x));
                 (h.to_string(), value)
             });
             serde_json::Value::Object(object.collect())
@@ -219,13 +224,16 @@ fn a_token_is_required_when_set_and_other_addresses_need_one() {
 
 /// A sample's value in the Prometheus text `text`, found by name and labels (a histogram's: its count).
 fn sample_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("valid Prometheus text");
+    let scrape =
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("valid Prometheus text");
     scrape
         .samples
         .iter()
         .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
         .map(|s| match &s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => *v,
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => *v,
             prometheus_parse::Value::Histogram(h) => h.iter().map(|b| b.count).fold(0.0, f64::max),
             _ => 0.0,
         })
@@ -244,7 +252,8 @@ fn metrics_count_requests_errors_flows_and_verdicts() {
     score(&s, "application/json", b"{", None);
     let after = get(&s, "/metrics").1;
 
-    let delta = |name: &str, labels: &[(&str, &str)]| sample_value(&after, name, labels) - sample_value(&before, name, labels);
+    let delta =
+        |name: &str, labels: &[(&str, &str)]| sample_value(&after, name, labels) - sample_value(&before, name, labels);
     assert_eq!(delta("netvigil_http_requests_total", &[("route", "/v1/score"), ("code", "200")]), 2.0);
     assert_eq!(delta("netvigil_http_requests_total", &[("route", "/v1/score"), ("code", "400")]), 1.0);
     assert_eq!(delta("netvigil_http_errors_total", &[("route", "/v1/score"), ("code", "400")]), 1.0);
@@ -340,9 +349,20 @@ fn predict_writes_the_same_verdicts_to_csv_parquet_and_standard_output() {
             ParquetReader::new(std::fs::File::open(&path).unwrap()).finish().unwrap()
         };
         assert_eq!(frame.height(), expected.len(), "{name}");
-        let p: Vec<f32> = frame.column("P(attack)").unwrap().cast(&polars::prelude::DataType::Float32).unwrap().f32().unwrap().into_no_null_iter().collect();
+        let p: Vec<f32> = frame
+            .column("P(attack)")
+            .unwrap()
+            .cast(&polars::prelude::DataType::Float32)
+            .unwrap()
+            .f32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
         let shown: Vec<f32> = expected.iter().map(|(p, _)| *p).collect();
-        assert!(p.iter().zip(&shown).all(|(a, b)| (a - b).abs() < 1e-4), "{name}: P(attack) differs from standard output");
+        assert!(
+            p.iter().zip(&shown).all(|(a, b)| (a - b).abs() < 1e-4),
+            "{name}: P(attack) differs from standard output"
+        );
         columns.push(frame.get_column_names().iter().map(|c| c.to_string()).collect::<Vec<_>>());
     }
     assert_eq!(columns[0], columns[1]);
@@ -370,7 +390,10 @@ fn asked_to_explain_the_server_gives_predicts_attributions() {
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let (f1, a1) = (header.iter().position(|h| *h == "Top1 Feature").unwrap(), header.iter().position(|h| *h == "Top1 Attribution").unwrap());
+    let (f1, a1) = (
+        header.iter().position(|h| *h == "Top1 Feature").unwrap(),
+        header.iter().position(|h| *h == "Top1 Attribution").unwrap(),
+    );
     let expected: Vec<(String, f32)> = lines
         .map(|l| {
             let c: Vec<&str> = l.split(',').collect();
@@ -415,8 +438,11 @@ fn predict_writes_suricata_eve_alerts_for_the_flagged_flows() {
         .unwrap();
     assert!(status.success());
     crate::common::check_eve(&out);
-    let alerts: Vec<serde_json::Value> =
-        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+    let alerts: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
     let flagged: Vec<&(f32, String)> = verdicts.iter().filter(|(_, f)| f != "benign").collect();
     assert!(!flagged.is_empty());
     assert_eq!(alerts.len(), flagged.len(), "one alert per flagged flow");
@@ -437,7 +463,11 @@ fn the_eve_schema_check_refuses_a_record_without_a_signature() {
     let script = crate::common::repo("scripts/check_eve.py");
     let out = Command::new("python3").arg(script).arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("'signature' is a required property"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'signature' is a required property"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A server's session is one batch in the history: running while it serves, then finished
@@ -453,11 +483,18 @@ fn a_servers_session_is_a_batch_in_the_history() {
     assert_eq!(running.status, "running");
     assert_eq!(running.input, format!("served on http://{} (POST /v1/score)", s.address));
     let (csv, json) = sample(300);
-    let mut answers = vec![score(&s, "text/csv", csv.as_bytes(), None), score(&s, "application/json", serde_json::to_string(&json[..40]).unwrap().as_bytes(), None)];
+    let mut answers = vec![
+        score(&s, "text/csv", csv.as_bytes(), None),
+        score(&s, "application/json", serde_json::to_string(&json[..40]).unwrap().as_bytes(), None),
+    ];
     let capture = std::fs::read(repo_data("captures/bruteforce_hydra_ftp.pcap")).unwrap();
     answers.push(score(&s, "application/vnd.tcpdump.pcap", &capture, None));
     assert_eq!(score(&s, "text/csv", b"not,a,flow\n1,2,3\n", None).0, 400, "a bad request scores nothing");
-    let verdicts: Vec<(f32, String)> = answers.iter().inspect(|(status, a)| assert_eq!(*status, 200, "{a}")).flat_map(|(_, a)| verdicts_of(a)).collect();
+    let verdicts: Vec<(f32, String)> = answers
+        .iter()
+        .inspect(|(status, a)| assert_eq!(*status, 200, "{a}"))
+        .flat_map(|(_, a)| verdicts_of(a))
+        .collect();
     let flagged = verdicts.iter().filter(|(_, family)| family != "benign").count();
     assert!(flagged > 0 && flagged < verdicts.len(), "{flagged} of {}", verdicts.len());
     s.stop();
@@ -489,8 +526,11 @@ fn the_server_keeps_no_address_of_the_flows_it_scores() {
     // The sample's first flows, with source addresses of the documentation prefix that no
     // other test uses.
     let (csv, json) = sample(3);
-    let (in_csv, in_json, in_file): (Ipv6Addr, Ipv6Addr, Ipv6Addr) =
-        ("2001:db8:5e7:1::1".parse().unwrap(), "2001:db8:5e7:2::1".parse().unwrap(), "2001:db8:5e7:3::1".parse().unwrap());
+    let (in_csv, in_json, in_file): (Ipv6Addr, Ipv6Addr, Ipv6Addr) = (
+        "2001:db8:5e7:1::1".parse().unwrap(),
+        "2001:db8:5e7:2::1".parse().unwrap(),
+        "2001:db8:5e7:3::1".parse().unwrap(),
+    );
     let with_source = |address: Ipv6Addr| {
         let mut lines: Vec<String> = csv.lines().map(str::to_string).collect();
         let column = lines[0].split(',').position(|h| h == "Src IP").unwrap();

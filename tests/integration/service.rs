@@ -30,7 +30,12 @@ fn scoring_batches_are_recorded_finished_failed_or_cancelled() {
 
     struct FullDisk;
     impl netvigil::service::ResultsOutput for FullDisk {
-        fn part(&mut self, _: &mut polars::prelude::DataFrame, _: &[netvigil::model::Verdict], _: std::ops::Range<usize>) -> anyhow::Result<()> {
+        fn part(
+            &mut self,
+            _: &mut polars::prelude::DataFrame,
+            _: &[netvigil::model::Verdict],
+            _: std::ops::Range<usize>,
+        ) -> anyhow::Result<()> {
             anyhow::bail!("no space left on the device")
         }
     }
@@ -82,13 +87,15 @@ fn an_investigation_reopens_with_its_flows_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let model = default_model();
     let table = read_flows(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default()).unwrap();
-    let r = (0..table.len()).find(|&r| table.meta()[r].src_ip().is_some() && table.meta()[r].dst_port.is_some()).unwrap();
+    let r =
+        (0..table.len()).find(|&r| table.meta()[r].src_ip().is_some() && table.meta()[r].dst_port.is_some()).unwrap();
     let mut before = [0f32; netvigil::features::N_FEATURES];
     before.copy_from_slice(table.row(r));
     let mut after = before;
     after[0] *= 10.0;
     let flow = FlowRef::new(&table.meta()[r], Some(r), Some("BENIGN".into()));
-    let inv = Investigation::new(&model, "sample".into(), flow, before, after, "longer flow".into(), vec!["what-if".into()]);
+    let inv =
+        Investigation::new(&model, "sample".into(), flow, before, after, "longer flow".into(), vec!["what-if".into()]);
     let id = investigations::save(dir.path(), &inv).unwrap();
 
     let back = investigations::list(dir.path()).unwrap().into_iter().find(|i| i.id == Some(id)).unwrap();
@@ -128,9 +135,12 @@ fn a_calibration_sets_the_threshold_every_front_end_loads_with_the_model() {
     assert!((flagged - c.fpr_after).abs() < 1e-9, "{flagged} vs {}", c.fpr_after);
 
     // Checked on a later day of the same network, as the window's Model menu does.
-    let later = read_flows(&[crate::common::shared("unb-live/2017-10-17_online.csv")], &ReadOptions::default()).unwrap();
-    let check = netvigil::service::calibration::check(&c, &netvigil::model::briefly(&calibrated.scorer.score_table(&later)));
-    let flagged = calibrated.scorer.score_table(&later).iter().filter(|v| v.is_attack()).count() as f64 / later.len() as f64;
+    let later =
+        read_flows(&[crate::common::shared("unb-live/2017-10-17_online.csv")], &ReadOptions::default()).unwrap();
+    let check =
+        netvigil::service::calibration::check(&c, &netvigil::model::briefly(&calibrated.scorer.score_table(&later)));
+    let flagged =
+        calibrated.scorer.score_table(&later).iter().filter(|v| v.is_attack()).count() as f64 / later.len() as f64;
     assert_eq!(check.flagged_share, flagged);
     assert_eq!(check.past_target, flagged > 0.01 + 1.0 / later.len() as f64, "{}", check.message);
 
@@ -196,12 +206,18 @@ fn cancelling_a_capture_read_keeps_the_flows_of_the_packets_read() {
     };
     let outcome = read_keeping(&files, &Default::default(), &Task::new(&report, &cancel), None).unwrap();
     let why = outcome.stopped.expect("reading says it stopped");
-    assert!(why.contains("dos_hping3_syn_flood.pcap stopped after 4096 packets") && why.contains("1 more files not read"), "{why}");
+    assert!(
+        why.contains("dos_hping3_syn_flood.pcap stopped after 4096 packets") && why.contains("1 more files not read"),
+        "{why}"
+    );
     assert_eq!(outcome.table.sources.len(), 1);
     let n = outcome.table.len();
     assert!(n > 0 && n < whole.len(), "{n} of {} flows", whole.len());
     // The flows kept are the first ones of the whole capture, as extracted from its first packets.
-    assert_eq!(&whole.meta()[..n].iter().map(|m| m.line).collect::<Vec<_>>()[..], &outcome.table.meta().iter().map(|m| m.line).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        &whole.meta()[..n].iter().map(|m| m.line).collect::<Vec<_>>()[..],
+        &outcome.table.meta().iter().map(|m| m.line).collect::<Vec<_>>()[..]
+    );
     assert!(outcome.table.sources[0].report.warnings.iter().any(|w| w.starts_with("stopped when asked")));
     assert!(lines.lock().unwrap().iter().any(|l| l.contains("packets/s")), "progress shows the packet rate");
 
@@ -246,7 +262,12 @@ fn a_capture_being_read_shows_its_flows_so_far_and_then_the_whole() {
 fn a_recorded_batch_goes_to_its_output_a_part_at_a_time_in_row_order() {
     struct Parts(Vec<(std::ops::Range<usize>, usize, usize, Vec<f32>)>);
     impl netvigil::service::ResultsOutput for Parts {
-        fn part(&mut self, frame: &mut polars::prelude::DataFrame, verdicts: &[netvigil::model::Verdict], rows: std::ops::Range<usize>) -> anyhow::Result<()> {
+        fn part(
+            &mut self,
+            frame: &mut polars::prelude::DataFrame,
+            verdicts: &[netvigil::model::Verdict],
+            rows: std::ops::Range<usize>,
+        ) -> anyhow::Result<()> {
             let first = verdicts.iter().take(3).map(|v| v.p_attack).collect();
             self.0.push((rows, frame.height(), verdicts.len(), first));
             Ok(())
@@ -261,7 +282,8 @@ fn a_recorded_batch_goes_to_its_output_a_part_at_a_time_in_row_order() {
     let dir = tempfile::tempdir().unwrap();
     let model = default_model();
     let mut parts = Parts(Vec::new());
-    let batch = quietly(|task| score_recorded(dir.path(), &model, &table, &detect(&table), Some(&mut parts), task)).unwrap();
+    let batch =
+        quietly(|task| score_recorded(dir.path(), &model, &table, &detect(&table), Some(&mut parts), task)).unwrap();
     let ranges: Vec<std::ops::Range<usize>> = parts.0.iter().map(|p| p.0.clone()).collect();
     assert_eq!(ranges, [0..1 << 18, 1 << 18..table.len()]);
     for (rows, height, verdicts, first) in &parts.0 {
@@ -272,7 +294,9 @@ fn a_recorded_batch_goes_to_its_output_a_part_at_a_time_in_row_order() {
     let store = Store::open(dir.path()).unwrap();
     let recorded = &store.batches().unwrap()[0];
     assert_eq!(recorded.flows, Some(table.len() as i64));
-    let results = polars::prelude::ParquetReader::new(std::fs::File::open(store.results_dir().join(recorded.results_file.as_ref().unwrap())).unwrap());
+    let results = polars::prelude::ParquetReader::new(
+        std::fs::File::open(store.results_dir().join(recorded.results_file.as_ref().unwrap())).unwrap(),
+    );
     use polars::prelude::SerReader;
     assert_eq!(results.finish().unwrap().height(), table.len());
 }
@@ -300,7 +324,8 @@ fn a_large_csv_being_read_shows_its_first_rows_and_then_the_whole() {
     let shown = std::sync::Mutex::new(Vec::new());
     let sink = |t: netvigil::ingest::FlowTable| shown.lock().unwrap().push(t);
     let show = ShowFlows { after: Duration::ZERO, every: Duration::ZERO, sink: &sink };
-    let outcome = quietly(|task| read_keeping(std::slice::from_ref(&path), &ReadOptions::default(), task, Some(&show))).unwrap();
+    let outcome =
+        quietly(|task| read_keeping(std::slice::from_ref(&path), &ReadOptions::default(), task, Some(&show))).unwrap();
     assert_eq!(outcome.table.len(), rows);
     let shown = shown.into_inner().unwrap();
     assert_eq!(shown.len(), 1, "one preview");
@@ -312,7 +337,8 @@ fn a_large_csv_being_read_shows_its_first_rows_and_then_the_whole() {
     let shown_small = std::sync::Mutex::new(0);
     let count = |_: netvigil::ingest::FlowTable| *shown_small.lock().unwrap() += 1;
     let show = ShowFlows { after: Duration::ZERO, every: Duration::ZERO, sink: &count };
-    quietly(|task| read_keeping(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default(), task, Some(&show))).unwrap();
+    quietly(|task| read_keeping(&[repo_data("cicids2017-sample.csv")], &ReadOptions::default(), task, Some(&show)))
+        .unwrap();
     assert_eq!(*shown_small.lock().unwrap(), 0);
 }
 
@@ -323,8 +349,8 @@ fn a_large_csv_being_read_shows_its_first_rows_and_then_the_whole() {
 #[test]
 fn captures_scored_while_read_get_the_verdicts_of_scoring_after() {
     use netvigil::service::reading::read;
-    use netvigil::service::scored_reading::{ScoredAlong, read_scoring};
     use netvigil::service::score_recorded_along;
+    use netvigil::service::scored_reading::{ScoredAlong, read_scoring};
     // Three captures in one go: esnet's flows finish out of start order (most rows move when
     // sorted), hping3's SYNs end by timeout after the last packet, then browsing.
     let files = vec![
@@ -355,18 +381,25 @@ fn captures_scored_while_read_get_the_verdicts_of_scoring_after() {
         (batch.flows, batch.flagged, polars::prelude::ParquetReader::new(file).finish().unwrap())
     };
     let (with_along, scoring) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = quietly(|task| score_recorded_along(with_along.path(), &model, &table, &findings, None, Some(along), task)).unwrap();
+    let a = quietly(|task| score_recorded_along(with_along.path(), &model, &table, &findings, None, Some(along), task))
+        .unwrap();
     let b = quietly(|task| score_recorded(scoring.path(), &model, &table, &findings, None, task)).unwrap();
     assert_eq!(a.verdicts, b.verdicts);
     assert_eq!(results(with_along.path()), results(scoring.path()));
 
     // Verdicts are taken only from the very scorer that records: another load of a model
     // (another calibration, say) scores again. Marked verdicts show which were kept.
-    let marked = || ScoredAlong { scorer: model.scorer.clone(), verdicts: after.iter().map(|v| netvigil::model::Verdict { p_attack: 0.25, ..*v }).collect(), seconds: 1.0 };
+    let marked = || ScoredAlong {
+        scorer: model.scorer.clone(),
+        verdicts: after.iter().map(|v| netvigil::model::Verdict { p_attack: 0.25, ..*v }).collect(),
+        seconds: 1.0,
+    };
     let reloaded = default_model();
     let kept = |m: &models::LoadedModel| {
         let dir = tempfile::tempdir().unwrap();
-        quietly(|task| score_recorded_along(dir.path(), m, &table, &findings, None, Some(marked()), task)).unwrap().verdicts
+        quietly(|task| score_recorded_along(dir.path(), m, &table, &findings, None, Some(marked()), task))
+            .unwrap()
+            .verdicts
     };
     assert!(kept(&model).iter().all(|v| v.p_attack == 0.25), "the same scorer's verdicts are recorded as they are");
     assert_eq!(kept(&reloaded), b.verdicts, "another scorer's are not");
@@ -391,8 +424,13 @@ fn cancelling_a_capture_being_scored_keeps_its_flows_and_no_verdicts() {
             cancel.store(true, Ordering::Relaxed);
         }
     };
-    let (outcome, along) = read_scoring(&files, &ReadOptions::default(), &model, &Task::new(&report, &cancel), None).unwrap();
-    assert!(outcome.stopped.as_deref().is_some_and(|w| w.contains("stopped after 4096 packets")), "{:?}", outcome.stopped);
+    let (outcome, along) =
+        read_scoring(&files, &ReadOptions::default(), &model, &Task::new(&report, &cancel), None).unwrap();
+    assert!(
+        outcome.stopped.as_deref().is_some_and(|w| w.contains("stopped after 4096 packets")),
+        "{:?}",
+        outcome.stopped
+    );
     assert!(!outcome.table.is_empty());
     assert!(along.is_none(), "no verdicts for a read that stopped");
 }

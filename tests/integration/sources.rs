@@ -56,7 +56,8 @@ fn grouped_and_binarised_labels_map_to_families() {
 
 #[test]
 fn test_files_are_held_out_whole_and_unknown_families_only_tested() {
-    let table = read(&["cicids2017-improved/BENIGN_5000.csv", "cicids2017-improved/Portscan_5000.csv", BINARY, UNB_DAY2]);
+    let table =
+        read(&["cicids2017-improved/BENIGN_5000.csv", "cicids2017-improved/Portscan_5000.csv", BINARY, UNB_DAY2]);
     let families = table.families().unwrap();
     let source_of = |i: usize| table.sources[table.meta()[i].source as usize].path.clone();
     let held = |i: usize| source_of(i).ends_with("2017-12-15_online.csv");
@@ -65,10 +66,16 @@ fn test_files_are_held_out_whole_and_unknown_families_only_tested() {
     assert!(s.train.iter().chain(&s.valid).all(|&i| families[i].is_class()), "an unknown-family row was trained on");
     let unique = table.unique_rows();
     let held_unique = unique.iter().filter(|&&i| held(i)).count();
-    assert_eq!(s.test.iter().filter(|&&i| held(i)).count(), held_unique, "every unique row of the held-out file is tested");
+    assert_eq!(
+        s.test.iter().filter(|&&i| held(i)).count(),
+        held_unique,
+        "every unique row of the held-out file is tested"
+    );
     assert!(s.test.iter().any(|&i| families[i] == AttackFamily::UnknownAttack));
     // Stratified per file and family: the binarised file's benign rows are in every part.
-    let from_binary = |part: &[usize]| part.iter().filter(|&&i| source_of(i).ends_with("MachineLearningCVE_Tuesday_subset_binary_SSH.csv")).count();
+    let from_binary = |part: &[usize]| {
+        part.iter().filter(|&&i| source_of(i).ends_with("MachineLearningCVE_Tuesday_subset_binary_SSH.csv")).count()
+    };
     assert!(from_binary(&s.train) > 0 && from_binary(&s.valid) > 0 && from_binary(&s.test) > 0);
 }
 
@@ -83,7 +90,14 @@ fn a_test_file_that_matches_nothing_is_an_error() {
 fn masked_features_enter_the_model_as_the_training_mean() {
     let table = read(&["cicids2017-improved/BENIGN_5000.csv"]);
     let masked = resolve_features(&["init-window".into(), "Flow Duration".into()]).unwrap();
-    assert_eq!(masked, vec![FeatureId::FlowDuration as usize, FeatureId::InitWinBytesFwd as usize, FeatureId::InitWinBytesBwd as usize]);
+    assert_eq!(
+        masked,
+        vec![
+            FeatureId::FlowDuration as usize,
+            FeatureId::InitWinBytesFwd as usize,
+            FeatureId::InitWinBytesBwd as usize
+        ]
+    );
     let p = Preprocessor::fit(table.features()).unwrap().with_masked(&masked);
     p.validate().unwrap();
     let mut row = table.row(0).to_vec();
@@ -96,7 +110,11 @@ fn masked_features_enter_the_model_as_the_training_mean() {
     for &j in &masked {
         assert_eq!((a[j], b[j]), (0.0, 0.0), "masked feature {j}");
     }
-    assert_ne!(a[FeatureId::TotalFwdPackets as usize], b[FeatureId::TotalFwdPackets as usize], "unmasked features still move");
+    assert_ne!(
+        a[FeatureId::TotalFwdPackets as usize],
+        b[FeatureId::TotalFwdPackets as usize],
+        "unmasked features still move"
+    );
     assert!(resolve_features(&["no-such-group".into()]).unwrap_err().contains(FEATURE_GROUPS[0].0));
 }
 
@@ -108,7 +126,10 @@ fn shipped_model_holds_on_a_day_and_a_network_it_never_saw() {
     let model = crate::common::default_model();
     let (scorer, bundle, _) = Scorer::load(&model, DeviceChoice::Cpu).unwrap();
     let trained_on = &bundle.manifest.semantics;
-    assert!(trained_on.contains(&FlowSemantics::Tool2017) && trained_on.contains(&FlowSemantics::Corrected), "{trained_on:?}");
+    assert!(
+        trained_on.contains(&FlowSemantics::Tool2017) && trained_on.contains(&FlowSemantics::Corrected),
+        "{trained_on:?}"
+    );
     let held: Vec<String> = serde_json::from_value(bundle.metrics["report"]["test_files"].clone()).unwrap_or_default();
     for file in [UNB_DAY2, BINARY] {
         assert!(held.iter().any(|h| file.ends_with(h.as_str())), "{file} was not held out of training: {held:?}");
@@ -171,6 +192,10 @@ fn shipped_model_and_findings_mark_a_capture_run_they_never_saw() {
         assert!(ok, "{file} ({kind}): {share:.3} marked\n{}", report.join("\n"));
     }
     let [(attacks_marked, attacks), (benign_marked, benign)] = totals;
-    assert!(attacks_marked as f64 >= 0.9 * attacks as f64, "{attacks_marked} of {attack_flows} attack flows marked", attack_flows = attacks);
+    assert!(
+        attacks_marked as f64 >= 0.9 * attacks as f64,
+        "{attacks_marked} of {attack_flows} attack flows marked",
+        attack_flows = attacks
+    );
     assert!(benign_marked as f64 <= 0.05 * benign as f64, "{benign_marked} of {benign} benign flows marked");
 }

@@ -48,7 +48,8 @@ fn row_values(df: &DataFrame, columns: &[String], i: usize) -> Vec<String> {
 }
 
 fn keyed(df: &DataFrame, columns: &[String]) -> Rows {
-    let (file, line) = (df.column("Source File").unwrap().str().unwrap(), df.column("Source Line").unwrap().str().unwrap());
+    let (file, line) =
+        (df.column("Source File").unwrap().str().unwrap(), df.column("Source Line").unwrap().str().unwrap());
     (0..df.height())
         .map(|i| ((file.get(i).unwrap().to_string(), line.get(i).unwrap().to_string()), row_values(df, columns, i)))
         .collect()
@@ -106,7 +107,11 @@ fn spark_job_scores_every_partition_as_predict_does() {
     let input = scratch.path().join("flows");
     std::fs::create_dir_all(&input).unwrap();
     // Three sources: the corrected sample, the original release (another dialect), another network.
-    let csvs = ["cicids2017-improved/Botnet_736.csv", "cicids2017-original/TrafficLabelling_PortScan_1000.csv", "unb-live/2017-10-17_online.csv"];
+    let csvs = [
+        "cicids2017-improved/Botnet_736.csv",
+        "cicids2017-original/TrafficLabelling_PortScan_1000.csv",
+        "unb-live/2017-10-17_online.csv",
+    ];
     for rel in csvs {
         std::fs::copy(shared(rel), input.join(Path::new(rel).file_name().unwrap())).unwrap();
     }
@@ -130,14 +135,20 @@ fn spark_job_scores_every_partition_as_predict_does() {
     // The reference: predict on each file as the job named it (the Parquet's source CSV for it).
     let mut expected = Rows::new();
     let mut columns: Vec<String> = Vec::new();
-    for (i, name) in csvs.iter().map(|r| Path::new(r).file_name().unwrap()).chain([std::ffi::OsStr::new("grouped.parquet")]).enumerate() {
+    for (i, name) in csvs
+        .iter()
+        .map(|r| Path::new(r).file_name().unwrap())
+        .chain([std::ffi::OsStr::new("grouped.parquet")])
+        .enumerate()
+    {
         let job_path = input.join(name);
         let source = if name == "grouped.parquet" { parquet_source.clone() } else { job_path.clone() };
         let out = scratch.path().join(format!("predict-{i}.csv"));
         predict(&source, &out, &scratch.path().join("data"));
         let mut df = read_csv_as_text(&out);
         df.drop_in_place("Finding").expect("predict writes findings");
-        df.with_column(Column::new("Source File".into(), vec![job_path.to_string_lossy().into_owned(); df.height()])).unwrap();
+        df.with_column(Column::new("Source File".into(), vec![job_path.to_string_lossy().into_owned(); df.height()]))
+            .unwrap();
         columns = df.get_column_names().iter().map(|c| c.to_string()).collect();
         let rows = keyed(&df, &columns);
         assert_eq!(rows.len(), df.height(), "predict's (file, line) keys are unique");

@@ -9,12 +9,18 @@ use netvigil::detect::detect;
 use netvigil::features::FeatureId;
 use netvigil::ingest::{FlowTable, ReadOptions, read_flows};
 use netvigil::service::flow_query::{TableQuery, compute_order};
-use netvigil::service::traffic::{AggregateQuery, ConversationColumn, EndpointColumn, Pivot, PivotFilter, conversation_order, endpoint_order, traffic};
+use netvigil::service::traffic::{
+    AggregateQuery, ConversationColumn, EndpointColumn, Pivot, PivotFilter, conversation_order, endpoint_order, traffic,
+};
 
 use crate::common::{repo_data, shared};
 
 fn session() -> FlowTable {
-    let files = vec![repo_data("cicids2017-sample.csv"), shared("pcaps/normal/dns.pcap"), shared("pcaps/attacks/synscan.pcapng")];
+    let files = vec![
+        repo_data("cicids2017-sample.csv"),
+        shared("pcaps/normal/dns.pcap"),
+        shared("pcaps/attacks/synscan.pcapng"),
+    ];
     read_flows(&files, &ReadOptions::default()).unwrap()
 }
 
@@ -84,7 +90,8 @@ fn aggregate_tables_sort_and_filter() {
     let flows: Vec<usize> = order.iter().map(|&i| t.conversations[i as usize].flows).collect();
     assert!(flows.windows(2).all(|w| w[0] >= w[1]), "descending by flows");
     q.descending = false;
-    let ascending: Vec<usize> = conversation_order(&t.conversations, &q).iter().map(|&i| t.conversations[i as usize].flows).collect();
+    let ascending: Vec<usize> =
+        conversation_order(&t.conversations, &q).iter().map(|&i| t.conversations[i as usize].flows).collect();
     assert!(ascending.windows(2).all(|w| w[0] <= w[1]));
     q.text = "udp".into();
     let udp = conversation_order(&t.conversations, &q);
@@ -128,5 +135,13 @@ fn a_pivot_shows_exactly_the_flows_of_its_conversation_address_or_port() {
         let m = &table.meta()[r as usize];
         m.src_port == Some(53) || m.dst_port == Some(53)
     }));
-    assert_eq!(PivotFilter::only(biggest.pivot()).to_string(), format!("the flows of {} and {} over {}", biggest.a, biggest.b, netvigil::service::traffic::protocol_name(biggest.protocol)));
+    assert_eq!(
+        PivotFilter::only(biggest.pivot()).to_string(),
+        format!(
+            "the flows of {} and {} over {}",
+            biggest.a,
+            biggest.b,
+            netvigil::service::traffic::protocol_name(biggest.protocol)
+        )
+    );
 }

@@ -89,7 +89,11 @@ pub fn carve(capture: &Path, flows: &[FlowWindow], out: &Path) -> Result<CarveRe
         .map_err(|reason| CarveError::Open { path: capture.to_path_buf(), reason })?;
     let mut report = CarveReport::default();
     let write_err = |e: &dyn std::fmt::Display| CarveError::Write { path: out.to_path_buf(), message: e.to_string() };
-    let tmp = out.with_file_name(format!(".{}.tmp-{}", out.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    let tmp = out.with_file_name(format!(
+        ".{}.tmp-{}",
+        out.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut writer: Option<(u32, PcapWriter<BufWriter<File>>)> = None;
         // Datagrams whose first fragment was written: their other fragments follow it.
@@ -98,7 +102,8 @@ pub fn carve(capture: &Path, flows: &[FlowWindow], out: &Path) -> Result<CarveRe
             report.frames_read += 1;
             let mut of_flow = |p: &PacketInfo| {
                 let key = tuple_key(p.src, p.sport, p.dst, p.dport, p.proto);
-                let matched = by_key.get(&key).is_some_and(|spans| spans.iter().any(|&(s, e)| (s..=e).contains(&p.ts_us)));
+                let matched =
+                    by_key.get(&key).is_some_and(|spans| spans.iter().any(|&(s, e)| (s..=e).contains(&p.ts_us)));
                 if let Some(datagram) = p.fragment.filter(|_| matched) {
                     if written_datagrams.len() >= MAX_DATAGRAMS {
                         written_datagrams.clear();
@@ -121,9 +126,16 @@ pub fn carve(capture: &Path, flows: &[FlowWindow], out: &Path) -> Result<CarveRe
                 continue;
             }
             if writer.is_none() {
-                let header = PcapHeader { datalink: DataLink::from(frame.link_type), ts_resolution: TsResolution::MicroSecond, ..PcapHeader::default() };
+                let header = PcapHeader {
+                    datalink: DataLink::from(frame.link_type),
+                    ts_resolution: TsResolution::MicroSecond,
+                    ..PcapHeader::default()
+                };
                 let file = File::create(&tmp).map_err(|e| write_err(&e))?;
-                writer = Some((frame.link_type, PcapWriter::with_header(BufWriter::new(file), header).map_err(|e| write_err(&e))?));
+                writer = Some((
+                    frame.link_type,
+                    PcapWriter::with_header(BufWriter::new(file), header).map_err(|e| write_err(&e))?,
+                ));
             }
             let Some((link, w)) = writer.as_mut() else { unreachable!("created above") };
             if *link != frame.link_type {
@@ -139,7 +151,11 @@ pub fn carve(capture: &Path, flows: &[FlowWindow], out: &Path) -> Result<CarveRe
             // No frame matched: still an empty, valid pcap (Ethernet), so the result opens.
             None => {
                 let file = File::create(&tmp).map_err(|e| write_err(&e))?;
-                PcapWriter::new(BufWriter::new(file)).map_err(|e| write_err(&e))?.into_writer().into_inner().map_err(|e| write_err(&e))?
+                PcapWriter::new(BufWriter::new(file))
+                    .map_err(|e| write_err(&e))?
+                    .into_writer()
+                    .into_inner()
+                    .map_err(|e| write_err(&e))?
             }
         };
         file.sync_all().map_err(|e| write_err(&e))?;

@@ -187,21 +187,9 @@ struct FlowKey {
 impl FlowKey {
     fn of(p: &PacketInfo) -> Self {
         if (p.src, p.sport) <= (p.dst, p.dport) {
-            FlowKey {
-                a: p.src,
-                b: p.dst,
-                pa: p.sport,
-                pb: p.dport,
-                proto: p.proto,
-            }
+            FlowKey { a: p.src, b: p.dst, pa: p.sport, pb: p.dport, proto: p.proto }
         } else {
-            FlowKey {
-                a: p.dst,
-                b: p.src,
-                pa: p.dport,
-                pb: p.sport,
-                proto: p.proto,
-            }
+            FlowKey { a: p.dst, b: p.src, pa: p.dport, pb: p.sport, proto: p.proto }
         }
     }
 }
@@ -237,10 +225,7 @@ pub struct FlowExtractor {
 
 impl FlowExtractor {
     pub fn new(opts: ExtractOptions) -> Self {
-        let params = FlowParams {
-            compat: opts.compat,
-            activity_timeout_us: opts.activity_timeout_us,
-        };
+        let params = FlowParams { compat: opts.compat, activity_timeout_us: opts.activity_timeout_us };
         FlowExtractor {
             opts,
             params,
@@ -269,7 +254,9 @@ impl FlowExtractor {
     pub fn push(&mut self, item: Decoded, report: &mut CaptureReport) {
         let (ts, number) = match item {
             Decoded::ShortHead(head) => return self.hold_short_head(head, report),
-            Decoded::Fragment(f) if self.short_heads.contains_key(&f.key) => return self.continue_short_head(f, report),
+            Decoded::Fragment(f) if self.short_heads.contains_key(&f.key) => {
+                return self.continue_short_head(f, report);
+            }
             Decoded::Packet(ref p) => (p.ts_us, p.number),
             Decoded::Fragment(ref f) => (f.ts_us, f.number),
         };
@@ -333,7 +320,8 @@ impl FlowExtractor {
             self.pending.push_back(Pending { ts, number, item });
         } else {
             if let Some(report) = report {
-                report.note(if ts >= self.released_ts { SkipReason::Reordered } else { SkipReason::OutOfOrder }, number);
+                report
+                    .note(if ts >= self.released_ts { SkipReason::Reordered } else { SkipReason::OutOfOrder }, number);
             }
             self.late.push(Reverse(Pending { ts, number, item }));
         }
@@ -373,20 +361,12 @@ impl FlowExtractor {
                 (Some(_), None) => false,
                 (None, None) => break,
             };
-            let oldest = if from_late {
-                self.late.peek().map(|r| r.0.ts)
-            } else {
-                self.pending.front().map(|p| p.ts)
-            };
+            let oldest = if from_late { self.late.peek().map(|r| r.0.ts) } else { self.pending.front().map(|p| p.ts) };
             let crowded = self.pending.len() + self.late.len() > self.opts.max_pending;
             if !(all || oldest.is_some_and(|t| t <= horizon) || crowded) {
                 break;
             }
-            let next = if from_late {
-                self.late.pop().map(|r| r.0)
-            } else {
-                self.pending.pop_front()
-            };
+            let next = if from_late { self.late.pop().map(|r| r.0) } else { self.pending.pop_front() };
             let Some(Pending { ts, item, .. }) = next else {
                 break;
             };
@@ -486,8 +466,7 @@ impl FlowExtractor {
         let new_connection = p.flags & flag::SYN != 0 && p.flags & flag::ACK == 0;
         match self.flows.get_mut(&key) {
             Some(flow)
-                if ts - flow.start_ts > self.opts.flow_timeout_us
-                    || (flow.is_terminated() && new_connection) =>
+                if ts - flow.start_ts > self.opts.flow_timeout_us || (flow.is_terminated() && new_connection) =>
             {
                 // Timed out, or a new connection on a finished one: finish it; this packet
                 // starts the next flow. The official tools keep the old flow's direction on a
@@ -526,9 +505,7 @@ impl FlowExtractor {
         let expired: Vec<FlowKey> = self
             .flows
             .iter()
-            .filter(|(_, f)| {
-                now - f.start_ts > timeout || (f.is_terminated() && now - f.last_ts > linger)
-            })
+            .filter(|(_, f)| now - f.start_ts > timeout || (f.is_terminated() && now - f.last_ts > linger))
             .map(|(k, _)| *k)
             .collect();
         for k in expired {
@@ -543,8 +520,7 @@ impl FlowExtractor {
 
     fn evict_oldest(&mut self, report: &mut CaptureReport) {
         let target = self.opts.max_flows - self.opts.max_flows / 10;
-        let mut by_age: Vec<(i64, FlowKey)> =
-            self.flows.iter().map(|(k, f)| (f.last_ts, *k)).collect();
+        let mut by_age: Vec<(i64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.last_ts, *k)).collect();
         let n = self.flows.len().saturating_sub(target);
         if n == 0 {
             return;
@@ -558,12 +534,7 @@ impl FlowExtractor {
         }
     }
 
-    fn emit(
-        done: &mut Vec<FlowRecord>,
-        opts: &ExtractOptions,
-        f: FlowBuilder,
-        report: &mut CaptureReport,
-    ) {
+    fn emit(done: &mut Vec<FlowRecord>, opts: &ExtractOptions, f: FlowBuilder, report: &mut CaptureReport) {
         if f.packets() < opts.min_packets {
             report.packets_in_small_flows += f.packets();
             report.flows_left_out += 1;
@@ -601,9 +572,8 @@ impl FlowExtractor {
     /// Exact repeat of one of the last few packets: same time, addresses, ports, IP id,
     /// sequence number, flags and length.
     fn is_duplicate(&mut self, p: &PacketInfo) -> bool {
-        let h = FxBuildHasher.hash_one((
-            p.ts_us, p.src, p.dst, p.sport, p.dport, p.proto, p.ip_id, p.seq, p.flags, p.payload,
-        ));
+        let h = FxBuildHasher
+            .hash_one((p.ts_us, p.src, p.dst, p.sport, p.dport, p.proto, p.ip_id, p.seq, p.flags, p.payload));
         let dup = self.recent.contains(&h);
         self.recent[self.recent_at] = h;
         self.recent_at = (self.recent_at + 1) % DUP_MEMORY;

@@ -91,11 +91,7 @@ impl Stats {
         if self.n > 0 { self.mean } else { 0.0 }
     }
     pub fn std(&self) -> f64 {
-        if self.n > 1 {
-            (self.m2 / (self.n - 1) as f64).max(0.0).sqrt()
-        } else {
-            0.0
-        }
+        if self.n > 1 { (self.m2 / (self.n - 1) as f64).max(0.0).sqrt() } else { 0.0 }
     }
     pub fn min(&self) -> f64 {
         if self.n > 0 { self.min } else { 0.0 }
@@ -154,16 +150,8 @@ impl Bulk {
         if self.bulks == 0 {
             return [0.0; 3];
         }
-        let rate = if self.duration > 0 {
-            (self.bytes as f64 / (self.duration as f64 / 1e6)).trunc()
-        } else {
-            0.0
-        };
-        [
-            (self.bytes / self.bulks) as f64,
-            (self.packets / self.bulks) as f64,
-            rate,
-        ]
+        let rate = if self.duration > 0 { (self.bytes as f64 / (self.duration as f64 / 1e6)).trunc() } else { 0.0 };
+        [(self.bytes / self.bulks) as f64, (self.packets / self.bulks) as f64, rate]
     }
 }
 
@@ -242,11 +230,8 @@ impl FlowBuilder {
     /// keeps the old direction when a flow times out and restarts).
     pub fn oriented(p: &PacketInfo, params: FlowParams, forward: bool) -> Self {
         let compat = params.compat;
-        let (src, sport, dst, dport) = if forward {
-            (p.src, p.sport, p.dst, p.dport)
-        } else {
-            (p.dst, p.dport, p.src, p.sport)
-        };
+        let (src, sport, dst, dport) =
+            if forward { (p.src, p.sport, p.dst, p.dport) } else { (p.dst, p.dport, p.src, p.sport) };
         let mut f = FlowBuilder {
             compat,
             activity_timeout_us: params.activity_timeout_us,
@@ -356,11 +341,7 @@ impl FlowBuilder {
         self.http.add(p.http, forward, p.seq);
         let payload = f64::from(p.payload);
         self.all_len.add(payload);
-        let side = if forward {
-            &mut self.fwd
-        } else {
-            &mut self.bwd
-        };
+        let side = if forward { &mut self.fwd } else { &mut self.bwd };
         side.len.add(payload);
         side.header_bytes += u64::from(p.header);
         // Both official tools overwrite the backward initial window with every backward packet.
@@ -418,8 +399,7 @@ impl FlowBuilder {
     fn update_active_idle(&mut self, ts: i64) {
         if ts - self.end_active > self.activity_timeout() {
             if self.end_active - self.start_active > 0 {
-                self.active
-                    .add((self.end_active - self.start_active) as f64);
+                self.active.add((self.end_active - self.start_active) as f64);
             }
             self.idle.add((ts - self.end_active) as f64);
             self.start_active = ts;
@@ -447,18 +427,38 @@ impl FlowBuilder {
         set(FeatureId::FlowDuration, duration);
         set(FeatureId::FlowBytesPerSec, per_sec(fwd_bytes + bwd_bytes));
         set(FeatureId::FlowPacketsPerSec, per_sec(n as f64));
-        set_stats4(&mut set, &self.flow_iat, [FeatureId::FlowIatMean, FeatureId::FlowIatStd, FeatureId::FlowIatMax, FeatureId::FlowIatMin]);
+        set_stats4(
+            &mut set,
+            &self.flow_iat,
+            [FeatureId::FlowIatMean, FeatureId::FlowIatStd, FeatureId::FlowIatMax, FeatureId::FlowIatMin],
+        );
         // One inter-arrival time needs two packets in the direction; the tools leave it 0.
         if nf > 1 {
             set(FeatureId::FwdIatTotal, self.fwd.iat.sum());
-            set_stats4(&mut set, &self.fwd.iat, [FeatureId::FwdIatMean, FeatureId::FwdIatStd, FeatureId::FwdIatMax, FeatureId::FwdIatMin]);
+            set_stats4(
+                &mut set,
+                &self.fwd.iat,
+                [FeatureId::FwdIatMean, FeatureId::FwdIatStd, FeatureId::FwdIatMax, FeatureId::FwdIatMin],
+            );
         }
         if nb > 1 {
             set(FeatureId::BwdIatTotal, self.bwd.iat.sum());
-            set_stats4(&mut set, &self.bwd.iat, [FeatureId::BwdIatMean, FeatureId::BwdIatStd, FeatureId::BwdIatMax, FeatureId::BwdIatMin]);
+            set_stats4(
+                &mut set,
+                &self.bwd.iat,
+                [FeatureId::BwdIatMean, FeatureId::BwdIatStd, FeatureId::BwdIatMax, FeatureId::BwdIatMin],
+            );
         }
-        set_stats4(&mut set, &self.active, [FeatureId::ActiveMean, FeatureId::ActiveStd, FeatureId::ActiveMax, FeatureId::ActiveMin]);
-        set_stats4(&mut set, &self.idle, [FeatureId::IdleMean, FeatureId::IdleStd, FeatureId::IdleMax, FeatureId::IdleMin]);
+        set_stats4(
+            &mut set,
+            &self.active,
+            [FeatureId::ActiveMean, FeatureId::ActiveStd, FeatureId::ActiveMax, FeatureId::ActiveMin],
+        );
+        set_stats4(
+            &mut set,
+            &self.idle,
+            [FeatureId::IdleMean, FeatureId::IdleStd, FeatureId::IdleMax, FeatureId::IdleMin],
+        );
 
         set(FeatureId::TotalFwdPackets, nf as f64);
         set(FeatureId::TotalBwdPackets, nb as f64);
@@ -538,10 +538,7 @@ impl FlowBuilder {
         let n = nf + nb;
         match self.compat {
             Compat::Corrected => {
-                set(
-                    FeatureId::DownUpRatio,
-                    if nf > 0 { nb as f64 / nf as f64 } else { 0.0 },
-                );
+                set(FeatureId::DownUpRatio, if nf > 0 { nb as f64 / nf as f64 } else { 0.0 });
                 // The corrected tool's subflow counter increments on every packet (an operator
                 // precedence slip), so each value is the total divided by the packet count.
                 let div = |x: f64| (x as u64).checked_div(n).unwrap_or(0) as f64;
@@ -551,10 +548,7 @@ impl FlowBuilder {
                 set(FeatureId::SubflowBwdBytes, div(bwd_bytes));
             }
             Compat::CicFlowMeter4 => {
-                set(
-                    FeatureId::DownUpRatio,
-                    if nf > 0 { nb as f64 / nf as f64 } else { 0.0 },
-                );
+                set(FeatureId::DownUpRatio, if nf > 0 { nb as f64 / nf as f64 } else { 0.0 });
                 // Subflow count = gaps over one second; integer division; 0 without any gap.
                 let div = |x: f64| (x as u64).checked_div(self.subflow_gaps).unwrap_or(0) as f64;
                 set(FeatureId::SubflowFwdPackets, div(nf as f64));
@@ -563,10 +557,7 @@ impl FlowBuilder {
                 set(FeatureId::SubflowBwdBytes, div(bwd_bytes));
             }
             Compat::Cicids2017 => {
-                set(
-                    FeatureId::DownUpRatio,
-                    nb.checked_div(nf).unwrap_or(0) as f64,
-                );
+                set(FeatureId::DownUpRatio, nb.checked_div(nf).unwrap_or(0) as f64);
                 // The 2017 tool never splits a flow into subflows: every subflow value equals
                 // the flow's total (true of all 96 reference flows and the whole 2017 release).
                 set(FeatureId::SubflowFwdPackets, nf as f64);

@@ -54,7 +54,9 @@ static SQLI_URI: LazyLock<Regex> = LazyLock::new(|| {
         format!(
             r#"[?&][^[:blank:]\x00-\x1f|]+?=[\-0-9%]+{B}*['"]?(?:[[:blank:]\x00-\x1f]|/\*.*?\*/|\)?;)+(?i:x?or|n?and){B}+['"]?(?:(?:[^a-zA-Z&]+)?=|(?i:exists))"#
         ),
-        format!(r#"[?&][^[:blank:]\x00-\x1f]+?=[\-0-9%]*{B}*['"]{B}*(?:-|=|\+|\|\|){B}*(?:[0-9]|\(?(?i:convert|cast))"#),
+        format!(
+            r#"[?&][^[:blank:]\x00-\x1f]+?=[\-0-9%]*{B}*['"]{B}*(?:-|=|\+|\|\|){B}*(?:[0-9]|\(?(?i:convert|cast))"#
+        ),
         format!(
             r#"[?&][^[:blank:]\x00-\x1f|]+?={B}*['"](?:[[:blank:]\x00-\x1f]|/\*.*?\*/|;)*(?i:x?or|n?and|having|union|exec|select|delete|drop|declare|create|regexp|insert)(?:[[:blank:]\x00-\x1f]|/\*.*?\*/|[\[(])+[a-zA-Z&]{{2,}}"#
         ),
@@ -94,7 +96,8 @@ fn is_sqli_target(target: &[u8]) -> bool {
 /// byte, a quote, a `;`, a `(` or a comment's `/*`): most browsing URIs have none, and are
 /// passed over without running the pattern.
 fn could_be_sqli(uri: &[u8]) -> bool {
-    uri.iter().any(|&b| b <= b' ' || matches!(b, b'\'' | b'"' | b';' | b'(')) || memchr::memmem::find(uri, b"/*").is_some()
+    uri.iter().any(|&b| b <= b' ' || matches!(b, b'\'' | b'"' | b';' | b'('))
+        || memchr::memmem::find(uri, b"/*").is_some()
 }
 
 /// A security scanner that names itself in its requests' User-Agent.
@@ -221,13 +224,28 @@ const PROBE_ANSWERS: [u16; 5] = [401, 403, 404, 405, 410];
 /// SVG and WebP images, web fonts, source maps): a page that lacks one gets a 404 on every
 /// visit, which is a broken page, not a scan.
 const IGNORED_ON_ERROR: [&[u8]; 15] = [
-    b".jpg", b".gif", b"favicon.ico", b".png", b"robots.txt", b".css", b".js", b".jpeg", b".ico", b".svg", b".webp",
-    b".woff", b".woff2", b".ttf", b".map",
+    b".jpg",
+    b".gif",
+    b"favicon.ico",
+    b".png",
+    b"robots.txt",
+    b".css",
+    b".js",
+    b".jpeg",
+    b".ico",
+    b".svg",
+    b".webp",
+    b".woff",
+    b".woff2",
+    b".ttf",
+    b".map",
 ];
 
 fn ignored_on_error(target: &[u8]) -> bool {
     let path = memchr::memchr(b'?', target).map_or(target, |q| &target[..q]);
-    IGNORED_ON_ERROR.iter().any(|end| path.len() >= end.len() && path[path.len() - end.len()..].eq_ignore_ascii_case(end))
+    IGNORED_ON_ERROR
+        .iter()
+        .any(|end| path.len() >= end.len() && path[path.len() - end.len()..].eq_ignore_ascii_case(end))
 }
 
 /// What one TCP segment's data starts, as far as [`HttpTally`] cares (two bytes on every
@@ -281,7 +299,9 @@ pub fn mark_segment(payload: &[u8]) -> SegmentMark {
         return SegmentMark { bits, scanner };
     }
     match response_status(payload) {
-        Some(status) if PROBE_ANSWERS.contains(&status) => SegmentMark { bits: SegmentMark::RESPONSE | SegmentMark::CLIENT_ERROR, scanner: 0 },
+        Some(status) if PROBE_ANSWERS.contains(&status) => {
+            SegmentMark { bits: SegmentMark::RESPONSE | SegmentMark::CLIENT_ERROR, scanner: 0 }
+        }
         Some(_) => SegmentMark { bits: SegmentMark::RESPONSE, scanner: 0 },
         None => SegmentMark::default(),
     }

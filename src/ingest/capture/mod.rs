@@ -17,10 +17,10 @@ mod rows;
 use std::path::Path;
 
 pub use extractor::{ExtractOptions, FlowExtractor, FlowRecord};
-pub use rows::{FlowRows, permute};
 pub use flow::Compat;
 pub use reader::is_capture;
 pub use report::{CaptureReport, FlowsByPackets, ReasonCount, SkipReason};
+pub use rows::{FlowRows, permute};
 
 use super::table::FlowTable;
 
@@ -28,10 +28,7 @@ use super::table::FlowTable;
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("{}: {reason}", path.display())]
-    Open {
-        path: std::path::PathBuf,
-        reason: reader::OpenError,
-    },
+    Open { path: std::path::PathBuf, reason: reader::OpenError },
 }
 
 /// How often (in packets) progress is reported and cancellation looked at: a few hundred times
@@ -143,24 +140,14 @@ fn open(path: &Path) -> Result<(reader::CaptureReader, CaptureReport), CaptureEr
 }
 
 /// Extracts the flows of a capture held in memory (plain or gzip); used by the fuzz target.
-pub fn extract_bytes(
-    bytes: Vec<u8>,
-    opts: &ExtractOptions,
-) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
+pub fn extract_bytes(bytes: Vec<u8>, opts: &ExtractOptions) -> Result<(Vec<FlowRecord>, CaptureReport), CaptureError> {
     let mut report = CaptureReport::default();
     let gz = bytes.starts_with(&[0x1f, 0x8b]);
     let cursor = std::io::Cursor::new(bytes);
-    let src: Box<dyn std::io::Read + Send> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(cursor))
-    } else {
-        Box::new(cursor)
-    };
-    let reader = reader::CaptureReader::from_reader(src, gz, &mut report).map_err(|reason| {
-        CaptureError::Open {
-            path: "<memory>".into(),
-            reason,
-        }
-    })?;
+    let src: Box<dyn std::io::Read + Send> =
+        if gz { Box::new(flate2::read::MultiGzDecoder::new(cursor)) } else { Box::new(cursor) };
+    let reader = reader::CaptureReader::from_reader(src, gz, &mut report)
+        .map_err(|reason| CaptureError::Open { path: "<memory>".into(), reason })?;
     let extractor = run(reader, &mut report, opts, &mut keep_going, &mut |_| {});
     let flows = extractor.finish(&mut report);
     Ok((flows, report))
@@ -214,10 +201,7 @@ fn run(
 }
 
 /// Reads a capture into a [`FlowTable`] (one source, dialect `Capture`), with its report.
-pub fn read_capture(
-    path: &Path,
-    opts: &ExtractOptions,
-) -> Result<(FlowTable, CaptureReport), CaptureError> {
+pub fn read_capture(path: &Path, opts: &ExtractOptions) -> Result<(FlowTable, CaptureReport), CaptureError> {
     extract_table(path, opts, &mut keep_going, None)
 }
 
@@ -240,21 +224,18 @@ pub fn records_to_table_without_addresses(path: &Path, flows: &[FlowRecord], rep
 /// `inspect` already show for every source).
 fn capture_warnings(report: &CaptureReport) -> Vec<String> {
     let mut w = vec![
-        format!(
-            "{}: {} packets, {} in {} flows",
-            report.format, report.packets, report.packets_in_flows, report.flows
-        ),
+        format!("{}: {} packets, {} in {} flows", report.format, report.packets, report.packets_in_flows, report.flows),
         format!("flows by packets: {}", report.flows_by_packets),
     ];
     if report.stopped_early {
-        w.push(format!("stopped when asked, after {} packets: the flows are those of the packets read", report.packets));
+        w.push(format!(
+            "stopped when asked, after {} packets: the flows are those of the packets read",
+            report.packets
+        ));
     }
     w.extend(report.left_out());
     for (reason, rc) in &report.reasons {
-        w.push(format!(
-            "{reason}: {} packet(s), first at packet {}",
-            rc.count, rc.first_packet
-        ));
+        w.push(format!("{reason}: {} packet(s), first at packet {}", rc.count, rc.first_packet));
     }
     w
 }

@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use etherparse::{
-    EtherType, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, LinuxSllProtocolType,
-    LinuxSllSlice, TcpSlice, TransportSlice, UdpSlice,
+    EtherType, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, LinuxSllProtocolType, LinuxSllSlice, TcpSlice,
+    TransportSlice, UdpSlice,
 };
 
 use super::reader::{Frame, link};
@@ -132,12 +132,9 @@ pub enum Decoded {
 pub fn decode(frame: &Frame<'_>) -> Result<Decoded, SkipReason> {
     let sliced = match frame.link_type {
         link::ETHERNET => {
-            let sliced = LaxSlicedPacket::from_ethernet(frame.data)
-                .map_err(|_| SkipReason::MalformedHeader)?;
+            let sliced = LaxSlicedPacket::from_ethernet(frame.data).map_err(|_| SkipReason::MalformedHeader)?;
             match pppoe_ip(&sliced) {
-                Some(ip) => {
-                    LaxSlicedPacket::from_ip(ip).map_err(|_| SkipReason::MalformedHeader)?
-                }
+                Some(ip) => LaxSlicedPacket::from_ip(ip).map_err(|_| SkipReason::MalformedHeader)?,
                 None => sliced,
             }
         }
@@ -149,12 +146,9 @@ pub fn decode(frame: &Frame<'_>) -> Result<Decoded, SkipReason> {
             LaxSlicedPacket::from_ip(frame.data).map_err(|_| not_ip_or_malformed(frame.data))?
         }
         link::LINUX_SLL => {
-            let sll =
-                LinuxSllSlice::from_slice(frame.data).map_err(|_| SkipReason::MalformedHeader)?;
+            let sll = LinuxSllSlice::from_slice(frame.data).map_err(|_| SkipReason::MalformedHeader)?;
             match sll.protocol_type() {
-                LinuxSllProtocolType::EtherType(et) => {
-                    LaxSlicedPacket::from_ether_type(et, sll.payload_slice())
-                }
+                LinuxSllProtocolType::EtherType(et) => LaxSlicedPacket::from_ether_type(et, sll.payload_slice()),
                 _ => return Err(SkipReason::NotIp),
             }
         }
@@ -162,10 +156,7 @@ pub fn decode(frame: &Frame<'_>) -> Result<Decoded, SkipReason> {
             // etherparse has no SLL2 slicer: the 20-byte header starts with the EtherType.
             let proto = frame.data.get(0..2).ok_or(SkipReason::MalformedHeader)?;
             let body = frame.data.get(20..).ok_or(SkipReason::MalformedHeader)?;
-            LaxSlicedPacket::from_ether_type(
-                EtherType(u16::from_be_bytes([proto[0], proto[1]])),
-                body,
-            )
+            LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), body)
         }
         _ => return Err(SkipReason::UnknownLinkType),
     };
@@ -276,13 +267,9 @@ fn ipv6_fragment(first: u8, exts: &[u8]) -> Option<(u16, bool, u32)> {
         let len = match next {
             FRAGMENT => {
                 let f = etherparse::Ipv6FragmentHeaderSlice::from_slice(rest).ok()?;
-                return f.is_fragmenting_payload().then(|| {
-                    (
-                        f.fragment_offset().value(),
-                        f.more_fragments(),
-                        f.identification(),
-                    )
-                });
+                return f
+                    .is_fragmenting_payload()
+                    .then(|| (f.fragment_offset().value(), f.more_fragments(), f.identification()));
             }
             HOP_BY_HOP | ROUTING | DEST_OPTS => (usize::from(*rest.get(1)?) + 1) * 8,
             AUTH => (usize::from(*rest.get(1)?) + 2) * 4,
@@ -295,23 +282,14 @@ fn ipv6_fragment(first: u8, exts: &[u8]) -> Option<(u16, bool, u32)> {
 
 fn from_sliced(frame: &Frame<'_>, sliced: &LaxSlicedPacket<'_>) -> Result<Decoded, SkipReason> {
     let Some(net) = &sliced.net else {
-        return Err(if sliced.stop_err.is_some() {
-            SkipReason::MalformedHeader
-        } else {
-            SkipReason::NotIp
-        });
+        return Err(if sliced.stop_err.is_some() { SkipReason::MalformedHeader } else { SkipReason::NotIp });
     };
     let facts = net_facts(net).ok_or(SkipReason::NotIp)?;
     let proto = facts.payload.ip_number.0;
     if !matches!(proto, PROTO_TCP | PROTO_UDP | PROTO_ICMP | PROTO_ICMPV6) {
         return Err(SkipReason::OtherProtocol);
     }
-    let frag_key = FragKey {
-        src: facts.src,
-        dst: facts.dst,
-        proto,
-        id: facts.id,
-    };
+    let frag_key = FragKey { src: facts.src, dst: facts.dst, proto, id: facts.id };
     if let Some((offset, _)) = facts.frag
         && offset != 0
     {
@@ -382,11 +360,7 @@ fn transport(
     let mut info = bare_packet(frame, facts, proto);
     let bytes = facts.payload.payload;
     let cut = |e: SkipReason| {
-        if facts.payload.incomplete {
-            SkipReason::CutBeforeTransport
-        } else {
-            e
-        }
+        if facts.payload.incomplete { SkipReason::CutBeforeTransport } else { e }
     };
     let header_len = match (&sliced.transport, proto) {
         (Some(TransportSlice::Tcp(t)), _) => fill_tcp(&mut info, t),
@@ -396,12 +370,10 @@ fn transport(
         }
         (Some(TransportSlice::Udp(u)), _) => fill_udp(&mut info, u),
         (None, PROTO_UDP) => {
-            let u =
-                UdpSlice::from_slice_lax(bytes).map_err(|_| cut(SkipReason::MalformedHeader))?;
+            let u = UdpSlice::from_slice_lax(bytes).map_err(|_| cut(SkipReason::MalformedHeader))?;
             fill_udp(&mut info, &u)
         }
-        (Some(TransportSlice::Icmpv4(_) | TransportSlice::Icmpv6(_)), _)
-        | (None, PROTO_ICMP | PROTO_ICMPV6) => {
+        (Some(TransportSlice::Icmpv4(_) | TransportSlice::Icmpv6(_)), _) | (None, PROTO_ICMP | PROTO_ICMPV6) => {
             if bytes.len() < 8 && facts.ip_payload_len < 8 {
                 return Err(cut(SkipReason::MalformedHeader));
             }

@@ -78,10 +78,7 @@ pub fn is_capture(path: &Path) -> bool {
 
 fn is_capture_magic(m: &[u8; 4]) -> bool {
     let be = u32::from_be_bytes(*m);
-    matches!(
-        be,
-        0xA1B2_C3D4 | 0xD4C3_B2A1 | 0xA1B2_3C4D | 0x4D3C_B2A1 | PCAPNG_MAGIC
-    )
+    matches!(be, 0xA1B2_C3D4 | 0xD4C3_B2A1 | 0xA1B2_3C4D | 0x4D3C_B2A1 | PCAPNG_MAGIC)
 }
 
 /// Per-interface facts a pcapng packet needs.
@@ -145,20 +142,13 @@ impl CaptureReader {
         let n = read_up_to(&mut file, &mut magic).map_err(OpenError::Io)?;
         let head = io::Cursor::new(magic[..n].to_vec());
         let gz = n == 2 && magic == [0x1f, 0x8b];
-        let src: Box<dyn Read + Send> = if gz {
-            Box::new(flate2::read::MultiGzDecoder::new(head.chain(file)))
-        } else {
-            Box::new(head.chain(file))
-        };
+        let src: Box<dyn Read + Send> =
+            if gz { Box::new(flate2::read::MultiGzDecoder::new(head.chain(file))) } else { Box::new(head.chain(file)) };
         Self::from_reader(src, gz, report)
     }
 
     /// Reads from any byte source (already decompressed, or gzip when `gz`).
-    pub fn from_reader(
-        src: Box<dyn Read + Send>,
-        gz: bool,
-        report: &mut CaptureReport,
-    ) -> Result<Self, OpenError> {
+    pub fn from_reader(src: Box<dyn Read + Send>, gz: bool, report: &mut CaptureReport) -> Result<Self, OpenError> {
         let mut r = CaptureReader {
             src,
             buf: vec![0; BUF_SIZE],
@@ -180,16 +170,8 @@ impl CaptureReader {
             return Err(OpenError::NotACapture(magic));
         }
         let pcapng = u32::from_be_bytes(magic) == PCAPNG_MAGIC;
-        r.format = if pcapng {
-            r.open_pcapng()?
-        } else {
-            r.open_pcap()?
-        };
-        report.format = format!(
-            "{}{}",
-            if pcapng { "pcapng" } else { "pcap" },
-            if gz { "+gzip" } else { "" }
-        );
+        r.format = if pcapng { r.open_pcapng()? } else { r.open_pcap()? };
+        report.format = format!("{}{}", if pcapng { "pcapng" } else { "pcap" }, if gz { "+gzip" } else { "" });
         if let Format::Pcap { header, .. } = &r.format {
             report.add_link_type(u32::from(header.datalink));
         }
@@ -205,8 +187,7 @@ impl CaptureReader {
                 avail.len()
             )));
         }
-        let (rem, parser) =
-            PcapParser::new(avail).map_err(|e| OpenError::BadHeader(e.to_string()))?;
+        let (rem, parser) = PcapParser::new(avail).map_err(|e| OpenError::BadHeader(e.to_string()))?;
         let used = avail.len() - rem.len();
         let header = parser.header();
         self.advance(used);
@@ -218,22 +199,14 @@ impl CaptureReader {
         self.ensure(12).map_err(OpenError::Io)?;
         let shb_len = self.avail().get(4..8).map_or(0, |b| {
             let be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-            if be as usize > MAX_BLOCK {
-                be.swap_bytes()
-            } else {
-                be
-            }
+            if be as usize > MAX_BLOCK { be.swap_bytes() } else { be }
         }) as usize;
         if !(28..=MAX_BLOCK).contains(&shb_len) {
-            return Err(OpenError::BadHeader(format!(
-                "pcapng section header length {shb_len}"
-            )));
+            return Err(OpenError::BadHeader(format!("pcapng section header length {shb_len}")));
         }
         self.ensure(shb_len).map_err(OpenError::Io)?;
         let avail = self.avail();
-        let parsed = catch_unwind(AssertUnwindSafe(|| {
-            PcapNgParser::new(avail).map(|(rem, p)| (rem.len(), p))
-        }));
+        let parsed = catch_unwind(AssertUnwindSafe(|| PcapNgParser::new(avail).map(|(rem, p)| (rem.len(), p))));
         let (rem_len, parser) = match parsed {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => return Err(OpenError::BadHeader(e.to_string())),
@@ -241,10 +214,7 @@ impl CaptureReader {
         };
         let used = avail.len() - rem_len;
         self.advance(used);
-        Ok(Format::PcapNg {
-            parser,
-            interfaces: Vec::new(),
-        })
+        Ok(Format::PcapNg { parser, interfaces: Vec::new() })
     }
 
     /// Bytes consumed so far (of the decompressed stream).
@@ -382,14 +352,7 @@ impl CaptureReader {
             let number = self.number + 1;
             let step = self.parse_block(report);
             match step {
-                BlockStep::Packet {
-                    start,
-                    len,
-                    ts_us,
-                    link_type,
-                    orig_len,
-                    used,
-                } => {
+                BlockStep::Packet { start, len, ts_us, link_type, orig_len, used } => {
                     self.advance(used);
                     self.number = number;
                     report.packets += 1;
@@ -417,9 +380,7 @@ impl CaptureReader {
         };
         let avail = &self.buf[self.pos..self.len];
         let parsed = catch_unwind(AssertUnwindSafe(|| {
-            parser
-                .next_block(avail)
-                .map(|(rem, block)| (avail.len() - rem.len(), block))
+            parser.next_block(avail).map(|(rem, block)| (avail.len() - rem.len(), block))
         }));
         let (used, block) = match parsed {
             Ok(Ok(v)) => v,
@@ -441,8 +402,7 @@ impl CaptureReader {
                 };
                 // pcap-file hands the raw 64-bit tick count back as "nanoseconds".
                 let ticks = epb.timestamp.as_nanos() as u64;
-                let ts_us = ticks_to_us(ticks, iface.tsresol)
-                    .saturating_add(iface.tsoffset.saturating_mul(1_000_000));
+                let ts_us = ticks_to_us(ticks, iface.tsresol).saturating_add(iface.tsoffset.saturating_mul(1_000_000));
                 BlockStep::Packet {
                     start: offset_of(&epb.data),
                     len: epb.data.len(),
@@ -578,17 +538,8 @@ impl CaptureReader {
 }
 
 enum BlockStep {
-    Packet {
-        start: usize,
-        len: usize,
-        ts_us: i64,
-        link_type: u32,
-        orig_len: u32,
-        used: usize,
-    },
-    Other {
-        used: usize,
-    },
+    Packet { start: usize, len: usize, ts_us: i64, link_type: u32, orig_len: u32, used: usize },
+    Other { used: usize },
     Damaged,
 }
 
@@ -634,21 +585,12 @@ fn trailer_matches(b: &[u8], l: usize, e: Endianness) -> bool {
     l >= 12 && b.len() >= l && read_u32(b, l - 4, e) as usize == l && l.is_multiple_of(4)
 }
 
-fn interface_of(
-    idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>,
-) -> Interface {
-    let mut iface = Interface {
-        link_type: u32::from(idb.linktype),
-        snaplen: idb.snaplen,
-        tsresol: 6,
-        tsoffset: 0,
-    };
+fn interface_of(idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock<'_>) -> Interface {
+    let mut iface = Interface { link_type: u32::from(idb.linktype), snaplen: idb.snaplen, tsresol: 6, tsoffset: 0 };
     for opt in &idb.options {
         match opt {
             InterfaceDescriptionOption::IfTsResol(r) => iface.tsresol = *r,
-            InterfaceDescriptionOption::IfTsOffset(o) => {
-                iface.tsoffset = i64::try_from(*o).unwrap_or(0)
-            }
+            InterfaceDescriptionOption::IfTsOffset(o) => iface.tsoffset = i64::try_from(*o).unwrap_or(0),
             _ => {}
         }
     }
@@ -660,11 +602,7 @@ fn ticks_to_us(ticks: u64, tsresol: u8) -> i64 {
     let t = ticks as u128;
     let us = if tsresol & 0x80 == 0 {
         let n = u32::from(tsresol);
-        if n <= 6 {
-            t.saturating_mul(10u128.saturating_pow(6 - n))
-        } else {
-            t / 10u128.saturating_pow((n - 6).min(38))
-        }
+        if n <= 6 { t.saturating_mul(10u128.saturating_pow(6 - n)) } else { t / 10u128.saturating_pow((n - 6).min(38)) }
     } else {
         let n = u32::from(tsresol & 0x7f).min(127);
         t.saturating_mul(1_000_000) >> n
@@ -705,11 +643,7 @@ impl RecordFields {
             TsResolution::MicroSecond => 1_000_000,
             TsResolution::NanoSecond => 1_000_000_000,
         };
-        let cap = if h.snaplen == 0 {
-            MAX_RECORD
-        } else {
-            (h.snaplen as usize).clamp(65_535, MAX_RECORD)
-        };
+        let cap = if h.snaplen == 0 { MAX_RECORD } else { (h.snaplen as usize).clamp(65_535, MAX_RECORD) };
         // An original length of 0 is a zero-length record (skipped and reported as such), not
         // a reason to resynchronise.
         let orig_too_short = self.orig_len != 0 && self.orig_len < self.incl_len;

@@ -181,10 +181,7 @@ impl CaptureReport {
     }
 
     pub fn note_n(&mut self, reason: SkipReason, packet: u64, n: u64) {
-        let e = self.reasons.entry(reason).or_insert(ReasonCount {
-            count: 0,
-            first_packet: packet,
-        });
+        let e = self.reasons.entry(reason).or_insert(ReasonCount { count: 0, first_packet: packet });
         e.count += n;
     }
 
@@ -221,23 +218,14 @@ impl fmt::Display for CaptureReport {
         writeln!(
             f,
             "{}: {} packets, {} in {} flows (peak {} active flows), link types {:?}",
-            self.format,
-            self.packets,
-            self.packets_in_flows,
-            self.flows,
-            self.peak_active_flows,
-            self.link_types
+            self.format, self.packets, self.packets_in_flows, self.flows, self.peak_active_flows, self.link_types
         )?;
         writeln!(f, "  flows by packets: {}", self.flows_by_packets)?;
         if let Some(left_out) = self.left_out() {
             writeln!(f, "  left out: {left_out}")?;
         }
         for (reason, rc) in &self.reasons {
-            writeln!(
-                f,
-                "  {reason}: {} (first at packet {})",
-                rc.count, rc.first_packet
-            )?;
+            writeln!(f, "  {reason}: {} (first at packet {})", rc.count, rc.first_packet)?;
         }
         Ok(())
     }

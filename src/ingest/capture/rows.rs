@@ -87,10 +87,15 @@ impl FlowRows {
     /// `Capture`, the report's counts as its warnings).
     pub fn into_table(mut self, path: &Path, report: &CaptureReport) -> FlowTable {
         let rows = self.meta.len();
-        let validation = ValidationReport { rows: rows as u64, warnings: super::capture_warnings(report), ..ValidationReport::default() };
+        let validation = ValidationReport {
+            rows: rows as u64,
+            warnings: super::capture_warnings(report),
+            ..ValidationReport::default()
+        };
         self.http.sort_unstable_by_key(|&(line, _)| line);
         let payload = PayloadEvidence { http: self.http };
-        let source = SourceFile { path: path.to_path_buf(), dialect: Dialect::Capture, rows, report: validation, payload };
+        let source =
+            SourceFile { path: path.to_path_buf(), dialect: Dialect::Capture, rows, report: validation, payload };
         FlowTable::from_parts(self.features, self.meta, None, vec![source])
     }
 
@@ -139,7 +144,10 @@ pub fn permute<T: Clone>(order: &[usize], items: &mut [T]) {
 enum Step {
     /// Set row `.0` aside.
     Hold(usize),
-    Move { from: usize, to: usize },
+    Move {
+        from: usize,
+        to: usize,
+    },
     /// The row set aside goes to `.0`.
     Release(usize),
 }

@@ -28,13 +28,13 @@ pub(super) fn field_end(line: &[u8], start: usize) -> usize {
 /// Exact powers of ten in f32 (10^0 ..= 10^10) and f64 (10^0 ..= 10^22).
 pub(super) const POW10: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
 pub(super) const POW10_F64: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-    1e20, 1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
 ];
 /// 10^-0 ..= 10^-19, each the f64 nearest to it.
 pub(super) const POW10_NEG_F64: [f64; 20] = [
-    1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16,
-    1e-17, 1e-18, 1e-19,
+    1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17,
+    1e-18, 1e-19,
 ];
 
 /// Parses the numeric field that starts at `start`; returns its value and the index of the
@@ -134,7 +134,13 @@ pub(super) struct RowTexts<'l> {
     pub flow_id: Option<&'l [u8]>,
 }
 
-pub(super) fn apply_meta<'l>(m: MetaColumn, field: &'l [u8], col: usize, meta: &mut FlowMeta, texts: &mut RowTexts<'l>) -> Result<(), LineIssue> {
+pub(super) fn apply_meta<'l>(
+    m: MetaColumn,
+    field: &'l [u8],
+    col: usize,
+    meta: &mut FlowMeta,
+    texts: &mut RowTexts<'l>,
+) -> Result<(), LineIssue> {
     match m {
         MetaColumn::FlowId => texts.flow_id = Some(field),
         MetaColumn::SrcIp => meta.set_src_ip(parse_ip(field)),
@@ -180,7 +186,6 @@ pub(super) fn ipv4(field: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(octets))
 }
 
-
 pub(super) fn trim(mut field: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = field {
         if first.is_ascii_whitespace() || *first == b'"' { field = rest } else { break }
@@ -207,10 +212,9 @@ pub(super) fn number(field: &[u8], column: usize) -> Result<Option<f32>, LineIss
         let v = n as f32;
         return Ok(Some(if negative { -v } else { v }));
     }
-    fast_float2::parse::<f32, _>(field).map(Some).map_err(|_| LineIssue::NotNumeric {
-        column,
-        value: String::from_utf8_lossy(field).chars().take(60).collect(),
-    })
+    fast_float2::parse::<f32, _>(field)
+        .map(Some)
+        .map_err(|_| LineIssue::NotNumeric { column, value: String::from_utf8_lossy(field).chars().take(60).collect() })
 }
 
 pub(super) fn to_u16(v: f32) -> Option<u16> {

@@ -101,11 +101,7 @@ impl ColumnPlan {
 
 pub(super) fn read_header(path: &Path, reader: &mut impl BufRead) -> Result<Vec<String>, IngestError> {
     let mut line = Vec::new();
-    reader
-        .by_ref()
-        .take(MAX_HEADER_BYTES)
-        .read_until(b'\n', &mut line)
-        .map_err(|e| IngestError::io(path, e))?;
+    reader.by_ref().take(MAX_HEADER_BYTES).read_until(b'\n', &mut line).map_err(|e| IngestError::io(path, e))?;
     let text = String::from_utf8_lossy(&line);
     let text = text.trim_start_matches('\u{feff}').trim_end_matches(['\r', '\n']);
     Ok(text.split(',').map(|h| h.trim().trim_matches('"').trim().to_string()).collect())
@@ -113,10 +109,7 @@ pub(super) fn read_header(path: &Path, reader: &mut impl BufRead) -> Result<Vec<
 
 pub(super) fn detect_dialect(path: &Path, header: &[String]) -> Result<Dialect, IngestError> {
     dialect::detect(header).ok_or_else(|| {
-        let recognised = header
-            .iter()
-            .filter(|h| FEATURE_BY_NAME.contains_key(&normalize_column_name(h)))
-            .count();
+        let recognised = header.iter().filter(|h| FEATURE_BY_NAME.contains_key(&normalize_column_name(h))).count();
         let mut preview = header.iter().take(6).map(|h| format!("'{h}'")).collect::<Vec<_>>().join(", ");
         // At a character boundary: a header of other scripts has multi-byte names (found by
         // the CSV fuzz target: a byte cut inside a character panicked).
@@ -127,8 +120,20 @@ pub(super) fn detect_dialect(path: &Path, header: &[String]) -> Result<Dialect, 
 
 /// Matches header columns to features and metadata by name, never by position; the address
 /// columns are left unread without `addresses` (see `ReadOptions::addresses`).
-pub(super) fn plan_columns(path: &Path, dialect: Dialect, header: Vec<String>, addresses: bool) -> Result<ColumnPlan, IngestError> {
-    let mut plan = ColumnPlan { header, feature_col: [None; N_FEATURES], meta_cols: Vec::new(), imputed: Vec::new(), ignored: Vec::new(), warnings: Vec::new() };
+pub(super) fn plan_columns(
+    path: &Path,
+    dialect: Dialect,
+    header: Vec<String>,
+    addresses: bool,
+) -> Result<ColumnPlan, IngestError> {
+    let mut plan = ColumnPlan {
+        header,
+        feature_col: [None; N_FEATURES],
+        meta_cols: Vec::new(),
+        imputed: Vec::new(),
+        ignored: Vec::new(),
+        warnings: Vec::new(),
+    };
     for (col, name) in plan.header.iter().enumerate() {
         let key = normalize_column_name(name);
         if let Some(&f) = FEATURE_BY_NAME.get(&key) {
@@ -159,6 +164,7 @@ pub(super) fn plan_columns(path: &Path, dialect: Dialect, header: Vec<String>, a
     if !missing.is_empty() {
         return Err(IngestError::MissingColumns { path: path.to_path_buf(), dialect: dialect.to_string(), missing });
     }
-    plan.imputed = (0..N_FEATURES).filter(|&i| plan.feature_col[i].is_none()).map(|i| FEATURES[i].name.to_string()).collect();
+    plan.imputed =
+        (0..N_FEATURES).filter(|&i| plan.feature_col[i].is_none()).map(|i| FEATURES[i].name.to_string()).collect();
     Ok(plan)
 }

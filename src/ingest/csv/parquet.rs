@@ -11,8 +11,8 @@ use std::path::Path;
 use polars::prelude::{Column, DataFrame, DataType, ParquetReader, SerReader};
 
 use super::cells::{parse_ip, to_u16};
-use super::{keep_rows, label_of};
 use super::header::{ColumnPlan, MetaColumn, detect_dialect, plan_columns};
+use super::{keep_rows, label_of};
 use crate::features::N_FEATURES;
 use crate::ingest::error::IngestError;
 use crate::ingest::label::{FlowLabel, LabelColumn, is_no_label};
@@ -53,13 +53,15 @@ pub fn read_parquet(path: &Path, opts: &ReadOptions) -> Result<FlowTable, Ingest
     })?;
     let header: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
     let dialect = detect_dialect(path, &header).map_err(|e| match e {
-        IngestError::UnknownHeader { recognised, preview, .. } => {
-            failed(path, format!("not CICFlowMeter columns ({recognised} of 72 feature columns recognised; they start: {preview})"))
-        }
+        IngestError::UnknownHeader { recognised, preview, .. } => failed(
+            path,
+            format!("not CICFlowMeter columns ({recognised} of 72 feature columns recognised; they start: {preview})"),
+        ),
         other => other,
     })?;
     let plan = plan_columns(path, dialect, header, opts.addresses)?;
-    let mut columns: Vec<usize> = plan.feature_col.iter().flatten().copied().chain(plan.meta_cols.iter().map(|(_, c)| *c)).collect();
+    let mut columns: Vec<usize> =
+        plan.feature_col.iter().flatten().copied().chain(plan.meta_cols.iter().map(|(_, c)| *c)).collect();
     columns.sort_unstable();
     let names: Vec<String> = columns.iter().map(|&c| plan.header[c].clone()).collect();
     let mut table = TableBuilder::new(path, opts, plan, rows);
@@ -96,7 +98,9 @@ fn clean_rows(values: &[Values<'_>], rows: std::ops::Range<usize>, out: &mut [f3
         for (f, column) in values.iter().enumerate() {
             let slot = |i: usize| (i - first) * N_FEATURES + f;
             match column {
-                Values::Dense(d) => block.clone().for_each(|i| out[slot(i)] = clean_value(Some(d[i]), f, &mut counts[f])),
+                Values::Dense(d) => {
+                    block.clone().for_each(|i| out[slot(i)] = clean_value(Some(d[i]), f, &mut counts[f]))
+                }
                 Values::Sparse(s) => block.clone().for_each(|i| out[slot(i)] = clean_value(s[i], f, &mut counts[f])),
                 Values::Missing => block.clone().for_each(|i| out[slot(i)] = clean_value(None, f, &mut counts[f])),
             }
@@ -166,7 +170,9 @@ impl<'p> TableBuilder<'p> {
                 }
                 MetaColumn::SrcPort | MetaColumn::DstPort | MetaColumn::Protocol => {
                     let values = self.numbers(column, col)?;
-                    for (meta, v) in self.meta[base..].iter_mut().zip(values.f32().map_err(|e| failed(self.path, e))?.iter()) {
+                    for (meta, v) in
+                        self.meta[base..].iter_mut().zip(values.f32().map_err(|e| failed(self.path, e))?.iter())
+                    {
                         let v = v.and_then(to_u16);
                         match m {
                             MetaColumn::SrcPort => meta.src_port = v,
@@ -249,7 +255,11 @@ impl<'p> TableBuilder<'p> {
 
     /// The label policy of CSV files: known labels are kept, unknown ones stop reading (or drop
     /// their row under --lenient), a column of "no label" markers is no label at all.
-    fn apply_labels<'l>(&mut self, base: usize, labels: impl Iterator<Item = Option<&'l str>>) -> Result<(), IngestError> {
+    fn apply_labels<'l>(
+        &mut self,
+        base: usize,
+        labels: impl Iterator<Item = Option<&'l str>>,
+    ) -> Result<(), IngestError> {
         let mut keep = vec![true; self.meta.len() - base];
         let mut known: std::collections::HashMap<&str, Option<FlowLabel>> = Default::default();
         for (i, raw) in labels.enumerate() {
@@ -267,7 +277,13 @@ impl<'p> TableBuilder<'p> {
                     self.report.record_dropped(DroppedRow { line: row, column: "Label".into(), reason });
                     keep[i] = false;
                 }
-                None => return Err(IngestError::UnknownLabel { path: self.path.to_path_buf(), line: row, value: raw.to_string() }),
+                None => {
+                    return Err(IngestError::UnknownLabel {
+                        path: self.path.to_path_buf(),
+                        line: row,
+                        value: raw.to_string(),
+                    });
+                }
             }
         }
         keep_rows(&mut self.features, &mut self.meta, base, &keep);
@@ -282,7 +298,13 @@ impl<'p> TableBuilder<'p> {
             self.report.warnings.push("the file has columns but no rows".into());
         }
         let labels = (self.labelled == Some(true)).then_some(self.labels);
-        let source = SourceFile { path: self.path.to_path_buf(), dialect, rows: self.meta.len(), report: self.report, payload: Default::default() };
+        let source = SourceFile {
+            path: self.path.to_path_buf(),
+            dialect,
+            rows: self.meta.len(),
+            report: self.report,
+            payload: Default::default(),
+        };
         FlowTable::from_parts(self.features, self.meta, labels, vec![source])
     }
 }

@@ -10,7 +10,6 @@ use rustc_hash::FxBuildHasher;
 
 type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuildHasher>;
 
-
 use super::cells::{RowTexts, apply_meta};
 use super::{FEATURE_BY_NAME, MetaColumn};
 
@@ -84,7 +83,8 @@ pub fn read_json_flows(name: &str, body: &[u8], opts: &ReadOptions) -> Result<Fl
                 Slot::Meta(column) => {
                     let text = value.text().map_err(bad)?;
                     let mut texts = RowTexts::default();
-                    apply_meta(column, text.as_bytes(), 0, &mut m, &mut texts).map_err(|_| bad(format!("'{text}' is not a number")))?;
+                    apply_meta(column, text.as_bytes(), 0, &mut m, &mut texts)
+                        .map_err(|_| bad(format!("'{text}' is not a number")))?;
                     if let Some(raw) = texts.label {
                         label = Some(flow_label(&String::from_utf8_lossy(raw)).map_err(bad)?);
                     }
@@ -96,8 +96,10 @@ pub fn read_json_flows(name: &str, body: &[u8], opts: &ReadOptions) -> Result<Fl
                 Slot::Ignored => {}
             }
         }
-        let missing: Vec<String> =
-            (0..N_FEATURES).filter(|&f| row[f].is_none() && !FEATURES[f].optional).map(|f| FEATURES[f].name.to_string()).collect();
+        let missing: Vec<String> = (0..N_FEATURES)
+            .filter(|&f| row[f].is_none() && !FEATURES[f].optional)
+            .map(|f| FEATURES[f].name.to_string())
+            .collect();
         if !missing.is_empty() {
             return Err(JsonFlowError::Missing { index, missing });
         }
@@ -120,7 +122,8 @@ pub fn read_json_flows(name: &str, body: &[u8], opts: &ReadOptions) -> Result<Fl
     let mut report = ValidationReport { ignored_columns: ignored, ..ValidationReport::default() };
     report.add_counts(&counts);
     report.rows = flows.len() as u64;
-    let source = SourceFile { path: PathBuf::from(name), dialect, rows: flows.len(), report, payload: Default::default() };
+    let source =
+        SourceFile { path: PathBuf::from(name), dialect, rows: flows.len(), report, payload: Default::default() };
     Ok(FlowTable::from_parts(features, meta, labels, vec![source]))
 }
 
@@ -140,7 +143,20 @@ static EXACT: LazyLock<FxHashMap<&'static str, Slot>> = LazyLock::new(|| {
             map.insert(s, Slot::Feature(i));
         }
     }
-    for name in ["Flow ID", "Source IP", "Src IP", "Source Port", "Src Port", "Destination IP", "Dst IP", "Destination Port", "Dst Port", "Protocol", "Timestamp", "Label"] {
+    for name in [
+        "Flow ID",
+        "Source IP",
+        "Src IP",
+        "Source Port",
+        "Src Port",
+        "Destination IP",
+        "Dst IP",
+        "Destination Port",
+        "Dst Port",
+        "Protocol",
+        "Timestamp",
+        "Label",
+    ] {
         map.insert(name, slot_of(name));
     }
     map

@@ -366,14 +366,16 @@ pub(super) fn layer_norm_8_rows(x: &mut [f32], gamma: &[f32], beta: &[f32]) {
             }
         }
         let var = _mm256_div_ps(hsum8(acc), n);
-        let inv = _mm256_div_ps(_mm256_set1_ps(1.0), _mm256_sqrt_ps(_mm256_add_ps(var, _mm256_set1_ps(LAYER_NORM_EPS))));
+        let inv =
+            _mm256_div_ps(_mm256_set1_ps(1.0), _mm256_sqrt_ps(_mm256_add_ps(var, _mm256_set1_ps(LAYER_NORM_EPS))));
         let mut invs = [0f32; 8];
         _mm256_storeu_ps(invs.as_mut_ptr(), inv);
         for k in 0..8 {
             let (mean, inv) = (_mm256_set1_ps(means[k]), _mm256_set1_ps(invs[k]));
             for c in (0..d).step_by(8) {
                 let v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(p.add(k * d + c)), mean), inv);
-                let y = _mm256_fmadd_ps(v, _mm256_loadu_ps(gamma.as_ptr().add(c)), _mm256_loadu_ps(beta.as_ptr().add(c)));
+                let y =
+                    _mm256_fmadd_ps(v, _mm256_loadu_ps(gamma.as_ptr().add(c)), _mm256_loadu_ps(beta.as_ptr().add(c)));
                 _mm256_storeu_ps(p.add(k * d + c), y);
             }
         }
@@ -447,7 +449,15 @@ pub(super) fn periodic_features(x: f32, freqs: &[f32], v: &mut [f32]) {
 /// values, the sums kept in `L` eight-lane registers (the width known at compile time, which
 /// sgemm, called per feature, could not use; it spent more time packing than multiplying).
 #[inline(always)]
-pub(super) fn periodic_row<const L: usize, const FMA: bool>(v: &[f32], pw: &[f32], pb: &[f32], x: f32, w: &[f32], b: &[f32], out: &mut [f32]) {
+pub(super) fn periodic_row<const L: usize, const FMA: bool>(
+    v: &[f32],
+    pw: &[f32],
+    pb: &[f32],
+    x: f32,
+    w: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+) {
     let mut acc = [[0f32; 8]; L];
     for (acc, pb) in acc.iter_mut().zip(pb.chunks_exact(8)) {
         acc.copy_from_slice(pb);

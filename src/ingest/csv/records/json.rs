@@ -163,7 +163,9 @@ impl<'de> Deserialize<'de> for Body<'de> {
                 Ok(Body::Many(flows))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body<'de>, A::Error> {
-                let Some(Key(first)) = map.next_key::<Key>()? else { return Ok(Body::One(RawFlow { fields: Vec::new() })) };
+                let Some(Key(first)) = map.next_key::<Key>()? else {
+                    return Ok(Body::One(RawFlow { fields: Vec::new() }));
+                };
                 if first == "flows" {
                     let flows = map.next_value::<Vec<RawFlow>>()?;
                     while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
