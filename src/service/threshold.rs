@@ -47,7 +47,7 @@ pub fn rethreshold(dir: &Path, inputs: &[PathBuf], read: &ReadOptions, max_fpr: 
         kind,
         &training.test_files,
         &training.masked_features,
-        training.split_seed.unwrap_or(training.seed),
+        crate::train::training::seed_of_split(training.seed, training.split_seed),
         Some(&bundle.preprocessor),
     )?;
     for (key, rows) in [("valid_rows", prepared.valid.len()), ("test_rows", prepared.test.len())] {

@@ -91,10 +91,16 @@ pub struct TrainingConfig {
     pub members: usize,
 }
 
+/// The seed that draws a run's split: its `split_seed` when set, else its model seed (the one
+/// rule, also for bundles whose configuration is read back, `service::threshold`).
+pub fn seed_of_split(seed: u64, split_seed: Option<u64>) -> u64 {
+    split_seed.unwrap_or(seed)
+}
+
 impl TrainingConfig {
     /// The seed that draws the split: `split_seed`, else `seed`.
     pub fn seed_of_split(&self) -> u64 {
-        self.split_seed.unwrap_or(self.seed)
+        seed_of_split(self.seed, self.split_seed)
     }
 }
 
