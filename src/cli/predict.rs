@@ -82,7 +82,7 @@ pub fn run(args: &PredictArgs, data_dir: &Path) -> anyhow::Result<()> {
         let batch = with_progress_bar(args.quiet, |task| {
             service::score_recorded_along(data_dir, &model, &table, &findings, None, along.take(), task)
         })?;
-        write_eve(&args.output, &table, &batch.verdicts, &model.name)?;
+        write_eve(&args.output, &table, &batch.verdicts, &findings.per_flow(table.len()), &model.name)?;
         batch
     } else {
         let explain = explanations.as_deref().zip(args.explain).map(|(e, k)| (e, k.min(crate::features::N_FEATURES)));
@@ -196,14 +196,16 @@ impl service::ResultsOutput for TableOutput<'_> {
     }
 }
 
-/// Writes the flagged flows of a scored batch as EVE alerts (JSON lines), atomically.
+/// Writes the flows of a scored batch that the model flags or a finding covers as EVE alerts
+/// (JSON lines), atomically.
 fn write_eve(
     output: &Path,
     table: &crate::ingest::FlowTable,
     verdicts: &[crate::model::BriefVerdict],
+    findings: &[String],
     model: &str,
 ) -> anyhow::Result<()> {
-    let (text, _) = crate::model::eve::eve_json_lines(table, verdicts, model)?;
+    let (text, _) = crate::model::eve::eve_json_lines(table, verdicts, findings, model)?;
     if is_dash(output) {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;

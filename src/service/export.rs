@@ -82,10 +82,19 @@ pub fn export_rows(
     anyhow::ensure!(verdicts.len() == table.len(), "the flows are not scored yet");
     let path = target.path(rows.len(), format)?;
     if format == ExportFormat::Eve {
-        let flagged: Vec<usize> = rows.iter().map(|&r| r as usize).filter(|&r| verdicts[r].is_attack()).collect();
-        let flagged_verdicts: Vec<BriefVerdict> = flagged.iter().map(|&r| verdicts[r]).collect();
-        let (text, alerts) =
-            crate::model::eve::eve_json_lines(&table.select(&flagged), &flagged_verdicts, &model.name)?;
+        // The flows shown that the model flags or a finding covers, as alerts.
+        let labels = findings.per_flow_of(rows);
+        let marked: Vec<usize> =
+            (0..rows.len()).filter(|&i| verdicts[rows[i] as usize].is_attack() || !labels[i].is_empty()).collect();
+        let table_rows: Vec<usize> = marked.iter().map(|&i| rows[i] as usize).collect();
+        let marked_verdicts: Vec<BriefVerdict> = table_rows.iter().map(|&r| verdicts[r]).collect();
+        let marked_labels: Vec<String> = marked.iter().map(|&i| labels[i].clone()).collect();
+        let (text, alerts) = crate::model::eve::eve_json_lines(
+            &table.select(&table_rows),
+            &marked_verdicts,
+            &marked_labels,
+            &model.name,
+        )?;
         write_atomically(&path, |f| f.write_all(text.as_bytes()))?;
         return Ok((path, alerts));
     }

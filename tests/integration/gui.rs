@@ -390,7 +390,7 @@ fn export_the_flows_shown_as_csv_and_eve_alerts() {
         assert_eq!(exported, verdicts[r as usize].p_attack, "row {r}: {line}");
     }
 
-    // The flagged flows among those shown, as EVE alerts: here, the attacks.
+    // The flows among those shown that the model flags or a finding covers, as EVE alerts.
     flows_view_mut(h.state_mut()).query.family = None;
     flows_view_mut(h.state_mut()).export_format = netvigil::service::export::ExportFormat::Eve;
     wait_until(&mut h, "all flows shown", |a| flows_view(a).is_settled() && flows_view(a).visible_rows().len() == 798);
@@ -398,13 +398,26 @@ fn export_the_flows_shown_as_csv_and_eve_alerts() {
     wait_until(&mut h, "the EVE export", |a| a.state.exported.is_some());
     let eve = std::fs::read_to_string(h.state().state.exported.as_ref().unwrap()).unwrap();
     crate::common::check_eve(h.state().state.exported.as_ref().unwrap());
-    let flagged =
-        h.state().state.flows.as_ref().unwrap().verdicts.as_ref().unwrap().iter().filter(|v| v.is_attack()).count();
-    assert_eq!(eve.lines().count(), flagged, "one alert per flagged flow");
-    for line in eve.lines() {
+    let flows = h.state().state.flows.as_ref().unwrap();
+    let verdicts = flows.verdicts.as_ref().unwrap();
+    let labels = flows.findings.per_flow(flows.table.len());
+    let marked: Vec<usize> =
+        (0..verdicts.len()).filter(|&r| verdicts[r].is_attack() || !labels[r].is_empty()).collect();
+    let flagged = verdicts.iter().filter(|v| v.is_attack()).count();
+    assert!(marked.len() > flagged, "the sample has flows that a finding alone marks");
+    assert_eq!(eve.lines().count(), marked.len(), "one alert per flow flagged or in a finding");
+    let mut by_finding = 0;
+    for (line, &r) in eve.lines().zip(&marked) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["event_type"], "alert");
+        assert_eq!(v["netvigil"]["source_line"].as_u64(), Some(flows.table.meta()[r].line), "table order");
+        if !verdicts[r].is_attack() {
+            by_finding += 1;
+            let label = labels[r].split(',').next().unwrap();
+            assert_eq!(v["alert"]["signature"].as_str(), Some(format!("NetVigil finding {label}").as_str()));
+        }
     }
+    assert_eq!(by_finding, marked.len() - flagged);
 }
 
 #[test]

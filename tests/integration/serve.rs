@@ -445,7 +445,11 @@ fn predict_writes_suricata_eve_alerts_for_the_flagged_flows() {
         .collect();
     let flagged: Vec<&(f32, String)> = verdicts.iter().filter(|(_, f)| f != "benign").collect();
     assert!(!flagged.is_empty());
-    assert_eq!(alerts.len(), flagged.len(), "one alert per flagged flow");
+    // Every flow of the capture is flagged or in the brute-force finding; one alert each.
+    assert!(alerts.len() >= flagged.len(), "one alert per flagged flow, and per flow of a finding");
+    let by_model: Vec<&serde_json::Value> = alerts.iter().filter(|a| a["netvigil"]["alerted_by"] == "model").collect();
+    assert_eq!(by_model.len(), flagged.len(), "the model's alerts, one per flagged flow");
+    let alerts = by_model;
     for (a, (p, family)) in alerts.iter().zip(flagged) {
         assert_eq!(a["event_type"], "alert");
         assert_eq!(a["alert"]["category"].as_str(), Some(family.as_str()));
@@ -453,6 +457,46 @@ fn predict_writes_suricata_eve_alerts_for_the_flagged_flows() {
         assert!(a["src_ip"].is_string() && a["dest_port"].is_u64() && a["proto"] == "TCP");
         assert!(a["timestamp"].as_str().is_some_and(|t| t.ends_with("+0000") && t.contains('T')));
     }
+}
+
+#[test]
+fn flows_marked_by_a_finding_alone_are_eve_alerts_too() {
+    // wapiti's 9 kept-alive connections: the model flags some, the web-scan finding (OSSEC's
+    // rule on their 404s) covers 7, together all 9 (README, "Findings").
+    let dir = tempfile::tempdir().unwrap();
+    let capture = repo_data("captures-heldout/webattack_wapiti.pcap");
+    let verdicts = predict(capture.to_str().unwrap(), None, dir.path());
+    let out = dir.path().join("alerts.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_netvigil"))
+        .args(["predict", "--quiet", "--device", "cpu", "--format", "eve", "--model"])
+        .arg(default_model())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg(&capture)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    crate::common::check_eve(&out);
+    let alerts: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!((alerts.len(), verdicts.len()), (9, 9), "every flow marked, one alert each");
+    let flagged = verdicts.iter().filter(|(_, f)| f != "benign").count();
+    let by_finding: Vec<&serde_json::Value> =
+        alerts.iter().filter(|a| a["netvigil"]["alerted_by"] == "finding").collect();
+    assert!(flagged < 9 && by_finding.len() == 9 - flagged, "{flagged} flagged, {} by the finding", by_finding.len());
+    for a in by_finding {
+        assert_eq!(a["alert"]["signature"], "NetVigil finding webattack:webscan");
+        assert_eq!(
+            (a["alert"]["category"].as_str(), a["netvigil"]["family"].as_str()),
+            (Some("webattack"), Some("benign"))
+        );
+        assert_eq!(a["netvigil"]["findings"], serde_json::json!(["webattack:webscan"]));
+    }
+    let in_finding =
+        alerts.iter().filter(|a| a["netvigil"]["findings"] == serde_json::json!(["webattack:webscan"])).count();
+    assert_eq!(in_finding, 7);
 }
 
 #[test]
