@@ -43,6 +43,7 @@ impl Examples {
             meta: table.meta()[r].clone(),
             label: Some(labels[r].raw.to_string()),
             origin: format!("example: {} (CICIDS2017, corrected)", labels[r].raw),
+            evidence: Vec::new(),
         })
     }
 

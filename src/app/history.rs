@@ -247,6 +247,7 @@ fn subject_of(inv: &Investigation) -> Subject {
         meta: inv.flow.meta(),
         label: inv.flow.label.clone(),
         origin: format!("investigation #{}: {}", inv.id.unwrap_or_default(), inv.note),
+        evidence: Vec::new(),
     }
 }
 

@@ -98,6 +98,13 @@ impl InspectorView {
             }
             ui.weak(format!("from {}", subject.origin));
         });
+        if !subject.evidence.is_empty() {
+            ui.horizontal_wrapped(|ui| {
+                for e in &subject.evidence {
+                    ui.label(e);
+                }
+            });
+        }
     }
 
     fn feature_form(&mut self, ui: &mut egui::Ui, subject: &mut Subject, model: Option<&LoadedModel>) {

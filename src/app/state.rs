@@ -57,6 +57,9 @@ pub struct Subject {
     pub meta: FlowMeta,
     pub label: Option<String>,
     pub origin: String,
+    /// What else is known of the flow beyond its features: the findings it is part of and
+    /// what its packets' HTTP said (captures), one phrase each.
+    pub evidence: Vec<String>,
 }
 
 /// A place the analyst pivoted to: a view, and what the flows table is narrowed to.
@@ -646,13 +649,23 @@ impl AppState {
         let mut features = [0.0; N_FEATURES];
         features.copy_from_slice(flows.table.row(r));
         let label = flows.table.labels().map(|l| l[r].raw.to_string());
+        let meta = flows.table.meta()[r].clone();
+        let mut evidence: Vec<String> = flows.findings.per_flow_rows(r..r + 1)[0]
+            .split(',')
+            .filter(|l| !l.is_empty())
+            .map(|l| format!("in finding {l}"))
+            .collect();
+        if let Some(source) = flows.table.sources.get(meta.source as usize) {
+            evidence.extend(source.payload.http_at(meta.line).describe());
+        }
         self.subject = Some(Subject {
             row: Some(r),
             original: features,
             edited: features,
-            meta: flows.table.meta()[r].clone(),
+            meta,
             label,
             origin: flows.title.clone(),
+            evidence,
         });
     }
 

@@ -194,6 +194,23 @@ fn a_scan_finding_is_listed_and_filters_the_table_to_its_flows() {
 }
 
 #[test]
+fn the_inspector_says_which_findings_a_flow_is_in_and_what_its_http_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(NetVigilApp::new(dir.path().to_path_buf()));
+    let ctx = h.ctx.clone();
+    h.state_mut().state.open(vec![repo_data("captures-heldout/webattack_wapiti.pcap")], &ctx);
+    wait_until(&mut h, "the capture to load", |a| a.state.flows.is_some() && flows_view(a).is_settled());
+    let flows = h.state().state.flows.as_ref().unwrap();
+    let finding = flows.findings.findings.iter().find(|f| f.label() == "webattack:webscan").expect("the web scan");
+    let r = finding.rows[0] as usize;
+    h.state_mut().state.select_row(r);
+    h.get_by_label("Inspector").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("in finding webattack:webscan").is_some(), "the finding named");
+    assert!(h.query_by_label_contains("HTTP answers 401/403/404/405/410").is_some(), "the flow's own count");
+}
+
+#[test]
 fn unfamiliar_flows_are_counted_and_filter_the_table() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = loaded_app(&dir);

@@ -324,6 +324,21 @@ impl HttpEvidence {
     pub fn is_empty(&self) -> bool {
         self.sqli_requests == 0 && self.scanner_requests == 0 && self.client_errors == 0
     }
+
+    /// What the flow's HTTP said, one phrase per count that is not zero (for the inspector).
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.sqli_requests > 0 {
+            out.push(format!("{} HTTP requests tagged SQL injection (Zeek's pattern)", self.sqli_requests));
+        }
+        if let Some(s) = self.scanner {
+            out.push(format!("{} HTTP requests whose User-Agent names {} (CRS 913100)", self.scanner_requests, s.name));
+        }
+        if self.client_errors > 0 {
+            out.push(format!("{} HTTP answers 401/403/404/405/410 (OSSEC 31101)", self.client_errors));
+        }
+        out
+    }
 }
 
 /// Most requests waiting for a response that a flow remembers (pipelined requests beyond
