@@ -18,9 +18,10 @@
 //!   entries of that list that name one tool;
 //! - **client errors**: a response with a 4xx status, as OSSEC/Wazuh rule 31101 ("Web server
 //!   400 error code") counts them in access logs (here the statuses of [`PROBE_ANSWERS`]),
-//!   except for the request targets its rule 31102 ignores (images, style sheets, scripts, `favicon.ico`, `robots.txt`: what a browser
-//!   asks for whether or not the page has it). A response is paired with the flow's oldest
-//!   request still unanswered (HTTP/1.1 answers in order).
+//!   except for the request targets its rule 31102 ignores (images, style sheets, scripts,
+//!   `favicon.ico`, `robots.txt`: what a browser asks for whether or not the page has it; here
+//!   also fonts, icons and source maps, [`IGNORED_ON_ERROR`]). A response is paired with the
+//!   flow's oldest request still unanswered (HTTP/1.1 answers in order).
 //!
 //! The patterns are the published ones, not fitted to our captures. No maintained crate ships
 //! Zeek's, CRS's or OSSEC's rules, and an HTTP parser (httparse) would add little: a first
