@@ -13,6 +13,7 @@ use super::thresholds::{
 use super::window::{dense_ranges, heavy_ranges, merge};
 use super::{Finding, FindingKind};
 use crate::features::FeatureId;
+use crate::ingest::capture::FlowRecord;
 use crate::ingest::capture::http::HttpEvidence;
 use crate::ingest::{AttackFamily, FlowTable};
 
@@ -67,6 +68,26 @@ pub(super) fn usable_flows(table: &FlowTable) -> Vec<HostFlow> {
         let Ok(row) = u32::try_from(r) else { break };
         let attempt = if is_single_host(dst) { classify(proto, dport, table.row(r)) } else { Attempt::Other };
         let http = table.sources.get(m.source as usize).map(|s| s.payload.http_at(m.line)).unwrap_or_default();
+        out.push(HostFlow { row, t, src, dst, dport, proto, attempt, http });
+    }
+    out
+}
+
+/// [`usable_flows`] of the records of a capture as the extractor gives them (row `i` is record
+/// `i`), with their addresses as they are: a server that reads captures without addresses
+/// (`serve`) can still look across their flows.
+pub(super) fn usable_records(records: &[FlowRecord]) -> Vec<HostFlow> {
+    let mut out = Vec::with_capacity(records.len());
+    let mut row_values = [0f32; crate::features::N_FEATURES];
+    for (r, rec) in records.iter().enumerate() {
+        let Ok(row) = u32::try_from(r) else { break };
+        let attempt = if is_single_host(rec.dst) {
+            row_values.iter_mut().zip(&rec.features).for_each(|(v, &f)| *v = f as f32);
+            classify(rec.proto, rec.dport, &row_values)
+        } else {
+            Attempt::Other
+        };
+        let (src, dst, dport, proto, t, http) = (rec.src, rec.dst, rec.dport, rec.proto, rec.start_us, rec.http);
         out.push(HostFlow { row, t, src, dst, dport, proto, attempt, http });
     }
     out

@@ -33,6 +33,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::ingest::capture::FlowRecord;
 use crate::ingest::timestamp::format_timestamp;
 use crate::ingest::{AttackFamily, FlowTable};
 
@@ -260,8 +261,28 @@ pub fn detect(table: &FlowTable) -> Findings {
             ..Findings::default()
         };
     }
+    run(&flows, without)
+}
+
+/// Runs every detector over the flows of a capture as the extractor gives them (finding rows
+/// are indices into `records`), addresses included whatever the table built from them keeps.
+pub fn detect_records(records: &[FlowRecord]) -> Findings {
+    if records.is_empty() {
+        return Findings { not_run: Some("no flows".into()), ..Findings::default() };
+    }
+    if u32::try_from(records.len()).is_err() {
+        return Findings {
+            not_run: Some(format!("{} flows are more than row indices of 32 bits can name", records.len())),
+            ..Findings::default()
+        };
+    }
+    run(&detectors::usable_records(records), 0)
+}
+
+/// Every detector over `flows` (non-empty); `without` flows had no context to look at.
+fn run(flows: &[detectors::HostFlow], without: usize) -> Findings {
     let mut notes = Vec::new();
-    let resolution = detectors::clock_resolution_us(&flows);
+    let resolution = detectors::clock_resolution_us(flows);
     // Whole seconds still tell which flows share a second; whole minutes do not.
     let by_rate = resolution <= thresholds::FLOOD_RATE_WINDOW_US;
     if !by_rate {
@@ -271,13 +292,13 @@ pub fn detect(table: &FlowTable) -> Findings {
         );
     }
     let mut findings = Vec::new();
-    findings.extend(detectors::vertical_scans(&flows));
-    findings.extend(detectors::horizontal_scans(&flows));
-    findings.extend(detectors::floods(&flows, by_rate));
-    findings.extend(detectors::brute_force(&flows));
-    findings.extend(detectors::sql_injections(&flows));
-    findings.extend(detectors::scanner_agents(&flows));
-    findings.extend(detectors::web_scans(&flows));
+    findings.extend(detectors::vertical_scans(flows));
+    findings.extend(detectors::horizontal_scans(flows));
+    findings.extend(detectors::floods(flows, by_rate));
+    findings.extend(detectors::brute_force(flows));
+    findings.extend(detectors::sql_injections(flows));
+    findings.extend(detectors::scanner_agents(flows));
+    findings.extend(detectors::web_scans(flows));
     findings.sort_by(|a, b| {
         (a.first_us, a.kind, a.source, a.target, &a.ports).cmp(&(b.first_us, b.kind, b.source, b.target, &b.ports))
     });

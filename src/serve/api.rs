@@ -14,6 +14,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::ServerState;
+use crate::detect::Findings;
 use crate::features::FEATURES;
 use crate::ingest::{FlowTable, IngestError, JsonFlowError, capture, read_csv_from, read_json_flows};
 use crate::model::Verdict;
@@ -89,6 +90,51 @@ pub struct FlowVerdict {
     /// training flow, with their signed attributions (integrated gradients).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Vec<Attribution>>,
+    /// Captures only: the labels of the host-level findings the flow is part of
+    /// (`portscan:vertical`, `webattack:scanner`...), comma-separated; absent for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
+}
+
+/// A pattern across the flows of an uploaded capture (`netvigil inspect` lists the same).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FindingSummary {
+    /// Family and pattern: `portscan:vertical`, `dos:flood`, `webattack:webscan`...
+    pub label: String,
+    pub family: &'static str,
+    /// The source address, or none for many (`sources` says how many).
+    pub source: Option<String>,
+    pub sources: usize,
+    /// The target address, or none for many.
+    pub target: Option<String>,
+    pub targets: usize,
+    pub ports: Vec<u16>,
+    /// Start of the first and of the last flow (the capture's clock, UTC).
+    pub first: String,
+    pub last: String,
+    /// The flows it rests on, as indices into `flows` of this answer.
+    pub flows: Vec<u32>,
+    /// The rule that fired, its threshold and where it comes from.
+    pub rule: String,
+}
+
+impl From<&crate::detect::Finding> for FindingSummary {
+    fn from(f: &crate::detect::Finding) -> Self {
+        let ts = crate::ingest::timestamp::format_timestamp;
+        FindingSummary {
+            label: f.label(),
+            family: f.family.name(),
+            source: f.source.map(|a| a.to_string()),
+            sources: f.sources,
+            target: f.target.map(|a| a.to_string()),
+            targets: f.targets,
+            ports: f.ports.clone(),
+            first: ts(f.first_us),
+            last: ts(f.last_us),
+            flows: f.rows.clone(),
+            rule: f.rule.clone(),
+        }
+    }
 }
 
 /// One feature's share of the change of the attack log-odds.
@@ -115,6 +161,10 @@ pub struct ScoreResponse {
     /// P(attack) at or above which a flow is an attack.
     pub threshold: f32,
     pub flows: Vec<FlowVerdict>,
+    /// Captures only: host-level findings across the uploaded flows (scans, floods, brute
+    /// force, web attacks in HTTP), which flow verdicts alone cannot show.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<FindingSummary>>,
 }
 
 /// Flows to score: JSON objects keyed by feature names (any CICFlowMeter dialect's spelling),
@@ -149,7 +199,7 @@ pub async fn score(
     let state2 = state.clone();
     // Small bodies are parsed right here; large ones on the blocking pool, so they never
     // hold up the async workers. Scoring goes through the batcher either way.
-    let table = if body.len() < 64 << 10 {
+    let (table, findings) = if body.len() < 64 << 10 {
         parse(&kind, body, &state)?
     } else {
         tokio::task::spawn_blocking(move || parse(&kind, body, &state2)).await.map_err(|e| {
@@ -163,6 +213,12 @@ pub async fn score(
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the scorer stopped"))?;
     state.metrics.scored(&verdicts, &state.model.experts);
     let mut answer = response(&state, &verdicts);
+    if let Some(found) = findings {
+        for (flow, labels) in answer.flows.iter_mut().zip(found.per_flow(verdicts.len())) {
+            flow.finding = (!labels.is_empty()).then_some(labels);
+        }
+        answer.findings = Some(found.findings.iter().map(FindingSummary::from).collect());
+    }
     if let Some(k) = query.explain.filter(|&k| k > 0).map(|k| k.min(crate::features::N_FEATURES)) {
         let model = state.model.clone();
         let explained = tokio::task::spawn_blocking(move || {
@@ -189,14 +245,20 @@ pub async fn score(
     Ok(Json(answer))
 }
 
-fn parse(kind: &str, body: Bytes, state: &ServerState) -> Result<FlowTable, ApiError> {
+/// The request's flows, and for a capture the findings across them (detected on the
+/// extractor's records, whose addresses the table does not keep: see `ReadOptions::addresses`).
+fn parse(kind: &str, body: Bytes, state: &ServerState) -> Result<(FlowTable, Option<Findings>), ApiError> {
     match kind {
-        "application/json" => Ok(read_json_flows("request", &body, &state.read)?),
-        "text/csv" => Ok(read_csv_from(Path::new("request body"), std::io::Cursor::new(body), &state.read)?),
+        "application/json" => Ok((read_json_flows("request", &body, &state.read)?, None)),
+        "text/csv" => Ok((read_csv_from(Path::new("request body"), std::io::Cursor::new(body), &state.read)?, None)),
         "application/vnd.tcpdump.pcap" | "application/x-pcapng" | "application/octet-stream" => {
             let (flows, report) = capture::extract_bytes(body.to_vec(), &state.read.capture)
                 .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("capture: {e}")))?;
-            Ok(capture::records_to_table_without_addresses(Path::new("request.pcap"), &flows, &report))
+            let findings = crate::detect::detect_records(&flows);
+            Ok((
+                capture::records_to_table_without_addresses(Path::new("request.pcap"), &flows, &report),
+                Some(findings),
+            ))
         }
         "" => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -226,9 +288,16 @@ fn response(state: &ServerState, verdicts: &[Verdict]) -> ScoreResponse {
                 .collect(),
             gate: model.experts.iter().map(|e| (e.short, v.gate[e.slot])).collect(),
             explanation: None,
+            finding: None,
         })
         .collect();
-    ScoreResponse { model: model.name.clone(), model_sha256: model.sha256.clone(), threshold: model.threshold, flows }
+    ScoreResponse {
+        model: model.name.clone(),
+        model_sha256: model.sha256.clone(),
+        threshold: model.threshold,
+        flows,
+        findings: None,
+    }
 }
 
 /// A feature the model reads.
@@ -300,7 +369,16 @@ pub async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse
 #[openapi(
     info(title = "NetVigil scoring service", description = "Scores CICFlowMeter flows (JSON, CSV) and captures with NetVigil's Mixture-of-Experts model."),
     paths(score, model, healthz, metrics),
-    components(schemas(ScoreResponse, FlowVerdict, Attribution, ApiError, ModelInfo, FeatureInfo, Health)),
+    components(schemas(
+        ScoreResponse,
+        FlowVerdict,
+        FindingSummary,
+        Attribution,
+        ApiError,
+        ModelInfo,
+        FeatureInfo,
+        Health
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

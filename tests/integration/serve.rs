@@ -156,6 +156,22 @@ fn served_verdicts_equal_predict_for_json_csv_and_capture_bodies() {
     let (status, answer) = score(&s, "application/vnd.tcpdump.pcap", &std::fs::read(&capture).unwrap(), None);
     assert_eq!(status, 200, "{answer}");
     assert_same(&verdicts_of(&answer), &expected, "capture body");
+    // Findings across the uploaded flows, as `predict` finds them: hydra's FTP guessing.
+    let findings = answer["findings"].as_array().expect("a capture's answer lists findings");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let f = &findings[0];
+    assert_eq!(
+        (f["label"].as_str(), f["source"].as_str(), f["ports"][0].as_u64()),
+        (Some("bruteforce:guessing"), Some("10.77.0.1"), Some(21))
+    );
+    let rows: Vec<usize> = f["flows"].as_array().unwrap().iter().map(|r| r.as_u64().unwrap() as usize).collect();
+    assert_eq!(rows.len(), 36, "{f}");
+    for (i, flow) in answer["flows"].as_array().unwrap().iter().enumerate() {
+        let expected = rows.contains(&i).then_some("bruteforce:guessing");
+        assert_eq!(flow["finding"].as_str(), expected, "flow {i}");
+    }
+    let (_, csv_answer) = score(&s, "text/csv", csv.as_bytes(), None);
+    assert!(csv_answer.get("findings").is_none(), "flow records carry no capture to look across");
 }
 
 #[test]
