@@ -75,12 +75,11 @@ fn labelled_table(table: &FlowTable, labels: &BTreeMap<u32, AttackFamily>) -> Fl
         meta.push(m);
         flow_labels.push(FlowLabel { raw: family.name().into(), family });
     }
-    let source = SourceFile {
-        path: PathBuf::from("analyst labels"),
-        dialect: crate::ingest::Dialect::NetVigilExport,
-        rows: labels.len(),
-        report: Default::default(),
-        payload: Default::default(),
-    };
+    let source = SourceFile::of_records(
+        PathBuf::from("analyst labels"),
+        crate::ingest::Dialect::NetVigilExport,
+        labels.len(),
+        Default::default(),
+    );
     FlowTable::from_parts(features, meta, Some(flow_labels.into()), vec![source])
 }

@@ -503,13 +503,7 @@ impl FileState {
             self.report.warnings.push("the file has a header but no data rows".into());
         }
         let labels = (self.label_mode == LabelMode::Labelled).then_some(self.labels);
-        let source = SourceFile {
-            path: self.path.to_path_buf(),
-            dialect,
-            rows: self.meta.len(),
-            report: self.report,
-            payload: Default::default(),
-        };
+        let source = SourceFile::of_records(self.path.to_path_buf(), dialect, self.meta.len(), self.report);
         FlowTable::from_parts(self.features, self.meta, labels, vec![source])
     }
 }

@@ -221,6 +221,11 @@ impl PayloadEvidence {
 }
 
 impl SourceFile {
+    /// A file of flow records (no payload evidence: only captures carry one).
+    pub fn of_records(path: PathBuf, dialect: Dialect, rows: usize, report: ValidationReport) -> Self {
+        SourceFile { path, dialect, rows, report, payload: PayloadEvidence::default() }
+    }
+
     /// The name of the folder the file is in: the data source it belongs to (a release, a
     /// network, a capture run), by which training balances and tests are reported.
     pub fn folder_name(&self) -> String {

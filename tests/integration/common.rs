@@ -68,3 +68,17 @@ pub fn lenient() -> netvigil::ingest::ReadOptions {
 pub fn value(t: &netvigil::ingest::FlowTable, row: usize, f: netvigil::features::FeatureId) -> f32 {
     t.row(row)[f as usize]
 }
+
+/// `train::fit` as most tests call it: a random split on the CPU, no events, no cancel, from
+/// scratch or from `start`.
+pub fn fit_on_cpu(
+    table: &netvigil::ingest::FlowTable,
+    config: &netvigil::model::MoeConfig,
+    training: &netvigil::train::training::TrainingConfig,
+    start: Option<&netvigil::model::ModelBundle>,
+) -> (netvigil::model::ModelBundle, netvigil::train::TrainingReport) {
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let device = netvigil::model::inference::cpu_device();
+    netvigil::train::fit(table, config, training, netvigil::train::SplitKind::Random, &device, None, &cancel, start)
+        .expect("training runs")
+}

@@ -3,15 +3,14 @@
 //! logits on every engine.
 
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicBool;
 
 use netvigil::features::N_FEATURES;
 use netvigil::ingest::table::FlowTable;
 use netvigil::model::bundle::BundleError;
 use netvigil::model::inference::{SelectedDevice, cpu_device};
 use netvigil::model::{ModelBundle, MoeConfig, Scorer};
+use netvigil::train::TrainingReport;
 use netvigil::train::training::TrainingConfig;
-use netvigil::train::{SplitKind, TrainingReport, fit};
 
 fn table() -> &'static FlowTable {
     crate::model::small_table()
@@ -32,19 +31,7 @@ fn training(members: usize) -> TrainingConfig {
 /// A two-member ensemble, trained once for the tests that need one.
 fn ensemble() -> &'static (ModelBundle, TrainingReport) {
     static TRAINED: OnceLock<(ModelBundle, TrainingReport)> = OnceLock::new();
-    TRAINED.get_or_init(|| {
-        fit(
-            table(),
-            &small_config(),
-            &training(2),
-            SplitKind::Random,
-            &cpu_device(),
-            None,
-            &AtomicBool::new(false),
-            None,
-        )
-        .expect("training runs")
-    })
+    TRAINED.get_or_init(|| crate::common::fit_on_cpu(table(), &small_config(), &training(2), None))
 }
 
 /// `bundle` with only its member `k`: that model alone.
@@ -65,18 +52,7 @@ fn an_ensemble_trains_each_member_with_its_own_seed_on_one_split() {
     assert_eq!(bundle.member_seeds(), [7, 8]);
     assert!(report.members.iter().all(|m| m.epochs_run >= 2 && m.valid_f1 > 0.8), "{:?}", report.members);
     // The seed's own single model is the ensemble's first member, on the same split.
-    let single = fit(
-        table(),
-        &small_config(),
-        &training(1),
-        SplitKind::Random,
-        &cpu_device(),
-        None,
-        &AtomicBool::new(false),
-        None,
-    )
-    .unwrap()
-    .0;
+    let single = crate::common::fit_on_cpu(table(), &small_config(), &training(1), None).0;
     let rows = &table().features()[..400 * N_FEATURES];
     assert_eq!(p_attack(&single, rows), p_attack(&member(bundle, 0), rows));
     let single_report: TrainingReport = serde_json::from_value(single.metrics["report"].clone()).unwrap();
@@ -184,17 +160,7 @@ fn an_ensembles_attributions_sum_to_the_change_of_its_attack_logit() {
 fn fine_tuning_an_ensemble_tunes_every_member() {
     let (bundle, _) = ensemble();
     let tuning = TrainingConfig::new().with_epochs(1).with_batch_size(64).with_seed(9).with_alert_max_fpr(0.01);
-    let (tuned, report) = fit(
-        table(),
-        &small_config(),
-        &tuning,
-        SplitKind::Random,
-        &cpu_device(),
-        None,
-        &AtomicBool::new(false),
-        Some(bundle),
-    )
-    .unwrap();
+    let (tuned, report) = crate::common::fit_on_cpu(table(), &small_config(), &tuning, Some(bundle));
     assert_eq!(tuned.members.len(), 2, "the parent's members, each fine-tuned");
     assert_eq!(report.members.iter().map(|m| m.seed).collect::<Vec<_>>(), [9, 10]);
     assert!(report.before.is_some());

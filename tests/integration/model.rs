@@ -284,20 +284,7 @@ fn roc_auc_counts_ranks_and_ties() {
 #[test]
 fn same_seed_gives_identical_models() {
     let training = TrainingConfig::new().with_epochs(1).with_batch_size(128).with_seed(11);
-    let run = || {
-        fit(
-            small_table(),
-            &small_config(),
-            &training,
-            SplitKind::Random,
-            &cpu_device(),
-            None,
-            &AtomicBool::new(false),
-            None,
-        )
-        .expect("training runs")
-        .0
-    };
+    let run = || crate::common::fit_on_cpu(small_table(), &small_config(), &training, None).0;
     let (a, b) = (run(), run());
     let rows = &small_table().features()[..300 * N_FEATURES];
     assert_eq!(Scorer::new(&a, &cpu()).score_raw(rows), Scorer::new(&b, &cpu()).score_raw(rows));
@@ -406,9 +393,7 @@ fn a_bundle_gets_its_threshold_again_from_the_files_it_was_trained_on() {
     let table = read_flows(&paths, &ReadOptions::default()).unwrap();
     // The model's seed and the split's apart: the median and `threshold` below must use split 9.
     let training = TrainingConfig::new().with_epochs(1).with_batch_size(256).with_seed(5).with_split_seed(Some(9));
-    let (bundle, report) =
-        fit(&table, &small_config(), &training, SplitKind::Random, &cpu_device(), None, &AtomicBool::new(false), None)
-            .unwrap();
+    let (bundle, report) = crate::common::fit_on_cpu(&table, &small_config(), &training, None);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model");
     bundle.save(&path).unwrap();
@@ -523,19 +508,7 @@ fn the_weight_average_blends_every_parameter() {
 
 #[test]
 fn training_keeps_the_weight_average_by_default_and_the_last_step_when_asked() {
-    let run = |training: TrainingConfig| {
-        fit(
-            small_table(),
-            &small_config(),
-            &training,
-            SplitKind::Random,
-            &cpu_device(),
-            None,
-            &AtomicBool::new(false),
-            None,
-        )
-        .expect("training runs")
-    };
+    let run = |training: TrainingConfig| crate::common::fit_on_cpu(small_table(), &small_config(), &training, None);
     let base = TrainingConfig::new().with_epochs(3).with_batch_size(64).with_seed(7);
     let (averaged, report) = run(base.clone());
     let (last_step, _) = run(base.with_weight_average(0.0));

@@ -436,10 +436,11 @@ fn asked_to_explain_the_server_gives_predicts_attributions() {
     assert!(plain["flows"][0].get("explanation").is_none(), "only when asked");
 }
 
-#[test]
-fn predict_writes_suricata_eve_alerts_for_the_flagged_flows() {
+/// `predict`'s verdicts of the repository capture `rel`, and its `--format eve` alerts
+/// (checked against the schema), one JSON object per line.
+fn verdicts_and_eve_alerts(rel: &str) -> (Vec<(f32, String)>, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
-    let capture = repo_data("captures/bruteforce_hydra_ftp.pcap");
+    let capture = repo_data(rel);
     let verdicts = predict(capture.to_str().unwrap(), None, dir.path());
     let out = dir.path().join("alerts.json");
     let status = Command::new(env!("CARGO_BIN_EXE_netvigil"))
@@ -454,11 +455,13 @@ fn predict_writes_suricata_eve_alerts_for_the_flagged_flows() {
         .unwrap();
     assert!(status.success());
     crate::common::check_eve(&out);
-    let alerts: Vec<serde_json::Value> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect();
+    let text = std::fs::read_to_string(&out).unwrap();
+    (verdicts, text.lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect())
+}
+
+#[test]
+fn predict_writes_suricata_eve_alerts_for_the_flagged_flows() {
+    let (verdicts, alerts) = verdicts_and_eve_alerts("captures/bruteforce_hydra_ftp.pcap");
     let flagged: Vec<&(f32, String)> = verdicts.iter().filter(|(_, f)| f != "benign").collect();
     assert!(!flagged.is_empty());
     // Every flow of the capture is flagged or in the brute-force finding; one alert each.
@@ -479,24 +482,7 @@ fn predict_writes_suricata_eve_alerts_for_the_flagged_flows() {
 fn flows_marked_by_a_finding_alone_are_eve_alerts_too() {
     // wapiti's 9 kept-alive connections: the model flags some, the web-scan finding (OSSEC's
     // rule on their 404s) covers 7, together all 9 (README, "Findings").
-    let dir = tempfile::tempdir().unwrap();
-    let capture = repo_data("captures-heldout/webattack_wapiti.pcap");
-    let verdicts = predict(capture.to_str().unwrap(), None, dir.path());
-    let out = dir.path().join("alerts.json");
-    let status = Command::new(env!("CARGO_BIN_EXE_netvigil"))
-        .args(["predict", "--quiet", "--device", "cpu", "--format", "eve", "--model"])
-        .arg(default_model())
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg(&capture)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    crate::common::check_eve(&out);
-    let alerts: Vec<serde_json::Value> =
-        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (verdicts, alerts) = verdicts_and_eve_alerts("captures-heldout/webattack_wapiti.pcap");
     assert_eq!((alerts.len(), verdicts.len()), (9, 9), "every flow marked, one alert each");
     let flagged = verdicts.iter().filter(|(_, f)| f != "benign").count();
     let by_finding: Vec<&serde_json::Value> =

@@ -298,13 +298,7 @@ impl<'p> TableBuilder<'p> {
             self.report.warnings.push("the file has columns but no rows".into());
         }
         let labels = (self.labelled == Some(true)).then_some(self.labels);
-        let source = SourceFile {
-            path: self.path.to_path_buf(),
-            dialect,
-            rows: self.meta.len(),
-            report: self.report,
-            payload: Default::default(),
-        };
+        let source = SourceFile::of_records(self.path.to_path_buf(), dialect, self.meta.len(), self.report);
         FlowTable::from_parts(self.features, self.meta, labels, vec![source])
     }
 }

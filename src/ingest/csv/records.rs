@@ -122,8 +122,7 @@ pub fn read_json_flows(name: &str, body: &[u8], opts: &ReadOptions) -> Result<Fl
     let mut report = ValidationReport { ignored_columns: ignored, ..ValidationReport::default() };
     report.add_counts(&counts);
     report.rows = flows.len() as u64;
-    let source =
-        SourceFile { path: PathBuf::from(name), dialect, rows: flows.len(), report, payload: Default::default() };
+    let source = SourceFile::of_records(PathBuf::from(name), dialect, flows.len(), report);
     Ok(FlowTable::from_parts(features, meta, labels, vec![source]))
 }
 

@@ -87,13 +87,7 @@ impl<R: Read> CsvStream<R> {
         let meta = std::mem::take(&mut state.meta);
         let labels = (state.label_mode == LabelMode::Labelled).then(|| std::mem::take(&mut state.labels));
         self.rows += n;
-        let source = SourceFile {
-            path: state.path.clone(),
-            dialect: self.dialect,
-            rows: n,
-            report: ValidationReport::default(),
-            payload: Default::default(),
-        };
+        let source = SourceFile::of_records(state.path.clone(), self.dialect, n, ValidationReport::default());
         FlowTable::from_parts(features, meta, labels, vec![source])
     }
 }
