@@ -650,11 +650,15 @@ impl AppState {
         features.copy_from_slice(flows.table.row(r));
         let label = flows.table.labels().map(|l| l[r].raw.to_string());
         let meta = flows.table.meta()[r].clone();
-        let mut evidence: Vec<String> = flows.findings.per_flow_rows(r..r + 1)[0]
-            .split(',')
-            .filter(|l| !l.is_empty())
-            .map(|l| format!("in finding {l}"))
-            .collect();
+        // A finding's rows are ascending: a binary search each, not a pass over all their rows.
+        let row = u32::try_from(r).unwrap_or(u32::MAX);
+        let mut evidence: Vec<String> = Vec::new();
+        for f in flows.findings.findings.iter().filter(|f| f.rows.binary_search(&row).is_ok()) {
+            let line = format!("in finding {}", f.label());
+            if !evidence.contains(&line) {
+                evidence.push(line);
+            }
+        }
         if let Some(source) = flows.table.sources.get(meta.source as usize) {
             evidence.extend(source.payload.http_at(meta.line).describe());
         }

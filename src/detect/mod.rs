@@ -243,14 +243,8 @@ impl Findings {
 
 /// Runs every detector over `table`.
 pub fn detect(table: &FlowTable) -> Findings {
-    if table.is_empty() {
-        return Findings { not_run: Some("no flows".into()), ..Findings::default() };
-    }
-    if u32::try_from(table.len()).is_err() {
-        return Findings {
-            not_run: Some(format!("{} flows are more than row indices of 32 bits can name", table.len())),
-            ..Findings::default()
-        };
+    if let Some(nothing) = cannot_run(table.len()) {
+        return nothing;
     }
     let flows = detectors::usable_flows(table);
     let without = table.len() - flows.len();
@@ -267,16 +261,23 @@ pub fn detect(table: &FlowTable) -> Findings {
 /// Runs every detector over the flows of a capture as the extractor gives them (finding rows
 /// are indices into `records`), addresses included whatever the table built from them keeps.
 pub fn detect_records(records: &[FlowRecord]) -> Findings {
-    if records.is_empty() {
-        return Findings { not_run: Some("no flows".into()), ..Findings::default() };
-    }
-    if u32::try_from(records.len()).is_err() {
-        return Findings {
-            not_run: Some(format!("{} flows are more than row indices of 32 bits can name", records.len())),
-            ..Findings::default()
-        };
+    if let Some(nothing) = cannot_run(records.len()) {
+        return nothing;
     }
     run(&detectors::usable_records(records), 0)
+}
+
+/// The empty findings of `n` flows that cannot be looked at (none, or more than finding rows
+/// of 32 bits can name), saying why; `None` when they can.
+fn cannot_run(n: usize) -> Option<Findings> {
+    let why = if n == 0 {
+        "no flows".to_string()
+    } else if u32::try_from(n).is_err() {
+        format!("{n} flows are more than row indices of 32 bits can name")
+    } else {
+        return None;
+    };
+    Some(Findings { not_run: Some(why), ..Findings::default() })
 }
 
 /// Every detector over `flows` (non-empty); `without` flows had no context to look at.

@@ -273,11 +273,6 @@ impl SegmentMark {
     pub fn is_none(self) -> bool {
         self.bits == 0
     }
-
-    /// Whether the segment starts a request that Zeek would tag `URI_SQLI`.
-    pub fn is_sqli(self) -> bool {
-        self.has(Self::SQLI)
-    }
 }
 
 /// Reads what `payload` (one TCP segment's captured data) starts: a request (its target and
